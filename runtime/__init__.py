@@ -1,0 +1,1 @@
+"""Orchestra runtime: agent logic in pure Python (no Ray)."""

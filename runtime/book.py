@@ -1,0 +1,247 @@
+"""`ProposalBook`: the single writer of proposal state, and exactly-once execution.
+
+Runs inside the `ProposalRegistry` actor (or in-process in `LocalRuntime`).
+Before a confirmed proposal's tool runs, the ledger records DISPATCHING
+under the proposal id, and the tool gets that id as its idempotency key: a
+repeat (a retry, a concurrent confirm, recovery after a crash) finds the key
+already applied and gets the first result instead of a second effect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+from . import metrics
+from .agents import AgentCatalog
+from .errors import InvalidTransition, NotFound, ToolError
+from .proposals import (
+    DEAD_DEPENDENCY,
+    Proposal,
+    ProposalStatus,
+    check_dependencies,
+    dependency_verdict,
+    is_refusal,
+    window_open,
+)
+from .store import LedgerState, Store, StoreBusinessPort
+from .tiers import Tier
+from .tools import ToolContext
+
+S = ProposalStatus
+
+
+def _event(p: Proposal, old: S | None, at: float) -> dict[str, Any]:
+    return {
+        "type": "proposal",
+        "at": at,
+        "tenant_id": p.tenant_id,
+        "session_id": p.session_id,
+        "proposal_id": p.proposal_id,
+        "tool": p.tool,
+        "tier": p.tier.value,
+        "from": old.value if old else None,
+        "to": p.status.value,
+    }
+
+
+class ProposalBook:
+    def __init__(
+        self, store: Store, catalog: AgentCatalog, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.store = store
+        self.catalog = catalog
+        self.clock = clock
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def _lock(self, proposal_id: str) -> asyncio.Lock:
+        lock = self._locks.get(proposal_id)
+        if lock is None:
+            lock = self._locks[proposal_id] = asyncio.Lock()
+        return lock
+
+    async def _get(self, tenant_id: str, proposal_id: str) -> Proposal:
+        p = await self.store.get_proposal(tenant_id, proposal_id)
+        if p is None:
+            raise NotFound(f"proposal {proposal_id} not found")
+        return p
+
+    async def _move(
+        self, p: Proposal, to: S, result: Any = None, error: str | None = None
+    ) -> Proposal:
+        new = p.transition(to, at=self.clock(), result=result, error=error)
+        await self.store.save_proposals([new], [_event(new, p.status, new.updated_at)])
+        metrics.PROPOSAL_TRANSITIONS.labels(new.tier.value, to.value).inc()
+        if new.status in DEAD_DEPENDENCY:
+            self._locks.pop(p.proposal_id, None)
+        return new
+
+    # -- API ----------------------------------------------------------------
+    async def propose(self, p: Proposal) -> Proposal:
+        known = {}
+        for dep in p.depends_on:
+            found = await self.store.get_proposal(p.tenant_id, dep)
+            if found is not None:
+                known[dep] = found
+        check_dependencies(p.tenant_id, p.session_id, p.depends_on, known)
+        await self.store.save_proposals([p], [_event(p, None, p.created_at)])
+        metrics.PROPOSAL_TRANSITIONS.labels(p.tier.value, p.status.value).inc()
+        return p
+
+    async def get(self, tenant_id: str, proposal_id: str) -> Proposal:
+        return await self._get(tenant_id, proposal_id)
+
+    async def list_for(
+        self, tenant_id: str, session_id: str | None = None, status: S | None = None
+    ) -> list[Proposal]:
+        return await self.store.list_proposals(tenant_id, session_id, status)
+
+    async def on_user_message(
+        self, tenant_id: str, session_id: str, text: str, now: float
+    ) -> list[Proposal]:
+        """The user's next message: soft-confirm, reject or expire pending T2s."""
+        pending = await self.store.list_proposals(tenant_id, session_id, S.PENDING)
+        refusal = is_refusal(text)
+        changed = []
+        for p in sorted((p for p in pending if p.tier is Tier.T2), key=lambda p: p.created_at):
+            async with self._lock(p.proposal_id):
+                p = await self._get(tenant_id, p.proposal_id)
+                if p.status is not S.PENDING:
+                    changed.append(p)
+                    continue
+                if not window_open(p, now):
+                    p = await self._finish_dead(p, S.EXPIRED, "expired")
+                elif refusal:
+                    p = await self._finish_dead(p, S.REJECTED, "rejected")
+                else:
+                    metrics.WINDOW_HITS.labels(p.tier.value, "success").inc()
+                    p = await self._execute(await self._move(p, S.CONFIRMED))
+            changed.append(p)
+        return changed
+
+    async def confirm(self, tenant_id: str, proposal_id: str) -> Proposal:
+        """An explicit confirm (the button): T2 or T3, PENDING only, runs once."""
+        async with self._lock(proposal_id):
+            p = await self._get(tenant_id, proposal_id)
+            if p.status is not S.PENDING:
+                raise InvalidTransition(p.status.value, S.CONFIRMED.value)
+            if not window_open(p, self.clock()):
+                await self._finish_dead(p, S.EXPIRED, "expired")
+                raise InvalidTransition(S.EXPIRED.value, S.CONFIRMED.value)
+            return await self._execute(await self._move(p, S.CONFIRMED))
+
+    async def reject(self, tenant_id: str, proposal_id: str) -> Proposal:
+        async with self._lock(proposal_id):
+            p = await self._get(tenant_id, proposal_id)
+            if p.status is not S.PENDING:
+                raise InvalidTransition(p.status.value, S.REJECTED.value)
+            return await self._finish_dead(p, S.REJECTED, "rejected")
+
+    async def expire_due(self, now: float | None = None) -> list[Proposal]:
+        """The sweeper: expire PENDING proposals whose window has passed."""
+        now = self.clock() if now is None else now
+        expired = []
+        for p in await self.store.open_proposals():
+            if p.status is S.PENDING and not window_open(p, now):
+                async with self._lock(p.proposal_id):
+                    cur = await self._get(p.tenant_id, p.proposal_id)
+                    if cur.status is S.PENDING and not window_open(cur, now):
+                        expired.append(await self._finish_dead(cur, S.EXPIRED, "expired"))
+        return expired
+
+    async def recover(self) -> list[Proposal]:
+        """After a restart: finish CONFIRMED proposals (the ledger reconciles)."""
+        done = []
+        for p in await self.store.open_proposals():
+            if p.status is S.CONFIRMED:
+                async with self._lock(p.proposal_id):
+                    cur = await self._get(p.tenant_id, p.proposal_id)
+                    if cur.status is S.CONFIRMED:
+                        done.append(await self._execute(cur))
+        return done
+
+    # -- internals ----------------------------------------------------------
+    async def _finish_dead(self, p: Proposal, to: S, hit: str) -> Proposal:
+        if p.tier is Tier.T2 and to in (S.EXPIRED, S.REJECTED):
+            metrics.WINDOW_HITS.labels(p.tier.value, hit).inc()
+        p = await self._move(p, to, error=None if to is not S.FAILED else hit)
+        await self._fail_dependents(p)
+        return p
+
+    async def _fail_dependents(self, dead: Proposal) -> None:
+        for d in await self.store.list_proposals(dead.tenant_id, dead.session_id):
+            if dead.proposal_id in d.depends_on and d.status in (S.PENDING, S.CONFIRMED):
+                reason = f"dependency {dead.proposal_id} is {dead.status.value}"
+                if d.proposal_id in self._locks and self._locks[d.proposal_id].locked():
+                    continue  # its own holder will see the dead dependency
+                p = await self._move(d, S.FAILED, error=reason)
+                await self._fail_dependents(p)
+
+    async def _execute(self, p: Proposal) -> Proposal:
+        known = {}
+        for dep in p.depends_on:
+            found = await self.store.get_proposal(p.tenant_id, dep)
+            if found is not None:
+                known[dep] = found
+        verdict = dependency_verdict(p, known)
+        if verdict is S.FAILED:
+            failed = await self._move(p, S.FAILED, error="a dependency did not execute")
+            await self._fail_dependents(failed)
+            return failed
+        if verdict is None:
+            return p  # waits, CONFIRMED, until its dependencies execute
+        prior = await self.store.ledger_claim(p.tenant_id, p.proposal_id, self.clock())
+        if prior is LedgerState.FAILED:
+            return await self._move(p, S.FAILED, error="execution failed earlier")
+        # None: first dispatch. DISPATCHING/DONE: a crash interrupted us; the
+        # idempotency key makes the store return the first result, not re-apply.
+        orch = self.catalog.get(p.agent)
+        tool = orch.tools.get(p.tool)
+        if tool is None:
+            return await self._fail(p, f"tool {p.tool} no longer exists")
+        ctx = ToolContext(
+            tenant_id=p.tenant_id,
+            session_id=p.session_id,
+            subject=p.subject,
+            agent=p.agent,
+            idempotency_key=p.proposal_id,
+            business=StoreBusinessPort(self.store, p.tenant_id),
+        )
+        timeout = orch.config.executor_timeout_ms / 1000
+        t0 = time.perf_counter()
+        try:
+            result = await asyncio.wait_for(tool.handler(ctx, tool.parse(p.args)), timeout)
+        except TimeoutError:
+            ms = (time.perf_counter() - t0) * 1000
+            metrics.TOOL_DURATION.labels(p.tier.value, p.tool, "timeout").observe(ms)
+            if await self.store.business_applied(p.tenant_id, p.proposal_id):
+                result = await tool.handler(ctx, tool.parse(p.args))  # returns the stored result
+            else:
+                return await self._fail(p, f"timed out after {timeout:g}s; it did not run")
+        except (ToolError, ValueError) as exc:
+            return await self._fail(p, str(exc))
+        except Exception as exc:
+            return await self._fail(p, f"{type(exc).__name__}: {exc}")
+        ms = (time.perf_counter() - t0) * 1000
+        metrics.TOOL_DURATION.labels(p.tier.value, p.tool, "ok").observe(ms)
+        await self.store.ledger_set(p.tenant_id, p.proposal_id, LedgerState.DONE)
+        done = await self._move(p, S.EXECUTED, result=result)
+        self._locks.pop(p.proposal_id, None)
+        await self._run_dependents(done)
+        return done
+
+    async def _fail(self, p: Proposal, reason: str) -> Proposal:
+        await self.store.ledger_set(p.tenant_id, p.proposal_id, LedgerState.FAILED)
+        failed = await self._move(p, S.FAILED, error=reason)
+        await self._fail_dependents(failed)
+        return failed
+
+    async def _run_dependents(self, done: Proposal) -> None:
+        for d in await self.store.list_proposals(done.tenant_id, done.session_id, S.CONFIRMED):
+            if done.proposal_id in d.depends_on and not self._lock(d.proposal_id).locked():
+                async with self._lock(d.proposal_id):
+                    cur = await self._get(d.tenant_id, d.proposal_id)
+                    if cur.status is S.CONFIRMED:
+                        await self._execute(cur)

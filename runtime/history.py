@@ -1,0 +1,84 @@
+"""Conversation history: a window of the newest messages plus a running summary.
+
+The window never starts inside a tool exchange: a cut lands only on a user
+message that carries text (a new turn), so a tool call is never separated
+from its result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .models.base import Message, Model, ModelRequest, ToolUseBlock, user_text
+
+
+def is_turn_start(msg: Message) -> bool:
+    return msg.role == "user" and not msg.is_tool_result
+
+
+def cut_index(messages: Sequence[Message], keep: int) -> int:
+    """The first index to keep so that at most `keep` messages remain (if possible).
+
+    The result is always a turn start (or len(messages) when there is none
+    after the overflow), so tool calls and results stay together.
+    """
+    start = max(0, len(messages) - keep)
+    for i in range(start, len(messages)):
+        if is_turn_start(messages[i]):
+            return i
+    # No turn starts inside the window: keep the whole latest turn.
+    for i in range(len(messages) - 1, -1, -1):
+        if is_turn_start(messages[i]):
+            return i
+    return 0
+
+
+class History:
+    """The model-facing window of one session."""
+
+    def __init__(
+        self, max_messages: int, messages: Sequence[Message] = (), summary: str = ""
+    ) -> None:
+        self.max_messages = max_messages
+        self.messages: list[Message] = list(messages)
+        self.summary = summary
+
+    def extend(self, messages: Sequence[Message]) -> None:
+        self.messages.extend(messages)
+
+    def needs_compaction(self) -> bool:
+        """Compact in chunks (hysteresis) so a long chat summarises rarely."""
+        return len(self.messages) > self.max_messages + max(2, self.max_messages // 2)
+
+    async def compact(self, model: Model, model_name: str = "") -> list[Message]:
+        """Summarise the overflow into `summary`; returns the messages dropped."""
+        idx = cut_index(self.messages, self.max_messages)
+        if idx == 0:
+            return []
+        dropped = self.messages[:idx]
+        req = ModelRequest(
+            system=(
+                "Summarise this conversation in 2-3 sentences, keeping names, "
+                f"decisions and open requests. Earlier summary: {self.summary or 'none'}"
+            ),
+            messages=(user_text(_transcript(dropped)),),
+            model=model_name,
+            max_tokens=300,
+            purpose="summary",
+        )
+        response = await model.complete(req)
+        self.summary = response.text.strip() or self.summary
+        self.messages = self.messages[idx:]
+        return dropped
+
+
+def _transcript(messages: Sequence[Message]) -> str:
+    lines = []
+    for m in messages:
+        if m.is_tool_result:
+            continue
+        calls = [b.name for b in m.content if isinstance(b, ToolUseBlock)]
+        text = m.text or ("(used " + ", ".join(calls) + ")" if calls else "")
+        if text:
+            lines.append(f"{m.role}: {text}")
+    return "\n".join(lines)

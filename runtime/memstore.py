@@ -1,0 +1,154 @@
+"""`MemoryStore`: the `Store` protocol in process memory (tests, LocalRuntime)."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from typing import Any
+
+from .agents.business import apply_op, new_business
+from .proposals import Proposal, ProposalStatus
+from .store import LedgerState, SessionRecord, TenantRecord
+
+_OPEN = (ProposalStatus.PENDING, ProposalStatus.CONFIRMED)
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self.tenants: dict[str, TenantRecord] = {}
+        self.sessions: dict[tuple[str, str], SessionRecord] = {}
+        self.active: dict[tuple[str, str, str], str] = {}
+        self.history: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self.state: dict[tuple[str, str], dict[str, Any]] = {}
+        self.audit: dict[str, list[dict[str, Any]]] = {}
+        self.proposals: dict[tuple[str, str], Proposal] = {}
+        self.ledger: dict[tuple[str, str], LedgerState] = {}
+        self.business: dict[str, dict[str, Any]] = {}
+        self.applied: dict[tuple[str, str], Any] = {}
+        self.versions: dict[str, int] = {}
+        self._lock = asyncio.Lock()
+
+    async def put_tenant(self, tenant: TenantRecord) -> None:
+        self.tenants[tenant.key_hash] = tenant
+
+    async def tenant_by_key_hash(self, key_hash: str) -> TenantRecord | None:
+        return self.tenants.get(key_hash)
+
+    async def create_session(self, rec: SessionRecord) -> tuple[SessionRecord, bool]:
+        slot = (rec.tenant_id, rec.agent, rec.subject)
+        existing = self.active.get(slot)
+        if existing is not None:
+            return self.sessions[(rec.tenant_id, existing)], False
+        self.active[slot] = rec.session_id
+        self.sessions[(rec.tenant_id, rec.session_id)] = rec
+        return rec, True
+
+    async def get_session(self, tenant_id: str, session_id: str) -> SessionRecord | None:
+        return self.sessions.get((tenant_id, session_id))
+
+    async def close_session(
+        self, tenant_id: str, session_id: str, at: float
+    ) -> SessionRecord | None:
+        rec = self.sessions.get((tenant_id, session_id))
+        if rec is None:
+            return None
+        if rec.status == "active":
+            rec = rec.model_copy(update={"status": "closed", "closed_at": at})
+            self.sessions[(tenant_id, session_id)] = rec
+            slot = (tenant_id, rec.agent, rec.subject)
+            if self.active.get(slot) == session_id:
+                del self.active[slot]
+        return rec
+
+    async def load_session(
+        self, tenant_id: str, session_id: str, last: int
+    ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+        key = (tenant_id, session_id)
+        hist = self.history.get(key, [])
+        return copy.deepcopy(self.state.get(key)), copy.deepcopy(hist[-last:] if last else [])
+
+    async def save_turn(
+        self,
+        tenant_id: str,
+        session_id: str,
+        messages: list[dict[str, Any]],
+        state: dict[str, Any],
+        audit: list[dict[str, Any]],
+    ) -> None:
+        key = (tenant_id, session_id)
+        self.history.setdefault(key, []).extend(copy.deepcopy(messages))
+        self.state[key] = copy.deepcopy(state)
+        self.audit.setdefault(tenant_id, []).extend(copy.deepcopy(audit))
+
+    async def list_messages(self, tenant_id: str, session_id: str) -> list[dict[str, Any]]:
+        return copy.deepcopy(self.history.get((tenant_id, session_id), []))
+
+    async def append_audit(self, tenant_id: str, events: list[dict[str, Any]]) -> None:
+        self.audit.setdefault(tenant_id, []).extend(copy.deepcopy(events))
+
+    async def list_audit(
+        self, tenant_id: str, session_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        events = self.audit.get(tenant_id, [])
+        return [copy.deepcopy(e) for e in events if session_id in (None, e.get("session_id"))]
+
+    async def save_proposals(self, proposals: list[Proposal], audit: list[dict[str, Any]]) -> None:
+        for p in proposals:
+            self.proposals[(p.tenant_id, p.proposal_id)] = p
+        for event in audit:
+            self.audit.setdefault(str(event["tenant_id"]), []).append(copy.deepcopy(event))
+
+    async def get_proposal(self, tenant_id: str, proposal_id: str) -> Proposal | None:
+        return self.proposals.get((tenant_id, proposal_id))
+
+    async def list_proposals(
+        self,
+        tenant_id: str,
+        session_id: str | None = None,
+        status: ProposalStatus | None = None,
+    ) -> list[Proposal]:
+        found = [
+            p
+            for (t, _), p in self.proposals.items()
+            if t == tenant_id and session_id in (None, p.session_id) and status in (None, p.status)
+        ]
+        return sorted(found, key=lambda p: (p.created_at, p.proposal_id), reverse=True)
+
+    async def open_proposals(self) -> list[Proposal]:
+        return [p for p in self.proposals.values() if p.status in _OPEN]
+
+    async def ledger_claim(self, tenant_id: str, proposal_id: str, at: float) -> LedgerState | None:
+        key = (tenant_id, proposal_id)
+        if key in self.ledger:
+            return self.ledger[key]
+        self.ledger[key] = LedgerState.DISPATCHING
+        return None
+
+    async def ledger_set(self, tenant_id: str, proposal_id: str, state: LedgerState) -> None:
+        self.ledger[(tenant_id, proposal_id)] = state
+
+    async def business_read(self, tenant_id: str) -> dict[str, Any]:
+        return copy.deepcopy(self.business.get(tenant_id) or new_business())
+
+    async def business_write(self, tenant_id: str, key: str, op: str, args: dict[str, Any]) -> Any:
+        async with self._lock:
+            if (tenant_id, key) in self.applied:
+                return copy.deepcopy(self.applied[(tenant_id, key)])
+            doc = copy.deepcopy(self.business.get(tenant_id) or new_business())
+            result = apply_op(doc, op, args)  # raises before anything is stored
+            self.business[tenant_id] = doc
+            self.applied[(tenant_id, key)] = copy.deepcopy(result)
+            self.versions[tenant_id] = self.versions.get(tenant_id, 0) + 1
+            return result
+
+    async def business_applied(self, tenant_id: str, key: str) -> bool:
+        return (tenant_id, key) in self.applied
+
+    async def business_versions(self, tenant_ids: list[str]) -> list[int]:
+        return [self.versions.get(t, 0) for t in tenant_ids]
+
+    async def ping(self) -> bool:
+        return True
+
+    async def close(self) -> None:
+        return None

@@ -1,0 +1,82 @@
+"""Prometheus metrics recorded wherever the work happens (actors or in-process).
+
+Every process keeps its own `REGISTRY`; actors hand out `exposition()` and a
+gateway merges the texts of all actors (see gateway/metrics.py), so one
+scrape shows the whole cluster. Labels are bounded: agent, tier, tool,
+result, error class, host index — never a session id or user text.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+_MS_BUCKETS = (1, 5, 10, 25, 50, 100, 250, 500, 1000, 3000, 5000, 10000)
+
+CHAT_DURATION = Histogram(
+    "orchestrator_chat_duration_ms",
+    "Wall time of one user message, model and tools included (ms).",
+    ["agent"],
+    buckets=_MS_BUCKETS,
+    registry=REGISTRY,
+)
+TOOL_DURATION = Histogram(
+    "tool_execution_duration_ms",
+    "Wall time of one tool execution (ms).",
+    ["tier", "tool", "result"],
+    buckets=_MS_BUCKETS,
+    registry=REGISTRY,
+)
+RECURSION_DEPTH = Histogram(
+    "recursion_depth_used",
+    "Tool calls of one tier triggered by one user message.",
+    ["agent", "tier"],
+    buckets=(0, 1, 2, 3, 4, 5, 10),
+    registry=REGISTRY,
+)
+# Named without the `_total` suffix so the exposed sample is exactly
+# `soft_confirm_window_hits{tier,result}` as API.md lists it.
+WINDOW_HITS = Gauge(
+    "soft_confirm_window_hits",
+    "Soft-confirm decisions (a monotonic count): result=success|rejected|expired.",
+    ["tier", "result"],
+    registry=REGISTRY,
+)
+MESSAGES = Counter("orchestra_messages", "User messages handled.", ["agent"], registry=REGISTRY)
+ERRORS = Counter(
+    "orchestra_errors", "Errors by agent and class.", ["agent", "error_class"], registry=REGISTRY
+)
+PROPOSAL_TRANSITIONS = Counter(
+    "orchestra_proposal_transitions",
+    "Proposal state transitions.",
+    ["tier", "to"],
+    registry=REGISTRY,
+)
+BREAKER_CHANGES = Counter(
+    "orchestra_breaker_transitions", "Circuit breaker state changes.", ["to"], registry=REGISTRY
+)
+RETRIES = Counter(
+    "orchestra_model_retries", "Model call retries.", ["error_class"], registry=REGISTRY
+)
+MODEL_LATENCY = Histogram(
+    "orchestra_model_latency_ms",
+    "Latency of one model call (ms).",
+    ["model"],
+    buckets=_MS_BUCKETS,
+    registry=REGISTRY,
+)
+MODEL_TOKENS = Counter(
+    "orchestra_model_tokens", "Model tokens.", ["model", "kind"], registry=REGISTRY
+)
+LIVE_SESSIONS = Gauge(
+    "orchestra_live_sessions", "Sessions held in memory.", ["host"], registry=REGISTRY
+)
+MAILBOX_DEPTH = Gauge(
+    "orchestra_mailbox_depth", "Messages waiting in session mailboxes.", ["host"], registry=REGISTRY
+)
+
+
+def exposition() -> bytes:
+    """This process's metrics in Prometheus text format."""
+    return generate_latest(REGISTRY)

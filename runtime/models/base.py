@@ -1,0 +1,147 @@
+"""The `Model` protocol and the message shapes it speaks (Anthropic-like blocks)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+
+@dataclass(frozen=True, slots=True)
+class TextBlock:
+    text: str
+    type: Literal["text"] = "text"
+
+
+@dataclass(frozen=True, slots=True)
+class ToolUseBlock:
+    id: str
+    name: str
+    input: dict[str, Any]
+    type: Literal["tool_use"] = "tool_use"
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResultBlock:
+    tool_use_id: str
+    content: str
+    is_error: bool = False
+    type: Literal["tool_result"] = "tool_result"
+
+
+Block = TextBlock | ToolUseBlock | ToolResultBlock
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    role: Literal["user", "assistant"]
+    content: tuple[Block, ...]
+    at: float = 0.0
+
+    @property
+    def text(self) -> str:
+        return "".join(b.text for b in self.content if isinstance(b, TextBlock))
+
+    @property
+    def tool_uses(self) -> tuple[ToolUseBlock, ...]:
+        return tuple(b for b in self.content if isinstance(b, ToolUseBlock))
+
+    @property
+    def is_tool_result(self) -> bool:
+        return any(isinstance(b, ToolResultBlock) for b in self.content)
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSpec:
+    name: str
+    description: str
+    input_schema: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRequest:
+    system: str
+    messages: tuple[Message, ...]
+    tools: tuple[ToolSpec, ...] = ()
+    model: str = ""
+    max_tokens: int = 1024
+    temperature: float = 0.2
+    purpose: Literal["chat", "summary"] = "chat"
+
+
+@dataclass(frozen=True, slots=True)
+class ModelResponse:
+    content: tuple[Block, ...]
+    stop_reason: str = "end_turn"
+    usage: Usage = field(default_factory=Usage)
+
+    @property
+    def text(self) -> str:
+        return "".join(b.text for b in self.content if isinstance(b, TextBlock))
+
+    @property
+    def tool_uses(self) -> tuple[ToolUseBlock, ...]:
+        return tuple(b for b in self.content if isinstance(b, ToolUseBlock))
+
+
+@runtime_checkable
+class Model(Protocol):
+    """Anything that answers a `ModelRequest`. Raise `ModelError` (or SDK errors)."""
+
+    name: str
+
+    async def complete(self, request: ModelRequest) -> ModelResponse: ...
+
+
+def user_text(text: str, at: float = 0.0) -> Message:
+    return Message(role="user", content=(TextBlock(text),), at=at)
+
+
+def assistant_text(text: str, at: float = 0.0) -> Message:
+    return Message(role="assistant", content=(TextBlock(text),), at=at)
+
+
+def block_to_dict(block: Block) -> dict[str, Any]:
+    if isinstance(block, TextBlock):
+        return {"type": "text", "text": block.text}
+    if isinstance(block, ToolUseBlock):
+        return {"type": "tool_use", "id": block.id, "name": block.name, "input": block.input}
+    return {
+        "type": "tool_result",
+        "tool_use_id": block.tool_use_id,
+        "content": block.content,
+        "is_error": block.is_error,
+    }
+
+
+def block_from_dict(data: dict[str, Any]) -> Block:
+    kind = data.get("type")
+    if kind == "text":
+        return TextBlock(str(data["text"]))
+    if kind == "tool_use":
+        return ToolUseBlock(str(data["id"]), str(data["name"]), dict(data["input"]))
+    if kind == "tool_result":
+        return ToolResultBlock(
+            str(data["tool_use_id"]), str(data["content"]), bool(data.get("is_error", False))
+        )
+    raise ValueError(f"unknown block type {kind!r}")
+
+
+def message_to_dict(msg: Message) -> dict[str, Any]:
+    return {"role": msg.role, "at": msg.at, "content": [block_to_dict(b) for b in msg.content]}
+
+
+def message_from_dict(data: dict[str, Any]) -> Message:
+    role = data["role"]
+    if role not in ("user", "assistant"):
+        raise ValueError(f"bad role {role!r}")
+    return Message(
+        role=role,
+        content=tuple(block_from_dict(b) for b in data["content"]),
+        at=float(data.get("at", 0.0)),
+    )

@@ -1,0 +1,399 @@
+"""`BaseOrchestrator`: the tool loop every agent type shares.
+
+model -> tool calls -> results -> model, until the model answers in text.
+Per user message it enforces the tier budgets, the session's circuit breaker,
+tool timeouts and model retries; T1 tools run at once, T2/T3 become
+proposals through the `ProposalPort`. Agent types only supply tools, a
+system prompt, a greeting and a config preset.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, ClassVar, Protocol
+
+import orjson
+
+from . import metrics
+from .agents.business import context_summary
+from .breaker import OPEN_MESSAGE, BreakerState, CircuitBreaker
+from .config import OrchestratorConfig
+from .errors import ToolError, ToolValidationError, classify
+from .history import History
+from .models.base import (
+    Message,
+    Model,
+    ModelRequest,
+    ModelResponse,
+    TextBlock,
+    ToolResultBlock,
+    ToolUseBlock,
+)
+from .proposals import Proposal
+from .retry import RetryPolicy, retry
+from .sanitize import sanitize_for_prompt
+from .store import SessionRecord, Store, StoreBusinessPort
+from .tiers import Tier, TierCounter, exhausted_message
+from .tools import Tool, ToolContext, ToolRegistry
+
+
+class ProposalPort(Protocol):
+    async def propose(self, proposal: Proposal) -> Proposal: ...
+
+    async def on_user_message(
+        self, tenant_id: str, session_id: str, text: str, now: float
+    ) -> list[Proposal]: ...
+
+
+@dataclass
+class SessionState:
+    """What a session actor owns in memory (snapshotted to the store each turn)."""
+
+    record: SessionRecord
+    history: History
+    breaker: CircuitBreaker
+    pending_t2: set[str] = field(default_factory=set)
+    last_usage: dict[str, int] = field(default_factory=lambda: {t.value: 0 for t in Tier})
+    context: dict[str, str] | None = None
+    context_at: float = 0.0
+    context_version: int = -1
+    breaker_changes: list[tuple[BreakerState, BreakerState, float]] = field(default_factory=list)
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "summary": self.history.summary,
+            "breaker": self.breaker.snapshot(),
+            "pending_t2": sorted(self.pending_t2),
+            "last_usage": self.last_usage,
+        }
+
+
+@dataclass
+class TurnResult:
+    reply: str
+    proposals: list[Proposal]
+    tool_calls: list[dict[str, str]]
+    usage: dict[str, int]
+    messages: list[Message]
+    audit: list[dict[str, Any]]
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "reply": self.reply,
+            "proposals": [p.public() for p in self.proposals],
+            "tool_calls": self.tool_calls,
+            "usage": self.usage,
+        }
+
+
+@dataclass
+class _Turn:
+    """Scratch state of one user message."""
+
+    state: SessionState
+    counter: TierCounter
+    now: float
+    port: ProposalPort
+    proposals: dict[str, Proposal] = field(default_factory=dict)
+    written: list[str] = field(default_factory=list)  # proposals of this turn, in order
+    calls: list[dict[str, str]] = field(default_factory=list)
+    exhausted: list[Tier] = field(default_factory=list)
+    breaker_blocked: bool = False
+    audit: list[dict[str, Any]] = field(default_factory=list)
+
+
+class BaseOrchestrator(ABC):
+    agent: ClassVar[str]
+
+    def __init__(
+        self,
+        config: OrchestratorConfig,
+        model: Model,
+        clock: Callable[[], float] = time.time,
+        retry_policy: RetryPolicy | None = None,
+    ) -> None:
+        self.config = config
+        self.model = model
+        self.clock = clock
+        self.retry_policy = retry_policy or RetryPolicy(max_attempts=config.max_model_attempts)
+
+    # -- what agent types supply -------------------------------------------
+    @abstractmethod
+    def build_tools(self) -> list[Tool]: ...
+
+    @abstractmethod
+    def build_system_prompt(self, context: dict[str, str]) -> str: ...
+
+    @abstractmethod
+    def get_greeting(self, context: dict[str, str]) -> str: ...
+
+    # -- shared machinery ---------------------------------------------------
+    @cached_property
+    def tools(self) -> ToolRegistry:
+        return ToolRegistry(self.build_tools())
+
+    def new_state(
+        self,
+        record: SessionRecord,
+        snapshot: dict[str, Any] | None = None,
+        messages: list[Message] | None = None,
+    ) -> SessionState:
+        changes: list[tuple[BreakerState, BreakerState, float]] = []
+        breaker = CircuitBreaker(
+            self.config.breaker_threshold,
+            self.config.breaker_reset_ms / 1000,
+            clock=self.clock,
+            on_change=lambda old, new: changes.append((old, new, self.clock())),
+        )
+        history = History(self.config.max_history_messages, messages or [])
+        state = SessionState(record, history, breaker, breaker_changes=changes)
+        if snapshot:
+            state.history.summary = str(snapshot.get("summary", ""))
+            breaker.restore(snapshot.get("breaker", {}))
+            state.pending_t2 = set(snapshot.get("pending_t2", []))
+            state.last_usage = dict(snapshot.get("last_usage", state.last_usage))
+        return state
+
+    async def context(
+        self, state: SessionState, store: Store, version: int | None
+    ) -> dict[str, str]:
+        """The tenant's business facts, cached per session, sanitised."""
+        now_ms = self.clock() * 1000
+        if version is None:
+            version = (await store.business_versions([state.record.tenant_id]))[0]
+        fresh = now_ms - state.context_at < self.config.context_cache_ttl_ms
+        if state.context is not None and fresh and version == state.context_version:
+            return state.context
+        doc = await store.business_read(state.record.tenant_id)
+        state.context = {k: sanitize_for_prompt(v) for k, v in context_summary(doc).items()}
+        state.context_at, state.context_version = now_ms, version
+        return state.context
+
+    async def run_turn(
+        self,
+        state: SessionState,
+        text: str,
+        store: Store,
+        proposals: ProposalPort,
+        business_version: int | None = None,
+    ) -> TurnResult:
+        started = time.perf_counter()
+        now = self.clock()
+        rec = state.record
+        turn = _Turn(state, TierCounter(self.config.recursion_budget), now, proposals)
+        turn.audit.append(self._event(rec, "message", now, role="user", chars=len(text)))
+        metrics.MESSAGES.labels(self.agent).inc()
+
+        if state.pending_t2:  # T1-only sessions never touch the registry here
+            for p in await proposals.on_user_message(rec.tenant_id, rec.session_id, text, now):
+                turn.proposals[p.proposal_id] = p
+                if p.status.value != "PENDING":
+                    state.pending_t2.discard(p.proposal_id)
+                if p.status.value == "EXECUTED":
+                    state.context = None  # our own write: rebuild the context
+
+        context = await self.context(state, store, business_version)
+        system = self.build_system_prompt(context)
+        if state.history.summary:
+            system += "\n\nEarlier in this conversation: " + sanitize_for_prompt(
+                state.history.summary, 600
+            )
+        new: list[Message] = [Message("user", (TextBlock(text),), at=now)]
+        reply = await self._loop(turn, system, new, store)
+        self._drain_breaker(turn)
+
+        final = " ".join(
+            [exhausted_message(t) for t in turn.exhausted]
+            + ([OPEN_MESSAGE] if turn.breaker_blocked else [])
+            + ([reply] if reply else [])
+        )
+        new.append(Message("assistant", (TextBlock(final),), at=self.clock()))
+        turn.audit.append(
+            self._event(rec, "message", self.clock(), role="assistant", chars=len(final))
+        )
+        state.history.extend(new)
+        if state.history.needs_compaction():
+            try:
+                await state.history.compact(self.model, self.config.model)
+            except Exception as exc:  # a failed summary must not lose the turn
+                metrics.ERRORS.labels(self.agent, classify(exc).value).inc()
+        usage = turn.counter.usage()
+        state.last_usage = usage
+        for tier in Tier:
+            metrics.RECURSION_DEPTH.labels(self.agent, tier.value).observe(usage[tier.value])
+        metrics.CHAT_DURATION.labels(self.agent).observe((time.perf_counter() - started) * 1000)
+        return TurnResult(final, list(turn.proposals.values()), turn.calls, usage, new, turn.audit)
+
+    async def _loop(self, turn: _Turn, system: str, new: list[Message], store: Store) -> str:
+        budget = self.config.recursion_budget
+        max_steps = budget.T1 + budget.T2 + budget.T3 + 3
+        for _ in range(max_steps):
+            try:
+                response = await self._complete(system, turn.state.history.messages + new)
+            except Exception as exc:
+                cls = classify(exc)
+                metrics.ERRORS.labels(self.agent, cls.value).inc()
+                return f"Sorry, I couldn't reach my language model ({cls.value}). Please try again."
+            uses = response.tool_uses
+            if not uses:
+                return response.text
+            new.append(Message("assistant", response.content, at=self.clock()))
+            results = [await self._call(turn, use, store) for use in uses]
+            new.append(Message("user", tuple(results), at=self.clock()))
+        return "I stopped here because this request needed too many steps."
+
+    async def _complete(self, system: str, messages: list[Message]) -> ModelResponse:
+        req = ModelRequest(
+            system=system,
+            messages=tuple(messages),
+            tools=self.tools.specs(),
+            model=self.config.model,
+            max_tokens=self.config.max_tokens,
+            temperature=self.config.temperature,
+        )
+
+        def on_retry(exc: BaseException, attempt: int, delay: float) -> None:
+            metrics.RETRIES.labels(classify(exc).value).inc()
+
+        t0 = time.perf_counter()
+        response = await retry(
+            lambda: self.model.complete(req), self.retry_policy, on_retry=on_retry
+        )
+        name = self.model.name
+        metrics.MODEL_LATENCY.labels(name).observe((time.perf_counter() - t0) * 1000)
+        if response.usage.input_tokens or response.usage.output_tokens:
+            metrics.MODEL_TOKENS.labels(name, "input").inc(response.usage.input_tokens)
+            metrics.MODEL_TOKENS.labels(name, "output").inc(response.usage.output_tokens)
+        return response
+
+    async def _call(self, turn: _Turn, use: ToolUseBlock, store: Store) -> ToolResultBlock:
+        tool = self.tools.get(use.name)
+        if tool is None:
+            return self._record(turn, use, None, "unknown", f"No tool named {use.name}.", True)
+        if not turn.counter.try_take(tool.tier):
+            if tool.tier not in turn.exhausted:
+                turn.exhausted.append(tool.tier)
+            return self._record(turn, use, tool, "exhausted", exhausted_message(tool.tier), True)
+        try:
+            args = tool.parse(use.input)
+        except ToolValidationError as exc:
+            return self._record(turn, use, tool, "invalid", str(exc), True)
+        if tool.tier is not Tier.T1:
+            return await self._propose(turn, use, tool, args.model_dump(), tool.describe(args))
+        breaker = turn.state.breaker
+        if not breaker.allow():
+            turn.breaker_blocked = True
+            return self._record(turn, use, tool, "breaker_open", OPEN_MESSAGE, True)
+        rec = turn.state.record
+        ctx = ToolContext(
+            tenant_id=rec.tenant_id,
+            session_id=rec.session_id,
+            subject=rec.subject,
+            agent=self.agent,
+            business=StoreBusinessPort(store, rec.tenant_id),
+        )
+        timeout = self.config.executor_timeout_ms / 1000
+        t0 = time.perf_counter()
+        status, content, is_error = "ok", "", False
+        try:
+            result = await asyncio.wait_for(tool.handler(ctx, args), timeout)
+            content = orjson.dumps(result, default=str).decode()
+            breaker.record_success()
+        except TimeoutError:
+            status, is_error = "timeout", True
+            content = f"{tool.name} timed out after {timeout:g}s."
+            breaker.record_failure()
+        except ToolValidationError as exc:  # bad input, not a broken tool
+            status, content, is_error = "invalid", str(exc), True
+        except Exception as exc:
+            status, is_error = "error", True
+            content = (
+                f"{tool.name} failed: {exc if isinstance(exc, ToolError) else type(exc).__name__}"
+            )
+            breaker.record_failure()
+            metrics.ERRORS.labels(self.agent, classify(exc).value).inc()
+        ms = (time.perf_counter() - t0) * 1000
+        metrics.TOOL_DURATION.labels(tool.tier.value, tool.name, status).observe(ms)
+        return self._record(turn, use, tool, status, content, is_error)
+
+    async def _propose(
+        self, turn: _Turn, use: ToolUseBlock, tool: Tool, args: dict[str, Any], preview: str
+    ) -> ToolResultBlock:
+        rec = turn.state.record
+        window = self.config.soft_confirm_window_ms / 1000
+        proposal = Proposal(
+            proposal_id="p_" + uuid.uuid4().hex[:16],
+            tenant_id=rec.tenant_id,
+            session_id=rec.session_id,
+            agent=self.agent,
+            subject=rec.subject,
+            tool=tool.name,
+            tier=tool.tier,
+            args=args,
+            preview=preview,
+            depends_on=tuple(turn.written),  # writes of one message run in order
+            created_at=turn.now,
+            expires_at=turn.now + window if tool.tier is Tier.T2 else None,
+            updated_at=turn.now,
+        )
+        try:
+            proposal = await turn.port.propose(proposal)
+        except Exception as exc:
+            return self._record(turn, use, tool, "error", f"Could not propose: {exc}", True)
+        turn.proposals[proposal.proposal_id] = proposal
+        turn.written.append(proposal.proposal_id)
+        if tool.tier is Tier.T2:
+            turn.state.pending_t2.add(proposal.proposal_id)
+            how = "It will run when you reply, unless you say no."
+        else:
+            how = "It needs your explicit confirmation (the Confirm button)."
+        return self._record(turn, use, tool, "proposed", f"Proposed: {preview}. {how}", False)
+
+    def _record(
+        self,
+        turn: _Turn,
+        use: ToolUseBlock,
+        tool: Tool | None,
+        status: str,
+        content: str,
+        is_error: bool,
+    ) -> ToolResultBlock:
+        tier = tool.tier.value if tool else "T1"
+        turn.calls.append({"tool": use.name, "tier": tier, "status": status})
+        turn.audit.append(
+            self._event(
+                turn.state.record,
+                "tool_call",
+                self.clock(),
+                tool=use.name,
+                tier=tier,
+                status=status,
+            )
+        )
+        return ToolResultBlock(use.id, content, is_error)
+
+    def _drain_breaker(self, turn: _Turn) -> None:
+        for old, new, at in turn.state.breaker_changes:
+            metrics.BREAKER_CHANGES.labels(new.value).inc()
+            turn.audit.append(
+                self._event(
+                    turn.state.record, "breaker", at, **{"from": old.value, "to": new.value}
+                )
+            )
+        turn.state.breaker_changes.clear()
+
+    @staticmethod
+    def _event(rec: SessionRecord, kind: str, at: float, **extra: Any) -> dict[str, Any]:
+        return {
+            "type": kind,
+            "at": at,
+            "session_id": rec.session_id,
+            "tenant_id": rec.tenant_id,
+            **extra,
+        }

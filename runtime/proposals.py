@@ -1,0 +1,144 @@
+"""Proposals: the write a tool asked for, waiting for the user.
+
+    PENDING -> CONFIRMED | REJECTED | EXPIRED | FAILED
+    CONFIRMED -> EXECUTED | FAILED
+    REJECTED, EXPIRED, EXECUTED, FAILED are terminal.
+
+`Proposal` is immutable; `transition()` is the one guarded way to change its
+status and returns the new value.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .errors import BadRequest, InvalidTransition
+from .tiers import Tier
+
+
+class ProposalStatus(StrEnum):
+    PENDING = "PENDING"
+    CONFIRMED = "CONFIRMED"
+    REJECTED = "REJECTED"
+    EXPIRED = "EXPIRED"
+    EXECUTED = "EXECUTED"
+    FAILED = "FAILED"
+
+
+_ALLOWED: dict[ProposalStatus, frozenset[ProposalStatus]] = {
+    ProposalStatus.PENDING: frozenset(
+        {
+            ProposalStatus.CONFIRMED,
+            ProposalStatus.REJECTED,
+            ProposalStatus.EXPIRED,
+            ProposalStatus.FAILED,
+        }
+    ),
+    ProposalStatus.CONFIRMED: frozenset({ProposalStatus.EXECUTED, ProposalStatus.FAILED}),
+    ProposalStatus.REJECTED: frozenset(),
+    ProposalStatus.EXPIRED: frozenset(),
+    ProposalStatus.EXECUTED: frozenset(),
+    ProposalStatus.FAILED: frozenset(),
+}
+
+TERMINAL: frozenset[ProposalStatus] = frozenset(s for s, nxt in _ALLOWED.items() if not nxt)
+DEAD_DEPENDENCY: frozenset[ProposalStatus] = frozenset(
+    {ProposalStatus.REJECTED, ProposalStatus.EXPIRED, ProposalStatus.FAILED}
+)
+
+
+def can_transition(current: ProposalStatus, target: ProposalStatus) -> bool:
+    return target in _ALLOWED[current]
+
+
+class Proposal(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    proposal_id: str
+    tenant_id: str
+    session_id: str
+    agent: str
+    subject: str = ""
+    tool: str
+    tier: Tier
+    args: dict[str, Any] = Field(default_factory=dict)
+    status: ProposalStatus = ProposalStatus.PENDING
+    preview: str = ""
+    depends_on: tuple[str, ...] = ()
+    created_at: float
+    expires_at: float | None = None
+    result: Any = None
+    error: str | None = None
+    updated_at: float = 0.0
+
+    def transition(
+        self, target: ProposalStatus, *, at: float, result: Any = None, error: str | None = None
+    ) -> Proposal:
+        if not can_transition(self.status, target):
+            raise InvalidTransition(self.status.value, target.value)
+        update: dict[str, Any] = {"status": target, "updated_at": at}
+        if result is not None:
+            update["result"] = result
+        if error is not None:
+            update["error"] = error
+        return self.model_copy(update=update)
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL
+
+    def public(self) -> dict[str, Any]:
+        """The API.md shape."""
+        return {
+            "proposal_id": self.proposal_id,
+            "session_id": self.session_id,
+            "tool": self.tool,
+            "tier": self.tier.value,
+            "status": self.status.value,
+            "preview": self.preview,
+            "depends_on": list(self.depends_on),
+            "created_at": self.created_at,
+            "expires_at": self.expires_at,
+            "result": self.result if self.error is None else {"error": self.error},
+        }
+
+
+_REFUSAL = re.compile(r"(?i)\b(no|nope|cancel|stop|wait|don'?t|do not|never ?mind|abort)\b")
+
+
+def is_refusal(text: str) -> bool:
+    """Does the user's next message refuse what was proposed?"""
+    return bool(_REFUSAL.search(text.replace("\u2019", "'")))
+
+
+def window_open(proposal: Proposal, now: float) -> bool:
+    return proposal.expires_at is None or now <= proposal.expires_at
+
+
+def check_dependencies(
+    tenant_id: str, session_id: str, depends_on: Iterable[str], known: Mapping[str, Proposal]
+) -> None:
+    """Dependencies must exist in the same tenant and session and be alive."""
+    for dep_id in depends_on:
+        dep = known.get(dep_id)
+        if dep is None or dep.tenant_id != tenant_id or dep.session_id != session_id:
+            raise BadRequest(f"unknown dependency {dep_id}")
+        if dep.status in DEAD_DEPENDENCY:
+            raise BadRequest(f"dependency {dep_id} is {dep.status.value}")
+
+
+def dependency_verdict(proposal: Proposal, known: Mapping[str, Proposal]) -> ProposalStatus | None:
+    """EXECUTED when all deps executed, FAILED when one is dead, None while waiting."""
+    statuses = [
+        known[d].status if d in known else ProposalStatus.FAILED for d in proposal.depends_on
+    ]
+    if any(s in DEAD_DEPENDENCY for s in statuses):
+        return ProposalStatus.FAILED
+    if all(s is ProposalStatus.EXECUTED for s in statuses):
+        return ProposalStatus.EXECUTED
+    return None

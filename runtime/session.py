@@ -1,0 +1,187 @@
+"""A session and the pool that holds many of them in one process.
+
+`SessionCore` is one conversation: a FIFO mailbox (an asyncio.Lock, which
+wakes waiters in arrival order) so its messages run one at a time, the
+in-memory state the orchestrator works on, and the one pipelined store write
+per turn. `SessionPool` holds many cores, loads them from the store on
+demand and evicts idle ones; the Ray `SessionHost` and `LocalRuntime` both
+use it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from .agents import AgentCatalog
+from .agents.business import context_summary
+from .errors import NotFound, SessionClosed, Unavailable
+from .history import cut_index
+from .models.base import message_from_dict, message_to_dict
+from .orchestrator import BaseOrchestrator, ProposalPort, SessionState, TurnResult
+from .sanitize import sanitize_for_prompt
+from .store import SessionRecord, Store
+
+
+class SessionCore:
+    __slots__ = ("_lock", "broken", "last_used", "orch", "state", "waiting")
+
+    def __init__(self, orch: BaseOrchestrator, state: SessionState) -> None:
+        self.orch = orch
+        self.state = state
+        self._lock = asyncio.Lock()
+        self.waiting = 0
+        self.last_used = time.monotonic()
+        self.broken = False
+
+    async def handle(
+        self, text: str, store: Store, proposals: ProposalPort, version: int | None = None
+    ) -> TurnResult:
+        self.waiting += 1
+        try:
+            async with self._lock:
+                self.waiting -= 1
+                return await self._turn(text, store, proposals, version)
+        finally:
+            self.last_used = time.monotonic()
+
+    async def _turn(
+        self, text: str, store: Store, proposals: ProposalPort, version: int | None
+    ) -> TurnResult:
+        rec = self.state.record
+        if self.broken:
+            raise Unavailable("session state is being reloaded; retry", retry_after=0.1)
+        if rec.status != "active":
+            raise SessionClosed(f"session {rec.session_id} is closed")
+        result = await self.orch.run_turn(self.state, text, store, proposals, version)
+        try:
+            await store.save_turn(
+                rec.tenant_id,
+                rec.session_id,
+                [message_to_dict(m) for m in result.messages],
+                self.state.snapshot(),
+                result.audit,
+            )
+        except Exception as exc:
+            self.broken = True  # memory is ahead of the store: reload before next turn
+            raise Unavailable(f"could not save the turn: {type(exc).__name__}") from exc
+        return result
+
+    def busy(self) -> bool:
+        return self._lock.locked() or self.waiting > 0
+
+    def info(self) -> dict[str, Any]:
+        return self.state.record.public() | {
+            "usage": dict(self.state.last_usage),
+            "breaker": self.state.breaker.current().value,
+        }
+
+
+def public_messages(raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Stored model messages -> API messages (text only, tool exchanges left out)."""
+    out = []
+    for item in raw:
+        msg = message_from_dict(item)
+        if msg.is_tool_result or not msg.text:
+            continue
+        out.append({"role": msg.role, "content": msg.text, "at": msg.at})
+    return out
+
+
+class SessionPool:
+    def __init__(
+        self,
+        store: Store,
+        catalog: AgentCatalog,
+        proposals: ProposalPort,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.catalog = catalog
+        self.proposals = proposals
+        self.clock = clock
+        self.cores: dict[str, SessionCore] = {}
+        self._loading: dict[str, asyncio.Future[SessionCore]] = {}
+
+    async def create(self, tenant_id: str, agent: str, subject: str) -> tuple[dict[str, Any], bool]:
+        orch = self.catalog.get(agent)  # BadRequest for an unknown agent
+        doc = await self.store.business_read(tenant_id)
+        context = {k: sanitize_for_prompt(v) for k, v in context_summary(doc).items()}
+        rec = SessionRecord(
+            session_id="s_" + uuid.uuid4().hex,
+            tenant_id=tenant_id,
+            agent=agent,
+            subject=subject,
+            greeting=orch.get_greeting(context),
+            created_at=self.clock(),
+        )
+        stored, created = await self.store.create_session(rec)
+        return stored.public(), created
+
+    async def core(self, tenant_id: str, session_id: str) -> SessionCore:
+        core = self.cores.get(session_id)
+        if core is not None and core.state.record.tenant_id == tenant_id and not core.broken:
+            return core
+        pending = self._loading.get(session_id)
+        if pending is None:
+            pending = asyncio.get_running_loop().create_future()
+            self._loading[session_id] = pending
+            try:
+                core = await self._load(tenant_id, session_id)
+                self.cores[session_id] = core
+                pending.set_result(core)
+            except BaseException as exc:
+                pending.set_exception(exc)
+                pending.exception()  # mark retrieved for this caller's raise
+                raise
+            finally:
+                del self._loading[session_id]
+            return core
+        core = await asyncio.shield(pending)
+        if core.state.record.tenant_id != tenant_id:
+            raise NotFound(f"session {session_id} not found")
+        return core
+
+    async def _load(self, tenant_id: str, session_id: str) -> SessionCore:
+        rec = await self.store.get_session(tenant_id, session_id)
+        if rec is None:
+            raise NotFound(f"session {session_id} not found")
+        orch = self.catalog.get(rec.agent)
+        keep = orch.config.max_history_messages * 2
+        snapshot, raw = await self.store.load_session(tenant_id, session_id, keep)
+        messages = [message_from_dict(m) for m in raw]
+        # The loaded tail may start inside a tool exchange: start at a turn.
+        messages = messages[cut_index(messages, len(messages)) :] if messages else []
+        return SessionCore(orch, orch.new_state(rec, snapshot, messages))
+
+    async def send(
+        self, tenant_id: str, session_id: str, text: str, version: int | None = None
+    ) -> TurnResult:
+        core = await self.core(tenant_id, session_id)
+        return await core.handle(text, self.store, self.proposals, version)
+
+    async def info(self, tenant_id: str, session_id: str) -> dict[str, Any]:
+        return (await self.core(tenant_id, session_id)).info()
+
+    async def close(self, tenant_id: str, session_id: str) -> dict[str, Any]:
+        rec = await self.store.close_session(tenant_id, session_id, self.clock())
+        if rec is None:
+            raise NotFound(f"session {session_id} not found")
+        core = self.cores.get(session_id)
+        if core is not None:
+            core.state.record = rec
+        return {"status": "closed"}
+
+    def evict_idle(self, idle_s: float) -> int:
+        """Drop sessions idle for `idle_s` (their state is in the store)."""
+        cutoff = time.monotonic() - idle_s
+        gone = [sid for sid, c in self.cores.items() if c.last_used < cutoff and not c.busy()]
+        for sid in gone:
+            del self.cores[sid]
+        return len(gone)
+
+    def queue_depth(self) -> int:
+        return sum(c.waiting for c in self.cores.values())

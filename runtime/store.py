@@ -1,0 +1,150 @@
+"""The `Store` protocol: everything that must survive a crash.
+
+One implementation per backend: `MemoryStore` (in-process, for unit tests and
+`LocalRuntime`) and `actors.store.RedisStore` (Redis/Valkey). Every method
+takes the tenant and never returns another tenant's records.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from .proposals import Proposal, ProposalStatus
+
+
+class SessionRecord(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    session_id: str
+    tenant_id: str
+    agent: str
+    subject: str
+    status: Literal["active", "closed"] = "active"
+    greeting: str = ""
+    created_at: float
+    closed_at: float | None = None
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "session_id": self.session_id,
+            "agent": self.agent,
+            "subject": self.subject,
+            "status": self.status,
+            "greeting": self.greeting,
+            "created_at": self.created_at,
+        }
+
+
+class TenantRecord(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    tenant_id: str
+    name: str
+    key_hash: str
+    created_at: float = 0.0
+
+
+class LedgerState(StrEnum):
+    DISPATCHING = "DISPATCHING"
+    DONE = "DONE"
+    FAILED = "FAILED"
+
+
+class Store(Protocol):
+    # tenants
+    async def put_tenant(self, tenant: TenantRecord) -> None: ...
+    async def tenant_by_key_hash(self, key_hash: str) -> TenantRecord | None: ...
+
+    # sessions and history
+    async def create_session(self, rec: SessionRecord) -> tuple[SessionRecord, bool]:
+        """Store `rec` unless an active session of (tenant, agent, subject) exists.
+
+        Returns (the active record, True if `rec` was stored). Atomic.
+        """
+        ...
+
+    async def get_session(self, tenant_id: str, session_id: str) -> SessionRecord | None: ...
+    async def close_session(
+        self, tenant_id: str, session_id: str, at: float
+    ) -> SessionRecord | None: ...
+    async def load_session(
+        self, tenant_id: str, session_id: str, last: int
+    ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+        """The session's saved state and its newest `last` history messages."""
+        ...
+
+    async def save_turn(
+        self,
+        tenant_id: str,
+        session_id: str,
+        messages: list[dict[str, Any]],
+        state: dict[str, Any],
+        audit: list[dict[str, Any]],
+    ) -> None:
+        """Append a turn's messages, replace the state, append audit: all at once."""
+        ...
+
+    async def list_messages(self, tenant_id: str, session_id: str) -> list[dict[str, Any]]: ...
+
+    # audit
+    async def append_audit(self, tenant_id: str, events: list[dict[str, Any]]) -> None: ...
+    async def list_audit(
+        self, tenant_id: str, session_id: str | None = None
+    ) -> list[dict[str, Any]]: ...
+
+    # proposals
+    async def save_proposals(
+        self, proposals: list[Proposal], audit: list[dict[str, Any]]
+    ) -> None: ...
+    async def get_proposal(self, tenant_id: str, proposal_id: str) -> Proposal | None: ...
+    async def list_proposals(
+        self,
+        tenant_id: str,
+        session_id: str | None = None,
+        status: ProposalStatus | None = None,
+    ) -> list[Proposal]:
+        """Newest first."""
+        ...
+
+    async def open_proposals(self) -> list[Proposal]:
+        """Every PENDING or CONFIRMED proposal of every tenant (sweeper, recovery)."""
+        ...
+
+    # exactly-once execution ledger
+    async def ledger_claim(self, tenant_id: str, proposal_id: str, at: float) -> LedgerState | None:
+        """Record DISPATCHING; None if claimed now, else the existing state."""
+        ...
+
+    async def ledger_set(self, tenant_id: str, proposal_id: str, state: LedgerState) -> None: ...
+
+    # the tenant's business document (demo domain)
+    async def business_read(self, tenant_id: str) -> dict[str, Any]: ...
+    async def business_write(self, tenant_id: str, key: str, op: str, args: dict[str, Any]) -> Any:
+        """Apply `op` once per idempotency `key`; a repeat returns the first result."""
+        ...
+
+    async def business_applied(self, tenant_id: str, key: str) -> bool: ...
+    async def business_versions(self, tenant_ids: list[str]) -> list[int]: ...
+
+    # lifecycle
+    async def ping(self) -> bool: ...
+    async def close(self) -> None: ...
+
+
+class StoreBusinessPort:
+    """A `BusinessPort` over a `Store`, bound to one tenant."""
+
+    __slots__ = ("_store", "_tenant")
+
+    def __init__(self, store: Store, tenant_id: str) -> None:
+        self._store = store
+        self._tenant = tenant_id
+
+    async def read(self) -> dict[str, Any]:
+        return await self._store.business_read(self._tenant)
+
+    async def write(self, key: str, op: str, args: dict[str, Any]) -> Any:
+        return await self._store.business_write(self._tenant, key, op, args)

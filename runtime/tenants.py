@@ -1,0 +1,41 @@
+"""Tenant API keys: random bearer tokens, stored only as SHA-256 hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import time
+
+from .errors import BadRequest
+from .store import Store, TenantRecord
+
+
+def hash_key(api_key: str) -> str:
+    return hashlib.sha256(api_key.encode()).hexdigest()
+
+
+def new_key() -> str:
+    return "orc_" + secrets.token_urlsafe(24)
+
+
+def tenant_id_for(name: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:40]
+    if not slug:
+        raise BadRequest("tenant name needs at least one letter or digit")
+    return f"{slug}-{secrets.token_hex(3)}"
+
+
+async def add_tenant(
+    store: Store, name: str, api_key: str | None = None
+) -> tuple[TenantRecord, str]:
+    """Create a tenant; returns its record and its API key (shown once)."""
+    key = api_key or new_key()
+    rec = TenantRecord(
+        tenant_id=tenant_id_for(name),
+        name=name.strip()[:100],
+        key_hash=hash_key(key),
+        created_at=time.time(),
+    )
+    await store.put_tenant(rec)
+    return rec, key

@@ -1,0 +1,353 @@
+"""The `Store` contract, run against `MemoryStore` and `RedisStore` alike."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from actors.store import EmbeddedValkey, RedisStore, connect_store
+from runtime.errors import ToolValidationError, Unavailable
+from runtime.proposals import Proposal, ProposalStatus
+from runtime.store import LedgerState, SessionRecord, Store, StoreBusinessPort, TenantRecord
+from runtime.tiers import Tier
+from tests.conftest import StorePeers
+
+PENDING, CONFIRMED = ProposalStatus.PENDING, ProposalStatus.CONFIRMED
+
+
+def sess(sid: str, tenant: str = "t1", agent: str = "setup", subject: str = "u1") -> SessionRecord:
+    return SessionRecord(
+        session_id=sid, tenant_id=tenant, agent=agent, subject=subject, created_at=100.0
+    )
+
+
+def prop(
+    pid: str,
+    *,
+    tenant: str = "t1",
+    session: str = "s1",
+    status: ProposalStatus = PENDING,
+    created: float = 1.0,
+    **extra: Any,
+) -> Proposal:
+    return Proposal(
+        proposal_id=pid,
+        tenant_id=tenant,
+        session_id=session,
+        agent="setup",
+        tool="add_service",
+        tier=Tier.T2,
+        args={"name": "nails", "price": 12.5},
+        status=status,
+        created_at=created,
+        **extra,
+    )
+
+
+def booking(time: str, date: str = "2030-01-07") -> dict[str, Any]:
+    return {"service": "haircut", "date": date, "time": time, "customer": "ann"}
+
+
+# -- tenants and sessions -----------------------------------------------------
+
+
+async def test_tenants(store: Store) -> None:
+    rec = TenantRecord(tenant_id="t1", name="Salon", key_hash="h1", created_at=5.0)
+    await store.put_tenant(rec)
+    assert await store.tenant_by_key_hash("h1") == rec
+    assert await store.tenant_by_key_hash("nope") is None
+    assert await store.ping() is True
+
+
+async def test_create_session_returns_existing(store: Store) -> None:
+    first, created = await store.create_session(sess("s1"))
+    assert created and first == sess("s1")
+    again, created = await store.create_session(sess("s2"))
+    assert not created and again == first
+    assert await store.get_session("t1", "s2") is None
+    other, created = await store.create_session(sess("s3", subject="u2"))
+    assert created and other.session_id == "s3"
+
+
+async def test_create_session_concurrent_single_winner(
+    store: Store, store_peers: StorePeers
+) -> None:
+    clients = await store_peers(5)
+    results = await asyncio.gather(
+        *(clients[i % 5].create_session(sess(f"s{i}")) for i in range(50))
+    )
+    assert sum(created for _, created in results) == 1
+    assert {rec.session_id for rec, _ in results} == {results[0][0].session_id}
+    stored = [await store.get_session("t1", f"s{i}") for i in range(50)]
+    assert sum(r is not None for r in stored) == 1
+
+
+async def test_close_then_create_again(store: Store) -> None:
+    await store.create_session(sess("s1"))
+    closed = await store.close_session("t1", "s1", at=200.0)
+    assert closed is not None and closed.status == "closed" and closed.closed_at == 200.0
+    assert await store.get_session("t1", "s1") == closed
+    assert await store.close_session("t1", "s1", at=300.0) == closed  # idempotent
+    assert await store.close_session("t1", "missing", at=1.0) is None
+    rec, created = await store.create_session(sess("s2"))
+    assert created and rec.session_id == "s2"
+
+
+async def test_sessions_isolated_by_tenant(store: Store) -> None:
+    await store.create_session(sess("s1", tenant="t1"))
+    assert await store.get_session("t2", "s1") is None
+    assert await store.close_session("t2", "s1", at=1.0) is None
+    rec, created = await store.create_session(sess("s9", tenant="t2"))
+    assert created and rec.tenant_id == "t2"
+    assert (await store.get_session("t1", "s1")) is not None
+
+
+async def test_ids_with_separators_do_not_collide(store: Store) -> None:
+    _, created_a = await store.create_session(sess("x", tenant="t", agent="a:b", subject="c"))
+    _, created_b = await store.create_session(sess("y", tenant="t", agent="a", subject="b:c"))
+    assert created_a and created_b
+    await store.save_turn("t:1", "s", [{"m": 1}], {}, [])
+    await store.save_turn("t", "1:s", [{"m": 2}], {}, [])
+    assert await store.list_messages("t:1", "s") == [{"m": 1}]
+    await store.save_proposals([prop("p|1", tenant="t|x")], [])
+    assert [p.proposal_id for p in await store.open_proposals()] == ["p|1"]
+
+
+# -- history and audit --------------------------------------------------------
+
+
+async def test_save_turn_and_load_session(store: Store) -> None:
+    assert await store.load_session("t1", "s1", last=5) == (None, [])
+    for turn in range(4):
+        msgs = [{"role": "user", "n": 2 * turn}, {"role": "assistant", "n": 2 * turn + 1}]
+        await store.save_turn("t1", "s1", msgs, {"turn": turn, "x": [1.5, None]}, [])
+    state, last3 = await store.load_session("t1", "s1", last=3)
+    assert state == {"turn": 3, "x": [1.5, None]}
+    assert [m["n"] for m in last3] == [5, 6, 7]
+    assert len((await store.load_session("t1", "s1", last=100))[1]) == 8
+    assert (await store.load_session("t1", "s1", last=0))[1] == []
+    assert await store.load_session("t2", "s1", last=3) == (None, [])
+
+
+async def test_list_messages_order(store: Store) -> None:
+    await store.save_turn("t1", "s1", [{"n": 0}, {"n": 1}], {}, [])
+    await store.save_turn("t1", "s1", [], {"empty": True}, [])
+    await store.save_turn("t1", "s1", [{"n": 2, "text": "héllo ✓"}], {}, [])
+    assert await store.list_messages("t1", "s1") == [
+        {"n": 0},
+        {"n": 1},
+        {"n": 2, "text": "héllo ✓"},
+    ]
+    assert await store.list_messages("t1", "other") == []
+
+
+async def test_audit_append_and_filter(store: Store) -> None:
+    await store.append_audit("t1", [{"e": 1, "session_id": "s1"}, {"e": 2}])
+    await store.save_turn("t1", "s2", [], {}, [{"e": 3, "session_id": "s2"}])
+    await store.save_proposals([], [{"e": 4, "tenant_id": "t1", "session_id": "s1"}])
+    await store.append_audit("t2", [{"e": 5, "session_id": "s1"}])
+    await store.append_audit("t1", [])
+    assert [e["e"] for e in await store.list_audit("t1")] == [1, 2, 3, 4]
+    assert [e["e"] for e in await store.list_audit("t1", "s1")] == [1, 4]
+    assert [e["e"] for e in await store.list_audit("t1", "s2")] == [3]
+    assert [e["e"] for e in await store.list_audit("t2")] == [5]
+    assert await store.list_audit("t3") == []
+
+
+# -- proposals and ledger -----------------------------------------------------
+
+
+async def test_proposals_save_get_list(store: Store) -> None:
+    full = prop("p1", depends_on=("p0",), expires_at=9.5, preview="add nails", updated_at=2.0)
+    await store.save_proposals(
+        [
+            full,
+            prop("p2", created=3.0, status=CONFIRMED),
+            prop("p3", created=2.0, session="s2"),
+            prop("p4", created=3.0),
+            prop("q1", tenant="t2", created=5.0),
+        ],
+        [],
+    )
+    assert await store.get_proposal("t1", "p1") == full
+    assert await store.get_proposal("t2", "p1") is None
+    assert [p.proposal_id for p in await store.list_proposals("t1")] == ["p4", "p2", "p3", "p1"]
+    assert [p.proposal_id for p in await store.list_proposals("t1", "s1")] == ["p4", "p2", "p1"]
+    assert [p.proposal_id for p in await store.list_proposals("t1", status=CONFIRMED)] == ["p2"]
+    assert [p.proposal_id for p in await store.list_proposals("t1", "s2", PENDING)] == ["p3"]
+    assert await store.list_proposals("t1", "s2", CONFIRMED) == []
+    assert [p.proposal_id for p in await store.list_proposals("t2")] == ["q1"]
+    done = full.transition(ProposalStatus.REJECTED, at=4.0)
+    await store.save_proposals([done], [])
+    assert await store.get_proposal("t1", "p1") == done
+    rejected = await store.list_proposals("t1", status=ProposalStatus.REJECTED)
+    assert [p.proposal_id for p in rejected] == ["p1"]
+
+
+async def test_open_proposals(store: Store) -> None:
+    p1, p2 = prop("p1"), prop("p2", tenant="t2", created=2.0)
+    await store.save_proposals([p1, p2, prop("p3", status=ProposalStatus.EXPIRED)], [])
+    assert {(p.tenant_id, p.proposal_id) for p in await store.open_proposals()} == {
+        ("t1", "p1"),
+        ("t2", "p2"),
+    }
+    c1 = p1.transition(CONFIRMED, at=3.0)
+    await store.save_proposals([c1], [])
+    assert c1 in await store.open_proposals()
+    await store.save_proposals(
+        [
+            c1.transition(ProposalStatus.EXECUTED, at=4.0, result={"ok": True}),
+            p2.transition(ProposalStatus.FAILED, at=4.0, error="boom"),
+        ],
+        [],
+    )
+    assert await store.open_proposals() == []
+
+
+async def test_ledger_claim_and_set(store: Store) -> None:
+    assert await store.ledger_claim("t1", "p1", at=1.0) is None
+    assert await store.ledger_claim("t1", "p1", at=2.0) == LedgerState.DISPATCHING
+    assert await store.ledger_claim("t2", "p1", at=2.0) is None  # per tenant
+    await store.ledger_set("t1", "p1", LedgerState.DONE)
+    assert await store.ledger_claim("t1", "p1", at=3.0) == LedgerState.DONE
+
+
+async def test_ledger_claim_concurrent(store: Store, store_peers: StorePeers) -> None:
+    clients = await store_peers(4)
+    got = await asyncio.gather(*(clients[i % 4].ledger_claim("t1", "p", 1.0) for i in range(20)))
+    assert got.count(None) == 1
+    assert set(got) == {None, LedgerState.DISPATCHING}
+
+
+# -- business document --------------------------------------------------------
+
+
+async def test_business_write_once_per_key(store: Store) -> None:
+    assert (await store.business_read("t1"))["appointments"] == []
+    assert not await store.business_applied("t1", "k1")
+    first = await store.business_write("t1", "k1", "book_appointment", booking("10:00"))
+    again = await store.business_write("t1", "k1", "book_appointment", booking("11:00"))
+    assert first == again and first["id"] == "appt-1" and first["time"] == "10:00"
+    assert await store.business_applied("t1", "k1")
+    assert not await store.business_applied("t2", "k1")
+    assert len((await store.business_read("t1"))["appointments"]) == 1
+    assert (await store.business_read("t2"))["appointments"] == []
+
+
+async def test_business_write_concurrent_same_key(store: Store, store_peers: StorePeers) -> None:
+    clients = await store_peers(5)
+    results = await asyncio.gather(
+        *(
+            clients[i % 5].business_write("t1", "same", "book_appointment", booking("09:00"))
+            for i in range(20)
+        )
+    )
+    assert all(r == results[0] for r in results)
+    assert len((await store.business_read("t1"))["appointments"]) == 1
+    assert await store.business_versions(["t1"]) == [1]
+
+
+async def test_business_write_different_keys(store: Store, store_peers: StorePeers) -> None:
+    clients = await store_peers(4)
+    times = [f"{h:02d}:00" for h in range(9, 17)]
+    results = await asyncio.gather(
+        *(
+            clients[i % 4].business_write("t1", f"k{i}", "book_appointment", booking(t))
+            for i, t in enumerate(times)
+        )
+    )
+    doc = await store.business_read("t1")
+    assert sorted(a["time"] for a in doc["appointments"]) == times
+    assert sorted(r["id"] for r in results) == sorted(a["id"] for a in doc["appointments"])
+    assert await store.business_versions(["t1"]) == [len(times)]
+
+
+async def test_business_write_bad_args_store_nothing(store: Store) -> None:
+    await store.business_write("t1", "k1", "book_appointment", booking("10:00"))
+    with pytest.raises(ToolValidationError):
+        await store.business_write("t1", "k2", "book_appointment", booking("10:00"))  # taken
+    with pytest.raises(ToolValidationError):
+        await store.business_write("t1", "k3", "drop_tables", {})
+    with pytest.raises(ToolValidationError):
+        await store.business_write("t1", "k4", "add_service", {"name": "Haircut", "price": 1})
+    assert not any([await store.business_applied("t1", k) for k in ("k2", "k3", "k4")])
+    assert len((await store.business_read("t1"))["appointments"]) == 1
+    assert await store.business_versions(["t1"]) == [1]
+
+
+async def test_business_versions_and_port(store: Store) -> None:
+    assert await store.business_versions([]) == []
+    assert await store.business_versions(["t1", "t2"]) == [0, 0]
+    port = StoreBusinessPort(store, "t2")
+    await port.write("a", "set_business_profile", {"name": "Nails & Co"})
+    await port.write("b", "set_hours", {"open": "08:00", "close": "12:00", "days": "Mon"})
+    await port.write("b", "set_hours", {"open": "01:00", "close": "02:00", "days": "Sun"})
+    doc = await port.read()
+    assert doc["name"] == "Nails & Co" and doc["hours"]["open"] == "08:00"
+    assert await store.business_versions(["t1", "t2", "t3"]) == [0, 2, 0]
+
+
+# -- redis only ---------------------------------------------------------------
+
+
+@pytest.mark.store
+async def test_persistence_across_restart(tmp_path: Path) -> None:
+    data = tmp_path / "valkey"
+    server = EmbeddedValkey(data)
+    url = await asyncio.to_thread(server.start)
+    try:
+        s = await connect_store(url)
+        try:
+            await s.create_session(sess("s1"))
+            await s.save_turn("t1", "s1", [{"n": 1}], {"k": "v"}, [{"session_id": "s1"}])
+            await s.save_proposals([prop("p1")], [])
+            await s.business_write("t1", "k1", "book_appointment", booking("12:00"))
+        finally:
+            await s.close()
+    finally:
+        await asyncio.to_thread(server.stop)
+    assert (data / "valkey.log").exists()
+
+    again = EmbeddedValkey(data)
+    url = await asyncio.to_thread(again.start)
+    try:
+        s = await connect_store(url)
+        try:
+            assert (await s.get_session("t1", "s1")) == sess("s1")
+            assert await s.load_session("t1", "s1", 5) == ({"k": "v"}, [{"n": 1}])
+            assert [p.proposal_id for p in await s.open_proposals()] == ["p1"]
+            assert await s.business_applied("t1", "k1")
+            assert await s.business_versions(["t1"]) == [1]
+        finally:
+            await s.close()
+    finally:
+        await asyncio.to_thread(again.stop)
+
+
+@pytest.mark.store
+def test_embedded_valkey_data_dir_is_exclusive(tmp_path: Path) -> None:
+    with EmbeddedValkey(tmp_path) as first:
+        assert first.url.startswith("redis://")
+        with pytest.raises(Unavailable, match="in use"):
+            EmbeddedValkey(tmp_path).start()
+    second = EmbeddedValkey(tmp_path)
+    second.start()
+    second.stop()
+    second.stop()  # idempotent
+
+
+@pytest.mark.store
+async def test_connect_store_unavailable() -> None:
+    with pytest.raises(Unavailable, match="does not answer") as err:
+        await connect_store("redis://:secret@127.0.0.1:1/0", wait=1.0)
+    assert "secret" not in str(err.value)
+
+
+@pytest.mark.store
+async def test_redis_store_ping(store_redis_url: str) -> None:
+    s: RedisStore = await connect_store(store_redis_url, prefix="orc-ping")
+    assert await s.ping()
+    await s.close()

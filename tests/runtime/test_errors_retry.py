@@ -1,0 +1,224 @@
+"""Unit tests of the error classifier (`runtime.errors`) and `runtime.retry`."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Awaitable, Callable
+
+import anthropic
+import httpx
+import httpx2  # the transport the anthropic SDK 2.x is built on
+import pydantic
+import pytest
+
+from runtime.errors import (
+    RETRYABLE,
+    ErrorClass,
+    ModelError,
+    classify,
+    classify_status,
+    retry_after_of,
+)
+from runtime.retry import RetryPolicy, retry
+
+URL = "https://api.example.test/v1/messages"
+
+
+def http_status_error(status: int, headers: dict[str, str] | None = None) -> httpx.HTTPStatusError:
+    request = httpx.Request("POST", URL)
+    response = httpx.Response(status, headers=headers, request=request)
+    return httpx.HTTPStatusError(f"HTTP {status}", request=request, response=response)
+
+
+def sdk_response(status: int, headers: dict[str, str] | None = None) -> httpx2.Response:
+    return httpx2.Response(status, headers=headers, request=httpx2.Request("POST", URL))
+
+
+class Sleeps:
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+
+    async def __call__(self, delay: float) -> None:
+        self.delays.append(delay)
+
+
+def failing(*errors: Exception, then: str = "ok") -> tuple[Callable[[], Awaitable[str]], list[int]]:
+    """A call raising `errors` in turn, then returning `then`; plus its call counter."""
+    calls = [0]
+
+    async def call() -> str:
+        calls[0] += 1
+        if calls[0] <= len(errors):
+            raise errors[calls[0] - 1]
+        return then
+
+    return call, calls
+
+
+class Strict(pydantic.BaseModel):
+    n: int
+
+
+# -- classify ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("exc", "expected"),
+    [
+        (httpx.ConnectError("refused", request=httpx.Request("GET", URL)), ErrorClass.NETWORK),
+        (httpx.ReadTimeout("slow", request=httpx.Request("GET", URL)), ErrorClass.NETWORK),
+        (ConnectionRefusedError(111, "Connection refused"), ErrorClass.NETWORK),
+        (TimeoutError(), ErrorClass.NETWORK),
+        (http_status_error(429), ErrorClass.RATE_LIMIT),
+        (http_status_error(401), ErrorClass.AUTH),
+        (http_status_error(403), ErrorClass.AUTH),
+        (http_status_error(422), ErrorClass.VALIDATION),
+        (http_status_error(500), ErrorClass.NETWORK),
+        (RuntimeError("boom"), ErrorClass.UNKNOWN),
+        (ModelError("x", ErrorClass.AUTH, status_code=500), ErrorClass.AUTH),
+    ],
+    ids=lambda v: type(v).__name__ if isinstance(v, BaseException) else str(v),
+)
+def test_classify_plain_and_httpx(exc: BaseException, expected: ErrorClass) -> None:
+    assert classify(exc) is expected
+
+
+def test_classify_pydantic_validation_error() -> None:
+    with pytest.raises(pydantic.ValidationError) as info:
+        Strict.model_validate({"n": "not a number"})
+    assert classify(info.value) is ErrorClass.VALIDATION
+
+
+def test_classify_anthropic_sdk_errors() -> None:
+    rate = anthropic.RateLimitError("slow down", response=sdk_response(429), body=None)
+    auth = anthropic.AuthenticationError("bad key", response=sdk_response(401), body=None)
+    overloaded = anthropic.OverloadedError("busy", response=sdk_response(529), body=None)
+    request = httpx2.Request("POST", URL)
+    assert classify(rate) is ErrorClass.RATE_LIMIT
+    assert classify(auth) is ErrorClass.AUTH
+    assert classify(overloaded) is ErrorClass.NETWORK
+    assert classify(anthropic.APIConnectionError(request=request)) is ErrorClass.NETWORK
+    assert classify(anthropic.APITimeoutError(request=request)) is ErrorClass.NETWORK
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        (429, ErrorClass.RATE_LIMIT),
+        (401, ErrorClass.AUTH),
+        (403, ErrorClass.AUTH),
+        (400, ErrorClass.VALIDATION),
+        (404, ErrorClass.VALIDATION),
+        (409, ErrorClass.VALIDATION),
+        (413, ErrorClass.VALIDATION),
+        (422, ErrorClass.VALIDATION),
+        (408, ErrorClass.NETWORK),
+        (500, ErrorClass.NETWORK),
+        (503, ErrorClass.NETWORK),
+        (529, ErrorClass.NETWORK),
+        (302, ErrorClass.UNKNOWN),
+        (418, ErrorClass.UNKNOWN),
+    ],
+)
+def test_classify_status_table(status: int, expected: ErrorClass) -> None:
+    assert classify_status(status) is expected
+    assert (expected in RETRYABLE) == (expected in (ErrorClass.RATE_LIMIT, ErrorClass.NETWORK))
+
+
+def test_retry_after_of() -> None:
+    assert retry_after_of(http_status_error(429, {"retry-after": "2"})) == 2.0
+    assert retry_after_of(http_status_error(429, {"Retry-After": "1.5"})) == 1.5
+    assert retry_after_of(http_status_error(429, {"retry-after": "-3"})) == 0.0
+    assert retry_after_of(http_status_error(429, {"retry-after": "soon"})) is None
+    assert retry_after_of(http_status_error(429)) is None
+    assert retry_after_of(ModelError("x", ErrorClass.RATE_LIMIT, retry_after=4.0)) == 4.0
+    assert retry_after_of(ModelError("x", ErrorClass.RATE_LIMIT)) is None
+    assert retry_after_of(RuntimeError("no response")) is None
+    sdk = anthropic.RateLimitError(
+        "slow down", response=sdk_response(429, {"retry-after": "7"}), body=None
+    )
+    assert retry_after_of(sdk) == 7.0
+
+
+# -- retry ------------------------------------------------------------------
+
+
+async def test_validation_error_not_retried() -> None:
+    error = ModelError("bad", ErrorClass.VALIDATION, status_code=400)
+    call, calls = failing(error)
+    sleeps = Sleeps()
+    with pytest.raises(ModelError) as info:
+        await retry(call, RetryPolicy(max_attempts=5), sleep=sleeps)
+    assert info.value is error
+    assert calls == [1]
+    assert sleeps.delays == []
+
+
+async def test_unknown_error_not_retried() -> None:
+    call, calls = failing(RuntimeError("bug"))
+    sleeps = Sleeps()
+    with pytest.raises(RuntimeError, match="bug"):
+        await retry(call, RetryPolicy(max_attempts=5), sleep=sleeps)
+    assert calls == [1]
+    assert sleeps.delays == []
+
+
+async def test_rate_limit_retried_with_growing_jittered_delays() -> None:
+    policy = RetryPolicy(max_attempts=4, base_delay=1.0, max_delay=100.0, jitter=0.25)
+    call, calls = failing(*[ModelError("429", ErrorClass.RATE_LIMIT)] * 3, then="done")
+    sleeps = Sleeps()
+
+    assert await retry(call, policy, sleep=sleeps, rng=random.Random(7)) == "done"
+
+    assert calls == [4]
+    assert len(sleeps.delays) == 3
+    for raw, delay in zip([1.0, 2.0, 4.0], sleeps.delays, strict=True):
+        assert raw * 0.75 <= delay <= raw * 1.25
+    assert sleeps.delays == sorted(sleeps.delays)
+    expected = random.Random(7)  # same seed, same jitter: deterministic
+    assert sleeps.delays == [policy.delay(n, expected) for n in (1, 2, 3)]
+
+
+async def test_retry_after_honoured_and_capped() -> None:
+    policy = RetryPolicy(max_attempts=4, base_delay=0.1, max_delay=8.0, jitter=0.0)
+    call, _ = failing(
+        ModelError("429", ErrorClass.RATE_LIMIT, retry_after=3.0),
+        ModelError("429", ErrorClass.RATE_LIMIT, retry_after=60.0),
+        http_status_error(503, {"retry-after": "0.5"}),
+    )
+    sleeps = Sleeps()
+    assert await retry(call, policy, sleep=sleeps) == "ok"
+    assert sleeps.delays == [3.0, 8.0, 0.5]
+
+
+async def test_gives_up_after_max_attempts_with_last_error() -> None:
+    errors = [ModelError(f"down {n}", ErrorClass.NETWORK) for n in range(5)]
+    call, calls = failing(*errors)
+    sleeps = Sleeps()
+    with pytest.raises(ModelError) as info:
+        await retry(call, RetryPolicy(max_attempts=3, jitter=0.0), sleep=sleeps)
+    assert info.value is errors[2]
+    assert calls == [3]
+    assert sleeps.delays == [0.25, 0.5]
+
+
+async def test_on_retry_sees_each_attempt() -> None:
+    errors = [ModelError("429", ErrorClass.RATE_LIMIT), http_status_error(502)]
+    call, _ = failing(*errors)
+    sleeps = Sleeps()
+    seen: list[tuple[BaseException, int, float]] = []
+
+    def on_retry(exc: BaseException, attempt: int, delay: float) -> None:
+        seen.append((exc, attempt, delay))
+
+    result = await retry(
+        call, RetryPolicy(base_delay=1.0, jitter=0.0), sleep=sleeps, on_retry=on_retry
+    )
+    assert result == "ok"
+    assert seen == [(errors[0], 1, 1.0), (errors[1], 2, 2.0)]
+    assert [d for _, _, d in seen] == sleeps.delays
+
+
+def test_policy_delay_backoff_is_capped() -> None:
+    policy = RetryPolicy(base_delay=0.5, max_delay=4.0, jitter=0.0)
+    assert [policy.delay(n) for n in range(1, 7)] == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
