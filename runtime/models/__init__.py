@@ -1,5 +1,6 @@
 """Models: the `Model` protocol, the offline `ScriptedModel` and `AnthropicModel`."""
 
+from .anthropic import AnthropicModel
 from .base import (
     Block,
     Message,
@@ -16,13 +17,16 @@ from .base import (
     message_to_dict,
     user_text,
 )
+from .scripted import ScriptedModel
 
 __all__ = [
+    "AnthropicModel",
     "Block",
     "Message",
     "Model",
     "ModelRequest",
     "ModelResponse",
+    "ScriptedModel",
     "TextBlock",
     "ToolResultBlock",
     "ToolSpec",
