@@ -47,8 +47,9 @@ def prop(
     )
 
 
-def booking(time: str, date: str = "2030-01-07") -> dict[str, Any]:
-    return {"service": "haircut", "date": date, "time": time, "customer": "ann"}
+def booking(time: str, day: str = "2030-01-07") -> dict[str, Any]:
+    # "day" is what BookingArgs dumps; "date" kept for older apply_op versions
+    return {"service": "haircut", "day": day, "date": day, "time": time, "customer": "ann"}
 
 
 # -- tenants and sessions -----------------------------------------------------
@@ -272,7 +273,9 @@ async def test_business_write_bad_args_store_nothing(store: Store) -> None:
     with pytest.raises(ToolValidationError):
         await store.business_write("t1", "k3", "drop_tables", {})
     with pytest.raises(ToolValidationError):
-        await store.business_write("t1", "k4", "add_service", {"name": "Haircut", "price": 1})
+        await store.business_write(
+            "t1", "k4", "create_service", {"name": "Haircut", "price": 1, "duration_min": 5}
+        )
     assert not any([await store.business_applied("t1", k) for k in ("k2", "k3", "k4")])
     assert len((await store.business_read("t1"))["appointments"]) == 1
     assert await store.business_versions(["t1"]) == [1]

@@ -1,0 +1,65 @@
+"""Service settings (one frozen object shared by the gateway, the CLI and every actor)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .agents import AgentCatalog
+from .config import resolve_config
+from .errors import ConfigError
+from .models.base import Model
+from .models.scripted import ScriptedModel
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    redis_url: str = ""  # empty: the CLI starts an embedded Valkey and fills this in
+    store_prefix: str = "orc"
+    namespace: str = "orchestra"
+    placement: Literal["hosted", "dedicated"] = "hosted"
+    hosts: int = Field(default=2, ge=1, le=256)
+    registry_shards: int = Field(default=1, ge=1, le=64)
+    model: Literal["scripted", "anthropic"] = "scripted"
+    model_latency_ms: int = Field(default=0, ge=0)
+    config_data: dict[str, Any] = Field(default_factory=dict)  # parsed config file
+    extra_agents: dict[str, str] = Field(default_factory=dict)  # name -> "module:Class"
+    max_message_bytes: int = Field(default=16 * 1024, gt=0)
+    rate_limit_per_s: float = Field(default=200.0, gt=0)  # per tenant, per gateway process
+    rate_limit_burst: int = Field(default=400, gt=0)
+    idle_evict_s: float = Field(default=600.0, gt=0)
+    sweep_interval_s: float = Field(default=1.0, gt=0)
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> Settings:
+        env = os.environ
+        data: dict[str, Any] = {}
+        if env.get("REDIS_URL"):
+            data["redis_url"] = env["REDIS_URL"]
+        if env.get("ORCHESTRA_MODEL"):
+            data["model"] = env["ORCHESTRA_MODEL"]
+        if env.get("ORCHESTRA_PLACEMENT"):
+            data["placement"] = env["ORCHESTRA_PLACEMENT"]
+        data.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.model_validate(data)
+
+
+def build_model(settings: Settings) -> Model:
+    if settings.model == "anthropic":
+        if not os.environ.get("ANTHROPIC_API_KEY"):
+            raise ConfigError("ORCHESTRA_MODEL=anthropic needs ANTHROPIC_API_KEY in the environment")
+        from .models.anthropic import AnthropicModel
+        from .retry import RetryPolicy
+
+        # The orchestrator owns retries (with metrics); the adapter makes one attempt.
+        return AnthropicModel(policy=RetryPolicy(max_attempts=1))
+    return ScriptedModel(latency_s=settings.model_latency_ms / 1000)
+
+
+def build_catalog(settings: Settings) -> AgentCatalog:
+    names = ["onboarding", "chatbot", "admin"]
+    configs = {n: resolve_config(n, settings.config_data) for n in names}
+    return AgentCatalog(build_model(settings), configs, extra=settings.extra_agents)
