@@ -1,0 +1,29 @@
+"""Orchestra on Ray: session hosts, the proposal registry, the Redis store.
+
+`RayBackend` is the gateway's front door; `ensure_actors()` brings the actors
+up; `RedisStore`/`EmbeddedValkey` hold everything that must survive.
+"""
+
+from .backend import RayBackend
+from .cluster import connect_ray, ensure_actors, kill_actors, wait_for_registry
+from .host import SessionHost
+from .registry import ProposalRegistry, RegistryPort
+from .router import SessionRouter, rendezvous
+from .store import EmbeddedValkey, RedisStore, connect_store, redis_url_from_env
+
+__all__ = [
+    "EmbeddedValkey",
+    "ProposalRegistry",
+    "RayBackend",
+    "RedisStore",
+    "RegistryPort",
+    "SessionHost",
+    "SessionRouter",
+    "connect_ray",
+    "connect_store",
+    "ensure_actors",
+    "kill_actors",
+    "redis_url_from_env",
+    "rendezvous",
+    "wait_for_registry",
+]

@@ -14,7 +14,6 @@ import os
 import random
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from types import TracebackType
 from typing import IO, Any, TypeVar
 
 import orjson
@@ -400,10 +399,5 @@ class EmbeddedValkey:
         self.start()
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()

@@ -91,6 +91,30 @@ def public_messages(raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+async def create_session(
+    store: Store,
+    catalog: AgentCatalog,
+    tenant_id: str,
+    agent: str,
+    subject: str,
+    clock: Callable[[], float] = time.time,
+) -> tuple[dict[str, Any], bool]:
+    """Create the active session of (tenant, agent, subject), or return the existing one."""
+    orch = catalog.get(agent)  # BadRequest for an unknown agent
+    doc = await store.business_read(tenant_id)
+    context = {k: sanitize_for_prompt(v) for k, v in context_summary(doc).items()}
+    rec = SessionRecord(
+        session_id="s_" + uuid.uuid4().hex,
+        tenant_id=tenant_id,
+        agent=agent,
+        subject=subject,
+        greeting=orch.get_greeting(context),
+        created_at=clock(),
+    )
+    stored, created = await store.create_session(rec)
+    return stored.public(), created
+
+
 class SessionPool:
     def __init__(
         self,
@@ -107,19 +131,7 @@ class SessionPool:
         self._loading: dict[str, asyncio.Future[SessionCore]] = {}
 
     async def create(self, tenant_id: str, agent: str, subject: str) -> tuple[dict[str, Any], bool]:
-        orch = self.catalog.get(agent)  # BadRequest for an unknown agent
-        doc = await self.store.business_read(tenant_id)
-        context = {k: sanitize_for_prompt(v) for k, v in context_summary(doc).items()}
-        rec = SessionRecord(
-            session_id="s_" + uuid.uuid4().hex,
-            tenant_id=tenant_id,
-            agent=agent,
-            subject=subject,
-            greeting=orch.get_greeting(context),
-            created_at=self.clock(),
-        )
-        stored, created = await self.store.create_session(rec)
-        return stored.public(), created
+        return await create_session(self.store, self.catalog, tenant_id, agent, subject, self.clock)
 
     async def core(self, tenant_id: str, session_id: str) -> SessionCore:
         core = self.cores.get(session_id)

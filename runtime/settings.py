@@ -50,7 +50,9 @@ class Settings(BaseModel):
 def build_model(settings: Settings) -> Model:
     if settings.model == "anthropic":
         if not os.environ.get("ANTHROPIC_API_KEY"):
-            raise ConfigError("ORCHESTRA_MODEL=anthropic needs ANTHROPIC_API_KEY in the environment")
+            raise ConfigError(
+                "ORCHESTRA_MODEL=anthropic needs ANTHROPIC_API_KEY in the environment"
+            )
         from .models.anthropic import AnthropicModel
         from .retry import RetryPolicy
 

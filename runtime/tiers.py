@@ -27,7 +27,7 @@ def exhausted_message(tier: Tier) -> str:
 class RecursionBudget(BaseModel):
     """How many tool calls of each tier one user message may trigger."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")  # a typo'd tier is an error
 
     T1: int = Field(default=10, ge=0)
     T2: int = Field(default=3, ge=0)

@@ -1,0 +1,123 @@
+"""`RayBackend`: the gateway's `Backend` on Ray actors and the shared store.
+
+Writes go to actors (messages to session actors, proposal decisions to the
+registry shard of the tenant); reads that need no actor (history, proposal
+lists, audit, tenant keys) go straight to the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import ray
+
+from runtime import metrics
+from runtime.agents import AgentCatalog
+from runtime.errors import NotFound
+from runtime.proposals import ProposalStatus
+from runtime.session import create_session, public_messages
+from runtime.settings import Settings, build_catalog
+from runtime.store import Store
+from runtime.tenants import hash_key
+
+from .common import open_store, registry_name, shard_of, unwrap
+from .router import SessionRouter
+
+
+class RayBackend:
+    def __init__(
+        self, settings: Settings, store: Store | None = None, catalog: AgentCatalog | None = None
+    ) -> None:
+        self.settings = settings
+        self.store = store or open_store(settings)
+        self.catalog = catalog or build_catalog(settings)
+        self.router = SessionRouter(settings)
+        self._registries = [
+            ray.get_actor(registry_name(i), namespace=settings.namespace)
+            for i in range(settings.registry_shards)
+        ]
+
+    def _registry(self, tenant_id: str) -> Any:
+        return self._registries[shard_of(tenant_id, len(self._registries))]
+
+    async def authenticate(self, api_key: str) -> str | None:
+        rec = await self.store.tenant_by_key_hash(hash_key(api_key))
+        return rec.tenant_id if rec else None
+
+    async def create_session(
+        self, tenant_id: str, agent: str, subject: str
+    ) -> tuple[dict[str, Any], bool]:
+        return await create_session(self.store, self.catalog, tenant_id, agent, subject)
+
+    async def _require_session(self, tenant_id: str, session_id: str) -> None:
+        if await self.store.get_session(tenant_id, session_id) is None:
+            raise NotFound(f"session {session_id} not found")
+
+    async def get_session(self, tenant_id: str, session_id: str) -> dict[str, Any]:
+        await self._require_session(tenant_id, session_id)
+        return await self.router.info(tenant_id, session_id)
+
+    async def list_messages(self, tenant_id: str, session_id: str) -> list[dict[str, Any]]:
+        await self._require_session(tenant_id, session_id)
+        return public_messages(await self.store.list_messages(tenant_id, session_id))
+
+    async def close_session(self, tenant_id: str, session_id: str) -> dict[str, Any]:
+        await self._require_session(tenant_id, session_id)
+        return await self.router.close(tenant_id, session_id)
+
+    async def send_message(self, tenant_id: str, session_id: str, text: str) -> dict[str, Any]:
+        return await self.router.send(tenant_id, session_id, text)
+
+    async def list_proposals(
+        self, tenant_id: str, session_id: str | None, status: ProposalStatus | None
+    ) -> list[dict[str, Any]]:
+        found = await self.store.list_proposals(tenant_id, session_id, status)
+        return [p.public() for p in found]
+
+    async def get_proposal(self, tenant_id: str, proposal_id: str) -> dict[str, Any]:
+        p = await self.store.get_proposal(tenant_id, proposal_id)
+        if p is None:
+            raise NotFound(f"proposal {proposal_id} not found")
+        return p.public()
+
+    async def confirm(self, tenant_id: str, proposal_id: str) -> dict[str, Any]:
+        envelope = await self._registry(tenant_id).call.remote("confirm", tenant_id, proposal_id)
+        result: dict[str, Any] = unwrap(envelope)
+        return result
+
+    async def reject(self, tenant_id: str, proposal_id: str) -> dict[str, Any]:
+        envelope = await self._registry(tenant_id).call.remote("reject", tenant_id, proposal_id)
+        result: dict[str, Any] = unwrap(envelope)
+        return result
+
+    async def audit(self, tenant_id: str, session_id: str | None) -> list[dict[str, Any]]:
+        if session_id is not None:
+            await self._require_session(tenant_id, session_id)
+        return await self.store.list_audit(tenant_id, session_id)
+
+    async def ready(self) -> bool:
+        try:
+            pings = [r.ping.remote() for r in self._registries]
+            results = await asyncio.wait_for(asyncio.gather(*pings), timeout=2.0)
+            return bool(await self.store.ping()) and all(results)
+        except Exception:
+            return False
+
+    async def metrics_texts(self) -> list[bytes]:
+        actors = list(self._registries)
+        hosted = self.settings.placement == "hosted"
+        for name in self.router.refresh_hosts() if hosted else []:
+            try:
+                actors.append(ray.get_actor(name, namespace=self.settings.namespace))
+            except ValueError:
+                continue
+        texts = [metrics.exposition()]
+        results = await asyncio.gather(
+            *(a.metrics.remote() for a in actors), return_exceptions=True
+        )
+        texts.extend(r for r in results if isinstance(r, bytes))
+        return texts
+
+    async def close(self) -> None:
+        await self.store.close()

@@ -1,0 +1,104 @@
+"""`SessionHost`: a Ray actor holding many sessions (placement `hosted`).
+
+Sessions live in a `SessionPool`; each session's mailbox runs its messages
+one at a time. The gateway sends *batches* of operations (every message that
+arrived for this host within ~1 ms) in one Ray call; batches from one caller
+carry a sequence number and are dispatched strictly in that order, so
+per-session arrival order holds even with several batches in flight. The
+same class, holding one session, is the `dedicated` placement's actor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from typing import Any
+
+import ray
+
+from runtime import metrics
+from runtime.session import SessionPool
+from runtime.settings import Settings, build_catalog
+
+from .common import Envelope, open_store, registry_name, wrap_error
+from .registry import RegistryPort
+
+# An operation: ("send", tenant, sid, text) | ("info", tenant, sid) | ("close", tenant, sid)
+Op = tuple[Any, ...]
+
+
+@ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=0, max_concurrency=10_000)
+class SessionHost:
+    def __init__(self, settings: dict[str, Any], label: str = "0") -> None:
+        self.settings = Settings.model_validate(settings)
+        self.label = label
+        self.store = open_store(self.settings)
+        registries = [
+            ray.get_actor(registry_name(i), namespace=self.settings.namespace)
+            for i in range(self.settings.registry_shards)
+        ]
+        self.pool = SessionPool(self.store, build_catalog(self.settings), RegistryPort(registries))
+        self._next_seq: dict[str, int] = {}
+        self._turn = asyncio.Condition()
+        self._evictor: asyncio.Task[None] | None = None
+
+    async def _evict_loop(self) -> None:
+        while True:
+            await asyncio.sleep(min(60.0, self.settings.idle_evict_s / 2))
+            self.pool.evict_idle(self.settings.idle_evict_s)
+            metrics.LIVE_SESSIONS.labels(self.label).set(len(self.pool.cores))
+
+    async def run(self, caller: str, seq: int, ops: list[Op]) -> list[Envelope]:
+        """Run a batch after every earlier batch of `caller` has been dispatched."""
+        if self._evictor is None:
+            self._evictor = asyncio.get_running_loop().create_task(self._evict_loop())
+        async with self._turn:
+            expected = self._next_seq.setdefault(caller, seq)  # a restart adopts the caller
+            await self._turn.wait_for(lambda: self._next_seq[caller] >= seq)
+            del expected
+            # Tasks start in creation order, and each enters its session's FIFO
+            # mailbox before yielding, so dispatch order == arrival order.
+            tasks = [asyncio.ensure_future(self._one(op)) for op in ops]
+            self._next_seq[caller] = seq + 1
+            self._turn.notify_all()
+        results = await asyncio.gather(*tasks)
+        metrics.LIVE_SESSIONS.labels(self.label).set(len(self.pool.cores))
+        metrics.MAILBOX_DEPTH.labels(self.label).set(self.pool.queue_depth())
+        return results
+
+    async def _one(self, op: Op) -> Envelope:
+        try:
+            kind = op[0]
+            if kind == "send":
+                _, tenant, sid, text = op
+                return True, (await self.pool.send(tenant, sid, text)).public()
+            if kind == "info":
+                return True, await self.pool.info(op[1], op[2])
+            if kind == "close":
+                return True, await self.pool.close(op[1], op[2])
+            raise ValueError(f"unknown op {kind!r}")
+        except Exception as exc:
+            return wrap_error(exc)
+
+    async def stats(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "pid": os.getpid(),
+            "node_id": ray.get_runtime_context().get_node_id(),
+            "sessions": len(self.pool.cores),
+            "queued": self.pool.queue_depth(),
+        }
+
+    async def evict(self, idle_s: float = 0.0) -> int:
+        return self.pool.evict_idle(idle_s)
+
+    async def metrics(self) -> bytes:
+        return metrics.exposition()
+
+    async def shutdown(self) -> None:
+        if self._evictor is not None:
+            self._evictor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._evictor
+        await self.store.close()

@@ -1,0 +1,165 @@
+"""`SessionRouter`: the gateway's client for session actors.
+
+Routes a session id to its actor: in `hosted` placement by rendezvous
+hashing over the live `SessionHost`s, in `dedicated` placement to a named
+actor per session (get-or-create, race-free). Operations bound for one actor
+are micro-batched: everything submitted within one event-loop iteration (and
+while the in-flight limit is reached) travels in one Ray call, tagged with a
+per-caller sequence number the host dispatches in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import uuid
+from typing import Any
+
+import ray
+from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError
+
+from runtime.errors import Unavailable
+from runtime.settings import Settings
+
+from .common import SESSION_PREFIX, Envelope, host_name, unwrap
+from .host import Op, SessionHost
+
+
+class Batcher:
+    """Batches operations for one actor; at most `max_inflight` calls at once."""
+
+    def __init__(self, handle: Any, max_inflight: int = 16) -> None:
+        self.handle = handle
+        self.caller = uuid.uuid4().hex
+        self.max_inflight = max_inflight
+        self._seq = 0
+        self._queue: list[tuple[Op, asyncio.Future[Envelope]]] = []
+        self._inflight = 0
+        self._scheduled = False
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def submit(self, op: Op) -> asyncio.Future[Envelope]:
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[Envelope] = loop.create_future()
+        self._queue.append((op, fut))
+        if not self._scheduled:
+            self._scheduled = True
+            loop.call_soon(self._flush)
+        return fut
+
+    def _flush(self) -> None:
+        self._scheduled = False
+        if not self._queue or self._inflight >= self.max_inflight:
+            return
+        batch, self._queue = self._queue, []
+        seq, self._seq = self._seq, self._seq + 1
+        self._inflight += 1
+        ref = self.handle.run.remote(self.caller, seq, [op for op, _ in batch])
+        task = asyncio.get_running_loop().create_task(self._deliver(ref, batch))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _deliver(self, ref: Any, batch: list[tuple[Op, asyncio.Future[Envelope]]]) -> None:
+        try:
+            results: list[Envelope] = await ref
+            for (_, fut), result in zip(batch, results, strict=True):
+                if not fut.done():
+                    fut.set_result(result)
+        except (RayActorError, ActorUnavailableError, ActorDiedError) as exc:
+            # The actor died or is restarting mid-call: each op either finished
+            # (its turn was saved) or never ran; none is retried blindly.
+            error: Envelope = (
+                False,
+                ("unavailable", f"session host unavailable ({type(exc).__name__}); retry"),
+            )
+            for _, fut in batch:
+                if not fut.done():
+                    fut.set_result(error)
+        except Exception as exc:
+            for _, fut in batch:
+                if not fut.done():
+                    fut.set_result((False, ("internal", type(exc).__name__)))
+        finally:
+            self._inflight -= 1
+            if self._queue and not self._scheduled:
+                self._scheduled = True
+                asyncio.get_running_loop().call_soon(self._flush)
+
+
+def rendezvous(key: str, nodes: list[str]) -> str:
+    """Highest-random-weight choice: stable, and moves few keys when nodes change."""
+    return max(nodes, key=lambda n: hashlib.blake2b(f"{n}|{key}".encode(), digest_size=8).digest())
+
+
+class SessionRouter:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._batchers: dict[str, Batcher] = {}
+        self.hosts: list[str] = [host_name(i) for i in range(settings.hosts)]
+
+    def refresh_hosts(self) -> list[str]:
+        """Re-read the live hosts (new ones join the hash ring)."""
+        names = [
+            a["name"] if isinstance(a, dict) else str(a)
+            for a in ray.util.list_named_actors(all_namespaces=False)
+        ]
+        found = sorted(n for n in names if n.startswith("orchestra-host-"))
+        if found:
+            self.hosts = found
+        return self.hosts
+
+    def actor_name(self, session_id: str) -> str:
+        if self.settings.placement == "dedicated":
+            return SESSION_PREFIX + session_id
+        return rendezvous(session_id, self.hosts)
+
+    async def _batcher(self, name: str) -> Batcher:
+        batcher = self._batchers.get(name)
+        if batcher is None:
+            if name.startswith(SESSION_PREFIX):
+                handle = await asyncio.to_thread(self._dedicated, name)
+            else:
+                handle = await asyncio.to_thread(
+                    ray.get_actor, name, namespace=self.settings.namespace
+                )
+            batcher = self._batchers.setdefault(name, Batcher(handle))
+        return batcher
+
+    def _dedicated(self, name: str) -> Any:
+        return SessionHost.options(  # type: ignore[attr-defined]
+            name=name,
+            namespace=self.settings.namespace,
+            lifetime="detached",
+            get_if_exists=True,
+        ).remote(self.settings.model_dump(), "dedicated")
+
+    async def call(self, session_id: str, op: Op) -> Any:
+        name = self.actor_name(session_id)
+        try:
+            batcher = await self._batcher(name)
+        except ValueError as exc:  # no such actor (yet): not started or being replaced
+            raise Unavailable(f"session host {name} is not available", retry_after=1.0) from exc
+        return unwrap(await batcher.submit(op))
+
+    async def send(self, tenant_id: str, session_id: str, text: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self.call(session_id, ("send", tenant_id, session_id, text))
+        return result
+
+    async def info(self, tenant_id: str, session_id: str) -> dict[str, Any]:
+        try:
+            result: dict[str, Any] = await self.call(session_id, ("info", tenant_id, session_id))
+        except Unavailable:  # reads are idempotent: one retry once the host is back
+            await asyncio.sleep(0.5)
+            result = await self.call(session_id, ("info", tenant_id, session_id))
+        return result
+
+    async def close(self, tenant_id: str, session_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self.call(session_id, ("close", tenant_id, session_id))
+        if self.settings.placement == "dedicated":
+            batcher = self._batchers.pop(self.actor_name(session_id), None)
+            if batcher is not None:
+                ray.kill(batcher.handle, no_restart=True)
+        return result
+
+    def handles(self) -> list[Any]:
+        return [b.handle for b in self._batchers.values()]

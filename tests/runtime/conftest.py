@@ -1,0 +1,160 @@
+"""Fixtures of the runtime unit tests: a fake clock, a recording model, runtimes.
+
+Everything runs in-process (`LocalRuntime` over `MemoryStore`, no Ray). Time
+that matters to a rule (soft-confirm windows, breaker reset, context TTL) comes
+from `FakeClock`; only tool timeouts use real time, kept at ~0.1 s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from runtime.agents import AgentCatalog
+from runtime.config import OrchestratorConfig
+from runtime.local import LocalRuntime
+from runtime.memstore import MemoryStore
+from runtime.models.base import Model, ModelRequest, ModelResponse
+from runtime.models.scripted import ScriptedModel
+from runtime.proposals import Proposal
+from runtime.testing import LAB_AGENT
+
+T0 = 1_700_000_000.0
+TENANT = "acme"
+OTHER_TENANT = "globex"
+
+
+class FakeClock:
+    """A settable wall clock: `clock()` reads it, `clock.advance(s)` moves it."""
+
+    def __init__(self, start: float = T0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@dataclass
+class RecordingModel:
+    """Wraps a model and keeps every request it answered."""
+
+    inner: Model = field(default_factory=ScriptedModel)
+    name: str = "recording"
+    requests: list[ModelRequest] = field(default_factory=list)
+
+    async def complete(self, request: ModelRequest) -> ModelResponse:
+        self.requests.append(request)
+        return await self.inner.complete(request)
+
+    def chats(self) -> list[ModelRequest]:
+        return [r for r in self.requests if r.purpose == "chat"]
+
+    def summaries(self) -> list[ModelRequest]:
+        return [r for r in self.requests if r.purpose == "summary"]
+
+    def last_system(self) -> str:
+        return self.chats()[-1].system
+
+
+class YieldingStore(MemoryStore):
+    """A MemoryStore that yields to the event loop in the proposal/ledger paths.
+
+    MemoryStore never suspends, so concurrent callers would run one after the
+    other by accident; yielding here lets the races the runtime guards against
+    actually interleave.
+    """
+
+    async def get_proposal(self, tenant_id: str, proposal_id: str) -> Proposal | None:
+        await asyncio.sleep(0)
+        return await super().get_proposal(tenant_id, proposal_id)
+
+    async def save_proposals(self, proposals: list[Proposal], audit: list[dict[str, Any]]) -> None:
+        await asyncio.sleep(0)
+        await super().save_proposals(proposals, audit)
+
+    async def ledger_claim(self, tenant_id: str, proposal_id: str, at: float) -> Any:
+        await asyncio.sleep(0)
+        return await super().ledger_claim(tenant_id, proposal_id, at)
+
+    async def business_write(self, tenant_id: str, key: str, op: str, args: dict[str, Any]) -> Any:
+        await asyncio.sleep(0)
+        return await super().business_write(tenant_id, key, op, args)
+
+    async def business_read(self, tenant_id: str) -> dict[str, Any]:
+        await asyncio.sleep(0)
+        return await super().business_read(tenant_id)
+
+
+def lab_config(**overrides: Any) -> OrchestratorConfig:
+    """A small, fast config for the lab agent (100 ms tool timeout)."""
+    base: dict[str, Any] = {"executor_timeout_ms": 100}
+    return OrchestratorConfig(**(base | overrides))
+
+
+@dataclass
+class Harness:
+    """One LocalRuntime with its store, clock and model, plus helpers."""
+
+    rt: LocalRuntime
+    store: MemoryStore
+    clock: FakeClock
+    model: RecordingModel
+
+    async def session(
+        self, agent: str = "lab", subject: str = "user-1", tenant: str = TENANT
+    ) -> str:
+        info, _ = await self.rt.create_session(tenant, agent, subject)
+        return str(info["session_id"])
+
+    async def send(self, sid: str, text: str, tenant: str = TENANT) -> dict[str, Any]:
+        return await self.rt.send_message(tenant, sid, text)
+
+    async def business(self, tenant: str = TENANT) -> dict[str, Any]:
+        return await self.store.business_read(tenant)
+
+    async def proposal(self, pid: str, tenant: str = TENANT) -> Proposal:
+        return await self.rt.book.get(tenant, pid)
+
+
+MakeHarness = Callable[..., Harness]
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def make_harness(clock: FakeClock) -> MakeHarness:
+    """`make_harness(configs=..., store=..., inner=...)` -> a fresh `Harness`."""
+
+    def make(
+        configs: Mapping[str, OrchestratorConfig] | None = None,
+        store: MemoryStore | None = None,
+        inner: Model | None = None,
+    ) -> Harness:
+        st = store if store is not None else MemoryStore()
+        model = RecordingModel(inner if inner is not None else ScriptedModel())
+        cfgs = {"lab": lab_config()} | dict(configs or {})
+        catalog = AgentCatalog(model, configs=cfgs, extra=LAB_AGENT, clock=clock)
+        return Harness(LocalRuntime(st, catalog, clock=clock), st, clock, model)
+
+    return make
+
+
+@pytest.fixture
+def h(make_harness: MakeHarness) -> Harness:
+    """The default harness: lab agent with a 100 ms tool timeout."""
+    return make_harness()
+
+
+async def gather_outcomes(calls: list[Awaitable[Any]]) -> list[Any]:
+    """asyncio.gather with exceptions returned, for race tests."""
+    return list(await asyncio.gather(*calls, return_exceptions=True))
