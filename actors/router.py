@@ -21,7 +21,7 @@ from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError
 from runtime.errors import Unavailable
 from runtime.settings import Settings
 
-from .common import SESSION_PREFIX, Envelope, host_name, unwrap
+from .common import HOST_PREFIX, SESSION_PREFIX, Envelope, host_name, unwrap
 from .host import Op, SessionHost
 
 
@@ -95,15 +95,16 @@ class SessionRouter:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._batchers: dict[str, Batcher] = {}
+        self._resolving: dict[str, asyncio.Future[Batcher]] = {}
         self.hosts: list[str] = [host_name(i) for i in range(settings.hosts)]
 
     def refresh_hosts(self) -> list[str]:
         """Re-read the live hosts (new ones join the hash ring)."""
-        names = [
-            a["name"] if isinstance(a, dict) else str(a)
-            for a in ray.util.list_named_actors(all_namespaces=False)
-        ]
-        found = sorted(n for n in names if n.startswith("orchestra-host-"))
+        found = sorted(
+            a["name"]
+            for a in ray.util.list_named_actors(all_namespaces=True)
+            if a["namespace"] == self.settings.namespace and a["name"].startswith(HOST_PREFIX)
+        )
         if found:
             self.hosts = found
         return self.hosts
@@ -114,16 +115,24 @@ class SessionRouter:
         return rendezvous(session_id, self.hosts)
 
     async def _batcher(self, name: str) -> Batcher:
+        """The actor's batcher. Callers resume in call order (one shared future),
+        so the order of their submissions is their arrival order."""
         batcher = self._batchers.get(name)
-        if batcher is None:
-            if name.startswith(SESSION_PREFIX):
-                handle = await asyncio.to_thread(self._dedicated, name)
-            else:
-                handle = await asyncio.to_thread(
-                    ray.get_actor, name, namespace=self.settings.namespace
-                )
-            batcher = self._batchers.setdefault(name, Batcher(handle))
-        return batcher
+        if batcher is not None:
+            return batcher
+        pending = self._resolving.get(name)
+        if pending is None:
+            pending = asyncio.ensure_future(self._resolve(name))
+            self._resolving[name] = pending
+            pending.add_done_callback(lambda _: self._resolving.pop(name, None))
+        return await asyncio.shield(pending)
+
+    async def _resolve(self, name: str) -> Batcher:
+        if name.startswith(SESSION_PREFIX):
+            handle = await asyncio.to_thread(self._dedicated, name)
+        else:
+            handle = await asyncio.to_thread(ray.get_actor, name, namespace=self.settings.namespace)
+        return self._batchers.setdefault(name, Batcher(handle))
 
     def _dedicated(self, name: str) -> Any:
         return SessionHost.options(  # type: ignore[attr-defined]

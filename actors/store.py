@@ -280,10 +280,11 @@ class RedisStore:
 
         async def body(pipe: Pipeline) -> Any:
             await pipe.watch(doc_key, applied_key)
-            prev = await pipe.get(applied_key)
+            # one MGET: a consistent snapshot, so apply_op never judges a doc that
+            # already holds this key's effect (its error would escape before EXEC)
+            prev, raw = await pipe.mget([applied_key, doc_key])
             if prev is not None:
                 return orjson.loads(prev)
-            raw = await pipe.get(doc_key)
             doc: dict[str, Any] = (None if raw is None else orjson.loads(raw)) or new_business()
             result = apply_op(doc, op, args)  # raises before anything is queued
             doc_raw, result_raw = _dumps(doc), _dumps(result)

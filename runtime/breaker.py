@@ -92,6 +92,14 @@ class CircuitBreaker:
         elif self.state is BreakerState.CLOSED and self.failures >= self.threshold:
             self.transition(BreakerState.OPEN)
 
+    def record_neutral(self) -> None:
+        """The call said nothing about health (e.g. it rejected its input).
+
+        Frees the HALF_OPEN trial slot so the next call can be the trial;
+        without this the breaker would stay half-open and refuse every call.
+        """
+        self._trial_in_flight = False
+
     def snapshot(self) -> dict[str, float | int | str]:
         return {"state": self.state.value, "failures": self.failures, "opened_at": self.opened_at}
 

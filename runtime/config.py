@@ -100,11 +100,13 @@ def resolve_config(
     agent: str,
     file_data: Mapping[str, Any] | None = None,
     env: Mapping[str, str] | None = None,
+    base: str | None = None,
 ) -> OrchestratorConfig:
-    """The effective config of one agent type."""
-    if agent not in PRESETS:
+    """The effective config of one agent type (`base`: the preset of an extra agent)."""
+    preset = PRESETS.get(agent) or (PRESETS.get(base) if base else None)
+    if preset is None:
         raise ConfigError(f"unknown agent {agent!r}; expected one of {', '.join(PRESETS)}")
-    data = PRESETS[agent].model_dump()
+    data = preset.model_dump()
     agents_section = (file_data or {}).get("agents", {})
     if isinstance(agents_section, Mapping):
         for scope in ("all", agent):

@@ -311,6 +311,7 @@ class BaseOrchestrator(ABC):
             breaker.record_failure()
         except ToolValidationError as exc:  # bad input, not a broken tool
             status, content, is_error = "invalid", str(exc), True
+            breaker.record_neutral()
         except Exception as exc:
             status, is_error = "error", True
             content = (

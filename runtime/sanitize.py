@@ -7,9 +7,10 @@ import unicodedata
 
 MAX_PROMPT_FIELD = 100
 
-# Role markers and prompt-structure tokens a field must never carry.
+# Role markers and prompt-structure tokens a field must never carry. No leading
+# word boundary: "xHuman:" must lose its "Human:" too.
 _ROLE_MARKERS = re.compile(
-    r"(?i)(\b(human|assistant|system|user)\s*:|</?\s*(system|assistant|user|human|instructions?)"
+    r"(?i)((human|assistant|system|user)\s*:|</?\s*(system|assistant|user|human|instructions?)"
     r"\s*/?>|\[/?\s*(inst|system)\s*\]|<\|[^|]*\|>|#{2,}|`{3,})"
 )
 _WS = re.compile(r"\s+")

@@ -62,6 +62,6 @@ def build_model(settings: Settings) -> Model:
 
 
 def build_catalog(settings: Settings) -> AgentCatalog:
-    names = ["onboarding", "chatbot", "admin"]
-    configs = {n: resolve_config(n, settings.config_data) for n in names}
+    names = ["onboarding", "chatbot", "admin", *settings.extra_agents]
+    configs = {n: resolve_config(n, settings.config_data, base="admin") for n in names}
     return AgentCatalog(build_model(settings), configs, extra=settings.extra_agents)

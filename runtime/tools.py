@@ -38,13 +38,24 @@ class ToolContext(BaseModel):
     @field_validator("settings", mode="after")
     @classmethod
     def _freeze(cls, value: Mapping[str, Any]) -> Mapping[str, Any]:
-        return MappingProxyType(dict(value))
+        frozen: Mapping[str, Any] = _deep_freeze(value)
+        return frozen
 
     def port(self) -> BusinessPort:
         if self.business is None:
             raise ToolValidationError("this tool needs business data but none is attached")
         port: BusinessPort = self.business
         return port
+
+
+def _deep_freeze(value: Any) -> Any:
+    """Read-only copies all the way down: mappings -> MappingProxyType, lists -> tuples."""
+    if isinstance(value, Mapping):
+        return MappingProxyType({k: _deep_freeze(v) for k, v in value.items()})
+    if isinstance(value, list | tuple | set | frozenset):
+        items = tuple(_deep_freeze(v) for v in value)
+        return frozenset(items) if isinstance(value, set | frozenset) else items
+    return value
 
 
 Handler = Callable[[ToolContext, Any], Awaitable[Any]]

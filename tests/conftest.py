@@ -9,14 +9,20 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlparse
 
 import pytest
 import redis
 
+from actors import RayBackend, connect_ray, ensure_actors, kill_actors
 from actors.store import EmbeddedValkey, RedisStore, connect_store, redis_url_from_env
 from runtime.memstore import MemoryStore
+from runtime.settings import Settings
 from runtime.store import Store
+from runtime.tenants import add_tenant
+from runtime.testing import LAB_AGENT
 
 StorePeers = Callable[[int], Awaitable[list[Store]]]
 
@@ -79,3 +85,79 @@ async def store_peers(store: Store, request: pytest.FixtureRequest) -> AsyncIter
     finally:
         for peer in opened:
             await peer.close()
+
+
+# -- Ray fixtures ---------------------------------------------------------------
+# Ray starts once per test session (ray.init costs ~4 s here); every stack of
+# actors lives in its own namespace and store prefix, so stacks never share state.
+
+LAB_CONFIG = {
+    "agents": {
+        "lab": {"executor_timeout_ms": 400, "soft_confirm_window_ms": 1500},
+    }
+}
+
+
+@dataclass
+class Stack:
+    """A running set of Orchestra actors plus the settings to reach them."""
+
+    settings: Settings
+
+    async def backend(self) -> RayBackend:
+        store = await connect_store(self.settings.redis_url, prefix=self.settings.store_prefix)
+        return RayBackend(self.settings, store)
+
+
+@pytest.fixture(scope="session")
+def ray_session() -> Iterator[None]:
+    import ray
+
+    connect_ray("orchestra-tests", num_cpus=2, object_store_memory=150 * 1024 * 1024)
+    yield
+    ray.shutdown()
+
+
+def make_stack(url: str, placement: str, **overrides: Any) -> Stack:
+    ns = f"orc-test-{placement}-{uuid.uuid4().hex[:8]}"
+    data: dict[str, Any] = {
+        "redis_url": url,
+        "store_prefix": ns,
+        "namespace": ns,
+        "placement": placement,
+        "hosts": 2,
+        "extra_agents": LAB_AGENT,
+        "sweep_interval_s": 0.2,
+        "config_data": LAB_CONFIG,
+    }
+    data.update(overrides)
+    settings = Settings.model_validate(data)
+    ensure_actors(settings)
+    return Stack(settings)
+
+
+@pytest.fixture(scope="session", params=["hosted", "dedicated"])
+def stack(
+    request: pytest.FixtureRequest, ray_session: None, store_redis_url: str
+) -> Iterator[Stack]:
+    """Actors of one placement, shared by the tests of the session."""
+    s = make_stack(store_redis_url, request.param)
+    yield s
+    kill_actors(s.settings.namespace)
+
+
+@pytest.fixture
+async def backend(stack: Stack) -> AsyncIterator[RayBackend]:
+    b = await stack.backend()
+    try:
+        yield b
+    finally:
+        await b.close()
+
+
+@pytest.fixture
+async def two_tenants(backend: RayBackend) -> tuple[tuple[str, str], tuple[str, str]]:
+    """(tenant_id, api_key) for tenants A and B."""
+    a, key_a = await add_tenant(backend.store, "Tenant A")
+    b, key_b = await add_tenant(backend.store, "Tenant B")
+    return (a.tenant_id, key_a), (b.tenant_id, key_b)

@@ -23,6 +23,8 @@ from runtime.models.scripted import ScriptedModel
 from runtime.proposals import Proposal
 from runtime.testing import LAB_AGENT
 
+from .probe import PROBE_AGENT
+
 T0 = 1_700_000_000.0
 TENANT = "acme"
 OTHER_TENANT = "globex"
@@ -133,7 +135,10 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def make_harness(clock: FakeClock) -> MakeHarness:
-    """`make_harness(configs=..., store=..., inner=...)` -> a fresh `Harness`."""
+    """`make_harness(configs=..., store=..., inner=...)` -> a fresh `Harness`.
+
+    Agents: the built-in three, "lab" (runtime.testing) and "probe" (probe.py).
+    """
 
     def make(
         configs: Mapping[str, OrchestratorConfig] | None = None,
@@ -143,7 +148,7 @@ def make_harness(clock: FakeClock) -> MakeHarness:
         st = store if store is not None else MemoryStore()
         model = RecordingModel(inner if inner is not None else ScriptedModel())
         cfgs = {"lab": lab_config()} | dict(configs or {})
-        catalog = AgentCatalog(model, configs=cfgs, extra=LAB_AGENT, clock=clock)
+        catalog = AgentCatalog(model, configs=cfgs, extra=LAB_AGENT | PROBE_AGENT, clock=clock)
         return Harness(LocalRuntime(st, catalog, clock=clock), st, clock, model)
 
     return make

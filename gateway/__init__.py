@@ -1,0 +1,5 @@
+"""Orchestra's HTTP gateway: FastAPI over one `runtime.service.Backend`."""
+
+from .app import create_app
+
+__all__ = ["create_app"]

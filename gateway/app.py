@@ -1,0 +1,83 @@
+"""`create_app(backend, settings)`: the FastAPI gateway of API.md over one `Backend`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from runtime.service import Backend
+from runtime.settings import Settings
+
+from .auth import Authenticator, RateLimiter
+from .deps import GatewayContext
+from .errors import install_error_handlers
+from .metrics import HttpMetrics
+from .middleware import GatewayMiddleware
+from .routes import ops, proposals, sessions
+
+Hook = Callable[[], Awaitable[None]]
+Hooks = Hook | Sequence[Hook] | None
+
+DESCRIPTION = """\
+Orchestra runs tool-using AI agents for many businesses (tenants).
+
+Every `/v1` call carries `Authorization: Bearer <tenant api key>`; a missing or
+unknown key is a 401, another tenant's resource is a 404. Errors are JSON:
+`{"error": {"type": "<snake_case>", "message": "..."}}`. Each response carries
+an `X-Request-ID` (the caller's, when it sends one).
+"""
+
+
+def _hooks(hooks: Hooks) -> list[Hook]:
+    if hooks is None:
+        return []
+    if callable(hooks):
+        return [hooks]
+    return list(hooks)
+
+
+def create_app(
+    backend: Backend,
+    settings: Settings,
+    *,
+    on_startup: Hooks = None,
+    on_shutdown: Hooks = None,
+) -> FastAPI:
+    """The gateway app. `on_startup`/`on_shutdown` run in the server's event loop."""
+    startup, shutdown = _hooks(on_startup), _hooks(on_shutdown)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        for hook in startup:
+            await hook()
+        try:
+            yield
+        finally:
+            for hook in reversed(shutdown):
+                await hook()
+
+    http_metrics = HttpMetrics()
+    ctx = GatewayContext(
+        backend=backend,
+        settings=settings,
+        auth=Authenticator(backend.authenticate),
+        limiter=RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst),
+        http_metrics=http_metrics,
+    )
+    app = FastAPI(
+        title="Orchestra",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.gateway = ctx
+    install_error_handlers(app)
+    app.include_router(sessions.build_router(settings))
+    app.include_router(proposals.router)
+    app.include_router(ops.router)
+    app.add_middleware(
+        GatewayMiddleware, max_body=settings.max_message_bytes, http_metrics=http_metrics
+    )
+    return app

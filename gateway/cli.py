@@ -1,0 +1,294 @@
+"""The `orchestra` command line: serve, tenant add, chat."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from runtime.config import load_file
+from runtime.errors import OrchestraError
+
+DEMO_TENANT = "Demo Salon"
+
+
+def home() -> Path:
+    path = Path(os.environ.get("ORCHESTRA_HOME", Path.home() / ".orchestra"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def say(msg: str) -> None:
+    print(f"orchestra: {msg}", flush=True)
+
+
+# -- serve --------------------------------------------------------------------
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from actors import EmbeddedValkey, connect_ray, ensure_actors, kill_actors
+    from runtime.settings import Settings
+
+    from .serve import SETTINGS_ENV, app_for
+
+    started = time.monotonic()
+    config_data = load_file(args.config) if args.config else {}
+    redis_url = args.redis_url or os.environ.get("REDIS_URL", "")
+    valkey: EmbeddedValkey | None = None
+    if not redis_url:
+        data_dir = Path(args.data_dir) if args.data_dir else home() / "valkey"
+        say(f"starting the embedded Valkey store (data in {data_dir}) ...")
+        valkey = EmbeddedValkey(data_dir)
+        redis_url = valkey.start()
+    (home() / "store_url").write_text(redis_url)
+    settings = Settings.from_env(
+        redis_url=redis_url,
+        placement=args.placement,
+        hosts=args.hosts,
+        model=args.model,
+        config_data=config_data,
+    )
+    ray_address = args.ray_address or os.environ.get("RAY_ADDRESS")
+    try:
+        say(
+            "starting Ray (local, this takes a few seconds) ..."
+            if not ray_address
+            else f"joining the Ray cluster at {ray_address} ..."
+        )
+        gcs = connect_ray(settings.namespace, address=ray_address)
+        say(
+            f"Ray is up at {gcs}; creating the proposal registry and "
+            f"{settings.hosts if settings.placement == 'hosted' else 0} session hosts ..."
+        )
+        ensure_actors(settings)
+        key = asyncio.run(_demo_key(redis_url, settings.store_prefix))
+        _banner(args, key, time.monotonic() - started)
+        if args.workers > 1:
+            os.environ[SETTINGS_ENV] = settings.model_dump_json()
+            os.environ["RAY_ADDRESS"] = gcs
+            uvicorn.run(
+                "gateway.serve:app_from_env",
+                factory=True,
+                host=args.host,
+                port=args.port,
+                workers=args.workers,
+                log_level="warning",
+            )
+        else:
+            uvicorn.run(app_for(settings), host=args.host, port=args.port, log_level="warning")
+    finally:
+        say("shutting down: stopping actors, Ray and the store ...")
+        with contextlib.suppress(Exception):
+            kill_actors(settings.namespace)
+        import ray
+
+        ray.shutdown()
+        if valkey is not None:
+            valkey.stop()
+        say("stopped cleanly.")
+    return 0
+
+
+async def _demo_key(redis_url: str, prefix: str) -> str:
+    """The demo tenant's key: reused across restarts (kept in ORCHESTRA_HOME)."""
+    from actors.store import connect_store
+    from runtime.tenants import add_tenant, hash_key
+
+    store = await connect_store(redis_url, prefix=prefix)
+    try:
+        saved = home() / "demo_key"
+        if saved.exists():
+            key = saved.read_text().strip()
+            if await store.tenant_by_key_hash(hash_key(key)) is not None:
+                return key
+        _, key = await add_tenant(store, DEMO_TENANT)
+        saved.write_text(key)
+        saved.chmod(0o600)
+        return key
+    finally:
+        await store.close()
+
+
+def _banner(args: argparse.Namespace, key: str, took: float) -> None:
+    url = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{args.port}"
+    say(
+        f"ready in {took:.1f}s: gateway on {url} ({args.workers} worker(s), "
+        f"placement {args.placement}, model {args.model})"
+    )
+    print(f"\n  demo tenant API key: {key}\n")
+    print("  try it:")
+    print(
+        f"  curl -s -X POST {url}/v1/sessions -H 'Authorization: Bearer {key}' "
+        '-H \'Content-Type: application/json\' -d \'{"agent": "chatbot", "subject": "me"}\''
+    )
+    print(f"  orchestra chat --url {url} --key {key}\n")
+    print("  Ctrl-C stops everything.\n", flush=True)
+
+
+# -- tenant add -------------------------------------------------------------------
+
+
+def _tenant_add(args: argparse.Namespace) -> int:
+    return asyncio.run(_tenant_add_async(args))
+
+
+async def _tenant_add_async(args: argparse.Namespace) -> int:
+    from actors.store import EmbeddedValkey, connect_store
+    from runtime.tenants import add_tenant
+
+    url = args.redis_url or os.environ.get("REDIS_URL", "")
+    explicit = bool(url)
+    saved = home() / "store_url"
+    if not url and saved.exists():
+        url = saved.read_text().strip()  # the store of a running `orchestra serve`
+    store = None
+    if url:
+        try:
+            store = await connect_store(url, wait=1.0)
+        except OrchestraError:
+            if explicit:
+                raise
+    valkey: EmbeddedValkey | None = None
+    if store is None:  # nothing running: open the embedded store's data directly
+        valkey = EmbeddedValkey(Path(args.data_dir) if args.data_dir else home() / "valkey")
+        store = await connect_store(valkey.start())
+    try:
+        rec, key = await add_tenant(store, args.name)
+    finally:
+        await store.close()
+        if valkey is not None:
+            valkey.stop()
+    print(json.dumps({"tenant_id": rec.tenant_id, "name": rec.name, "api_key": key}))
+    print("orchestra: keep this key; it is shown only once (stored hashed).", file=sys.stderr)
+    return 0
+
+
+# -- chat ---------------------------------------------------------------------------
+
+
+def _chat(args: argparse.Namespace) -> int:
+    import httpx
+
+    key = args.key or os.environ.get("ORCHESTRA_API_KEY") or _saved_demo_key()
+    if not key:
+        say("no API key: pass --key or set ORCHESTRA_API_KEY")
+        return 2
+    headers = {"Authorization": f"Bearer {key}"}
+    with httpx.Client(base_url=args.url, headers=headers, timeout=60) as http:
+        r = http.post("/v1/sessions", json={"agent": args.agent, "subject": args.subject})
+        if r.status_code >= 400:
+            say(f"could not start a session: {r.status_code} {r.text}")
+            return 1
+        session = r.json()
+        sid = session["session_id"]
+        print(f"[{args.agent} session {sid}] {session['greeting']}")
+        print("(commands: /confirm ID, /reject ID, /proposals, /quit)")
+        for line in sys.stdin:
+            text = line.strip()
+            if not text:
+                continue
+            if text in ("/quit", "/exit"):
+                break
+            print(_chat_step(http, sid, text), flush=True)
+    return 0
+
+
+def _chat_step(http: Any, sid: str, text: str) -> str:
+    if text.startswith(("/confirm ", "/reject ")):
+        verb, pid = text[1:].split(maxsplit=1)
+        r = http.post(f"/v1/proposals/{pid}/{verb}")
+        body = r.json()
+        if r.status_code >= 400:
+            return f"! {body['error']['message']}"
+        return f"proposal {pid}: {body['status']} {json.dumps(body.get('result'))}"
+    if text == "/proposals":
+        body = http.get("/v1/proposals", params={"session_id": sid}).json()
+        return (
+            "\n".join(
+                f"  {p['proposal_id']} {p['tier']} {p['status']} {p['preview']}"
+                for p in body["proposals"]
+            )
+            or "  (none)"
+        )
+    r = http.post(f"/v1/sessions/{sid}/messages", json={"text": text})
+    body = r.json()
+    if r.status_code >= 400:
+        return f"! {body['error']['message']}"
+    lines = [body["reply"]]
+    for p in body["proposals"]:
+        hint = " (/confirm to run)" if p["status"] == "PENDING" and p["tier"] == "T3" else ""
+        lines.append(f"  [{p['tier']} {p['status']}] {p['preview']} id={p['proposal_id']}{hint}")
+    return "\n".join(lines)
+
+
+def _saved_demo_key() -> str | None:
+    path = home() / "demo_key"
+    return path.read_text().strip() if path.exists() else None
+
+
+# -- entry point ---------------------------------------------------------------------
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="orchestra", description="Orchestra agent runtime")
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("serve", help="start the store, Ray, the actors and the HTTP gateway")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--workers", type=int, default=1, help="gateway processes")
+    s.add_argument("--placement", choices=["hosted", "dedicated"], default="hosted")
+    s.add_argument("--hosts", type=int, default=2, help="session host actors (hosted)")
+    s.add_argument(
+        "--model",
+        choices=["scripted", "anthropic"],
+        default=os.environ.get("ORCHESTRA_MODEL", "scripted"),
+    )
+    s.add_argument("--redis-url", help="external Redis/Valkey (default: embedded Valkey)")
+    s.add_argument("--data-dir", help="embedded Valkey data directory")
+    s.add_argument("--config", help="TOML or YAML config file")
+    s.add_argument("--ray-address", help="join this Ray cluster ('auto' for the local one)")
+    s.set_defaults(func=_serve)
+    t = sub.add_parser("tenant", help="manage tenants")
+    tsub = t.add_subparsers(dest="tenant_command", required=True)
+    ta = tsub.add_parser("add", help="create a tenant and print its API key once")
+    ta.add_argument("name")
+    ta.add_argument("--redis-url")
+    ta.add_argument("--data-dir")
+    ta.set_defaults(func=_tenant_add)
+    c = sub.add_parser("chat", help="chat with an agent in the terminal")
+    c.add_argument("--url", default="http://127.0.0.1:8000")
+    c.add_argument("--key")
+    c.add_argument("--agent", default="chatbot", choices=["chatbot", "onboarding", "admin"])
+    c.add_argument("--subject", default="terminal-user")
+    c.set_defaults(func=_chat)
+    return p
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        code: int = args.func(args)
+        return code
+    except KeyboardInterrupt:
+        return 130
+    except OrchestraError as exc:
+        say(f"error: {exc}")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

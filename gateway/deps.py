@@ -1,0 +1,60 @@
+"""The per-app context and the FastAPI dependencies every route uses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, cast
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from runtime.service import Backend
+from runtime.settings import Settings
+
+from .auth import Authenticator, RateLimiter, bearer_key
+from .errors import ApiError, retry_after
+from .metrics import HttpMetrics
+
+
+@dataclass
+class GatewayContext:
+    backend: Backend
+    settings: Settings
+    auth: Authenticator
+    limiter: RateLimiter
+    http_metrics: HttpMetrics
+
+
+def context_of(request: Request) -> GatewayContext:
+    return cast(GatewayContext, request.app.state.gateway)
+
+
+Ctx = Annotated[GatewayContext, Depends(context_of)]
+
+# Documents the scheme in OpenAPI; the check itself is `require_tenant`.
+_bearer = HTTPBearer(auto_error=False, description="A tenant API key.")
+
+_UNAUTHORIZED = {"WWW-Authenticate": "Bearer"}
+
+
+async def require_tenant(
+    request: Request,
+    ctx: Ctx,
+    _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> str:
+    """The caller's tenant id: 401 without a known key, 429 over the tenant's rate."""
+    key = bearer_key(request.headers.get("authorization"))
+    if key is None:
+        raise ApiError(401, "missing bearer token", headers=_UNAUTHORIZED)
+    tenant = await ctx.auth.tenant_for(key)
+    if tenant is None:
+        raise ApiError(401, "unknown API key", headers=_UNAUTHORIZED)
+    wait = ctx.limiter.acquire(tenant)
+    if wait > 0:
+        raise ApiError(
+            429, "rate limit exceeded for this tenant", headers={"Retry-After": retry_after(wait)}
+        )
+    return tenant
+
+
+Tenant = Annotated[str, Depends(require_tenant)]

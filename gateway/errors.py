@@ -1,0 +1,182 @@
+"""Exceptions at the HTTP boundary -> API.md error bodies.
+
+Every error is `{"error": {"type": "<snake_case>", "message": "..."}}`; an
+invalid proposal transition adds `"status": <current status>`. No handler
+ever returns a stack trace; an unexpected exception is a generic 500 (the
+guard in `gateway.middleware` logs it).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from runtime.errors import (
+    BadRequest,
+    ConfigError,
+    Conflict,
+    InvalidTransition,
+    NotFound,
+    OrchestraError,
+    SessionClosed,
+    Unavailable,
+)
+
+from .responses import FastJSON
+
+_TYPE_BY_STATUS: dict[int, str] = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "rate_limited",
+    500: "internal_error",
+    503: "unavailable",
+}
+
+_MAX_VALIDATION_ITEMS = 5
+
+
+class ApiError(Exception):
+    """An error the gateway itself raises (auth, rate limit, size limit)."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        type_: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.type = type_ or _TYPE_BY_STATUS.get(status, "http_error")
+        self.message = message
+        self.headers = dict(headers or {})
+        self.extra = dict(extra or {})
+
+
+def retry_after(seconds: float) -> str:
+    """A `Retry-After` value: whole seconds, at least 1."""
+    return str(max(1, math.ceil(seconds)))
+
+
+def error_body(type_: str, message: str, **extra: Any) -> dict[str, Any]:
+    return {"error": {"type": type_, "message": message, **extra}}
+
+
+def error_response(
+    status: int,
+    message: str,
+    *,
+    type_: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> Response:
+    kind = type_ or _TYPE_BY_STATUS.get(status, "http_error")
+    return FastJSON(error_body(kind, message, **(extra or {})), status_code=status, headers=headers)
+
+
+def api_error_response(exc: ApiError) -> Response:
+    return error_response(
+        exc.status, exc.message, type_=exc.type, headers=exc.headers, extra=exc.extra
+    )
+
+
+def orchestra_error_response(exc: OrchestraError) -> Response:
+    """The runtime's exception tree -> status, type and message."""
+    if isinstance(exc, NotFound):
+        return error_response(404, str(exc) or "not found")
+    if isinstance(exc, InvalidTransition):
+        return error_response(
+            409,
+            f"the proposal is {exc.current}; it cannot become {exc.target}",
+            type_="invalid_transition",
+            extra={"status": exc.current},
+        )
+    if isinstance(exc, SessionClosed):
+        return error_response(409, str(exc) or "the session is closed", type_="session_closed")
+    if isinstance(exc, Conflict):
+        return error_response(409, str(exc) or "conflict")
+    if isinstance(exc, BadRequest):
+        return error_response(400, str(exc) or "bad request")
+    if isinstance(exc, Unavailable):
+        return error_response(
+            503,
+            str(exc) or "temporarily unavailable",
+            headers={"Retry-After": retry_after(exc.retry_after)},
+        )
+    if isinstance(exc, ConfigError):
+        return error_response(500, "the server is misconfigured")
+    return error_response(500, "internal error")
+
+
+def _loc(loc: Any) -> str:
+    parts = [str(p) for p in loc] if isinstance(loc, list | tuple) else [str(loc)]
+    return ".".join(parts) or "request"
+
+
+def validation_error_response(exc: RequestValidationError) -> Response:
+    """422 with a short message (field: problem; ...), or 400 for malformed JSON."""
+    errors = list(exc.errors())
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return error_response(400, "malformed JSON body")
+    items = [
+        {"loc": _loc(e.get("loc", ())), "msg": str(e.get("msg", "invalid"))[:200]}
+        for e in errors[:_MAX_VALIDATION_ITEMS]
+    ]
+    message = "; ".join(f"{i['loc']}: {i['msg']}" for i in items) or "invalid request"
+    if len(errors) > _MAX_VALIDATION_ITEMS:
+        message += f"; and {len(errors) - _MAX_VALIDATION_ITEMS} more"
+    return error_response(422, message, extra={"fields": items})
+
+
+def http_exception_response(exc: StarletteHTTPException) -> Response:
+    status = exc.status_code
+    if status == 404:
+        message = "no such route"
+    elif status == 405:
+        message = "method not allowed on this route"
+    else:
+        message = str(exc.detail) if exc.detail else "error"
+    return error_response(status, message, headers=exc.headers)
+
+
+async def _on_api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return api_error_response(exc)
+
+
+async def _on_orchestra_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, OrchestraError)
+    return orchestra_error_response(exc)
+
+
+async def _on_validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    return validation_error_response(exc)
+
+
+async def _on_http_exception(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    return http_exception_response(exc)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ApiError, _on_api_error)
+    app.add_exception_handler(OrchestraError, _on_orchestra_error)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_exception)

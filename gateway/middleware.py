@@ -1,0 +1,148 @@
+"""One pure-ASGI middleware for every HTTP request of the gateway.
+
+- request id: `X-Request-ID` in (when well-formed) or a new one, echoed out;
+- body limit: a body over `max_body` bytes is a 413, decided on the raw
+  bytes before anything parses them (by `Content-Length`, then by counting
+  what arrives, so chunked uploads are held to the same limit);
+- HTTP metrics by route template;
+- the guard: an exception nobody handled becomes a generic 500 JSON error
+  (logged here with its trace; the client never sees one).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .errors import error_response
+from .metrics import HttpMetrics
+
+log = logging.getLogger("orchestra.gateway")
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_RID_OK = re.compile(r"^[A-Za-z0-9._:/+=-]{1,128}$")
+_NO_BODY = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+
+
+def request_id_of(scope: Scope) -> str:
+    for name, value in scope.get("headers", ()):
+        if name == b"x-request-id":
+            text: str = value.decode("latin-1").strip()
+            if _RID_OK.match(text):
+                return text
+            break
+    return uuid.uuid4().hex
+
+
+def route_template(scope: Scope) -> str:
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else "unmatched"
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class _BadLength(Exception):
+    pass
+
+
+async def _read_body(scope: Scope, receive: Receive, limit: int) -> tuple[bytes, list[Message]]:
+    """The whole body (<= limit bytes) and any non-body message received meanwhile."""
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            try:
+                declared = int(value)
+            except ValueError as exc:
+                raise _BadLength from exc
+            if declared < 0:
+                raise _BadLength
+            if declared > limit:
+                raise _TooLarge
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return b"".join(chunks), [message]  # e.g. http.disconnect
+        chunk: bytes = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise _TooLarge
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks), []
+
+
+class GatewayMiddleware:
+    def __init__(self, app: ASGIApp, *, max_body: int, http_metrics: HttpMetrics) -> None:
+        self.app = app
+        self.max_body = max_body
+        self.http_metrics = http_metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rid = request_id_of(scope)
+        scope.setdefault("state", {})["request_id"] = rid
+        method: str = scope.get("method", "GET")
+        status = 500
+        started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status, started
+            if message["type"] == "http.response.start":
+                started = True
+                status = int(message["status"])
+                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = rid
+            await send(message)
+
+        t0 = time.perf_counter()
+        try:
+            inner_receive = receive
+            if method not in _NO_BODY:
+                try:
+                    body, pending = await _read_body(scope, receive, self.max_body)
+                except _TooLarge:
+                    response = error_response(
+                        413,
+                        f"request body over {self.max_body} bytes",
+                        headers={"Connection": "close"},
+                    )
+                    await response(scope, receive, send_with_id)
+                    return
+                except _BadLength:
+                    response = error_response(400, "invalid Content-Length")
+                    await response(scope, receive, send_with_id)
+                    return
+                inner_receive = _replay(body, pending, receive)
+            await self.app(scope, inner_receive, send_with_id)
+        except Exception:
+            log.exception("unhandled error in %s %s (request %s)", method, scope.get("path"), rid)
+            if started:
+                raise  # the response is under way; the server closes the connection
+            response = error_response(500, f"internal error (request id {rid})")
+            await response(scope, receive, send_with_id)
+        finally:
+            ms = (time.perf_counter() - t0) * 1000
+            self.http_metrics.observe(method, route_template(scope), status, ms)
+
+
+def _replay(body: bytes, pending: list[Message], receive: Receive) -> Receive:
+    """A `receive` that hands out the buffered body once, then defers to the server."""
+    queue: list[Message] = [{"type": "http.request", "body": body, "more_body": False}]
+    queue.extend(pending)
+
+    async def replay() -> Message:
+        if queue:
+            return queue.pop(0)
+        return await receive()
+
+    return replay

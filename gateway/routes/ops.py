@@ -1,0 +1,79 @@
+"""Operations: /healthz, /readyz, /metrics (no auth) and /v1/audit."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from starlette.responses import Response
+
+from ..deps import Ctx, Tenant
+from ..errors import error_response
+from ..metrics import CONTENT_TYPE, merge_expositions
+from ..responses import FastJSON
+from ..schemas import COMMON_ERRORS, AuditList, StatusOut, error_responses
+
+router = APIRouter()
+log = logging.getLogger("orchestra.gateway")
+
+READY_TIMEOUT_S = 2.0
+NOT_READY_RETRY_S = "2"
+
+
+@router.get("/healthz", response_model=StatusOut, tags=["ops"], summary="The process is up")
+async def healthz() -> Response:
+    return FastJSON({"status": "ok"})
+
+
+@router.get(
+    "/readyz",
+    response_model=StatusOut,
+    tags=["ops"],
+    summary="Ready when the runtime (Ray, store) is reachable",
+    responses=error_responses(503),
+)
+async def readyz(ctx: Ctx) -> Response:
+    try:
+        ready = await asyncio.wait_for(ctx.backend.ready(), READY_TIMEOUT_S)
+    except Exception as exc:
+        log.warning("readiness check failed: %s", type(exc).__name__)
+        ready = False
+    if ready:
+        return FastJSON({"status": "ready"})
+    return error_response(
+        503, "not ready: the runtime is unreachable", headers={"Retry-After": NOT_READY_RETRY_S}
+    )
+
+
+@router.get(
+    "/metrics",
+    tags=["ops"],
+    summary="Prometheus metrics of the whole cluster plus this gateway",
+    response_class=Response,
+    responses=error_responses(
+        503, extra={200: {"content": {CONTENT_TYPE: {"schema": {"type": "string"}}}}}
+    ),
+)
+async def metrics(ctx: Ctx) -> Response:
+    texts = list(await ctx.backend.metrics_texts())
+    texts.append(ctx.http_metrics.exposition())
+    return Response(merge_expositions(texts), media_type=CONTENT_TYPE)
+
+
+@router.get(
+    "/v1/audit",
+    response_model=AuditList,
+    tags=["audit"],
+    summary="The tenant's audit events, oldest first",
+    responses=error_responses(404, *COMMON_ERRORS),
+)
+async def audit(
+    ctx: Ctx,
+    tenant: Tenant,
+    session_id: Annotated[
+        str | None, Query(max_length=200, description="Only this session's events.")
+    ] = None,
+) -> Response:
+    return FastJSON({"events": await ctx.backend.audit(tenant, session_id or None)})

@@ -1,0 +1,119 @@
+"""Sessions and their messages: /v1/sessions..."""
+
+# No `from __future__ import annotations` here: `MessageIn` is built per app
+# (its length limit comes from the settings) and FastAPI must see the class.
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request
+from pydantic import BaseModel, Field
+from starlette.responses import Response
+
+from runtime.settings import Settings
+
+from ..deps import Ctx, Tenant
+from ..responses import FastJSON
+from ..schemas import (
+    COMMON_ERRORS,
+    CloseOut,
+    MessageList,
+    SessionCreate,
+    SessionDetail,
+    SessionOut,
+    TurnOut,
+    error_responses,
+)
+from ..sse import MEDIA_TYPE, stream_turn, wants_event_stream
+
+SessionId = Annotated[str, Path(min_length=1, max_length=200, description="A session id.")]
+
+_SSE_DOC = {
+    "description": (
+        'With `Accept: text/event-stream`: events `token` (data `{"text": ...}`, the reply '
+        "in word chunks), `tool_call`, `proposal`, then `done` whose data is the JSON body."
+    ),
+    "schema": {"type": "string"},
+}
+
+
+def build_router(settings: Settings) -> APIRouter:
+    router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
+    max_chars = settings.max_message_bytes
+
+    class MessageIn(BaseModel):
+        text: str = Field(
+            min_length=1,
+            max_length=max_chars,
+            description=(
+                f"The user's message. The whole request body may not exceed {max_chars} "
+                "bytes (413 otherwise)."
+            ),
+        )
+
+    @router.post(
+        "",
+        response_model=SessionOut,
+        status_code=201,
+        summary="Create a session, or get the active one for (tenant, agent, subject)",
+        description=(
+            "201 with a new session, or 200 with the existing active session for "
+            "(tenant, agent, subject); concurrent identical calls yield one session. "
+            "An unknown agent is a 400 `bad_request`."
+        ),
+        responses=error_responses(
+            *COMMON_ERRORS,
+            extra={200: {"model": SessionOut, "description": "The existing active session."}},
+        ),
+    )
+    async def create_session(body: SessionCreate, ctx: Ctx, tenant: Tenant) -> Response:
+        session, created = await ctx.backend.create_session(tenant, body.agent, body.subject)
+        return FastJSON(session, status_code=201 if created else 200)
+
+    @router.get(
+        "/{session_id}",
+        response_model=SessionDetail,
+        summary="A session, with the last turn's tier usage and its breaker state",
+        responses=error_responses(404, *COMMON_ERRORS),
+    )
+    async def get_session(session_id: SessionId, ctx: Ctx, tenant: Tenant) -> Response:
+        return FastJSON(await ctx.backend.get_session(tenant, session_id))
+
+    @router.get(
+        "/{session_id}/messages",
+        response_model=MessageList,
+        summary="The session's messages, in order",
+        responses=error_responses(404, *COMMON_ERRORS),
+    )
+    async def list_messages(session_id: SessionId, ctx: Ctx, tenant: Tenant) -> Response:
+        return FastJSON({"messages": await ctx.backend.list_messages(tenant, session_id)})
+
+    @router.delete(
+        "/{session_id}",
+        response_model=CloseOut,
+        summary="Close a session (later messages to it get 409)",
+        responses=error_responses(404, *COMMON_ERRORS),
+    )
+    async def close_session(session_id: SessionId, ctx: Ctx, tenant: Tenant) -> Response:
+        return FastJSON(await ctx.backend.close_session(tenant, session_id))
+
+    @router.post(
+        "/{session_id}/messages",
+        response_model=TurnOut,
+        summary="Send a message; the reply, tool calls and proposals of the turn",
+        description=(
+            "Messages to one session are processed one at a time in arrival order. "
+            f"With `Accept: {MEDIA_TYPE}` the same turn streams as server-sent events."
+        ),
+        responses=error_responses(
+            404, 409, *COMMON_ERRORS, extra={200: {"content": {MEDIA_TYPE: _SSE_DOC}}}
+        ),
+    )
+    async def post_message(
+        session_id: SessionId, body: MessageIn, request: Request, ctx: Ctx, tenant: Tenant
+    ) -> Response:
+        result = await ctx.backend.send_message(tenant, session_id, body.text)
+        if wants_event_stream(request.headers.get("accept")):
+            return stream_turn(result)
+        return FastJSON(result)
+
+    return router

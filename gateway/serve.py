@@ -1,0 +1,34 @@
+"""Wiring a gateway process: settings in, a FastAPI app on a Ray backend out.
+
+`orchestra serve` runs one gateway in-process; with `--workers N` uvicorn
+spawns N processes that each call `app_from_env()`, join the same Ray
+cluster (RAY_ADDRESS) and store (settings in ORCHESTRA_SETTINGS_JSON).
+"""
+
+from __future__ import annotations
+
+import os
+
+from fastapi import FastAPI
+
+from actors import RayBackend, connect_ray, wait_for_registry
+from actors.common import open_store
+from runtime.settings import Settings
+
+from .app import create_app
+
+SETTINGS_ENV = "ORCHESTRA_SETTINGS_JSON"
+
+
+def app_for(settings: Settings) -> FastAPI:
+    backend = RayBackend(settings, open_store(settings))
+    return create_app(backend, settings, on_shutdown=backend.close)
+
+
+def app_from_env() -> FastAPI:
+    """uvicorn factory for gateway replicas (`--workers`, or extra processes)."""
+    raw = os.environ.get(SETTINGS_ENV)
+    settings = Settings.model_validate_json(raw) if raw else Settings.from_env()
+    connect_ray(settings.namespace, address=os.environ.get("RAY_ADDRESS") or "auto")
+    wait_for_registry(settings)
+    return app_for(settings)
