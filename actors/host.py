@@ -41,7 +41,7 @@ class SessionHost:
         self.pool = SessionPool(self.store, build_catalog(self.settings), RegistryPort(registries))
         self._next_seq: dict[str, int] = {}
         self._turn = asyncio.Condition()
-        self._evictor: asyncio.Task[None] | None = None
+        self._evictor = asyncio.get_running_loop().create_task(self._evict_loop())
 
     async def _evict_loop(self) -> None:
         while True:
@@ -51,12 +51,9 @@ class SessionHost:
 
     async def run(self, caller: str, seq: int, ops: list[Op]) -> list[Envelope]:
         """Run a batch after every earlier batch of `caller` has been dispatched."""
-        if self._evictor is None:
-            self._evictor = asyncio.get_running_loop().create_task(self._evict_loop())
         async with self._turn:
-            expected = self._next_seq.setdefault(caller, seq)  # a restart adopts the caller
+            self._next_seq.setdefault(caller, seq)  # a new or restarted host adopts the caller
             await self._turn.wait_for(lambda: self._next_seq[caller] >= seq)
-            del expected
             # Tasks start in creation order, and each enters its session's FIFO
             # mailbox before yielding, so dispatch order == arrival order.
             tasks = [asyncio.ensure_future(self._one(op)) for op in ops]
@@ -97,8 +94,7 @@ class SessionHost:
         return metrics.exposition()
 
     async def shutdown(self) -> None:
-        if self._evictor is not None:
-            self._evictor.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._evictor
+        self._evictor.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._evictor
         await self.store.close()

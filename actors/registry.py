@@ -13,9 +13,11 @@ import contextlib
 from typing import Any
 
 import ray
+from ray.exceptions import ActorUnavailableError, RayActorError
 
 from runtime import metrics
 from runtime.book import ProposalBook
+from runtime.errors import Unavailable
 from runtime.proposals import Proposal
 from runtime.settings import Settings, build_catalog
 
@@ -28,30 +30,24 @@ class ProposalRegistry:
         self.settings = Settings.model_validate(settings)
         self.store = open_store(self.settings)
         self.book = ProposalBook(self.store, build_catalog(self.settings))
-        self._sweeper: asyncio.Task[None] | None = None
-        self._recovered = False
-
-    async def _ready(self) -> None:
-        if not self._recovered:
-            self._recovered = True
-            await self.book.recover()
-        if self._sweeper is None:
-            self._sweeper = asyncio.get_running_loop().create_task(self._sweep())
+        # Async actors run __init__ on their event loop: recover and sweep at once,
+        # so a restarted registry (max_restarts) finishes interrupted work unasked.
+        self._sweeper = asyncio.get_running_loop().create_task(self._sweep())
 
     async def _sweep(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.book.recover()
         while True:
             await asyncio.sleep(self.settings.sweep_interval_s)
             with contextlib.suppress(Exception):  # a store blip must not kill the sweeper
                 await self.book.expire_due()
 
     async def ping(self) -> bool:
-        await self._ready()
         return await self.store.ping()
 
     async def call(self, method: str, *args: Any) -> Envelope:
         """One entry point: `method` of the book, errors as envelopes."""
         try:
-            await self._ready()
             if method == "propose":
                 return True, await self.book.propose(args[0])
             if method == "on_user_message":
@@ -76,22 +72,24 @@ class RegistryPort:
     def __init__(self, handles: list[Any]) -> None:
         self._handles = handles
 
-    def _for(self, tenant_id: str) -> Any:
-        return self._handles[shard_of(tenant_id, len(self._handles))]
+    async def _call(self, tenant_id: str, method: str, *args: Any) -> Any:
+        handle = self._handles[shard_of(tenant_id, len(self._handles))]
+        try:
+            envelope = await handle.call.remote(method, *args)
+        except (RayActorError, ActorUnavailableError) as exc:
+            raise Unavailable(f"proposal registry unavailable ({type(exc).__name__})") from exc
+        return unwrap(envelope)
 
     async def propose(self, proposal: Proposal) -> Proposal:
-        result: Proposal = unwrap(
-            await self._for(proposal.tenant_id).call.remote("propose", proposal)
-        )
+        result: Proposal = await self._call(proposal.tenant_id, "propose", proposal)
         return result
 
     async def on_user_message(
         self, tenant_id: str, session_id: str, text: str, now: float
     ) -> list[Proposal]:
-        envelope = await self._for(tenant_id).call.remote(
-            "on_user_message", tenant_id, session_id, text, now
+        result: list[Proposal] = await self._call(
+            tenant_id, "on_user_message", tenant_id, session_id, text, now
         )
-        result: list[Proposal] = unwrap(envelope)
         return result
 
 
