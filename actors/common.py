@@ -5,8 +5,6 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-import redis.asyncio as aioredis
-
 from runtime.errors import (
     BadRequest,
     ConfigError,
@@ -18,7 +16,7 @@ from runtime.errors import (
 )
 from runtime.settings import Settings
 
-from .store import RedisStore
+from .store import RedisStore, redis_client
 
 HOST_PREFIX = "orchestra-host-"
 REGISTRY_PREFIX = "orchestra-registry-"
@@ -41,7 +39,7 @@ def open_store(settings: Settings) -> RedisStore:
     """A lazily-connecting store client (safe to build in a sync actor __init__)."""
     if not settings.redis_url:
         raise ConfigError("settings.redis_url is empty; start the store first")
-    return RedisStore(aioredis.from_url(settings.redis_url), prefix=settings.store_prefix)
+    return RedisStore(redis_client(settings.redis_url), prefix=settings.store_prefix)
 
 
 # Errors cross the Ray boundary as plain tuples, so the gateway maps them without

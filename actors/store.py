@@ -326,11 +326,22 @@ def _redact(url: str) -> str:
     return f"{scheme}{sep}***@{rest.rpartition('@')[2]}" if "@" in rest else url
 
 
+def redis_client(url: str, wait: float = 5.0, max_connections: int = 128) -> aioredis.Redis:
+    """A client whose pool makes callers wait for a free connection instead of failing
+    (a burst of concurrent turns must queue, not error with MaxConnectionsError)."""
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url,
+        max_connections=max_connections,
+        timeout=20,
+        socket_connect_timeout=wait,
+        health_check_interval=30,
+    )
+    return aioredis.Redis(connection_pool=pool)
+
+
 async def connect_store(url: str, prefix: str = "orc", wait: float = 5.0) -> RedisStore:
     """A `RedisStore` on `url`; raises `Unavailable` when the server doesn't answer."""
-    client = aioredis.Redis.from_url(
-        url, socket_connect_timeout=wait, socket_timeout=wait, health_check_interval=30
-    )
+    client = redis_client(url, wait)
     try:
         await asyncio.wait_for(client.ping(), wait)
     except (RedisError, OSError, TimeoutError) as exc:
