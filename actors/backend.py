@@ -15,6 +15,7 @@ import ray
 from runtime import metrics
 from runtime.agents import AgentCatalog
 from runtime.errors import NotFound
+from runtime.logs import REQUEST_ID
 from runtime.proposals import ProposalStatus
 from runtime.session import create_session, public_messages
 from runtime.settings import Settings, build_catalog
@@ -82,12 +83,16 @@ class RayBackend:
         return p.public()
 
     async def confirm(self, tenant_id: str, proposal_id: str) -> dict[str, Any]:
-        envelope = await self._registry(tenant_id).call.remote("confirm", tenant_id, proposal_id)
+        envelope = await self._registry(tenant_id).call.remote(
+            "confirm", tenant_id, proposal_id, rid=REQUEST_ID.get()
+        )
         result: dict[str, Any] = unwrap(envelope)
         return result
 
     async def reject(self, tenant_id: str, proposal_id: str) -> dict[str, Any]:
-        envelope = await self._registry(tenant_id).call.remote("reject", tenant_id, proposal_id)
+        envelope = await self._registry(tenant_id).call.remote(
+            "reject", tenant_id, proposal_id, rid=REQUEST_ID.get()
+        )
         result: dict[str, Any] = unwrap(envelope)
         return result
 

@@ -17,14 +17,14 @@ from typing import Any
 
 import ray
 
-from runtime import metrics
+from runtime import logs, metrics
 from runtime.session import SessionPool
 from runtime.settings import Settings, build_catalog
 
 from .common import Envelope, open_store, registry_name, wrap_error
 from .registry import RegistryPort
 
-# An operation: ("send", tenant, sid, text) | ("info", tenant, sid) | ("close", tenant, sid)
+# An operation: (kind, request_id, tenant, sid[, text]); kind: "send" | "info" | "close"
 Op = tuple[Any, ...]
 
 
@@ -32,6 +32,7 @@ Op = tuple[Any, ...]
 class SessionHost:
     def __init__(self, settings: dict[str, Any], label: str = "0") -> None:
         self.settings = Settings.model_validate(settings)
+        logs.configure()
         self.label = label
         self.store = open_store(self.settings)
         registries = [
@@ -66,14 +67,14 @@ class SessionHost:
 
     async def _one(self, op: Op) -> Envelope:
         try:
-            kind = op[0]
+            kind, rid, tenant, sid = op[:4]
+            logs.REQUEST_ID.set(rid)  # this task's own context: the id follows the message
             if kind == "send":
-                _, tenant, sid, text = op
-                return True, (await self.pool.send(tenant, sid, text)).public()
+                return True, (await self.pool.send(tenant, sid, op[4])).public()
             if kind == "info":
-                return True, await self.pool.info(op[1], op[2])
+                return True, await self.pool.info(tenant, sid)
             if kind == "close":
-                return True, await self.pool.close(op[1], op[2])
+                return True, await self.pool.close(tenant, sid)
             raise ValueError(f"unknown op {kind!r}")
         except Exception as exc:
             return wrap_error(exc)

@@ -15,7 +15,7 @@ from typing import Any
 import ray
 from ray.exceptions import ActorUnavailableError, RayActorError
 
-from runtime import metrics
+from runtime import logs, metrics
 from runtime.book import ProposalBook
 from runtime.errors import Unavailable
 from runtime.proposals import Proposal
@@ -28,6 +28,7 @@ from .common import Envelope, open_store, shard_of, unwrap, wrap_error
 class ProposalRegistry:
     def __init__(self, settings: dict[str, Any]) -> None:
         self.settings = Settings.model_validate(settings)
+        logs.configure()
         self.store = open_store(self.settings)
         self.book = ProposalBook(self.store, build_catalog(self.settings))
         # Async actors run __init__ on their event loop: recover and sweep at once,
@@ -45,8 +46,9 @@ class ProposalRegistry:
     async def ping(self) -> bool:
         return await self.store.ping()
 
-    async def call(self, method: str, *args: Any) -> Envelope:
+    async def call(self, method: str, *args: Any, rid: str = "") -> Envelope:
         """One entry point: `method` of the book, errors as envelopes."""
+        logs.REQUEST_ID.set(rid)
         try:
             if method == "propose":
                 return True, await self.book.propose(args[0])
@@ -75,7 +77,7 @@ class RegistryPort:
     async def _call(self, tenant_id: str, method: str, *args: Any) -> Any:
         handle = self._handles[shard_of(tenant_id, len(self._handles))]
         try:
-            envelope = await handle.call.remote(method, *args)
+            envelope = await handle.call.remote(method, *args, rid=logs.REQUEST_ID.get())
         except (RayActorError, ActorUnavailableError) as exc:
             raise Unavailable(f"proposal registry unavailable ({type(exc).__name__})") from exc
         return unwrap(envelope)

@@ -19,6 +19,7 @@ import ray
 from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError
 
 from runtime.errors import Unavailable
+from runtime.logs import REQUEST_ID
 from runtime.settings import Settings
 
 from .common import HOST_PREFIX, SESSION_PREFIX, Envelope, host_name, unwrap
@@ -151,19 +152,22 @@ class SessionRouter:
         return unwrap(await batcher.submit(op))
 
     async def send(self, tenant_id: str, session_id: str, text: str) -> dict[str, Any]:
-        result: dict[str, Any] = await self.call(session_id, ("send", tenant_id, session_id, text))
+        op = ("send", REQUEST_ID.get(), tenant_id, session_id, text)
+        result: dict[str, Any] = await self.call(session_id, op)
         return result
 
     async def info(self, tenant_id: str, session_id: str) -> dict[str, Any]:
         try:
-            result: dict[str, Any] = await self.call(session_id, ("info", tenant_id, session_id))
+            op = ("info", REQUEST_ID.get(), tenant_id, session_id)
+            result: dict[str, Any] = await self.call(session_id, op)
         except Unavailable:  # reads are idempotent: one retry once the host is back
             await asyncio.sleep(0.5)
-            result = await self.call(session_id, ("info", tenant_id, session_id))
+            result = await self.call(session_id, op)
         return result
 
     async def close(self, tenant_id: str, session_id: str) -> dict[str, Any]:
-        result: dict[str, Any] = await self.call(session_id, ("close", tenant_id, session_id))
+        op = ("close", REQUEST_ID.get(), tenant_id, session_id)
+        result: dict[str, Any] = await self.call(session_id, op)
         if self.settings.placement == "dedicated":
             batcher = self._batchers.pop(self.actor_name(session_id), None)
             if batcher is not None:

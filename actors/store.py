@@ -336,7 +336,9 @@ def redis_client(url: str, wait: float = 5.0, max_connections: int = 128) -> aio
         socket_connect_timeout=wait,
         health_check_interval=30,
     )
-    return aioredis.Redis(connection_pool=pool)
+    # from_pool: the client owns the pool, so aclose() disconnects it (Redis(connection_pool=)
+    # would not, leaking every socket past RedisStore.close())
+    return aioredis.Redis.from_pool(pool)
 
 
 async def connect_store(url: str, prefix: str = "orc", wait: float = 5.0) -> RedisStore:

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from . import metrics
+from . import logs, metrics
 from .agents import AgentCatalog
 from .errors import InvalidTransition, NotFound, ToolError
 from .proposals import (
@@ -47,6 +47,12 @@ def _event(p: Proposal, old: S | None, at: float) -> dict[str, Any]:
     }
 
 
+def _dependency_order(p: Proposal) -> tuple[float, int]:
+    """Oldest first; the writes of one message share created_at and each depends
+    on all earlier ones, so len(depends_on) puts a dependency before its dependents."""
+    return (p.created_at, len(p.depends_on))
+
+
 class ProposalBook:
     def __init__(
         self, store: Store, catalog: AgentCatalog, clock: Callable[[], float] = time.time
@@ -74,6 +80,15 @@ class ProposalBook:
         new = p.transition(to, at=self.clock(), result=result, error=error)
         await self.store.save_proposals([new], [_event(new, p.status, new.updated_at)])
         metrics.PROPOSAL_TRANSITIONS.labels(new.tier.value, to.value).inc()
+        logs.event(
+            "proposal",
+            tenant_id=new.tenant_id,
+            session_id=new.session_id,
+            proposal_id=new.proposal_id,
+            tool=new.tool,
+            from_status=p.status.value,
+            to_status=to.value,
+        )
         if new.status in DEAD_DEPENDENCY:
             self._locks.pop(p.proposal_id, None)
         return new
@@ -105,7 +120,7 @@ class ProposalBook:
         pending = await self.store.list_proposals(tenant_id, session_id, S.PENDING)
         refusal = is_refusal(text)
         changed = []
-        for p in sorted((p for p in pending if p.tier is Tier.T2), key=lambda p: p.created_at):
+        for p in sorted((p for p in pending if p.tier is Tier.T2), key=_dependency_order):
             async with self._lock(p.proposal_id):
                 p = await self._get(tenant_id, p.proposal_id)
                 if p.status is not S.PENDING:
@@ -143,7 +158,8 @@ class ProposalBook:
         """The sweeper: expire PENDING proposals whose window has passed."""
         now = self.clock() if now is None else now
         expired = []
-        for p in await self.store.open_proposals():
+        due = sorted(await self.store.open_proposals(), key=_dependency_order)
+        for p in due:
             if p.status is S.PENDING and not window_open(p, now):
                 async with self._lock(p.proposal_id):
                     cur = await self._get(p.tenant_id, p.proposal_id)
@@ -171,13 +187,18 @@ class ProposalBook:
         return p
 
     async def _fail_dependents(self, dead: Proposal) -> None:
+        # A dependent's lock is awaited, not skipped: its holder may have read
+        # `dead` just before it died and would leave it CONFIRMED for good.
+        # Locks are only ever taken dependency -> dependent, so no deadlock.
         for d in await self.store.list_proposals(dead.tenant_id, dead.session_id):
             if dead.proposal_id in d.depends_on and d.status in (S.PENDING, S.CONFIRMED):
-                reason = f"dependency {dead.proposal_id} is {dead.status.value}"
-                if d.proposal_id in self._locks and self._locks[d.proposal_id].locked():
-                    continue  # its own holder will see the dead dependency
-                p = await self._move(d, S.FAILED, error=reason)
-                await self._fail_dependents(p)
+                async with self._lock(d.proposal_id):
+                    cur = await self._get(d.tenant_id, d.proposal_id)
+                    if cur.status not in (S.PENDING, S.CONFIRMED):
+                        continue
+                    reason = f"dependency {dead.proposal_id} is {dead.status.value}"
+                    p = await self._move(cur, S.FAILED, error=reason)
+                    await self._fail_dependents(p)
 
     async def _execute(self, p: Proposal) -> Proposal:
         known = {}
@@ -240,7 +261,7 @@ class ProposalBook:
 
     async def _run_dependents(self, done: Proposal) -> None:
         for d in await self.store.list_proposals(done.tenant_id, done.session_id, S.CONFIRMED):
-            if done.proposal_id in d.depends_on and not self._lock(d.proposal_id).locked():
+            if done.proposal_id in d.depends_on:  # awaited, not skipped (see above)
                 async with self._lock(d.proposal_id):
                     cur = await self._get(d.tenant_id, d.proposal_id)
                     if cur.status is S.CONFIRMED:

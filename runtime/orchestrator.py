@@ -20,7 +20,7 @@ from typing import Any, ClassVar, Protocol
 
 import orjson
 
-from . import metrics
+from . import logs, metrics
 from .agents.business import context_summary
 from .breaker import OPEN_MESSAGE, BreakerState, CircuitBreaker
 from .config import OrchestratorConfig
@@ -68,6 +68,7 @@ class SessionState:
     def snapshot(self) -> dict[str, Any]:
         return {
             "summary": self.history.summary,
+            "window": len(self.history.messages),  # a reload resumes the same window
             "breaker": self.breaker.snapshot(),
             "pending_t2": sorted(self.pending_t2),
             "last_usage": self.last_usage,
@@ -228,6 +229,16 @@ class BaseOrchestrator(ABC):
         for tier in Tier:
             metrics.RECURSION_DEPTH.labels(self.agent, tier.value).observe(usage[tier.value])
         metrics.CHAT_DURATION.labels(self.agent).observe((time.perf_counter() - started) * 1000)
+        logs.event(
+            "turn",
+            tenant_id=rec.tenant_id,
+            session_id=rec.session_id,
+            agent=self.agent,
+            ms=logs.now_ms(started),
+            usage=usage,
+            tools=[f"{c['tool']}:{c['status']}" for c in turn.calls],
+            proposals=[f"{p.proposal_id}:{p.status.value}" for p in turn.proposals.values()],
+        )
         return TurnResult(final, list(turn.proposals.values()), turn.calls, usage, new, turn.audit)
 
     async def _loop(self, turn: _Turn, system: str, new: list[Message], store: Store) -> str:
