@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .models.base import Message, Model, ModelRequest, ToolUseBlock, user_text
+from .sanitize import sanitize_for_prompt
 
 
 def is_turn_start(msg: Message) -> bool:
@@ -19,8 +20,8 @@ def is_turn_start(msg: Message) -> bool:
 def cut_index(messages: Sequence[Message], keep: int) -> int:
     """The first index to keep so that at most `keep` messages remain (if possible).
 
-    The result is always a turn start (or len(messages) when there is none
-    after the overflow), so tool calls and results stay together.
+    The result is always a turn start (or len(messages) when there is no turn
+    start at all), so tool calls and results stay together.
     """
     start = max(0, len(messages) - keep)
     for i in range(start, len(messages)):
@@ -30,7 +31,9 @@ def cut_index(messages: Sequence[Message], keep: int) -> int:
     for i in range(len(messages) - 1, -1, -1):
         if is_turn_start(messages[i]):
             return i
-    return 0
+    # No turn start anywhere (a loaded tail that begins inside a tool exchange):
+    # keep nothing rather than a tool result whose call is missing.
+    return len(messages)
 
 
 class History:
@@ -67,7 +70,8 @@ class History:
             purpose="summary",
         )
         response = await model.complete(req)
-        self.summary = response.text.strip() or self.summary
+        # Sanitised once here, not on every turn that puts it in the system prompt.
+        self.summary = sanitize_for_prompt(response.text, 600) or self.summary
         self.messages = self.messages[idx:]
         return dropped
 

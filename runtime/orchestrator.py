@@ -202,9 +202,7 @@ class BaseOrchestrator(ABC):
         context = await self.context(state, store, business_version)
         system = self.build_system_prompt(context)
         if state.history.summary:
-            system += "\n\nEarlier in this conversation: " + sanitize_for_prompt(
-                state.history.summary, 600
-            )
+            system += "\n\nEarlier in this conversation: " + state.history.summary
         new: list[Message] = [Message("user", (TextBlock(text),), at=now)]
         reply = await self._loop(turn, system, new, store)
         self._drain_breaker(turn)

@@ -97,12 +97,13 @@ class ToolRegistry:
             if tool.name in self._tools:
                 raise ValueError(f"duplicate tool {tool.name}")
             self._tools[tool.name] = tool
+        self._specs = tuple(t.spec() for t in self._tools.values())  # JSON schema: build once
 
     def get(self, name: str) -> Tool | None:
         return self._tools.get(name)
 
     def specs(self) -> tuple[ToolSpec, ...]:
-        return tuple(t.spec() for t in self._tools.values())
+        return self._specs
 
     def names(self) -> list[str]:
         return list(self._tools)
