@@ -22,7 +22,15 @@ from runtime.settings import Settings, build_catalog
 from runtime.store import Store
 from runtime.tenants import hash_key
 
-from .common import open_store, registry_name, shard_of, unwrap
+from .common import (
+    HOST_PREFIX,
+    REGISTRY_PREFIX,
+    SESSION_PREFIX,
+    open_store,
+    registry_name,
+    shard_of,
+    unwrap,
+)
 from .router import SessionRouter
 
 
@@ -110,19 +118,26 @@ class RayBackend:
             return False
 
     async def metrics_texts(self) -> list[bytes]:
-        actors = list(self._registries)
-        hosted = self.settings.placement == "hosted"
-        for name in self.router.refresh_hosts() if hosted else []:
+        """This process's metrics plus every Orchestra actor's (hosts, registries and,
+        in dedicated placement, session actors); an actor that does not answer within
+        2 s is left out of this scrape rather than holding it up."""
+        names = [
+            a["name"]
+            for a in await asyncio.to_thread(ray.util.list_named_actors, all_namespaces=True)
+            if a["namespace"] == self.settings.namespace
+            and a["name"].startswith((HOST_PREFIX, REGISTRY_PREFIX, SESSION_PREFIX))
+        ]
+
+        async def scrape(name: str) -> bytes | None:
             try:
-                actors.append(ray.get_actor(name, namespace=self.settings.namespace))
-            except ValueError:
-                continue
-        texts = [metrics.exposition()]
-        results = await asyncio.gather(
-            *(a.metrics.remote() for a in actors), return_exceptions=True
-        )
-        texts.extend(r for r in results if isinstance(r, bytes))
-        return texts
+                handle = ray.get_actor(name, namespace=self.settings.namespace)
+                text: bytes = await asyncio.wait_for(handle.metrics.remote(), timeout=2.0)
+                return text
+            except Exception:
+                return None
+
+        results = await asyncio.gather(*(scrape(n) for n in names))
+        return [metrics.exposition(), *(r for r in results if r is not None)]
 
     async def close(self) -> None:
         await self.store.close()

@@ -43,6 +43,8 @@ class Settings(BaseModel):
             data["model"] = env["ORCHESTRA_MODEL"]
         if env.get("ORCHESTRA_PLACEMENT"):
             data["placement"] = env["ORCHESTRA_PLACEMENT"]
+        if env.get("ORCHESTRA_MODEL_LATENCY_MS"):
+            data["model_latency_ms"] = int(env["ORCHESTRA_MODEL_LATENCY_MS"])
         data.update({k: v for k, v in overrides.items() if v is not None})
         return cls.model_validate(data)
 

@@ -1,0 +1,213 @@
+"""`orchestra serve` as a newcomer runs it: a real process, real HTTP, Ctrl-C, restart.
+
+These tests start the CLI in a subprocess with its own ORCHESTRA_HOME (so its
+embedded Valkey and demo key are private), read the key it prints, and talk
+to it only over HTTP.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass
+class Served:
+    proc: subprocess.Popen[str]
+    url: str
+    key: str
+    ready_s: float
+    output: list[str]
+
+    def client(self, key: str | None = None) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.url, headers={"Authorization": f"Bearer {key or self.key}"}, timeout=60
+        )
+
+
+def start_serve(home: Path, *extra: str, env: dict[str, str] | None = None) -> Served:
+    port = free_port()
+    full_env = {**os.environ, "ORCHESTRA_HOME": str(home), **(env or {})}
+    full_env.pop("REDIS_URL", None)  # a newcomer's default: the embedded store
+    full_env.pop("RAY_ADDRESS", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port), "--hosts", "1", *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=full_env,
+    )
+    output: list[str] = []
+    key = ""
+    deadline = time.monotonic() + 120
+    assert proc.stdout is not None
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            raise AssertionError("orchestra serve exited early:\n" + "".join(output))
+        output.append(line)
+        if m := re.search(r"demo tenant API key: (\S+)", line):
+            key = m.group(1)
+        if "Ctrl-C stops everything" in line:
+            break
+    ready = re.search(r"ready in ([\d.]+)s", "".join(output))
+    assert key and ready, "".join(output)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(100):  # uvicorn binds right after the banner
+        try:
+            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.1)
+    return Served(proc, url, key, float(ready.group(1)), output)
+
+
+def stop(served: Served) -> tuple[int, str]:
+    served.proc.send_signal(signal.SIGINT)
+    out, _ = served.proc.communicate(timeout=90)
+    return served.proc.returncode, "".join(served.output) + out
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    s = start_serve(tmp_path_factory.mktemp("home"), env={"ORCHESTRA_MODEL_LATENCY_MS": "300"})
+    yield s
+    if s.proc.poll() is None:
+        stop(s)
+
+
+def test_chatbot_booking_over_http(served: Served) -> None:
+    with served.client() as api:
+        s = api.post("/v1/sessions", json={"agent": "chatbot", "subject": "ann"})
+        assert s.status_code == 201, s.text
+        sid = s.json()["session_id"]
+        r = api.post(f"/v1/sessions/{sid}/messages", json={"text": "book a haircut tomorrow at 10"})
+        assert r.status_code == 200, r.text
+        [p] = r.json()["proposals"]
+        assert (p["tier"], p["status"]) == ("T3", "PENDING")
+        c = api.post(f"/v1/proposals/{p['proposal_id']}/confirm")
+        assert c.status_code == 200 and c.json()["status"] == "EXECUTED"
+        again = api.post(f"/v1/proposals/{p['proposal_id']}/confirm")
+        assert again.status_code == 409
+        events = api.get("/v1/audit", params={"session_id": sid}).json()["events"]
+        assert [e["to"] for e in events if e["type"] == "proposal"].count("EXECUTED") == 1
+
+
+def test_tenant_add_command_while_serving(served: Served) -> None:
+    env = {**os.environ}
+    env.pop("REDIS_URL", None)
+    env["ORCHESTRA_HOME"] = next(
+        arg
+        for arg in psutil.Process(served.proc.pid).environ().items()
+        if arg[0] == "ORCHESTRA_HOME"
+    )[1]
+    out = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "tenant", "add", "Second Shop"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=True,
+    )
+    key_b = re.search(r'"api_key": "([^"]+)"', out.stdout)
+    assert key_b, out.stdout + out.stderr
+    with served.client() as a, served.client(key_b.group(1)) as b:
+        sid = a.post("/v1/sessions", json={"agent": "admin", "subject": "x"}).json()["session_id"]
+        assert b.get(f"/v1/sessions/{sid}").status_code == 404
+        assert b.post("/v1/sessions", json={"agent": "admin", "subject": "x"}).status_code == 201
+
+
+def _host_processes(served: Served) -> list[psutil.Process]:
+    found = []
+    for child in psutil.Process(served.proc.pid).children(recursive=True):
+        try:
+            if "SessionHost" in " ".join(child.cmdline()):
+                found.append(child)
+        except psutil.Error:
+            continue
+    return found
+
+
+def test_host_killed_mid_turn_gives_503_then_recovers(served: Served) -> None:
+    with served.client() as api:
+        sid = api.post("/v1/sessions", json={"agent": "admin", "subject": "kill"}).json()[
+            "session_id"
+        ]
+        assert (
+            api.post(f"/v1/sessions/{sid}/messages", json={"text": "list services"}).status_code
+            == 200
+        )
+        hosts = _host_processes(served)
+        assert hosts, "no SessionHost process found"
+        import threading
+
+        result: dict[str, httpx.Response] = {}
+        t = threading.Thread(
+            target=lambda: result.update(
+                r=api.post(f"/v1/sessions/{sid}/messages", json={"text": "list services again"})
+            )
+        )
+        t.start()
+        time.sleep(0.3)  # the turn is inside the (slow) model call
+        for h in hosts:
+            h.kill()
+        t.join(60)
+        r = result["r"]
+        assert r.status_code == 503 and "retry-after" in r.headers, r.text
+        for _ in range(100):
+            again = api.post(f"/v1/sessions/{sid}/messages", json={"text": "list services"})
+            if again.status_code == 200:
+                break
+            time.sleep(0.3)
+        assert again.status_code == 200, again.text
+        msgs = api.get(f"/v1/sessions/{sid}/messages").json()["messages"]
+        users = [m["content"] for m in msgs if m["role"] == "user"]
+        assert users == ["list services", "list services"]  # the killed turn left nothing half-done
+
+
+def test_ctrl_c_stops_everything_and_data_survives_restart(tmp_path: Path) -> None:
+    first = start_serve(tmp_path)
+    with first.client() as api:
+        sid = api.post("/v1/sessions", json={"agent": "chatbot", "subject": "bob"}).json()[
+            "session_id"
+        ]
+        api.post(f"/v1/sessions/{sid}/messages", json={"text": "what services do you have?"})
+    children = psutil.Process(first.proc.pid).children(recursive=True)
+    assert children, "serve started no child processes?"
+    code, out = stop(first)
+    assert code == 0, out
+    assert "stopped cleanly" in out
+    time.sleep(1.0)
+    alive = [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
+    assert alive == [], [c.cmdline() for c in alive]
+    second = start_serve(tmp_path)
+    try:
+        assert second.key == first.key  # the demo tenant is kept
+        with second.client() as api:
+            msgs = api.get(f"/v1/sessions/{sid}/messages").json()["messages"]
+            assert [m["role"] for m in msgs] == ["user", "assistant"]
+            again = api.post("/v1/sessions", json={"agent": "chatbot", "subject": "bob"})
+            assert again.status_code == 200 and again.json()["session_id"] == sid
+    finally:
+        stop(second)
