@@ -9,6 +9,7 @@ guard in `gateway.middleware` logs it).
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -144,15 +145,41 @@ def validation_error_response(exc: RequestValidationError) -> Response:
     return error_response(422, message, extra={"fields": items})
 
 
-def http_exception_response(exc: StarletteHTTPException) -> Response:
+def _path_regex(template: str) -> re.Pattern[str]:
+    parts = re.split(r"(\{[^}]+\})", template)
+    return re.compile("".join("[^/]+" if p.startswith("{") else re.escape(p) for p in parts))
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method served at this path, from the OpenAPI paths (Starlette's own
+    405 names only the first route that matched the path)."""
+    table: list[tuple[re.Pattern[str], set[str]]] | None = getattr(
+        request.app.state, "allow_table", None
+    )
+    if table is None:
+        paths: dict[str, dict[str, Any]] = request.app.openapi().get("paths", {})
+        table = [(_path_regex(t), {m.upper() for m in ops}) for t, ops in paths.items()]
+        request.app.state.allow_table = table
+    methods: set[str] = set()
+    for pattern, verbs in table:
+        if pattern.fullmatch(request.url.path):
+            methods |= verbs
+    return sorted(methods)
+
+
+def http_exception_response(request: Request, exc: StarletteHTTPException) -> Response:
     status = exc.status_code
+    headers = dict(exc.headers or {})
     if status == 404:
         message = "no such route"
     elif status == 405:
-        message = "method not allowed on this route"
+        message = f"method {request.method} not allowed on this route"
+        allowed = allowed_methods(request)
+        if allowed:
+            headers["Allow"] = ", ".join(allowed)
     else:
         message = str(exc.detail) if exc.detail else "error"
-    return error_response(status, message, headers=exc.headers)
+    return error_response(status, message, headers=headers)
 
 
 async def _on_api_error(request: Request, exc: Exception) -> Response:
@@ -172,7 +199,7 @@ async def _on_validation_error(request: Request, exc: Exception) -> Response:
 
 async def _on_http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
-    return http_exception_response(exc)
+    return http_exception_response(request, exc)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -13,14 +13,17 @@ labelled by route template (`/v1/sessions/{session_id}`), never by id.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+log = logging.getLogger("orchestra.gateway")
 
 _LabelKey = tuple[str, tuple[tuple[str, str], ...]]
 
@@ -50,11 +53,19 @@ class _MergedCollector(Collector):
 
 
 def merge_expositions(texts: Iterable[bytes | str]) -> bytes:
-    """One Prometheus text exposition from many (identical series are summed)."""
+    """One Prometheus text exposition from many (identical series are summed).
+
+    A text that does not parse is left out whole (and logged), never half-merged.
+    """
     families: dict[str, _Family] = {}
     for raw in texts:
-        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
-        for parsed in text_string_to_metric_families(text):
+        try:
+            text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+            parsed_families = list(text_string_to_metric_families(text))
+        except (UnicodeDecodeError, ValueError, TypeError) as exc:
+            log.warning("left out an unparseable metrics text: %s", exc)
+            continue
+        for parsed in parsed_families:
             fam = families.get(parsed.name)
             if fam is None:
                 fam = families[parsed.name] = _Family(
@@ -93,6 +104,11 @@ class HttpMetrics:
             "HTTP request latency in this gateway (ms), by route template.",
             ["method", "route"],
             buckets=_MS_BUCKETS,
+            registry=self.registry,
+        )
+        self.backend_up = Gauge(
+            "orchestra_gateway_backend_metrics_up",
+            "1 when the last /metrics scrape reached every runtime process, else 0.",
             registry=self.registry,
         )
 

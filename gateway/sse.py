@@ -21,12 +21,24 @@ MEDIA_TYPE = "text/event-stream"
 _BOUNDARY = re.compile(r"(?<=\s)(?=\S)")
 
 
+def _quality(params: str) -> float:
+    for param in params.split(";"):
+        name, _, value = param.strip().partition("=")
+        if name.strip().lower() == "q":
+            try:
+                return float(value)
+            except ValueError:
+                return 0.0
+    return 1.0
+
+
 def wants_event_stream(accept: str | None) -> bool:
+    """Does the Accept header ask for `text/event-stream` (with a quality above 0)?"""
     if not accept:
         return False
     for item in accept.split(","):
         media, _, params = item.strip().partition(";")
-        if media.strip().lower() == MEDIA_TYPE and "q=0" not in params.replace(" ", ""):
+        if media.strip().lower() == MEDIA_TYPE and _quality(params) > 0:
             return True
     return False
 

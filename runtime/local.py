@@ -93,7 +93,10 @@ class LocalRuntime:
     async def audit(self, tenant_id: str, session_id: str | None) -> list[dict[str, Any]]:
         if session_id is not None and await self.store.get_session(tenant_id, session_id) is None:
             raise NotFound(f"session {session_id} not found")
-        return await self.store.list_audit(tenant_id, session_id)
+        # A turn's own events are written when it ends, a proposal's when it moves:
+        # order by time (stable) so the trail reads oldest first.
+        events = await self.store.list_audit(tenant_id, session_id)
+        return sorted(events, key=lambda e: float(e.get("at", 0.0)))
 
     async def ready(self) -> bool:
         return await self.store.ping()

@@ -19,6 +19,7 @@ router = APIRouter()
 log = logging.getLogger("orchestra.gateway")
 
 READY_TIMEOUT_S = 2.0
+METRICS_TIMEOUT_S = 5.0
 NOT_READY_RETRY_S = "2"
 
 
@@ -57,7 +58,15 @@ async def readyz(ctx: Ctx) -> Response:
     ),
 )
 async def metrics(ctx: Ctx) -> Response:
-    texts = list(await ctx.backend.metrics_texts())
+    """A backend that cannot be scraped still leaves this gateway's own metrics
+    (with `orchestra_gateway_backend_metrics_up 0`), so the scrape itself succeeds."""
+    try:
+        texts = list(await asyncio.wait_for(ctx.backend.metrics_texts(), METRICS_TIMEOUT_S))
+        ctx.http_metrics.backend_up.set(1)
+    except Exception as exc:
+        log.warning("could not collect runtime metrics: %s", type(exc).__name__)
+        texts = []
+        ctx.http_metrics.backend_up.set(0)
     texts.append(ctx.http_metrics.exposition())
     return Response(merge_expositions(texts), media_type=CONTENT_TYPE)
 

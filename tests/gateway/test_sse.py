@@ -1,0 +1,113 @@
+"""Server-sent events: token..., tool_call, proposal, done; done == the JSON turn."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+
+from .conftest import new_session, random_day
+
+SSE = {"Accept": "text/event-stream"}
+
+
+def parse_sse(raw: str) -> list[tuple[str, Any]]:
+    events = []
+    for block in raw.replace("\r\n", "\n").split("\n\n"):
+        if not block.strip():
+            continue
+        name, data = "message", []
+        for line in block.split("\n"):
+            if line.startswith(":"):
+                continue
+            field, _, value = line.partition(":")
+            value = value[1:] if value.startswith(" ") else value
+            if field == "event":
+                name = value
+            elif field == "data":
+                data.append(value)
+        events.append((name, json.loads("\n".join(data))))
+    return events
+
+
+def stream(api: httpx.Client, sid: object, text: str) -> tuple[httpx.Response, str]:
+    with api.stream("POST", f"/v1/sessions/{sid}/messages", json={"text": text}, headers=SSE) as r:
+        raw = r.read().decode()
+    return r, raw
+
+
+def deterministic(turn: dict[str, Any]) -> dict[str, Any]:
+    keep = ("tool", "tier", "status", "preview", "depends_on", "expires_at", "result")
+    return {
+        "reply": turn["reply"],
+        "tool_calls": turn["tool_calls"],
+        "usage": turn["usage"],
+        "proposals": [{k: p[k] for k in keep} for p in turn["proposals"]],
+    }
+
+
+def test_sse_events_in_order_and_done_equals_json(api: httpx.Client) -> None:
+    text = f"book a haircut on {random_day()} at 14"
+    streamed_session = new_session(api)
+    r, raw = stream(api, streamed_session["session_id"], text)
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/event-stream")
+    assert r.headers["x-request-id"]
+    events = parse_sse(raw)
+    names = [n for n, _ in events]
+
+    n_tokens = names.count("token")
+    assert n_tokens >= 2
+    assert names == ["token"] * n_tokens + ["tool_call"] * 2 + ["proposal", "done"]
+
+    done = events[-1][1]
+    assert set(done) == {"reply", "proposals", "tool_calls", "usage"}
+    tokens = [d for n, d in events if n == "token"]
+    assert all(set(t) == {"text"} for t in tokens)
+    assert "".join(t["text"] for t in tokens) == done["reply"]
+    assert [d for n, d in events if n == "tool_call"] == done["tool_calls"]
+    assert [d for n, d in events if n == "proposal"] == done["proposals"]
+
+    # the same turn, not streamed, in a twin session
+    twin = new_session(api)
+    plain = api.post(f"/v1/sessions/{twin['session_id']}/messages", json={"text": text})
+    assert plain.status_code == 200
+    assert deterministic(done) == deterministic(plain.json())
+
+    # the streamed turn really happened: it is in history and its proposal exists
+    pid = done["proposals"][0]["proposal_id"]
+    assert api.get(f"/v1/proposals/{pid}").json()["status"] == "PENDING"
+    history = api.get(f"/v1/sessions/{streamed_session['session_id']}/messages").json()
+    assert [m["content"] for m in history["messages"]] == [text, done["reply"]]
+
+
+def test_sse_plain_reply_is_tokens_then_done(api: httpx.Client) -> None:
+    s = new_session(api)
+    _, raw = stream(api, s["session_id"], "hello, what can you do?")
+    events = parse_sse(raw)
+    assert [n for n, _ in events][-1] == "done"
+    assert {n for n, _ in events[:-1]} == {"token"}
+    done = events[-1][1]
+    assert done["tool_calls"] == [] and done["proposals"] == []
+    assert "".join(d["text"] for n, d in events if n == "token") == done["reply"]
+
+
+def test_sse_errors_are_plain_json(api: httpx.Client) -> None:
+    r = api.post("/v1/sessions/s_nope/messages", json={"text": "hi"}, headers=SSE)
+    assert r.status_code == 404
+    assert r.json()["error"]["type"] == "not_found"
+    s = new_session(api)
+    api.delete(f"/v1/sessions/{s['session_id']}")
+    r = api.post(f"/v1/sessions/{s['session_id']}/messages", json={"text": "hi"}, headers=SSE)
+    assert r.status_code == 409 and r.json()["error"]["type"] == "session_closed"
+
+
+def test_json_accept_is_not_streamed(api: httpx.Client) -> None:
+    s = new_session(api)
+    r = api.post(
+        f"/v1/sessions/{s['session_id']}/messages",
+        json={"text": "hello"},
+        headers={"Accept": "application/json"},
+    )
+    assert r.headers["content-type"].startswith("application/json")

@@ -1,0 +1,109 @@
+"""Pure helpers of the gateway: merging expositions, key cache, token bucket, SSE framing."""
+
+from __future__ import annotations
+
+import json
+
+from gateway.auth import KeyCache, RateLimiter, bearer_key
+from gateway.metrics import merge_expositions
+from gateway.sse import frame, turn_events, wants_event_stream, word_chunks
+from runtime import metrics as runtime_metrics
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_merge_of_one_exposition_is_identity() -> None:
+    text = runtime_metrics.exposition()
+    assert merge_expositions([text]) == text
+
+
+def test_merge_keeps_earliest_created() -> None:
+    a = b"# HELP x_total X.\n# TYPE x_total counter\nx_total 1.0\nx_created 200.0\n"
+    b = b"# HELP x_total X.\n# TYPE x_total counter\nx_total 2.0\nx_created 100.0\n"
+    out = merge_expositions([a, b]).decode()
+    assert "x_total 3.0" in out and "x_created 100.0" in out
+
+
+def test_merge_of_nothing_is_empty() -> None:
+    assert merge_expositions([]) == b""
+
+
+def test_merge_leaves_out_unparseable_texts() -> None:
+    good = b"# TYPE y gauge\ny 2.0\n"
+    bad = b"# TYPE y gauge\ny 1.0\ny{oops 3\n"
+    assert merge_expositions([good, bad, b"\xff\xfe"]).decode().splitlines()[-1] == "y 2.0"
+
+
+def test_bearer_key_parsing() -> None:
+    assert bearer_key("Bearer abc") == "abc"
+    assert bearer_key("bearer   abc ") == "abc"
+    assert bearer_key("Basic abc") is None
+    assert bearer_key("Bearer") is None
+    assert bearer_key("Bearer ") is None
+    assert bearer_key(None) is None
+
+
+def test_key_cache_ttl_and_bound() -> None:
+    clock = FakeClock()
+    cache = KeyCache(ttl_s=30, negative_ttl_s=2, max_size=3, clock=clock)
+    cache.put("k1", "t1")
+    cache.put("bad", None)
+    assert cache.get("k1") == (True, "t1")
+    assert cache.get("bad") == (True, None)
+    clock.now += 5
+    assert cache.get("bad") == (False, None)  # negative answers expire sooner
+    assert cache.get("k1") == (True, "t1")
+    clock.now += 30
+    assert cache.get("k1") == (False, None)
+    for i in range(10):
+        cache.put(f"k{i}", "t")
+    assert len(cache) == 3
+
+
+def test_token_bucket() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(rate_per_s=1, burst=2, clock=clock)
+    assert limiter.acquire("a") == 0
+    assert limiter.acquire("a") == 0
+    wait = limiter.acquire("a")
+    assert 0.99 <= wait <= 1.0
+    assert limiter.acquire("b") == 0  # per tenant
+    clock.now += 1.0
+    assert limiter.acquire("a") == 0
+    assert limiter.acquire("a") > 0
+    clock.now += 100
+    assert [limiter.acquire("a") for _ in range(3)][:2] == [0, 0]  # refills up to burst only
+
+
+def test_accept_negotiation() -> None:
+    assert wants_event_stream("text/event-stream")
+    assert wants_event_stream("application/json, text/event-stream;q=0.9")
+    assert not wants_event_stream("application/json")
+    assert not wants_event_stream("text/event-stream;q=0")
+    assert not wants_event_stream(None)
+
+
+def test_word_chunks_rejoin() -> None:
+    for text in ["", "one", "two words", "  lead and trail  ", "a\nb\tc  d", "é 👋🏽 予約"]:
+        assert "".join(word_chunks(text)) == text
+    assert word_chunks("hi there you") == ["hi ", "there ", "you"]
+
+
+def test_turn_events_and_frames() -> None:
+    result = {
+        "reply": "ok then",
+        "tool_calls": [{"tool": "t", "tier": "T1", "status": "ok"}],
+        "proposals": [{"proposal_id": "p", "preview": "line1\nline2"}],
+        "usage": {"T1": 1, "T2": 0, "T3": 0},
+    }
+    events = list(turn_events(result))
+    assert [e for e, _ in events] == ["token", "token", "tool_call", "proposal", "done"]
+    assert json.loads(events[-1][1]) == result
+    raw = frame("proposal", events[3][1], 3)
+    assert raw.count(b"\n") == 4 and raw.endswith(b"\n\n")  # newlines in data are escaped
