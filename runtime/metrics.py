@@ -80,3 +80,15 @@ MAILBOX_DEPTH = Gauge(
 def exposition() -> bytes:
     """This process's metrics in Prometheus text format."""
     return generate_latest(REGISTRY)
+
+
+def prime(agent: str, tools: list[tuple[str, str]]) -> None:
+    """Create an agent's series at zero so a fresh /metrics already lists them."""
+    CHAT_DURATION.labels(agent)
+    MESSAGES.labels(agent)
+    for tier in ("T1", "T2", "T3"):
+        RECURSION_DEPTH.labels(agent, tier)
+    for tier, tool in tools:
+        TOOL_DURATION.labels(tier, tool, "ok")
+    for result in ("success", "rejected", "expired"):
+        WINDOW_HITS.labels("T2", result)

@@ -66,4 +66,7 @@ def build_model(settings: Settings) -> Model:
 def build_catalog(settings: Settings) -> AgentCatalog:
     names = ["onboarding", "chatbot", "admin", *settings.extra_agents]
     configs = {n: resolve_config(n, settings.config_data, base="admin") for n in names}
-    return AgentCatalog(build_model(settings), configs, extra=settings.extra_agents)
+    catalog = AgentCatalog(build_model(settings), configs, extra=settings.extra_agents)
+    for name in names:  # build every agent now: config errors surface at start-up
+        catalog.get(name)
+    return catalog

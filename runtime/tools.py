@@ -84,7 +84,9 @@ class Tool:
     def describe(self, parsed: BaseModel) -> str:
         if self.preview is not None:
             return self.preview(parsed)
-        fields = ", ".join(f"{k}={v}" for k, v in parsed.model_dump().items())
+        fields = ", ".join(
+            f"{k}={v}" for k, v in parsed.model_dump().items() if v not in ("", None)
+        )
         return f"{self.name}({fields})"
 
 
@@ -104,6 +106,9 @@ class ToolRegistry:
 
     def specs(self) -> tuple[ToolSpec, ...]:
         return self._specs
+
+    def all(self) -> list[Tool]:
+        return list(self._tools.values())
 
     def names(self) -> list[str]:
         return list(self._tools)

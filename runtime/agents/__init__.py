@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from importlib import import_module
 
+from .. import metrics
 from ..config import OrchestratorConfig, resolve_config
 from ..errors import BadRequest, ConfigError
 from ..models.base import Model
@@ -70,6 +71,7 @@ class AgentCatalog:
                 else cls(config, self._model)
             )
             self._built[agent] = orch
+            metrics.prime(agent, [(t.tier.value, t.name) for t in orch.tools.all()])
         return orch
 
 
