@@ -75,8 +75,10 @@ class RayBackend:
         await self._require_session(tenant_id, session_id)
         return await self.router.close(tenant_id, session_id)
 
-    async def send_message(self, tenant_id: str, session_id: str, text: str) -> dict[str, Any]:
-        return await self.router.send(tenant_id, session_id, text)
+    async def send_message(
+        self, tenant_id: str, session_id: str, text: str, message_id: str | None = None
+    ) -> dict[str, Any]:
+        return await self.router.send(tenant_id, session_id, text, message_id)
 
     async def list_proposals(
         self, tenant_id: str, session_id: str | None, status: ProposalStatus | None

@@ -24,7 +24,8 @@ from runtime.settings import Settings, build_catalog
 from .common import Envelope, open_store, registry_name, wrap_error
 from .registry import RegistryPort
 
-# An operation: (kind, request_id, tenant, sid[, text]); kind: "send" | "info" | "close"
+# An operation: (kind, request_id, tenant, sid[, text, message_id]);
+# kind: "send" | "info" | "close"
 Op = tuple[Any, ...]
 
 
@@ -70,7 +71,10 @@ class SessionHost:
             kind, rid, tenant, sid = op[:4]
             logs.REQUEST_ID.set(rid)  # this task's own context: the id follows the message
             if kind == "send":
-                return True, (await self.pool.send(tenant, sid, op[4])).public()
+                text, message_id = op[4], op[5]
+                if message_id:
+                    return True, await self.pool.send_once(tenant, sid, text, message_id)
+                return True, (await self.pool.send(tenant, sid, text)).public()
             if kind == "info":
                 return True, await self.pool.info(tenant, sid)
             if kind == "close":

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import time
 import uuid
 from typing import Any
 
@@ -87,6 +88,10 @@ class Batcher:
                 asyncio.get_running_loop().call_soon(self._flush)
 
 
+HOST_REFRESH_S = 10.0
+SEND_RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0)  # ~4 s: a restarting host comes back in ~1-2 s
+
+
 def rendezvous(key: str, nodes: list[str]) -> str:
     """Highest-random-weight choice: stable, and moves few keys when nodes change."""
     return max(nodes, key=lambda n: hashlib.blake2b(f"{n}|{key}".encode(), digest_size=8).digest())
@@ -98,6 +103,8 @@ class SessionRouter:
         self._batchers: dict[str, Batcher] = {}
         self._resolving: dict[str, asyncio.Future[Batcher]] = {}
         self.hosts: list[str] = [host_name(i) for i in range(settings.hosts)]
+        self._refreshed = time.monotonic()
+        self._refreshing: asyncio.Task[list[str]] | None = None
 
     def refresh_hosts(self) -> list[str]:
         """Re-read the live hosts (new ones join the hash ring)."""
@@ -109,6 +116,23 @@ class SessionRouter:
         if found:
             self.hosts = found
         return self.hosts
+
+    def _maybe_refresh(self) -> None:
+        """Every 10 s, re-read the hosts in the background (scale-out joins the ring)."""
+        if self.settings.placement != "hosted" or self._refreshing is not None:
+            return
+        if time.monotonic() - self._refreshed < HOST_REFRESH_S:
+            return
+        self._refreshed = time.monotonic()
+        task = asyncio.ensure_future(asyncio.to_thread(self.refresh_hosts))
+        self._refreshing = task
+
+        def done(t: asyncio.Task[list[str]]) -> None:
+            self._refreshing = None
+            if not t.cancelled():
+                t.exception()  # a failed refresh keeps the old ring
+
+        task.add_done_callback(done)
 
     def actor_name(self, session_id: str) -> str:
         if self.settings.placement == "dedicated":
@@ -144,6 +168,7 @@ class SessionRouter:
         ).remote(self.settings.model_dump(), "dedicated")
 
     async def call(self, session_id: str, op: Op) -> Any:
+        self._maybe_refresh()
         name = self.actor_name(session_id)
         try:
             batcher = await self._batcher(name)
@@ -151,9 +176,21 @@ class SessionRouter:
             raise Unavailable(f"session host {name} is not available", retry_after=1.0) from exc
         return unwrap(await batcher.submit(op))
 
-    async def send(self, tenant_id: str, session_id: str, text: str) -> dict[str, Any]:
-        op = ("send", REQUEST_ID.get(), tenant_id, session_id, text)
-        result: dict[str, Any] = await self.call(session_id, op)
+    async def send(
+        self, tenant_id: str, session_id: str, text: str, message_id: str | None = None
+    ) -> dict[str, Any]:
+        """Send one message. With a `message_id` the host dedupes, so a message whose
+        host died mid-turn is retried (with backoff) instead of failing: it runs
+        once whether or not the dead host had saved it."""
+        op = ("send", REQUEST_ID.get(), tenant_id, session_id, text, message_id or "")
+        delays = SEND_RETRY_DELAYS if message_id else ()
+        for delay in delays:
+            try:
+                result: dict[str, Any] = await self.call(session_id, op)
+                return result
+            except Unavailable:
+                await asyncio.sleep(delay)
+        result = await self.call(session_id, op)
         return result
 
     async def info(self, tenant_id: str, session_id: str) -> dict[str, Any]:

@@ -334,6 +334,7 @@ def redis_client(url: str, wait: float = 5.0, max_connections: int = 128) -> aio
         max_connections=max_connections,
         timeout=20,
         socket_connect_timeout=wait,
+        socket_timeout=30,  # a stalled server fails a call instead of hanging it
         health_check_interval=30,
     )
     # from_pool: the client owns the pool, so aclose() disconnects it (Redis(connection_pool=)

@@ -87,8 +87,9 @@ def _serve(args: argparse.Namespace) -> int:
             uvicorn.run(app_for(settings), host=args.host, port=args.port, log_level="warning")
     finally:
         say("shutting down: stopping actors, Ray and the store ...")
-        with contextlib.suppress(Exception):
-            kill_actors(settings.namespace)
+        if not ray_address:  # our own local Ray: take our actors down with it
+            with contextlib.suppress(Exception):
+                kill_actors(settings.namespace)
         import ray
 
         ray.shutdown()

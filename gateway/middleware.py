@@ -19,6 +19,8 @@ import uuid
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from runtime.logs import REQUEST_ID
+
 from .errors import error_response
 from .metrics import HttpMetrics
 
@@ -91,6 +93,7 @@ class GatewayMiddleware:
             await self.app(scope, receive, send)
             return
         rid = request_id_of(scope)
+        REQUEST_ID.set(rid)  # follows the message into the actors (runtime.logs)
         scope.setdefault("state", {})["request_id"] = rid
         method: str = scope.get("method", "GET")
         status = 500

@@ -73,7 +73,11 @@ class LocalRuntime:
     async def close_session(self, tenant_id: str, session_id: str) -> dict[str, Any]:
         return await self.pool.close(tenant_id, session_id)
 
-    async def send_message(self, tenant_id: str, session_id: str, text: str) -> dict[str, Any]:
+    async def send_message(
+        self, tenant_id: str, session_id: str, text: str, message_id: str | None = None
+    ) -> dict[str, Any]:
+        if message_id is not None:
+            return await self.pool.send_once(tenant_id, session_id, text, message_id)
         return (await self.pool.send(tenant_id, session_id, text)).public()
 
     async def list_proposals(

@@ -139,7 +139,7 @@ class MemoryStore:
             self.business[tenant_id] = doc
             self.applied[(tenant_id, key)] = copy.deepcopy(result)
             self.versions[tenant_id] = self.versions.get(tenant_id, 0) + 1
-            return result
+            return copy.deepcopy(result)
 
     async def business_applied(self, tenant_id: str, key: str) -> bool:
         return (tenant_id, key) in self.applied

@@ -63,6 +63,9 @@ class SessionState:
     context: dict[str, str] | None = None
     context_at: float = 0.0
     context_version: int = -1
+    # Results of the newest turns by message id: a retried message returns its
+    # first result instead of running twice (saved with the turn, atomically).
+    recent: dict[str, dict[str, Any]] = field(default_factory=dict)
     breaker_changes: list[tuple[BreakerState, BreakerState, float]] = field(default_factory=list)
 
     def snapshot(self) -> dict[str, Any]:
@@ -72,6 +75,7 @@ class SessionState:
             "breaker": self.breaker.snapshot(),
             "pending_t2": sorted(self.pending_t2),
             "last_usage": self.last_usage,
+            "recent": self.recent,
         }
 
 
@@ -159,6 +163,7 @@ class BaseOrchestrator(ABC):
             breaker.restore(snapshot.get("breaker", {}))
             state.pending_t2 = set(snapshot.get("pending_t2", []))
             state.last_usage = dict(snapshot.get("last_usage", state.last_usage))
+            state.recent = dict(snapshot.get("recent", {}))
         return state
 
     async def context(

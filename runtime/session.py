@@ -25,6 +25,8 @@ from .orchestrator import BaseOrchestrator, ProposalPort, SessionState, TurnResu
 from .sanitize import sanitize_for_prompt
 from .store import SessionRecord, Store
 
+RECENT_RESULTS = 8  # retries come right after a failure: a short memory is enough
+
 
 class SessionCore:
     __slots__ = ("_lock", "broken", "last_used", "orch", "state", "waiting")
@@ -48,8 +50,28 @@ class SessionCore:
         finally:
             self.last_used = time.monotonic()
 
+    async def handle_once(
+        self, text: str, message_id: str, store: Store, proposals: ProposalPort
+    ) -> dict[str, Any]:
+        """`handle`, but a message id seen before returns its first result."""
+        self.waiting += 1
+        try:
+            async with self._lock:
+                self.waiting -= 1
+                done = self.state.recent.get(message_id)
+                if done is not None:
+                    return done
+                return (await self._turn(text, store, proposals, None, message_id)).public()
+        finally:
+            self.last_used = time.monotonic()
+
     async def _turn(
-        self, text: str, store: Store, proposals: ProposalPort, version: int | None
+        self,
+        text: str,
+        store: Store,
+        proposals: ProposalPort,
+        version: int | None,
+        message_id: str | None = None,
     ) -> TurnResult:
         rec = self.state.record
         if self.broken:
@@ -57,6 +79,11 @@ class SessionCore:
         if rec.status != "active":
             raise SessionClosed(f"session {rec.session_id} is closed")
         result = await self.orch.run_turn(self.state, text, store, proposals, version)
+        if message_id is not None:
+            recent = self.state.recent
+            recent[message_id] = result.public()
+            while len(recent) > RECENT_RESULTS:
+                del recent[next(iter(recent))]
         try:
             await store.save_turn(
                 rec.tenant_id,
@@ -164,6 +191,9 @@ class SessionPool:
         orch = self.catalog.get(rec.agent)
         keep = orch.config.max_history_messages * 2
         snapshot, raw = await self.store.load_session(tenant_id, session_id, keep)
+        window = (snapshot or {}).get("window")
+        if isinstance(window, int):  # the live window's size: older ones are in the summary
+            raw = raw[len(raw) - window :] if window < len(raw) else raw
         messages = [message_from_dict(m) for m in raw]
         # The loaded tail may start inside a tool exchange: start at a turn.
         messages = messages[cut_index(messages, len(messages)) :] if messages else []
@@ -174,6 +204,12 @@ class SessionPool:
     ) -> TurnResult:
         core = await self.core(tenant_id, session_id)
         return await core.handle(text, self.store, self.proposals, version)
+
+    async def send_once(
+        self, tenant_id: str, session_id: str, text: str, message_id: str
+    ) -> dict[str, Any]:
+        core = await self.core(tenant_id, session_id)
+        return await core.handle_once(text, message_id, self.store, self.proposals)
 
     async def info(self, tenant_id: str, session_id: str) -> dict[str, Any]:
         return (await self.core(tenant_id, session_id)).info()

@@ -3,6 +3,7 @@
 # No `from __future__ import annotations` here: `MessageIn` is built per app
 # (its length limit comes from the settings) and FastAPI must see the class.
 
+import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
@@ -47,6 +48,15 @@ def build_router(settings: Settings) -> APIRouter:
             description=(
                 f"The user's message. The whole request body may not exceed {max_chars} "
                 "bytes (413 otherwise)."
+            ),
+        )
+        message_id: str | None = Field(
+            default=None,
+            min_length=1,
+            max_length=100,
+            description=(
+                "Optional idempotency key (or send an `Idempotency-Key` header): a retry "
+                "with the same id returns the first reply instead of running twice."
             ),
         )
 
@@ -111,7 +121,8 @@ def build_router(settings: Settings) -> APIRouter:
     async def post_message(
         session_id: SessionId, body: MessageIn, request: Request, ctx: Ctx, tenant: Tenant
     ) -> Response:
-        result = await ctx.backend.send_message(tenant, session_id, body.text)
+        message_id = body.message_id or request.headers.get("idempotency-key") or uuid.uuid4().hex
+        result = await ctx.backend.send_message(tenant, session_id, body.text, message_id)
         if wants_event_stream(request.headers.get("accept")):
             return stream_turn(result)
         return FastJSON(result)

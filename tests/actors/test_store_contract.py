@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from pathlib import Path
 from typing import Any
 
 import pytest
+from redis.asyncio.connection import AbstractConnection
 
 from actors.store import EmbeddedValkey, RedisStore, connect_store
 from runtime.errors import ToolValidationError, Unavailable
@@ -354,3 +356,18 @@ async def test_redis_store_ping(store_redis_url: str) -> None:
     s: RedisStore = await connect_store(store_redis_url, prefix="orc-ping")
     assert await s.ping()
     await s.close()
+
+
+def _connected() -> set[int]:
+    gc.collect()
+    return {id(c) for c in gc.get_objects() if isinstance(c, AbstractConnection) and c.is_connected}
+
+
+@pytest.mark.store
+async def test_close_disconnects_every_connection(store_redis_url: str) -> None:
+    before = _connected()
+    s = await connect_store(store_redis_url, prefix="orc-close")
+    await asyncio.gather(*(s.business_write("t", f"k{i}", "publish_site", {}) for i in range(8)))
+    assert len(_connected() - before) > 1  # the burst used several pooled connections
+    await s.close()
+    assert _connected() - before == set()

@@ -72,7 +72,9 @@ class StubBackend:
     async def close_session(self, tenant_id: str, session_id: str) -> dict[str, Any]:
         raise Unavailable("store down", retry_after=2.5)
 
-    async def send_message(self, tenant_id: str, session_id: str, text: str) -> dict[str, Any]:
+    async def send_message(
+        self, tenant_id: str, session_id: str, text: str, message_id: str | None = None
+    ) -> dict[str, Any]:
         raise Unavailable("host restarting", retry_after=0.1)
 
     async def list_proposals(
