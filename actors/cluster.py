@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 import ray
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from runtime.errors import Unavailable
 from runtime.settings import Settings
@@ -49,13 +50,18 @@ def ensure_actors(settings: Settings, timeout: float = 60.0) -> dict[str, list[A
     ray.get([r.ping.remote() for r in registries], timeout=timeout)
     hosts = []
     if settings.placement == "hosted":
+        # Round-robin over the alive nodes, softly: a host whose node dies restarts
+        # on another one (max_restarts) and rehydrates its sessions from the store.
+        nodes = sorted(n["NodeID"] for n in ray.nodes() if n["Alive"])
         hosts = [
             SessionHost.options(  # type: ignore[attr-defined]
                 name=host_name(i),
                 namespace=settings.namespace,
                 lifetime="detached",
                 get_if_exists=True,
-                scheduling_strategy="SPREAD",
+                scheduling_strategy=NodeAffinitySchedulingStrategy(
+                    nodes[i % len(nodes)], soft=True
+                ),
             ).remote(payload, str(i))
             for i in range(settings.hosts)
         ]

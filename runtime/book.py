@@ -101,7 +101,8 @@ class ProposalBook:
             if found is not None:
                 known[dep] = found
         check_dependencies(p.tenant_id, p.session_id, p.depends_on, known)
-        await self.store.save_proposals([p], [_event(p, None, p.created_at)])
+        # logged when it is stored (after the message that caused it), not at created_at
+        await self.store.save_proposals([p], [_event(p, None, max(p.created_at, self.clock()))])
         metrics.PROPOSAL_TRANSITIONS.labels(p.tier.value, p.status.value).inc()
         return p
 

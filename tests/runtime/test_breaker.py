@@ -13,7 +13,12 @@ from . import probe
 from .conftest import TENANT, FakeClock, Harness
 
 B = BreakerState
-ALLOWED = {(B.CLOSED, B.OPEN), (B.OPEN, B.HALF_OPEN), (B.HALF_OPEN, B.CLOSED), (B.HALF_OPEN, B.OPEN)}
+ALLOWED = {
+    (B.CLOSED, B.OPEN),
+    (B.OPEN, B.HALF_OPEN),
+    (B.HALF_OPEN, B.CLOSED),
+    (B.HALF_OPEN, B.OPEN),
+}
 
 
 def make_breaker(clock: FakeClock) -> tuple[CircuitBreaker, list[tuple[B, B]]]:

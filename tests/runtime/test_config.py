@@ -7,7 +7,7 @@ from pathlib import Path
 import pydantic
 import pytest
 
-from runtime.agents import AgentCatalog, AdminOrchestrator, load_class
+from runtime.agents import AdminOrchestrator, AgentCatalog, load_class
 from runtime.config import (
     AGENTS,
     PRESETS,

@@ -1,0 +1,69 @@
+"""Orchestra on a multi-node Ray cluster (`ray.cluster_utils.Cluster`: a head + 2 workers).
+
+The test session already owns a Ray, so each scenario runs in its own driver
+process (tests/support/cluster_scenarios.py) and reports what it observed;
+these tests assert on that.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+pytestmark = [pytest.mark.ray, pytest.mark.store, pytest.mark.cluster]
+
+
+def scenario(url: str, name: str) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, "-m", "tests.support.cluster_scenarios", url, name],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def test_core_cases_pass_and_hosts_spread_over_nodes(store_redis_url: str) -> None:
+    r = scenario(store_redis_url, "core")
+    assert r["nodes"] == 3
+    # 4 hosts placed round-robin (softly) over head + 2 workers
+    assert len(set(r["hosts"].values())) >= 2
+    assert r["session_ids"] == 1  # 50 concurrent creates
+    assert r["user_messages"] == [f"!tools echo #{i}" for i in range(20)]
+    assert r["roles"] == ["user", "assistant"] * 20
+    assert (r["confirm_ok"], r["confirm_conflict"], r["appointments"]) == (1, 49, 1)
+
+
+def test_removing_a_worker_node_mid_load_loses_nothing(store_redis_url: str) -> None:
+    r = scenario(store_redis_url, "node_loss")
+    assert r["victim_hosted"] >= 1 and r["nodes"] == 2
+    assert r["victim"] not in r["hosts_after"].values()  # its host restarted elsewhere
+    for i, sid in enumerate(r["sessions"]):
+        expected = [
+            f'!tools create_service {{"name": "svc{i}", "price": 1}}'
+            if k == 2
+            else f"!tools echo {i}-{k}"
+            for k in range(8)
+        ]
+        assert r["users"][sid] == expected  # every message once, in order
+    assert r["proposal_statuses"] == ["EXECUTED"] * 12
+    assert r["executed_events"] == 12  # no proposal executed twice
+    assert r["services"] == sorted(f"svc{i}" for i in range(12))
+
+
+def test_two_gateway_processes_on_one_cluster(store_redis_url: str) -> None:
+    r = scenario(store_redis_url, "two_gateways")
+    assert r["codes"] == [0, 0]
+    assert r["roles"] == ["user", "assistant"] * 20  # one turn at a time
+    users = [u.removeprefix("!tools echo ") for u in r["users"]]
+    for tag in "ab":
+        assert [u for u in users if u.startswith(tag)] == [f"{tag}-{i}" for i in range(10)]
+    assert sum(c["ok"] for c in r["confirm_results"]) == 1
+    assert sum(c["conflict"] for c in r["confirm_results"]) == 19
+    assert r["appointments"] == 1

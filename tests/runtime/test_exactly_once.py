@@ -1,0 +1,161 @@
+"""Exactly-once execution: the ledger, recovery after a crash, timed-out writes."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+
+from runtime.errors import Conflict, InvalidTransition
+from runtime.memstore import MemoryStore
+from runtime.proposals import ProposalStatus
+from runtime.store import LedgerState
+
+from .conftest import TENANT, Harness, MakeHarness, lab_config
+
+S = ProposalStatus
+BOOK = "book a haircut tomorrow at 3pm"
+
+
+async def pending_booking(h: Harness) -> str:
+    sid = await h.session("chatbot", subject="carol")
+    r = await h.send(sid, BOOK)
+    assert [c["tool"] for c in r["tool_calls"]] == ["check_availability", "book_appointment"]
+    [p] = r["proposals"]
+    assert p["tier"] == "T3" and p["status"] == "PENDING"
+    return str(p["proposal_id"])
+
+
+async def test_confirm_twice_second_is_a_conflict_and_books_once(h: Harness) -> None:
+    pid = await pending_booking(h)
+    first = await h.rt.confirm(TENANT, pid)
+    assert first["status"] == "EXECUTED"
+    with pytest.raises(InvalidTransition) as info:
+        await h.rt.confirm(TENANT, pid)
+    assert isinstance(info.value, Conflict)  # the API maps Conflict to 409
+    assert (info.value.current, info.value.target) == ("EXECUTED", "CONFIRMED")
+    appts = (await h.business())["appointments"]
+    assert len(appts) == 1
+    assert appts[0]["service"] == "haircut" and appts[0]["time"] == "15:00"
+    assert appts[0]["customer"] == "carol"
+    assert h.store.ledger[(TENANT, pid)] is LedgerState.DONE
+    with pytest.raises(InvalidTransition):
+        await h.rt.reject(TENANT, pid)
+
+
+async def confirmed_with_ledger(h: Harness, pid: str) -> None:
+    """Simulate a crash after CONFIRMED and the DISPATCHING ledger record."""
+    p = await h.proposal(pid)
+    await h.store.save_proposals([p.transition(S.CONFIRMED, at=h.clock())], [])
+    assert await h.store.ledger_claim(TENANT, pid, h.clock()) is None
+
+
+async def test_recover_dispatching_already_applied_does_not_apply_again(h: Harness) -> None:
+    pid = await pending_booking(h)
+    p = await h.proposal(pid)
+    await confirmed_with_ledger(h, pid)
+    args = p.args | {"customer": "carol"}
+    applied = await h.store.business_write(TENANT, pid, "book_appointment", args)
+    assert h.store.versions[TENANT] == 1
+    [done] = await h.rt.book.recover()
+    assert done.proposal_id == pid and done.status is S.EXECUTED
+    assert done.result == applied
+    assert h.store.versions[TENANT] == 1  # no second application
+    assert len((await h.business())["appointments"]) == 1
+    assert h.store.ledger[(TENANT, pid)] is LedgerState.DONE
+
+
+async def test_recover_dispatching_not_applied_applies_once(h: Harness) -> None:
+    pid = await pending_booking(h)
+    await confirmed_with_ledger(h, pid)
+    await h.rt.start()  # start() runs recovery
+    await h.rt.stop()
+    assert (await h.proposal(pid)).status is S.EXECUTED
+    assert len((await h.business())["appointments"]) == 1
+    assert await h.rt.book.recover() == []  # nothing left to do
+
+
+async def test_recover_ledger_done_finishes_without_reapplying(h: Harness) -> None:
+    pid = await pending_booking(h)
+    p = await h.proposal(pid)
+    await confirmed_with_ledger(h, pid)
+    await h.store.business_write(TENANT, pid, "book_appointment", p.args | {"customer": "c"})
+    await h.store.ledger_set(TENANT, pid, LedgerState.DONE)
+    [done] = await h.rt.book.recover()
+    assert done.status is S.EXECUTED
+    assert h.store.versions[TENANT] == 1
+
+
+async def test_recover_ledger_failed_marks_failed(h: Harness) -> None:
+    pid = await pending_booking(h)
+    await confirmed_with_ledger(h, pid)
+    await h.store.ledger_set(TENANT, pid, LedgerState.FAILED)
+    [failed] = await h.rt.book.recover()
+    assert failed.status is S.FAILED and failed.error == "execution failed earlier"
+    assert (await h.business())["appointments"] == []
+
+
+async def test_timed_out_write_that_did_not_apply_is_failed(make_harness: MakeHarness) -> None:
+    h = make_harness(configs={"lab": lab_config(executor_timeout_ms=50)})
+    sid = await h.session()
+    r = await h.send(sid, '!tools slow_write {"name": "spa", "seconds": 0.2}')
+    [p] = r["proposals"]
+    t0 = time.perf_counter()
+    out = await h.rt.confirm(TENANT, p["proposal_id"])
+    assert time.perf_counter() - t0 < 0.15
+    assert out["status"] == "FAILED"
+    assert "timed out after 0.05s; it did not run" in out["result"]["error"]
+    await asyncio.sleep(0.2)  # the cancelled write never lands later
+    assert "spa" not in (await h.business())["services"]
+    assert h.store.ledger[(TENANT, p["proposal_id"])] is LedgerState.FAILED
+
+
+async def test_timed_out_write_that_did_apply_is_executed(make_harness: MakeHarness) -> None:
+    h = make_harness(configs={"lab": lab_config(executor_timeout_ms=50)})
+    sid = await h.session()
+    r = await h.send(sid, '!tools slow_write {"name": "spa", "seconds": 0.1}')
+    pid = r["proposals"][0]["proposal_id"]
+    # The write landed (e.g. the tool hung after writing): same idempotency key.
+    first = await h.store.business_write(
+        TENANT, pid, "add_service", {"name": "spa", "price": 1.0, "duration_min": 10}
+    )
+    out = await h.rt.confirm(TENANT, pid)
+    assert out["status"] == "EXECUTED"
+    assert out["result"] == first
+    assert h.store.versions[TENANT] == 1
+
+
+async def test_failing_write_is_failed_with_reason(h: Harness) -> None:
+    sid = await h.session()
+    r = await h.send(sid, '!tools create_service {"name": "haircut", "price": 5}')
+    out = await h.rt.confirm(TENANT, r["proposals"][0]["proposal_id"])
+    assert out["status"] == "FAILED"
+    assert out["result"] == {"error": "service 'haircut' already exists"}
+    assert (await h.business())["services"]["haircut"]["price"] == 30.0
+
+
+class BrokenWrites(MemoryStore):
+    async def business_write(self, tenant_id: str, key: str, op: str, args: dict[str, Any]) -> Any:
+        raise RuntimeError("disk on fire")
+
+
+async def test_unexpected_error_fails_the_proposal(make_harness: MakeHarness) -> None:
+    h = make_harness(store=BrokenWrites())
+    sid = await h.session()
+    r = await h.send(sid, '!tools create_service {"name": "spa", "price": 5}')
+    out = await h.rt.confirm(TENANT, r["proposals"][0]["proposal_id"])
+    assert out["status"] == "FAILED"
+    assert out["result"] == {"error": "RuntimeError: disk on fire"}
+
+
+async def test_tool_that_no_longer_exists_fails(h: Harness) -> None:
+    sid = await h.session()
+    r = await h.send(sid, '!tools create_service {"name": "spa", "price": 5}')
+    pid = r["proposals"][0]["proposal_id"]
+    ghost = (await h.proposal(pid)).model_copy(update={"tool": "ghost_tool"})
+    await h.store.save_proposals([ghost], [])
+    out = await h.rt.confirm(TENANT, pid)
+    assert out["status"] == "FAILED"
+    assert out["result"] == {"error": "tool ghost_tool no longer exists"}

@@ -1,0 +1,176 @@
+"""The three demo journeys through LocalRuntime with the ScriptedModel."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from runtime.agents.business import resolve_day
+from runtime.models.base import ModelRequest, ToolSpec, user_text
+from runtime.models.scripted import ScriptedModel, plan_for
+
+from .conftest import TENANT, Harness
+
+
+def tools_of(r: dict[str, Any]) -> list[tuple[str, str, str]]:
+    return [(c["tool"], c["tier"], c["status"]) for c in r["tool_calls"]]
+
+
+async def test_chatbot_booking_journey(h: Harness) -> None:
+    info, created = await h.rt.create_session(TENANT, "chatbot", "dana")
+    assert created and info["greeting"].startswith("Hi! I'm the assistant of Demo Salon")
+    sid = info["session_id"]
+
+    r = await h.send(sid, "Is there availability for a haircut tomorrow?")
+    assert tools_of(r) == [("check_availability", "T1", "ok")]
+    assert '"free":["09:00"' in r["reply"]
+
+    r = await h.send(sid, "Please book a haircut tomorrow at 3pm")
+    assert tools_of(r) == [
+        ("check_availability", "T1", "ok"),
+        ("book_appointment", "T3", "proposed"),
+    ]
+    [p] = r["proposals"]
+    assert p["status"] == "PENDING" and p["expires_at"] is None
+    assert "time=15:00" in p["preview"]
+
+    r = await h.send(sid, "yes please")  # a T3 is never soft-confirmed
+    assert (await h.business())["appointments"] == []
+
+    done = await h.rt.confirm(TENANT, p["proposal_id"])
+    assert done["status"] == "EXECUTED"
+    tomorrow = (dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)).isoformat()
+    appt = {"id": "appt-1", "service": "haircut", "date": tomorrow, "time": "15:00"}
+    assert (await h.business())["appointments"] == [appt | {"customer": "dana"}]
+    r = await h.send(sid, "any availability tomorrow?")
+    assert '"15:00"' not in r["reply"]  # the slot is taken now
+
+
+async def test_onboarding_journey(h: Harness) -> None:
+    sid = await h.session("onboarding", subject="owner")
+    steps = [
+        ("My business is called Bella Hair Studio", "set_business_profile"),
+        ("Add massage for $50, 60 min", "add_service"),
+        ("We are open 9am to 6pm", "set_hours"),
+        ("Publish the site", "publish_site"),
+    ]
+    previous: str | None = None
+    for text, tool in steps:
+        r = await h.send(sid, text)
+        proposed = [p for p in r["proposals"] if p["status"] == "PENDING"]
+        assert [(p["tool"], p["tier"]) for p in proposed] == [(tool, "T2")]
+        if previous is not None:  # this message soft-confirmed the previous step
+            executed = [p["proposal_id"] for p in r["proposals"] if p["status"] == "EXECUTED"]
+            assert executed == [previous]
+        previous = proposed[0]["proposal_id"]
+    r = await h.send(sid, "thanks!")
+    [published] = r["proposals"]
+    assert published["status"] == "EXECUTED"
+    assert published["result"]["url"] == "https://sites.example/bella-hair-studio"
+
+    doc = await h.business()
+    assert doc["name"] == "Bella Hair Studio"
+    assert doc["services"]["massage"] == {"name": "massage", "price": 50.0, "duration_min": 60}
+    assert doc["hours"] == {"open": "09:00", "close": "18:00", "days": "Mon-Sat"}
+    assert doc["published"] is True
+    r = await h.send(sid, "how is my setup progress?")
+    assert tools_of(r) == [("get_profile", "T1", "ok")]
+    assert '"published":true' in r["reply"]
+
+
+async def test_onboarding_no_cancels_a_step(h: Harness) -> None:
+    sid = await h.session("onboarding", subject="owner")
+    await h.send(sid, "My business is called Wrong Name")
+    r = await h.send(sid, "no, wait")
+    assert [p["status"] for p in r["proposals"]] == ["REJECTED"]
+    assert (await h.business())["name"] == "Demo Salon"
+
+
+async def test_admin_journey(h: Harness) -> None:
+    sid = await h.session("admin", subject="manager")
+    r = await h.send(sid, "Create service massage for $50")
+    assert tools_of(r) == [("create_service", "T2", "proposed")]
+    r = await h.send(sid, "Update massage price to $60")
+    assert tools_of(r) == [("update_service", "T2", "proposed")]
+    assert [p["status"] for p in r["proposals"]] == ["EXECUTED", "PENDING"]
+    r = await h.send(sid, "Delete the haircut service")
+    assert tools_of(r) == [("delete_service", "T3", "proposed")]
+    delete = next(p for p in r["proposals"] if p["tool"] == "delete_service")
+    assert delete["status"] == "PENDING"
+    services = (await h.business())["services"]
+    assert services["massage"]["price"] == 60.0
+    assert "haircut" in services  # the T3 waits for the button
+    done = await h.rt.confirm(TENANT, delete["proposal_id"])
+    assert done["result"] == {"deleted": "haircut"}
+    services = (await h.business())["services"]
+    assert sorted(services) == ["coloring", "manicure", "massage"]
+    r = await h.send(sid, "list the services")
+    assert tools_of(r) == [("list_services", "T1", "ok")]
+    assert "haircut" not in r["reply"]
+
+
+# -- the scripted model itself ---------------------------------------------------------
+
+
+ALL_TOOLS = {
+    "list_services",
+    "check_availability",
+    "book_appointment",
+    "set_business_profile",
+    "add_service",
+    "set_hours",
+    "publish_site",
+    "get_profile",
+}
+
+
+@pytest.mark.parametrize(
+    ("text", "plan"),
+    [
+        ("what services do you offer?", [("list_services", {})]),
+        (
+            "openings on friday for coloring",
+            [("check_availability", {"service": "coloring", "day": "friday"})],
+        ),
+        (
+            "book a manicure on 2030-01-02 at 9:30am",
+            [
+                ("check_availability", {"service": "manicure", "day": "2030-01-02"}),
+                ("book_appointment", {"service": "manicure", "day": "2030-01-02", "time": "09:30"}),
+            ],
+        ),
+        ("hours 10 to 4", [("set_hours", {"open": "10:00", "close": "16:00"})]),
+        ("show my profile", [("get_profile", {})]),
+        ("hello there", []),
+        (
+            '!tools echo*2; slow {"seconds": 1}',
+            [("echo", {}), ("echo", {}), ("slow", {"seconds": 1})],
+        ),
+    ],
+)
+def test_plan_for(text: str, plan: list[tuple[str, dict[str, Any]]]) -> None:
+    assert plan_for(text, ALL_TOOLS) == plan
+
+
+async def test_scripted_model_answers() -> None:
+    model = ScriptedModel()
+    tools = (ToolSpec("list_services", "", {}),)
+    r = await model.complete(ModelRequest("", (user_text("hello"),), tools))
+    assert r.text.startswith("Got it.")
+    r = await model.complete(ModelRequest("", (user_text(" "),), tools))
+    assert r.text == "How can I help?"
+    r = await model.complete(ModelRequest("", (user_text("what's on the menu"),), tools))
+    assert r.tool_uses[0].name == "list_services" and r.stop_reason == "tool_use"
+
+
+def test_resolve_day() -> None:
+    monday = dt.date(2030, 1, 7)
+    assert resolve_day("today", monday) == "2030-01-07"
+    assert resolve_day("Tomorrow", monday) == "2030-01-08"
+    assert resolve_day("monday", monday) == "2030-01-14"  # next week, not today
+    assert resolve_day("friday", monday) == "2030-01-11"
+    assert resolve_day("2030-02-03", monday) == "2030-02-03"
+    with pytest.raises(ValueError, match="cannot understand"):
+        resolve_day("someday", monday)

@@ -1,0 +1,500 @@
+"""Proposals: the state machine, soft-confirm, dependencies, races and isolation."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from typing import Any
+
+import pydantic
+import pytest
+
+from runtime.errors import BadRequest, InvalidTransition, NotFound
+from runtime.memstore import MemoryStore
+from runtime.proposals import (
+    TERMINAL,
+    Proposal,
+    ProposalStatus,
+    can_transition,
+    check_dependencies,
+    dependency_verdict,
+    is_refusal,
+    window_open,
+)
+from runtime.tiers import Tier
+
+from .conftest import OTHER_TENANT, T0, TENANT, Harness, MakeHarness, YieldingStore, gather_outcomes
+
+S = ProposalStatus
+
+# The documented machine (DESIGN.md), written out independently of the code.
+DOCUMENTED = {
+    (S.PENDING, S.CONFIRMED),
+    (S.PENDING, S.REJECTED),
+    (S.PENDING, S.EXPIRED),
+    (S.PENDING, S.FAILED),
+    (S.CONFIRMED, S.EXECUTED),
+    (S.CONFIRMED, S.FAILED),
+}
+
+
+def proposal(status: S = S.PENDING, **kw: Any) -> Proposal:
+    base: dict[str, Any] = {
+        "proposal_id": "p1",
+        "tenant_id": TENANT,
+        "session_id": "s1",
+        "agent": "lab",
+        "tool": "create_service",
+        "tier": Tier.T2,
+        "status": status,
+        "created_at": T0,
+        "expires_at": T0 + 10,
+    }
+    return Proposal(**(base | kw))
+
+
+def create(name: str, price: float = 1) -> str:
+    return "create_service " + json.dumps({"name": name, "price": price})
+
+
+async def propose(h: Harness, sid: str, *calls: str, tenant: str = TENANT) -> list[dict[str, Any]]:
+    r = await h.send(sid, "!tools " + "; ".join(calls), tenant=tenant)
+    assert all(c["status"] == "proposed" for c in r["tool_calls"]), r["tool_calls"]
+    return list(r["proposals"])
+
+
+# -- the state machine -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("src", "dst"), list(itertools.product(S, S)))
+def test_every_transition_against_the_documented_machine(src: S, dst: S) -> None:
+    p = proposal(src)
+    assert can_transition(src, dst) == ((src, dst) in DOCUMENTED)
+    if (src, dst) in DOCUMENTED:
+        moved = p.transition(dst, at=T0 + 1, result={"ok": 1}, error=None)
+        assert moved.status is dst and moved.updated_at == T0 + 1 and moved.result == {"ok": 1}
+        assert p.status is src  # the original is immutable
+    else:
+        with pytest.raises(InvalidTransition) as info:
+            p.transition(dst, at=T0 + 1)
+        assert (info.value.current, info.value.target) == (src.value, dst.value)
+
+
+def test_terminal_states() -> None:
+    assert {S.REJECTED, S.EXPIRED, S.EXECUTED, S.FAILED} == TERMINAL
+    for status in S:
+        assert proposal(status).terminal == (status in TERMINAL)
+        if status in TERMINAL:
+            assert not any(can_transition(status, t) for t in S)
+
+
+def test_proposal_is_frozen_and_public_shape() -> None:
+    p = proposal(depends_on=("p0",))
+    with pytest.raises(pydantic.ValidationError):
+        p.status = S.EXECUTED  # type: ignore[misc]
+    assert p.public() == {
+        "proposal_id": "p1",
+        "session_id": "s1",
+        "tool": "create_service",
+        "tier": "T2",
+        "status": "PENDING",
+        "preview": "",
+        "depends_on": ["p0"],
+        "created_at": T0,
+        "expires_at": T0 + 10,
+        "result": None,
+    }
+    failed = p.transition(S.FAILED, at=T0, error="boom")
+    assert failed.public()["result"] == {"error": "boom"}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "no",
+        "No thanks",
+        "cancel that",
+        "STOP",
+        "wait a second",
+        "don't",
+        "Don\u2019t do it",
+        "do not",
+        "nevermind",
+        "abort",
+        "nope",
+    ],
+)
+def test_refusals(text: str) -> None:
+    assert is_refusal(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["yes", "ok go ahead", "sounds good", "I know", "noon works", "nothing else", ""]
+)
+def test_not_refusals(text: str) -> None:
+    assert not is_refusal(text)
+
+
+def test_window_open() -> None:
+    p = proposal(expires_at=T0 + 10)
+    assert window_open(p, T0 + 10) and not window_open(p, T0 + 10.001)
+    assert window_open(proposal(expires_at=None), T0 + 10**9)
+
+
+def test_check_dependencies() -> None:
+    dep = proposal(proposal_id="d1")
+    known = {
+        "d1": dep,
+        "other-session": proposal(proposal_id="other-session", session_id="s2"),
+        "other-tenant": proposal(proposal_id="other-tenant", tenant_id=OTHER_TENANT),
+        "dead": proposal(S.REJECTED, proposal_id="dead"),
+    }
+    check_dependencies(TENANT, "s1", ["d1"], known)
+    for bad in ("other-session", "other-tenant", "missing"):
+        with pytest.raises(BadRequest, match=f"unknown dependency {bad}"):
+            check_dependencies(TENANT, "s1", [bad], known)
+    with pytest.raises(BadRequest, match="is REJECTED"):
+        check_dependencies(TENANT, "s1", ["dead"], known)
+
+
+@pytest.mark.parametrize(
+    ("deps", "expected"),
+    [
+        ([S.EXECUTED, S.EXECUTED], S.EXECUTED),
+        ([S.EXECUTED, S.PENDING], None),
+        ([S.CONFIRMED], None),
+        ([S.EXECUTED, S.EXPIRED], S.FAILED),
+        ([S.REJECTED, S.PENDING], S.FAILED),
+        ([S.FAILED], S.FAILED),
+        ([], S.EXECUTED),
+    ],
+)
+def test_dependency_verdict(deps: list[S], expected: S | None) -> None:
+    known = {f"d{i}": proposal(s, proposal_id=f"d{i}") for i, s in enumerate(deps)}
+    p = proposal(proposal_id="p", depends_on=tuple(known))
+    assert dependency_verdict(p, known) is expected
+    if deps:  # an unknown dependency counts as dead
+        assert dependency_verdict(proposal(depends_on=("ghost",)), known) is S.FAILED
+
+
+# -- races ----------------------------------------------------------------------------------
+
+
+async def test_concurrent_confirms_one_winner(make_harness: MakeHarness) -> None:
+    h = make_harness(store=YieldingStore())
+    sid = await h.session()
+    [p] = await propose(h, sid, 'slow_write {"name": "spa", "seconds": 0.05}')
+    outcomes = await gather_outcomes([h.rt.confirm(TENANT, p["proposal_id"]) for _ in range(20)])
+    wins = [o for o in outcomes if isinstance(o, dict)]
+    assert len(wins) == 1 and wins[0]["status"] == "EXECUTED"
+    assert all(isinstance(o, InvalidTransition) for o in outcomes if o not in wins)
+    assert h.store.versions[TENANT] == 1  # the business change applied once
+    assert list(h.store.applied) == [(TENANT, p["proposal_id"])]
+    assert (await h.business())["services"]["spa"]["price"] == 1.0
+
+
+@pytest.mark.parametrize("confirm_first", [True, False])
+async def test_concurrent_confirm_and_reject_one_winner(
+    make_harness: MakeHarness, confirm_first: bool
+) -> None:
+    h = make_harness(store=YieldingStore())
+    sid = await h.session()
+    [p] = await propose(h, sid, 'delete_service {"name": "manicure"}')
+    pid = p["proposal_id"]
+    calls = [h.rt.confirm(TENANT, pid), h.rt.reject(TENANT, pid), h.rt.reject(TENANT, pid)]
+    if not confirm_first:
+        calls.reverse()
+    outcomes = await gather_outcomes(calls)
+    winners = [o for o in outcomes if isinstance(o, dict)]
+    assert len(winners) == 1
+    assert sum(isinstance(o, InvalidTransition) for o in outcomes) == 2
+    final = (await h.proposal(pid)).status
+    assert final.value == winners[0]["status"]
+    assert final is (S.EXECUTED if confirm_first else S.REJECTED)
+    assert ("manicure" in (await h.business())["services"]) is (not confirm_first)
+
+
+async def test_concurrent_confirm_and_expire_one_winner(make_harness: MakeHarness) -> None:
+    h = make_harness(store=YieldingStore())
+    sid = await h.session()
+    [p] = await propose(h, sid, create("spa"))
+    h.clock.advance(121)  # past the lab's 120 s window
+    outcomes = await gather_outcomes(
+        [h.rt.confirm(TENANT, p["proposal_id"]), h.rt.book.expire_due()]
+    )
+    assert isinstance(outcomes[0], InvalidTransition)
+    assert (await h.proposal(p["proposal_id"])).status is S.EXPIRED
+    assert "spa" not in (await h.business())["services"]
+
+
+# -- depends_on ---------------------------------------------------------------------------------
+
+
+async def test_second_write_depends_on_the_first(h: Harness) -> None:
+    sid = await h.session()
+    first, second, third = await propose(h, sid, create("a"), create("b"), create("c"))
+    assert first["depends_on"] == []
+    assert second["depends_on"] == [first["proposal_id"]]
+    assert third["depends_on"] == [first["proposal_id"], second["proposal_id"]]
+
+
+async def test_dependent_waits_then_runs_after_its_dependency(h: Harness) -> None:
+    sid = await h.session()
+    first, second = await propose(h, sid, create("a"), create("b"))
+    confirmed = await h.rt.confirm(TENANT, second["proposal_id"])
+    assert confirmed["status"] == "CONFIRMED"  # waits for "a"
+    assert "b" not in (await h.business())["services"]
+    await h.rt.confirm(TENANT, first["proposal_id"])
+    assert (await h.proposal(second["proposal_id"])).status is S.EXECUTED
+    assert {"a", "b"} <= set((await h.business())["services"])
+
+
+@pytest.mark.parametrize("how", ["reject", "refusal", "expire_message", "sweeper"])
+async def test_dead_first_write_fails_the_dependents(h: Harness, how: str) -> None:
+    sid = await h.session()
+    first, second, third = await propose(h, sid, create("a"), create("b"), create("c"))
+    if how == "reject":
+        await h.rt.reject(TENANT, first["proposal_id"])
+        expected = S.REJECTED
+    elif how == "refusal":
+        await h.send(sid, "no, cancel")
+        expected = S.REJECTED
+    elif how == "expire_message":
+        h.clock.advance(121)
+        await h.send(sid, "yes please")
+        expected = S.EXPIRED
+    else:
+        h.clock.advance(121)
+        expired = await h.rt.book.expire_due()
+        assert expired[0].proposal_id == first["proposal_id"]
+        expected = S.EXPIRED
+    assert (await h.proposal(first["proposal_id"])).status is expected
+    for dep in (second, third):
+        p = await h.proposal(dep["proposal_id"])
+        assert p.status is S.FAILED
+        assert p.error is not None and "dependency" in p.error
+    assert not {"a", "b", "c"} & set((await h.business())["services"])
+
+
+class DependentsFirstStore(MemoryStore):
+    """Lists proposals in the worst order: dependents before their dependencies."""
+
+    async def list_proposals(self, *args: Any, **kw: Any) -> list[Proposal]:
+        found = await super().list_proposals(*args, **kw)
+        return sorted(found, key=lambda p: len(p.depends_on), reverse=True)
+
+    async def open_proposals(self) -> list[Proposal]:
+        found = await super().open_proposals()
+        return sorted(found, key=lambda p: len(p.depends_on), reverse=True)
+
+
+@pytest.mark.parametrize("how", ["message", "sweeper"])
+async def test_expiry_fails_dependents_whatever_the_store_order(
+    make_harness: MakeHarness, how: str
+) -> None:
+    h = make_harness(store=DependentsFirstStore())
+    sid = await h.session()
+    first, second = await propose(h, sid, create("a"), create("b"))
+    h.clock.advance(121)
+    if how == "message":
+        await h.send(sid, "ok")
+    else:
+        await h.rt.book.expire_due()
+    assert (await h.proposal(first["proposal_id"])).status is S.EXPIRED
+    assert (await h.proposal(second["proposal_id"])).status is S.FAILED
+
+
+async def test_soft_confirm_in_dependents_first_order(make_harness: MakeHarness) -> None:
+    h = make_harness(store=DependentsFirstStore())
+    sid = await h.session()
+    await propose(h, sid, create("a"), create("b"))
+    r = await h.send(sid, "great")
+    assert [p["status"] for p in r["proposals"]] == ["EXECUTED", "EXECUTED"]
+
+
+async def test_soft_confirm_report_is_final_for_dependent_writes(h: Harness) -> None:
+    sid = await h.session()
+    first, second = await propose(h, sid, create("a"), create("b"))
+    r = await h.send(sid, "great")
+    statuses = {p["proposal_id"]: p["status"] for p in r["proposals"]}
+    assert statuses == {first["proposal_id"]: "EXECUTED", second["proposal_id"]: "EXECUTED"}
+
+
+async def test_dependency_from_another_session_or_tenant_is_rejected(h: Harness) -> None:
+    sid_a = await h.session(subject="a")
+    sid_b = await h.session(subject="b")
+    [foreign] = await propose(h, sid_a, create("a"))
+    mine = proposal(proposal_id="p_mine", session_id=sid_b, depends_on=(foreign["proposal_id"],))
+    with pytest.raises(BadRequest, match="unknown dependency"):
+        await h.rt.book.propose(mine)
+    other_tenant = mine.model_copy(update={"tenant_id": OTHER_TENANT, "session_id": sid_a})
+    with pytest.raises(BadRequest, match="unknown dependency"):
+        await h.rt.book.propose(other_tenant)
+    assert await h.store.get_proposal(TENANT, "p_mine") is None
+
+
+# -- soft-confirm -------------------------------------------------------------------------
+
+
+async def test_next_message_inside_window_confirms_and_executes_t2(h: Harness) -> None:
+    sid = await h.session()
+    [p] = await propose(h, sid, create("yoga", 40))
+    h.clock.advance(119)
+    r = await h.send(sid, "sounds good")
+    [done] = [q for q in r["proposals"] if q["proposal_id"] == p["proposal_id"]]
+    assert done["status"] == "EXECUTED"
+    assert done["result"] == {"name": "yoga", "price": 40.0, "duration_min": 30}
+    assert (await h.business())["services"]["yoga"]["price"] == 40.0
+
+
+@pytest.mark.parametrize("text", ["no", "cancel", "stop", "wait", "don't"])
+async def test_refusal_rejects(h: Harness, text: str) -> None:
+    sid = await h.session()
+    [p] = await propose(h, sid, create("yoga"))
+    r = await h.send(sid, text)
+    assert [q["status"] for q in r["proposals"]] == ["REJECTED"]
+    assert (await h.proposal(p["proposal_id"])).status is S.REJECTED
+    assert "yoga" not in (await h.business())["services"]
+
+
+async def test_message_after_window_finds_it_expired(h: Harness) -> None:
+    sid = await h.session()
+    [p] = await propose(h, sid, create("yoga"))
+    h.clock.advance(120.5)
+    r = await h.send(sid, "yes do it")
+    assert [q["status"] for q in r["proposals"]] == ["EXPIRED"]
+    assert "yoga" not in (await h.business())["services"]
+    with pytest.raises(InvalidTransition):
+        await h.rt.confirm(TENANT, p["proposal_id"])
+
+
+async def test_explicit_confirm_after_window_expires(h: Harness) -> None:
+    sid = await h.session()
+    [p] = await propose(h, sid, create("yoga"))
+    h.clock.advance(121)
+    with pytest.raises(InvalidTransition) as info:
+        await h.rt.confirm(TENANT, p["proposal_id"])
+    assert info.value.current == "EXPIRED"
+    assert (await h.proposal(p["proposal_id"])).status is S.EXPIRED
+
+
+async def test_sweeper_expires_due_t2_but_never_t3(h: Harness) -> None:
+    sid = await h.session()
+    t2, t3 = await propose(h, sid, create("yoga"), 'delete_service {"name": "haircut"}')
+    assert await h.rt.book.expire_due() == []
+    h.clock.advance(10_000)
+    expired = await h.rt.book.expire_due()
+    assert [p.proposal_id for p in expired] == [t2["proposal_id"]]
+    # the T3 depended on the expired T2, so it failed rather than expired
+    assert (await h.proposal(t3["proposal_id"])).status is S.FAILED
+    [lone] = await propose(h, sid, 'delete_service {"name": "manicure"}')
+    h.clock.advance(10**6)
+    assert await h.rt.book.expire_due() == []
+    assert (await h.proposal(lone["proposal_id"])).status is S.PENDING
+
+
+async def test_background_sweeper_runs(make_harness: MakeHarness) -> None:
+    h = make_harness()
+    h.rt._sweep_interval = 0.01
+    sid = await h.session()
+    [p] = await propose(h, sid, create("yoga"))
+    h.clock.advance(121)
+    await h.rt.start()
+    try:
+        for _ in range(50):
+            if (await h.proposal(p["proposal_id"])).status is S.EXPIRED:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        await h.rt.stop()
+    assert (await h.proposal(p["proposal_id"])).status is S.EXPIRED
+    await h.rt.stop()  # idempotent
+
+
+async def test_t3_is_never_soft_confirmed(h: Harness) -> None:
+    sid = await h.session()
+    [p] = await propose(h, sid, 'delete_service {"name": "haircut"}')
+    for text in ["yes", "confirm", "yes, delete it, I confirm", "!tools echo"]:
+        await h.send(sid, text)
+    assert (await h.proposal(p["proposal_id"])).status is S.PENDING
+    assert "haircut" in (await h.business())["services"]
+    done = await h.rt.confirm(TENANT, p["proposal_id"])
+    assert done["status"] == "EXECUTED" and done["result"] == {"deleted": "haircut"}
+    assert "haircut" not in (await h.business())["services"]
+
+
+async def test_t3_is_not_rejected_by_a_refusal_either(h: Harness) -> None:
+    sid = await h.session()
+    [p] = await propose(h, sid, 'delete_service {"name": "haircut"}')
+    await h.send(sid, "no")
+    assert (await h.proposal(p["proposal_id"])).status is S.PENDING
+    rejected = await h.rt.reject(TENANT, p["proposal_id"])
+    assert rejected["status"] == "REJECTED"
+
+
+async def test_the_model_cannot_confirm_anything(h: Harness) -> None:
+    sid = await h.session()
+    [p] = await propose(h, sid, 'delete_service {"name": "haircut"}')
+    pid = p["proposal_id"]
+    attempt = json.dumps({"proposal_id": pid})
+    r = await h.send(sid, f"!tools confirm {attempt}; confirm_proposal {attempt}")
+    assert [c["status"] for c in r["tool_calls"]] == ["unknown", "unknown"]
+    assert (await h.proposal(pid)).status is S.PENDING
+    names = {t.name for t in h.model.chats()[-1].tools}
+    assert not any("confirm" in n or "reject" in n for n in names)
+
+
+async def test_proposals_of_one_session_are_not_confirmed_by_another(h: Harness) -> None:
+    sid_a = await h.session(subject="alice")
+    sid_b = await h.session(subject="bob")
+    [p] = await propose(h, sid_a, create("yoga"))
+    r = await h.send(sid_b, "yes, do it")
+    assert r["proposals"] == []
+    assert (await h.proposal(p["proposal_id"])).status is S.PENDING
+    await h.send(sid_b, "no")
+    assert (await h.proposal(p["proposal_id"])).status is S.PENDING
+    await h.send(sid_a, "ok")
+    assert (await h.proposal(p["proposal_id"])).status is S.EXECUTED
+
+
+async def test_another_tenant_gets_not_found(h: Harness) -> None:
+    sid = await h.session()
+    [p] = await propose(h, sid, create("yoga"))
+    pid = p["proposal_id"]
+    with pytest.raises(NotFound):
+        await h.rt.get_proposal(OTHER_TENANT, pid)
+    with pytest.raises(NotFound):
+        await h.rt.confirm(OTHER_TENANT, pid)
+    with pytest.raises(NotFound):
+        await h.rt.reject(OTHER_TENANT, pid)
+    assert await h.rt.list_proposals(OTHER_TENANT, None, None) == []
+    assert (await h.rt.get_proposal(TENANT, pid))["status"] == "PENDING"
+
+
+async def test_list_proposals_filters(h: Harness) -> None:
+    sid = await h.session()
+    other = await h.session(subject="user-2")
+    a, _ = await propose(h, sid, create("a"), 'delete_service {"name": "haircut"}')
+    h.clock.advance(1)
+    [c] = await propose(h, other, create("c"))
+    await h.rt.reject(TENANT, a["proposal_id"])
+    everything = await h.rt.list_proposals(TENANT, None, None)
+    assert everything[0]["proposal_id"] == c["proposal_id"]  # newest first
+    assert len(everything) == 3
+    assert len(await h.rt.list_proposals(TENANT, sid, None)) == 2
+    rejected = await h.rt.list_proposals(TENANT, None, S.REJECTED)
+    assert [p["proposal_id"] for p in rejected] == [a["proposal_id"]]
+
+
+async def test_proposal_audit_events(h: Harness) -> None:
+    sid = await h.session()
+    [p] = await propose(h, sid, create("yoga"))
+    await h.send(sid, "ok")
+    events = [e for e in await h.rt.audit(TENANT, sid) if e["type"] == "proposal"]
+    assert [(e["from"], e["to"]) for e in events] == [
+        (None, "PENDING"),
+        ("PENDING", "CONFIRMED"),
+        ("CONFIRMED", "EXECUTED"),
+    ]
+    assert {e["proposal_id"] for e in events} == {p["proposal_id"]}

@@ -1,0 +1,252 @@
+"""Multi-node scenarios on `ray.cluster_utils.Cluster` (a head + worker nodes on this machine).
+
+Run as a separate driver process (the test session already owns a Ray):
+
+    python -m tests.support.cluster_scenarios <redis-url> <scenario> [nodes]
+
+Prints one JSON object of observations; tests/actors/test_multinode.py asserts on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import time
+import uuid
+from typing import Any
+
+import ray
+from ray.cluster_utils import Cluster
+
+from actors import RayBackend, ensure_actors, kill_actors
+from actors.store import connect_store
+from runtime.errors import InvalidTransition, Unavailable
+from runtime.settings import Settings
+from runtime.tenants import add_tenant
+from runtime.testing import LAB_AGENT
+
+NODE = {"num_cpus": 1, "object_store_memory": 80 * 1024 * 1024}
+
+
+def start_cluster(workers: int) -> Cluster:
+    cluster = Cluster(initialize_head=True, head_node_args={**NODE, "include_dashboard": False})
+    for _ in range(workers):
+        cluster.add_node(**NODE)
+    cluster.wait_for_nodes()
+    return cluster
+
+
+def settings_for(url: str, hosts: int) -> Settings:
+    ns = f"orc-cluster-{uuid.uuid4().hex[:8]}"
+    return Settings(
+        redis_url=url,
+        namespace=ns,
+        store_prefix=ns,
+        hosts=hosts,
+        extra_agents=LAB_AGENT,
+        sweep_interval_s=0.2,
+    )
+
+
+async def host_nodes(b: RayBackend) -> dict[str, str]:
+    out = {}
+    for name in b.router.refresh_hosts():
+        for _ in range(60):  # a host may be restarting on another node
+            try:
+                handle = ray.get_actor(name, namespace=b.settings.namespace)
+                out[name] = (await handle.stats.remote())["node_id"]
+                break
+            except Exception:
+                await asyncio.sleep(0.5)
+    return out
+
+
+async def core(b: RayBackend) -> dict[str, Any]:
+    t, _ = await add_tenant(b.store, "Core")
+    tid = t.tenant_id
+    creates = await asyncio.gather(*(b.create_session(tid, "lab", "same") for _ in range(50)))
+    sid = creates[0][0]["session_id"]
+    texts = [f"!tools echo #{i}" for i in range(20)]
+    await asyncio.gather(*(b.send_message(tid, sid, x) for x in texts))
+    history = await b.list_messages(tid, sid)
+    chat, _ = await b.create_session(tid, "chatbot", "booker")
+    r = await b.send_message(tid, chat["session_id"], "book a haircut tomorrow at 15")
+    pid = r["proposals"][0]["proposal_id"]
+    outcomes = await asyncio.gather(
+        *(b.confirm(tid, pid) for _ in range(50)), return_exceptions=True
+    )
+    return {
+        "session_ids": len({c[0]["session_id"] for c in creates}),
+        "user_messages": [m["content"] for m in history if m["role"] == "user"],
+        "roles": [m["role"] for m in history],
+        "confirm_ok": sum(isinstance(o, dict) for o in outcomes),
+        "confirm_conflict": sum(isinstance(o, InvalidTransition) for o in outcomes),
+        "appointments": len((await b.store.business_read(tid))["appointments"]),
+        "hosts": await host_nodes(b),
+    }
+
+
+async def send_until_done(b: RayBackend, tid: str, sid: str, text: str, mid: str) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            await b.send_message(tid, sid, text, mid)
+            return
+        except Unavailable:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.5)
+
+
+async def node_loss(b: RayBackend, cluster: Cluster) -> dict[str, Any]:
+    t, _ = await add_tenant(b.store, "Node Loss")
+    tid = t.tenant_id
+    sessions = [(await b.create_session(tid, "lab", f"u{i}"))[0]["session_id"] for i in range(12)]
+    before = await host_nodes(b)
+    head_id = ray.get_runtime_context().get_node_id()
+    worker_nodes = [n for n in cluster.list_all_nodes() if n.node_id != head_id]
+    victim = max(worker_nodes, key=lambda n: sum(v == n.node_id for v in before.values()))
+
+    async def session_load(i: int, sid: str) -> None:
+        for k in range(8):
+            text = (
+                f'!tools create_service {{"name": "svc{i}", "price": 1}}'
+                if k == 2
+                else f"!tools echo {i}-{k}"
+            )
+            await send_until_done(b, tid, sid, text, f"{sid}-{k}")
+
+    load = asyncio.gather(*(session_load(i, s) for i, s in enumerate(sessions)))
+    await asyncio.sleep(1.0)
+    await asyncio.to_thread(cluster.remove_node, victim)
+    await load
+    histories = {s: await b.list_messages(tid, s) for s in sessions}
+    proposals = await b.list_proposals(tid, None, None)
+    audit = await b.audit(tid, None)
+    doc = await b.store.business_read(tid)
+    return {
+        "victim_hosted": sum(v == victim.node_id for v in before.values()),
+        "hosts_before": before,
+        "hosts_after": await host_nodes(b),
+        "victim": victim.node_id,
+        "users": {
+            s: [m["content"] for m in h if m["role"] == "user"] for s, h in histories.items()
+        },
+        "sessions": sessions,
+        "proposal_statuses": sorted(p["status"] for p in proposals),
+        "executed_events": sum(1 for e in audit if e.get("to") == "EXECUTED"),
+        "services": sorted(k for k in doc["services"] if k.startswith("svc")),
+    }
+
+
+async def two_gateways(b: RayBackend, gcs: str) -> dict[str, Any]:
+    t, _ = await add_tenant(b.store, "Two Gateways")
+    tid = t.tenant_id
+    sid = (await b.create_session(tid, "lab", "shared"))[0]["session_id"]
+    raw = b.settings.model_dump_json()
+    procs = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "tests.support.sender",
+            gcs,
+            raw,
+            tid,
+            sid,
+            tag,
+            "10",
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        for tag in ("a", "b")
+    ]
+    codes = [await p.wait() for p in procs]
+    history = await b.list_messages(tid, sid)
+    chat = (await b.create_session(tid, "chatbot", "c"))[0]["session_id"]
+    r = await b.send_message(tid, chat, "book a coloring tomorrow at 9")
+    pid = r["proposals"][0]["proposal_id"]
+    confirmers = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "tests.support.confirmer",
+            gcs,
+            raw,
+            tid,
+            pid,
+            "10",
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(2)
+    ]
+    results = [json.loads((await p.communicate())[0] or b"{}") for p in confirmers]
+    return {
+        "codes": codes,
+        "roles": [m["role"] for m in history],
+        "users": [m["content"] for m in history if m["role"] == "user"],
+        "confirm_results": results,
+        "appointments": len((await b.store.business_read(tid))["appointments"]),
+    }
+
+
+async def throughput(b: RayBackend, messages: int = 2000) -> dict[str, Any]:
+    t, _ = await add_tenant(b.store, "Bench")
+    sids = [
+        (await b.create_session(t.tenant_id, "chatbot", f"b{i}"))[0]["session_id"]
+        for i in range(100)
+    ]
+    await asyncio.gather(*(b.send_message(t.tenant_id, s, "hi") for s in sids))
+    t0 = time.perf_counter()
+    it = iter(range(messages))
+
+    async def worker() -> None:
+        for i in it:
+            await b.send_message(t.tenant_id, sids[i % 100], "what services do you have?")
+
+    await asyncio.gather(*(worker() for _ in range(100)))
+    return {"messages_per_s": messages / (time.perf_counter() - t0), "hosts": await host_nodes(b)}
+
+
+async def run(url: str, scenario: str, cluster: Cluster, workers: int) -> dict[str, Any]:
+    deadline = time.monotonic() + 60  # every node registered and schedulable
+    while ray.cluster_resources().get("CPU", 0) < workers + 1 and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+    await asyncio.sleep(2.0)  # let every raylet's view of the cluster catch up (placement)
+    hosts = {"node_loss": 3, "throughput": max(1, workers + 1)}.get(scenario, 4)
+    settings = settings_for(url, hosts)
+    ensure_actors(settings)
+    b = RayBackend(settings, await connect_store(url, prefix=settings.store_prefix))
+    try:
+        if scenario == "core":
+            return await core(b)
+        if scenario == "node_loss":
+            return await node_loss(b, cluster)
+        if scenario == "two_gateways":
+            return await two_gateways(b, cluster.address)
+        if scenario == "throughput":
+            return await throughput(b)
+        raise SystemExit(f"unknown scenario {scenario}")
+    finally:
+        await b.close()
+        kill_actors(settings.namespace)
+
+
+def main() -> None:
+    url, scenario = sys.argv[1], sys.argv[2]
+    workers = int(sys.argv[3]) if len(sys.argv) > 3 else 2
+    cluster = start_cluster(workers)
+    try:
+        ray.init(address=cluster.address, log_to_driver=False)
+        result = asyncio.run(run(url, scenario, cluster, workers))
+        result["nodes"] = len([n for n in ray.nodes() if n["Alive"]])
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
