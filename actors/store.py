@@ -208,6 +208,7 @@ class RedisStore:
         for event in audit:
             by_tenant.setdefault(str(event["tenant_id"]), []).append(event)
         open_key = f"{self._prefix}:open"
+        due_key = f"{self._prefix}:due"
         async with self._r.pipeline(transaction=True) as pipe:
             for p in proposals:
                 t, pid = p.tenant_id, p.proposal_id
@@ -218,6 +219,10 @@ class RedisStore:
                     pipe.zadd(open_key, {self._open_member(t, pid): p.created_at})
                 else:
                     pipe.zrem(open_key, self._open_member(t, pid))
+                if p.status is ProposalStatus.PENDING and p.expires_at is not None:
+                    pipe.zadd(due_key, {self._open_member(t, pid): p.expires_at})
+                else:
+                    pipe.zrem(due_key, self._open_member(t, pid))
             self._queue_audit(pipe, by_tenant)
             await pipe.execute()
 
@@ -252,8 +257,14 @@ class RedisStore:
         ]
         return sorted(found, key=lambda p: (p.created_at, p.proposal_id), reverse=True)
 
+    async def due_proposals(self, now: float) -> list[Proposal]:
+        members = await self._r.zrangebyscore(f"{self._prefix}:due", "-inf", now)
+        return await self._members(members)
+
     async def open_proposals(self) -> list[Proposal]:
-        members = await self._r.zrange(f"{self._prefix}:open", 0, -1)
+        return await self._members(await self._r.zrange(f"{self._prefix}:open", 0, -1))
+
+    async def _members(self, members: list[Any]) -> list[Proposal]:
         keys = []
         for m in members:
             tenant, pid = _text(m).split("|", 1)

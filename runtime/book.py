@@ -159,7 +159,7 @@ class ProposalBook:
         """The sweeper: expire PENDING proposals whose window has passed."""
         now = self.clock() if now is None else now
         expired = []
-        due = sorted(await self.store.open_proposals(), key=_dependency_order)
+        due = sorted(await self.store.due_proposals(now), key=_dependency_order)
         for p in due:
             if p.status is S.PENDING and not window_open(p, now):
                 async with self._lock(p.proposal_id):

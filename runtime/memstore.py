@@ -114,6 +114,15 @@ class MemoryStore:
         ]
         return sorted(found, key=lambda p: (p.created_at, p.proposal_id), reverse=True)
 
+    async def due_proposals(self, now: float) -> list[Proposal]:
+        return [
+            p
+            for p in self.proposals.values()
+            if p.status is ProposalStatus.PENDING
+            and p.expires_at is not None
+            and p.expires_at <= now
+        ]
+
     async def open_proposals(self) -> list[Proposal]:
         return [p for p in self.proposals.values() if p.status in _OPEN]
 

@@ -109,6 +109,10 @@ class Store(Protocol):
         """Newest first."""
         ...
 
+    async def due_proposals(self, now: float) -> list[Proposal]:
+        """PENDING proposals whose window ended at or before `now` (the sweeper's read)."""
+        ...
+
     async def open_proposals(self) -> list[Proposal]:
         """Every PENDING or CONFIRMED proposal of every tenant (sweeper, recovery)."""
         ...

@@ -371,3 +371,15 @@ async def test_close_disconnects_every_connection(store_redis_url: str) -> None:
     assert len(_connected() - before) > 1  # the burst used several pooled connections
     await s.close()
     assert _connected() - before == set()
+
+
+async def test_due_proposals_are_pending_ones_past_their_window(store: Store) -> None:
+    soon = prop("soon", expires_at=10.0)
+    later = prop("later", tenant="t2", expires_at=20.0)
+    never = prop("never")  # a T3-like proposal without a window
+    await store.save_proposals([soon, later, never], [])
+    assert await store.due_proposals(5.0) == []
+    assert [p.proposal_id for p in await store.due_proposals(10.0)] == ["soon"]
+    assert {p.proposal_id for p in await store.due_proposals(25.0)} == {"soon", "later"}
+    await store.save_proposals([soon.transition(CONFIRMED, at=11.0)], [])
+    assert [p.proposal_id for p in await store.due_proposals(25.0)] == ["later"]
