@@ -15,6 +15,7 @@ import asyncio
 import os
 import random
 from types import TracebackType
+from typing import cast
 
 import anthropic
 from anthropic.types import Message as SDKMessage
@@ -44,6 +45,7 @@ from .base import (
     ToolSpec,
     ToolUseBlock,
     Usage,
+    block_to_dict,
 )
 
 DEFAULT_MODEL = "claude-sonnet-4-6"
@@ -123,16 +125,8 @@ class AnthropicModel:
 
 
 def to_block_param(block: Block) -> BlockParam:
-    if isinstance(block, TextBlock):
-        return {"type": "text", "text": block.text}
-    if isinstance(block, ToolUseBlock):
-        return {"type": "tool_use", "id": block.id, "name": block.name, "input": block.input}
-    return {
-        "type": "tool_result",
-        "tool_use_id": block.tool_use_id,
-        "content": block.content,
-        "is_error": block.is_error,
-    }
+    # Our stored block shape is the Messages API's own.
+    return cast(BlockParam, block_to_dict(block))
 
 
 def to_message_param(message: Message) -> MessageParam:
