@@ -219,7 +219,7 @@ class ProposalBook:
             return await self._move(p, S.FAILED, error="execution failed earlier")
         # None: first dispatch. DISPATCHING/DONE: a crash interrupted us; the
         # idempotency key makes the store return the first result, not re-apply.
-        orch = self.catalog.get(p.agent)
+        orch = self.catalog.get(p.agent, p.tenant_id)
         tool = orch.tools.get(p.tool)
         if tool is None:
             return await self._fail(p, f"tool {p.tool} no longer exists")

@@ -127,7 +127,7 @@ async def create_session(
     clock: Callable[[], float] = time.time,
 ) -> tuple[dict[str, Any], bool]:
     """Create the active session of (tenant, agent, subject), or return the existing one."""
-    orch = catalog.get(agent)  # BadRequest for an unknown agent
+    orch = catalog.get(agent, tenant_id)  # BadRequest for an unknown agent
     doc = await store.business_read(tenant_id)
     context = {k: sanitize_for_prompt(v) for k, v in context_summary(doc).items()}
     rec = SessionRecord(
@@ -188,7 +188,7 @@ class SessionPool:
         rec = await self.store.get_session(tenant_id, session_id)
         if rec is None:
             raise NotFound(f"session {session_id} not found")
-        orch = self.catalog.get(rec.agent)
+        orch = self.catalog.get(rec.agent, tenant_id)
         keep = orch.config.max_history_messages * 2
         snapshot, raw = await self.store.load_session(tenant_id, session_id, keep)
         window = (snapshot or {}).get("window")
@@ -199,16 +199,23 @@ class SessionPool:
         messages = messages[cut_index(messages, len(messages)) :] if messages else []
         return SessionCore(orch, orch.new_state(rec, snapshot, messages))
 
+    async def _current(self, tenant_id: str, session_id: str) -> SessionCore:
+        """The session, running the orchestrator version its tenant is on *now*
+        (a canary change or rollback applies from the next message)."""
+        core = await self.core(tenant_id, session_id)
+        core.orch = self.catalog.get(core.state.record.agent, tenant_id)
+        return core
+
     async def send(
         self, tenant_id: str, session_id: str, text: str, version: int | None = None
     ) -> TurnResult:
-        core = await self.core(tenant_id, session_id)
+        core = await self._current(tenant_id, session_id)
         return await core.handle(text, self.store, self.proposals, version)
 
     async def send_once(
         self, tenant_id: str, session_id: str, text: str, message_id: str
     ) -> dict[str, Any]:
-        core = await self.core(tenant_id, session_id)
+        core = await self._current(tenant_id, session_id)
         return await core.handle_once(text, message_id, self.store, self.proposals)
 
     async def info(self, tenant_id: str, session_id: str) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .agents import AgentCatalog
+from .agents import AgentCatalog, CanaryConfig
 from .config import resolve_config
 from .errors import ConfigError
 from .models.base import Model
@@ -66,7 +66,10 @@ def build_model(settings: Settings) -> Model:
 def build_catalog(settings: Settings) -> AgentCatalog:
     names = ["onboarding", "chatbot", "admin", *settings.extra_agents]
     configs = {n: resolve_config(n, settings.config_data, base="admin") for n in names}
-    catalog = AgentCatalog(build_model(settings), configs, extra=settings.extra_agents)
+    canary = CanaryConfig.model_validate(settings.config_data.get("canary") or {})
+    catalog = AgentCatalog(
+        build_model(settings), configs, extra=settings.extra_agents, canary=canary
+    )
     for name in names:  # build every agent now: config errors surface at start-up
         catalog.get(name)
     return catalog

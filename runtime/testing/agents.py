@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..agents.business import read_tool, write_tool
+from ..agents.chatbot import ChatbotOrchestrator
 from ..errors import ToolError
 from ..orchestrator import BaseOrchestrator
 from ..tiers import Tier
@@ -75,3 +76,10 @@ class LabOrchestrator(BaseOrchestrator):
 
     def get_greeting(self, context: dict[str, str]) -> str:
         return "Lab ready."
+
+
+class CanaryChatbot(ChatbotOrchestrator):
+    """A "new version" of the chatbot for canary tests: same tools, new greeting."""
+
+    def get_greeting(self, context: dict[str, str]) -> str:
+        return f"[canary] Welcome to {context['name']}!"
