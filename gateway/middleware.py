@@ -19,6 +19,7 @@ import uuid
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from runtime import logs
 from runtime.logs import REQUEST_ID
 
 from .errors import error_response
@@ -135,7 +136,9 @@ class GatewayMiddleware:
             await response(scope, receive, send_with_id)
         finally:
             ms = (time.perf_counter() - t0) * 1000
-            self.http_metrics.observe(method, route_template(scope), status, ms)
+            route = route_template(scope)
+            self.http_metrics.observe(method, route, status, ms)
+            logs.event("http", method=method, route=route, status=status, ms=round(ms, 3))
 
 
 def _replay(body: bytes, pending: list[Message], receive: Receive) -> Receive:

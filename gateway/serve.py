@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from actors import RayBackend, connect_ray, wait_for_registry
 from actors.common import open_store
+from runtime import logs
 from runtime.settings import Settings
 
 from .app import create_app
@@ -21,6 +22,7 @@ SETTINGS_ENV = "ORCHESTRA_SETTINGS_JSON"
 
 
 def app_for(settings: Settings) -> FastAPI:
+    logs.configure()  # one JSON line per request on stderr (ORCHESTRA_LOG_LEVEL)
     backend = RayBackend(settings, open_store(settings))
     return create_app(backend, settings, on_shutdown=backend.close)
 

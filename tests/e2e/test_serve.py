@@ -7,6 +7,7 @@ to it only over HTTP.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +42,7 @@ class Served:
     key: str
     ready_s: float
     output: list[str]
+    drain: threading.Thread
 
     def client(self, key: str | None = None) -> httpx.Client:
         return httpx.Client(
@@ -74,6 +77,10 @@ def start_serve(home: Path, *extra: str, env: dict[str, str] | None = None) -> S
             break
     ready = re.search(r"ready in ([\d.]+)s", "".join(output))
     assert key and ready, "".join(output)
+    # Keep draining its output (one JSON log line per request) so it never blocks.
+    stdout = proc.stdout
+    drain = threading.Thread(target=lambda: output.extend(iter(stdout.readline, "")), daemon=True)
+    drain.start()
     url = f"http://127.0.0.1:{port}"
     for _ in range(100):  # uvicorn binds right after the banner
         try:
@@ -81,13 +88,16 @@ def start_serve(home: Path, *extra: str, env: dict[str, str] | None = None) -> S
                 break
         except httpx.TransportError:
             time.sleep(0.1)
-    return Served(proc, url, key, float(ready.group(1)), output)
+    return Served(proc, url, key, float(ready.group(1)), output, drain)
 
 
 def stop(served: Served) -> tuple[int, str]:
     served.proc.send_signal(signal.SIGINT)
-    out, _ = served.proc.communicate(timeout=90)
-    return served.proc.returncode, "".join(served.output) + out
+    served.proc.wait(timeout=90)
+    served.drain.join(timeout=10)  # it ends at EOF, after the last lines
+    assert served.proc.stdout is not None
+    served.proc.stdout.close()
+    return served.proc.returncode, "".join(served.output)
 
 
 @pytest.fixture(scope="module")
@@ -228,3 +238,43 @@ def test_ctrl_c_stops_everything_and_data_survives_restart(tmp_path: Path) -> No
             assert again.status_code == 200 and again.json()["session_id"] == sid
     finally:
         stop(second)
+
+
+def _ray_logs_dir(served: Served) -> Path:
+    for child in psutil.Process(served.proc.pid).children(recursive=True):
+        try:
+            m = re.search(r"--log_dir=(\S+)", " ".join(child.cmdline()))
+        except psutil.Error:
+            continue
+        if m:
+            return Path(m.group(1))
+    raise AssertionError("no Ray log dir found")
+
+
+def test_request_id_follows_a_message_through_gateway_host_and_registry(served: Served) -> None:
+    rid = f"rid-{uuid.uuid4().hex[:12]}"
+    with served.client() as api:
+        sid = api.post("/v1/sessions", json={"agent": "admin", "subject": "trace"}).json()[
+            "session_id"
+        ]
+        api.post(f"/v1/sessions/{sid}/messages", json={"text": "create service yoga 30 min $20"})
+        r = api.post(
+            f"/v1/sessions/{sid}/messages", json={"text": "great"}, headers={"X-Request-ID": rid}
+        )
+        assert r.headers["x-request-id"] == rid
+        assert [p["status"] for p in r.json()["proposals"]] == ["EXECUTED"]
+    found: dict[str, dict[str, object]] = {}
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and len(found) < 3:
+        for line in "".join(served.output).splitlines() + [
+            ln
+            for f in _ray_logs_dir(served).glob("worker-*.err")
+            for ln in f.read_text(errors="replace").splitlines()
+        ]:
+            if rid in line and line.startswith("{"):
+                event = json.loads(line)
+                found.setdefault(str(event["event"]), event)
+        time.sleep(0.3)
+    assert {"http", "turn", "proposal"} <= set(found), found  # gateway, host, registry
+    assert found["turn"]["session_id"] == sid and found["proposal"]["to_status"] == "CONFIRMED"
+    assert found["http"]["route"] == "/v1/sessions/{session_id}/messages"
