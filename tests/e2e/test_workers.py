@@ -1,0 +1,131 @@
+"""`orchestra serve --workers 2`: two gateway processes on one cluster and one store."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from tests.e2e.test_serve import Served, start_serve, stop
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def served2(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    s = start_serve(tmp_path_factory.mktemp("home2"), "--workers", "2")
+    yield s
+    if s.proc.poll() is None:
+        stop(s)
+
+
+def _worker_pids(served: Served) -> set[int]:
+    """Gateway worker processes: uvicorn children running the app factory."""
+    pids = set()
+    for child in psutil.Process(served.proc.pid).children(recursive=True):
+        try:
+            if "multiprocessing" in " ".join(child.cmdline()) and child.name().startswith("python"):
+                pids.add(child.pid)
+        except psutil.Error:
+            continue
+    return pids
+
+
+async def test_two_workers_keep_one_session_serialized_and_confirm_once(served2: Served) -> None:
+    assert len(_worker_pids(served2)) >= 2
+    headers = {"Authorization": f"Bearer {served2.key}"}
+    # Separate connections spread over both worker processes (the kernel balances accepts).
+    clients = [
+        httpx.AsyncClient(
+            base_url=served2.url,
+            headers=headers,
+            timeout=60,
+            limits=httpx.Limits(max_connections=1),
+        )
+        for _ in range(10)
+    ]
+    try:
+        sid = (
+            await clients[0].post("/v1/sessions", json={"agent": "chatbot", "subject": "w"})
+        ).json()["session_id"]
+        texts = [f"what services do you have? #{i}" for i in range(30)]
+        replies = await asyncio.gather(
+            *(
+                clients[i % 10].post(f"/v1/sessions/{sid}/messages", json={"text": t})
+                for i, t in enumerate(texts)
+            )
+        )
+        assert [r.status_code for r in replies] == [200] * 30
+        msgs = (await clients[0].get(f"/v1/sessions/{sid}/messages")).json()["messages"]
+        assert [m["role"] for m in msgs] == ["user", "assistant"] * 30  # one turn at a time
+        assert sorted(m["content"] for m in msgs if m["role"] == "user") == sorted(texts)
+        r = await clients[0].post(
+            f"/v1/sessions/{sid}/messages", json={"text": "book a manicure tomorrow at 13"}
+        )
+        pid = r.json()["proposals"][0]["proposal_id"]
+        confirms = await asyncio.gather(
+            *(c.post(f"/v1/proposals/{pid}/confirm") for c in clients * 2)
+        )
+        codes = sorted(c.status_code for c in confirms)
+        assert codes == [200] + [409] * 19
+        audit = (await clients[0].get("/v1/audit", params={"session_id": sid})).json()["events"]
+        assert [e.get("to") for e in audit if e.get("proposal_id") == pid].count("EXECUTED") == 1
+    finally:
+        for c in clients:
+            await c.aclose()
+
+
+def test_terminal_chat_client(served2: Served, tmp_path: Path) -> None:
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gateway.cli",
+            "chat",
+            "--url",
+            served2.url,
+            "--key",
+            served2.key,
+            "--agent",
+            "chatbot",
+            "--subject",
+            "terminal",
+        ],
+        input="book a haircut tomorrow at 16\n/proposals\n/quit\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert "How can I help you today?" in out.stdout
+    assert "[T3 PENDING] book_appointment(service=haircut" in out.stdout
+    pid = out.stdout.split("id=")[1].split()[0]
+    confirm = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gateway.cli",
+            "chat",
+            "--url",
+            served2.url,
+            "--key",
+            served2.key,
+            "--agent",
+            "chatbot",
+            "--subject",
+            "terminal",
+        ],
+        input=f"/confirm {pid}\n/confirm {pid}\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert f"proposal {pid}: EXECUTED" in confirm.stdout
+    assert "! the proposal is EXECUTED" in confirm.stdout
