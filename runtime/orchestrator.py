@@ -316,7 +316,8 @@ class BaseOrchestrator(ABC):
         t0 = time.perf_counter()
         status, content, is_error = "ok", "", False
         try:
-            result = await asyncio.wait_for(tool.handler(ctx, args), timeout)
+            async with asyncio.timeout(timeout):  # no extra task, unlike wait_for
+                result = await tool.handler(ctx, args)
             content = orjson.dumps(result, default=str).decode()
             breaker.record_success()
         except TimeoutError:

@@ -17,6 +17,10 @@ _WS = re.compile(r"\s+")
 
 
 def _strip_controls(text: str) -> str:
+    # str.isprintable() is False exactly for categories C* and Z* other than
+    # the ASCII space: the common, clean case costs one C call.
+    if text.isprintable():
+        return text
     return "".join(
         " " if unicodedata.category(ch)[0] in ("C", "Z") and ch != " " else ch for ch in text
     )
