@@ -14,9 +14,8 @@ import time
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar
 
 import orjson
 
@@ -38,79 +37,10 @@ from .models.base import (
 from .proposals import Proposal
 from .retry import RetryPolicy, retry
 from .sanitize import sanitize_for_prompt
+from .state import ProposalPort, SessionState, TurnResult, _Turn
 from .store import SessionRecord, Store, StoreBusinessPort
 from .tiers import Tier, TierCounter, exhausted_message
 from .tools import Tool, ToolContext, ToolRegistry
-
-
-class ProposalPort(Protocol):
-    async def propose(self, proposal: Proposal) -> Proposal: ...
-
-    async def on_user_message(
-        self, tenant_id: str, session_id: str, text: str, now: float
-    ) -> list[Proposal]: ...
-
-
-@dataclass
-class SessionState:
-    """What a session actor owns in memory (snapshotted to the store each turn)."""
-
-    record: SessionRecord
-    history: History
-    breaker: CircuitBreaker
-    pending_t2: set[str] = field(default_factory=set)
-    last_usage: dict[str, int] = field(default_factory=lambda: {t.value: 0 for t in Tier})
-    context: dict[str, str] | None = None
-    context_at: float = 0.0
-    context_version: int = -1
-    # Results of the newest turns by message id: a retried message returns its
-    # first result instead of running twice (saved with the turn, atomically).
-    recent: dict[str, dict[str, Any]] = field(default_factory=dict)
-    breaker_changes: list[tuple[BreakerState, BreakerState, float]] = field(default_factory=list)
-
-    def snapshot(self) -> dict[str, Any]:
-        return {
-            "summary": self.history.summary,
-            "window": len(self.history.messages),  # a reload resumes the same window
-            "breaker": self.breaker.snapshot(),
-            "pending_t2": sorted(self.pending_t2),
-            "last_usage": self.last_usage,
-            "recent": self.recent,
-        }
-
-
-@dataclass
-class TurnResult:
-    reply: str
-    proposals: list[Proposal]
-    tool_calls: list[dict[str, str]]
-    usage: dict[str, int]
-    messages: list[Message]
-    audit: list[dict[str, Any]]
-
-    def public(self) -> dict[str, Any]:
-        return {
-            "reply": self.reply,
-            "proposals": [p.public() for p in self.proposals],
-            "tool_calls": self.tool_calls,
-            "usage": self.usage,
-        }
-
-
-@dataclass
-class _Turn:
-    """Scratch state of one user message."""
-
-    state: SessionState
-    counter: TierCounter
-    now: float
-    port: ProposalPort
-    proposals: dict[str, Proposal] = field(default_factory=dict)
-    written: list[str] = field(default_factory=list)  # proposals of this turn, in order
-    calls: list[dict[str, str]] = field(default_factory=list)
-    exhausted: list[Tier] = field(default_factory=list)
-    breaker_blocked: bool = False
-    audit: list[dict[str, Any]] = field(default_factory=list)
 
 
 class BaseOrchestrator(ABC):

@@ -21,8 +21,9 @@ from .agents.business import context_summary
 from .errors import NotFound, SessionClosed, Unavailable
 from .history import cut_index
 from .models.base import message_from_dict, message_to_dict
-from .orchestrator import BaseOrchestrator, ProposalPort, SessionState, TurnResult
+from .orchestrator import BaseOrchestrator
 from .sanitize import sanitize_for_prompt
+from .state import ProposalPort, SessionState, TurnResult
 from .store import SessionRecord, Store
 
 RECENT_RESULTS = 8  # retries come right after a failure: a short memory is enough

@@ -1,0 +1,88 @@
+"""What one session owns and what one turn produces (used by the orchestrator).
+
+`SessionState` is the session actor's memory (snapshotted to the store every
+turn); `TurnResult` is one user message's outcome; `ProposalPort` is how a
+turn reaches the proposal registry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from .breaker import BreakerState, CircuitBreaker
+from .history import History
+from .models.base import Message
+from .proposals import Proposal
+from .store import SessionRecord
+from .tiers import Tier, TierCounter
+
+
+class ProposalPort(Protocol):
+    async def propose(self, proposal: Proposal) -> Proposal: ...
+
+    async def on_user_message(
+        self, tenant_id: str, session_id: str, text: str, now: float
+    ) -> list[Proposal]: ...
+
+
+@dataclass
+class SessionState:
+    """What a session actor owns in memory (snapshotted to the store each turn)."""
+
+    record: SessionRecord
+    history: History
+    breaker: CircuitBreaker
+    pending_t2: set[str] = field(default_factory=set)
+    last_usage: dict[str, int] = field(default_factory=lambda: {t.value: 0 for t in Tier})
+    context: dict[str, str] | None = None
+    context_at: float = 0.0
+    context_version: int = -1
+    # Results of the newest turns by message id: a retried message returns its
+    # first result instead of running twice (saved with the turn, atomically).
+    recent: dict[str, dict[str, Any]] = field(default_factory=dict)
+    breaker_changes: list[tuple[BreakerState, BreakerState, float]] = field(default_factory=list)
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "summary": self.history.summary,
+            "window": len(self.history.messages),  # a reload resumes the same window
+            "breaker": self.breaker.snapshot(),
+            "pending_t2": sorted(self.pending_t2),
+            "last_usage": self.last_usage,
+            "recent": self.recent,
+        }
+
+
+@dataclass
+class TurnResult:
+    reply: str
+    proposals: list[Proposal]
+    tool_calls: list[dict[str, str]]
+    usage: dict[str, int]
+    messages: list[Message]
+    audit: list[dict[str, Any]]
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "reply": self.reply,
+            "proposals": [p.public() for p in self.proposals],
+            "tool_calls": self.tool_calls,
+            "usage": self.usage,
+        }
+
+
+@dataclass
+class _Turn:
+    """Scratch state of one user message."""
+
+    state: SessionState
+    counter: TierCounter
+    now: float
+    port: ProposalPort
+    proposals: dict[str, Proposal] = field(default_factory=dict)
+    written: list[str] = field(default_factory=list)  # proposals of this turn, in order
+    calls: list[dict[str, str]] = field(default_factory=list)
+    exhausted: list[Tier] = field(default_factory=list)
+    breaker_blocked: bool = False
+    audit: list[dict[str, Any]] = field(default_factory=list)
