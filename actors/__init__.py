@@ -9,7 +9,8 @@ from .cluster import connect_ray, ensure_actors, kill_actors, wait_for_registry
 from .host import SessionHost
 from .registry import ProposalRegistry, RegistryPort
 from .router import SessionRouter, rendezvous
-from .store import EmbeddedValkey, RedisStore, connect_store, redis_url_from_env
+from .store import RedisStore, connect_store, redis_url_from_env
+from .valkey import EmbeddedValkey
 
 __all__ = [
     "EmbeddedValkey",
