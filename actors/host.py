@@ -24,6 +24,8 @@ from runtime.settings import Settings, build_catalog
 from .common import Envelope, open_store, registry_name, wrap_error
 from .registry import RegistryPort
 
+SEQ_GAP_S = 2.0  # how long a batch waits for a missing earlier batch of its caller
+
 # An operation: (kind, request_id, tenant, sid[, text, message_id]);
 # kind: "send" | "info" | "close"
 Op = tuple[Any, ...]
@@ -55,11 +57,18 @@ class SessionHost:
         """Run a batch after every earlier batch of `caller` has been dispatched."""
         async with self._turn:
             self._next_seq.setdefault(caller, seq)  # a new or restarted host adopts the caller
-            await self._turn.wait_for(lambda: self._next_seq[caller] >= seq)
+            # If an earlier batch never comes (it went to a host incarnation that
+            # died), waiting longer cannot bring it: go on rather than stall.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._turn.wait_for(lambda: self._next_seq[caller] >= seq), SEQ_GAP_S
+                )
             # Tasks start in creation order, and each enters its session's FIFO
             # mailbox before yielding, so dispatch order == arrival order.
             tasks = [asyncio.ensure_future(self._one(op)) for op in ops]
-            self._next_seq[caller] = seq + 1
+            # never lower it: a late, lower batch (allowed through by the adoption above)
+            # must not send the counter back, or every later batch waits forever
+            self._next_seq[caller] = max(self._next_seq[caller], seq + 1)
             self._turn.notify_all()
         results = await asyncio.gather(*tasks)
         metrics.LIVE_SESSIONS.labels(self.label).set(len(self.pool.cores))

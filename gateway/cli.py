@@ -82,9 +82,16 @@ def _serve(args: argparse.Namespace) -> int:
                 port=args.port,
                 workers=args.workers,
                 log_level="warning",
+                timeout_graceful_shutdown=10,
             )
         else:
-            uvicorn.run(app_for(settings), host=args.host, port=args.port, log_level="warning")
+            uvicorn.run(
+                app_for(settings),
+                host=args.host,
+                port=args.port,
+                log_level="warning",
+                timeout_graceful_shutdown=10,  # Ctrl-C never waits on a stuck request forever
+            )
     finally:
         say("shutting down: stopping actors, Ray and the store ...")
         if not ray_address:  # our own local Ray: take our actors down with it

@@ -25,7 +25,7 @@ class GatewayContext:
     http_metrics: HttpMetrics
 
 
-def context_of(request: Request) -> GatewayContext:
+async def context_of(request: Request) -> GatewayContext:
     return cast(GatewayContext, request.app.state.gateway)
 
 

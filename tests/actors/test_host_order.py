@@ -1,0 +1,70 @@
+"""SessionHost batch ordering: a caller's batches dispatch in sequence order, and a
+lost batch (sent to a host incarnation that died) cannot stall later ones forever."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+import ray
+
+from actors import RayBackend, kill_actors
+from actors.common import host_name
+from runtime.tenants import add_tenant
+from tests.conftest import Stack, make_stack
+
+pytestmark = [pytest.mark.ray, pytest.mark.store]
+
+
+@pytest.fixture(scope="module")
+def hosted(ray_session: None, store_redis_url: str) -> Iterator[Stack]:
+    s = make_stack(store_redis_url, "hosted")
+    yield s
+    kill_actors(s.settings.namespace)
+
+
+@pytest.fixture
+async def hb(hosted: Stack) -> AsyncIterator[RayBackend]:
+    b = await hosted.backend()
+    yield b
+    await b.close()
+
+
+async def _host_and_session(stack: Stack, backend: RayBackend) -> tuple[object, str, str]:
+    t, _ = await add_tenant(backend.store, "Order")
+    sid = (await backend.create_session(t.tenant_id, "lab", "o"))[0]["session_id"]
+    name = backend.router.actor_name(sid)
+    assert name == host_name(int(name.rsplit("-", 1)[1]))
+    return ray.get_actor(name, namespace=stack.settings.namespace), t.tenant_id, sid
+
+
+async def test_out_of_order_batches_dispatch_in_sequence(hosted: Stack, hb: RayBackend) -> None:
+    backend = hb
+    host, tenant, sid = await _host_and_session(hosted, backend)
+    caller = uuid.uuid4().hex
+
+    def op(i: int) -> tuple[str, ...]:
+        return ("send", "", tenant, sid, f"!tools echo {i}", "")
+
+    first = await host.run.remote(caller, 0, [op(0)])  # the host adopts the caller at 0
+    assert first[0][0] is True
+    late = [host.run.remote(caller, seq, [op(seq)]) for seq in (3, 2, 1)]  # arrive reversed
+    await asyncio.gather(*late)
+    users = [m["content"] for m in await backend.list_messages(tenant, sid) if m["role"] == "user"]
+    assert users == [f"!tools echo {i}" for i in range(4)]
+
+
+async def test_a_missing_batch_stalls_its_caller_only_briefly(
+    hosted: Stack, hb: RayBackend
+) -> None:
+    host, tenant, sid = await _host_and_session(hosted, hb)
+    caller = uuid.uuid4().hex
+    await host.run.remote(caller, 0, [("send", "", tenant, sid, "!tools echo a", "")])
+    t0 = time.monotonic()
+    # seq 1 is "lost"; seq 2 must still run, after the bounded wait.
+    [result] = await host.run.remote(caller, 2, [("send", "", tenant, sid, "!tools echo b", "")])
+    assert result[0] is True
+    assert 1.5 < time.monotonic() - t0 < 10
