@@ -310,6 +310,11 @@ class RedisStore:
     async def business_applied(self, tenant_id: str, key: str) -> bool:
         return bool(await self._r.exists(self._k(tenant_id, "applied", key)))
 
+    async def business_snapshot(self, tenant_id: str) -> tuple[int, dict[str, Any]]:
+        version, raw = await self._r.mget([self._k(tenant_id, "bizver"), self._k(tenant_id, "biz")])
+        doc: dict[str, Any] | None = None if raw is None else orjson.loads(raw)
+        return (0 if version is None else int(version)), doc or new_business()
+
     async def business_versions(self, tenant_ids: list[str]) -> list[int]:
         if not tenant_ids:
             return []

@@ -38,7 +38,7 @@ from .proposals import Proposal
 from .retry import RetryPolicy, retry
 from .sanitize import sanitize_for_prompt
 from .state import ProposalPort, SessionState, TurnResult, _Turn
-from .store import SessionRecord, Store, StoreBusinessPort
+from .store import SessionRecord, SnapshotBusinessPort, Store
 from .tiers import Tier, TierCounter, exhausted_message
 from .tools import Tool, ToolContext, ToolRegistry
 
@@ -96,17 +96,13 @@ class BaseOrchestrator(ABC):
             state.recent = dict(snapshot.get("recent", {}))
         return state
 
-    async def context(
-        self, state: SessionState, store: Store, version: int | None
-    ) -> dict[str, str]:
-        """The tenant's business facts, cached per session, sanitised."""
+    def context(self, state: SessionState, doc: dict[str, Any], version: int) -> dict[str, str]:
+        """The tenant's business facts for the prompt: cached per session (TTL) until
+        the business changes (its version moves), sanitised."""
         now_ms = self.clock() * 1000
-        if version is None:
-            version = (await store.business_versions([state.record.tenant_id]))[0]
         fresh = now_ms - state.context_at < self.config.context_cache_ttl_ms
         if state.context is not None and fresh and version == state.context_version:
             return state.context
-        doc = await store.business_read(state.record.tenant_id)
         state.context = {k: sanitize_for_prompt(v) for k, v in context_summary(doc).items()}
         state.context_at, state.context_version = now_ms, version
         return state.context
@@ -117,7 +113,6 @@ class BaseOrchestrator(ABC):
         text: str,
         store: Store,
         proposals: ProposalPort,
-        business_version: int | None = None,
     ) -> TurnResult:
         started = time.perf_counter()
         now = self.clock()
@@ -134,7 +129,11 @@ class BaseOrchestrator(ABC):
                 if p.status.value == "EXECUTED":
                     state.context = None  # our own write: rebuild the context
 
-        context = await self.context(state, store, business_version)
+        # One round trip: the version (is the cached context stale?) and the document
+        # (the context, and what this turn's read tools see).
+        version, doc = await store.business_snapshot(rec.tenant_id)
+        turn.doc = doc
+        context = self.context(state, doc, version)
         system = self.build_system_prompt(context)
         if state.history.summary:
             system += "\n\nEarlier in this conversation: " + state.history.summary
@@ -240,7 +239,7 @@ class BaseOrchestrator(ABC):
             session_id=rec.session_id,
             subject=rec.subject,
             agent=self.agent,
-            business=StoreBusinessPort(store, rec.tenant_id),
+            business=SnapshotBusinessPort(store, rec.tenant_id, turn.doc),
         )
         timeout = self.config.executor_timeout_ms / 1000
         t0 = time.perf_counter()

@@ -40,14 +40,12 @@ class SessionCore:
         self.last_used = time.monotonic()
         self.broken = False
 
-    async def handle(
-        self, text: str, store: Store, proposals: ProposalPort, version: int | None = None
-    ) -> TurnResult:
+    async def handle(self, text: str, store: Store, proposals: ProposalPort) -> TurnResult:
         self.waiting += 1
         try:
             async with self._lock:
                 self.waiting -= 1
-                return await self._turn(text, store, proposals, version)
+                return await self._turn(text, store, proposals)
         finally:
             self.last_used = time.monotonic()
 
@@ -62,7 +60,7 @@ class SessionCore:
                 done = self.state.recent.get(message_id)
                 if done is not None:
                     return done
-                return (await self._turn(text, store, proposals, None, message_id)).public()
+                return (await self._turn(text, store, proposals, message_id)).public()
         finally:
             self.last_used = time.monotonic()
 
@@ -71,7 +69,6 @@ class SessionCore:
         text: str,
         store: Store,
         proposals: ProposalPort,
-        version: int | None,
         message_id: str | None = None,
     ) -> TurnResult:
         rec = self.state.record
@@ -79,7 +76,7 @@ class SessionCore:
             raise Unavailable("session state is being reloaded; retry", retry_after=0.1)
         if rec.status != "active":
             raise SessionClosed(f"session {rec.session_id} is closed")
-        result = await self.orch.run_turn(self.state, text, store, proposals, version)
+        result = await self.orch.run_turn(self.state, text, store, proposals)
         if message_id is not None:
             recent = self.state.recent
             recent[message_id] = result.public()
@@ -207,11 +204,9 @@ class SessionPool:
         core.orch = self.catalog.get(core.state.record.agent, tenant_id)
         return core
 
-    async def send(
-        self, tenant_id: str, session_id: str, text: str, version: int | None = None
-    ) -> TurnResult:
+    async def send(self, tenant_id: str, session_id: str, text: str) -> TurnResult:
         core = await self._current(tenant_id, session_id)
-        return await core.handle(text, self.store, self.proposals, version)
+        return await core.handle(text, self.store, self.proposals)
 
     async def send_once(
         self, tenant_id: str, session_id: str, text: str, message_id: str

@@ -80,6 +80,7 @@ class _Turn:
     counter: TierCounter
     now: float
     port: ProposalPort
+    doc: dict[str, Any] = field(default_factory=dict)  # the business snapshot of this turn
     proposals: dict[str, Proposal] = field(default_factory=dict)
     written: list[str] = field(default_factory=list)  # proposals of this turn, in order
     calls: list[dict[str, str]] = field(default_factory=list)

@@ -132,10 +132,31 @@ class Store(Protocol):
 
     async def business_applied(self, tenant_id: str, key: str) -> bool: ...
     async def business_versions(self, tenant_ids: list[str]) -> list[int]: ...
+    async def business_snapshot(self, tenant_id: str) -> tuple[int, dict[str, Any]]:
+        """The business version and document, read together (one round trip)."""
+        ...
 
     # lifecycle
     async def ping(self) -> bool: ...
     async def close(self) -> None: ...
+
+
+class SnapshotBusinessPort:
+    """A turn's `BusinessPort`: reads serve the snapshot the turn started from
+    (no extra round trip per read tool); writes go to the store."""
+
+    __slots__ = ("_doc", "_store", "_tenant")
+
+    def __init__(self, store: Store, tenant_id: str, doc: dict[str, Any]) -> None:
+        self._store = store
+        self._tenant = tenant_id
+        self._doc = doc
+
+    async def read(self) -> dict[str, Any]:
+        return self._doc  # read tools must not mutate it (the built-in ones don't)
+
+    async def write(self, key: str, op: str, args: dict[str, Any]) -> Any:
+        return await self._store.business_write(self._tenant, key, op, args)
 
 
 class StoreBusinessPort:

@@ -383,3 +383,10 @@ async def test_due_proposals_are_pending_ones_past_their_window(store: Store) ->
     assert {p.proposal_id for p in await store.due_proposals(25.0)} == {"soon", "later"}
     await store.save_proposals([soon.transition(CONFIRMED, at=11.0)], [])
     assert [p.proposal_id for p in await store.due_proposals(25.0)] == ["later"]
+
+
+async def test_business_snapshot_reads_version_and_document_together(store: Store) -> None:
+    assert await store.business_snapshot("t1") == (0, await store.business_read("t1"))
+    await store.business_write("t1", "k1", "publish_site", {})
+    version, doc = await store.business_snapshot("t1")
+    assert version == 1 and doc["published"] is True

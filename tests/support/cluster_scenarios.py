@@ -211,10 +211,6 @@ async def throughput(b: RayBackend, messages: int = 2000) -> dict[str, Any]:
 
 
 async def run(url: str, scenario: str, cluster: Cluster, workers: int) -> dict[str, Any]:
-    deadline = time.monotonic() + 60  # every node registered and schedulable
-    while ray.cluster_resources().get("CPU", 0) < workers + 1 and time.monotonic() < deadline:
-        await asyncio.sleep(0.2)
-    await asyncio.sleep(2.0)  # let every raylet's view of the cluster catch up (placement)
     hosts = {"node_loss": 3, "throughput": max(1, workers + 1)}.get(scenario, 4)
     settings = settings_for(url, hosts)
     ensure_actors(settings)
@@ -240,6 +236,10 @@ def main() -> None:
     cluster = start_cluster(workers)
     try:
         ray.init(address=cluster.address, log_to_driver=False)
+        deadline = time.monotonic() + 60  # every node registered and schedulable
+        while ray.cluster_resources().get("CPU", 0) < workers + 1 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(2.0)  # let every raylet's view of the cluster catch up (placement)
         result = asyncio.run(run(url, scenario, cluster, workers))
         result["nodes"] = len([n for n in ray.nodes() if n["Alive"]])
     finally:
