@@ -8,13 +8,14 @@ share one `request_id`. Labels of metrics never carry these ids; logs do.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
 import time
 from contextvars import ContextVar
 from typing import Any
+
+import orjson
 
 REQUEST_ID: ContextVar[str] = ContextVar("orchestra_request_id", default="")
 
@@ -33,7 +34,7 @@ class JsonFormatter(logging.Formatter):
             data.update(fields)
         if record.exc_info:
             data["error"] = self.formatException(record.exc_info).splitlines()[-1]
-        return json.dumps(data, default=str, separators=(",", ":"))
+        return orjson.dumps(data, default=str).decode()
 
 
 def configure(level: str | None = None, stream: Any = None) -> None:
