@@ -5,6 +5,9 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
 from runtime.errors import (
     BadRequest,
     ConfigError,
@@ -48,6 +51,8 @@ Envelope = tuple[bool, Any]
 
 
 def wrap_error(exc: BaseException) -> Envelope:
+    if isinstance(exc, RedisConnectionError | RedisTimeoutError):
+        return False, ("unavailable", "the store is not reachable; retry shortly")
     if isinstance(exc, InvalidTransition):
         return False, ("invalid_transition", str(exc), exc.current, exc.target)
     for cls, kind in (

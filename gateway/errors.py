@@ -15,6 +15,8 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -202,7 +204,16 @@ async def _on_http_exception(request: Request, exc: Exception) -> Response:
     return http_exception_response(request, exc)
 
 
+async def _on_store_down(request: Request, exc: Exception) -> Response:
+    """The store (Redis/Valkey) did not answer: retryable, never a 500."""
+    return error_response(
+        503, "the store is not reachable; retry shortly", headers={"Retry-After": "1"}
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RedisConnectionError, _on_store_down)
+    app.add_exception_handler(RedisTimeoutError, _on_store_down)
     app.add_exception_handler(ApiError, _on_api_error)
     app.add_exception_handler(OrchestraError, _on_orchestra_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
