@@ -14,13 +14,11 @@ import ray
 
 from runtime import metrics
 from runtime.agents import AgentCatalog
-from runtime.errors import NotFound
 from runtime.logs import REQUEST_ID
-from runtime.proposals import ProposalStatus
-from runtime.session import create_session, public_messages
+from runtime.reads import StoreReads
+from runtime.session import create_session
 from runtime.settings import Settings, build_catalog
 from runtime.store import Store
-from runtime.tenants import hash_key
 
 from .common import (
     HOST_PREFIX,
@@ -34,7 +32,7 @@ from .common import (
 from .router import SessionRouter
 
 
-class RayBackend:
+class RayBackend(StoreReads):
     def __init__(
         self, settings: Settings, store: Store | None = None, catalog: AgentCatalog | None = None
     ) -> None:
@@ -50,47 +48,23 @@ class RayBackend:
     def _registry(self, tenant_id: str) -> Any:
         return self._registries[shard_of(tenant_id, len(self._registries))]
 
-    async def authenticate(self, api_key: str) -> str | None:
-        rec = await self.store.tenant_by_key_hash(hash_key(api_key))
-        return rec.tenant_id if rec else None
-
     async def create_session(
         self, tenant_id: str, agent: str, subject: str
     ) -> tuple[dict[str, Any], bool]:
         return await create_session(self.store, self.catalog, tenant_id, agent, subject)
 
-    async def _require_session(self, tenant_id: str, session_id: str) -> None:
-        if await self.store.get_session(tenant_id, session_id) is None:
-            raise NotFound(f"session {session_id} not found")
-
     async def get_session(self, tenant_id: str, session_id: str) -> dict[str, Any]:
-        await self._require_session(tenant_id, session_id)
+        await self.require_session(tenant_id, session_id)
         return await self.router.info(tenant_id, session_id)
 
-    async def list_messages(self, tenant_id: str, session_id: str) -> list[dict[str, Any]]:
-        await self._require_session(tenant_id, session_id)
-        return public_messages(await self.store.list_messages(tenant_id, session_id))
-
     async def close_session(self, tenant_id: str, session_id: str) -> dict[str, Any]:
-        await self._require_session(tenant_id, session_id)
+        await self.require_session(tenant_id, session_id)
         return await self.router.close(tenant_id, session_id)
 
     async def send_message(
         self, tenant_id: str, session_id: str, text: str, message_id: str | None = None
     ) -> dict[str, Any]:
         return await self.router.send(tenant_id, session_id, text, message_id)
-
-    async def list_proposals(
-        self, tenant_id: str, session_id: str | None, status: ProposalStatus | None
-    ) -> list[dict[str, Any]]:
-        found = await self.store.list_proposals(tenant_id, session_id, status)
-        return [p.public() for p in found]
-
-    async def get_proposal(self, tenant_id: str, proposal_id: str) -> dict[str, Any]:
-        p = await self.store.get_proposal(tenant_id, proposal_id)
-        if p is None:
-            raise NotFound(f"proposal {proposal_id} not found")
-        return p.public()
 
     async def confirm(self, tenant_id: str, proposal_id: str) -> dict[str, Any]:
         envelope = await self._registry(tenant_id).call.remote(
@@ -105,14 +79,6 @@ class RayBackend:
         )
         result: dict[str, Any] = unwrap(envelope)
         return result
-
-    async def audit(self, tenant_id: str, session_id: str | None) -> list[dict[str, Any]]:
-        if session_id is not None:
-            await self._require_session(tenant_id, session_id)
-        # A turn's own events are written when it ends, a proposal's when it moves:
-        # order by time (stable) so the trail reads oldest first.
-        events = await self.store.list_audit(tenant_id, session_id)
-        return sorted(events, key=lambda e: float(e.get("at", 0.0)))
 
     async def ready(self) -> bool:
         try:

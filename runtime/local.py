@@ -16,14 +16,12 @@ from typing import Any
 from . import metrics
 from .agents import AgentCatalog
 from .book import ProposalBook
-from .errors import NotFound
-from .proposals import ProposalStatus
-from .session import SessionPool, public_messages
+from .reads import StoreReads
+from .session import SessionPool
 from .store import Store
-from .tenants import hash_key
 
 
-class LocalRuntime:
+class LocalRuntime(StoreReads):
     def __init__(
         self,
         store: Store,
@@ -53,10 +51,6 @@ class LocalRuntime:
             await asyncio.sleep(self._sweep_interval)
             await self.book.expire_due()
 
-    async def authenticate(self, api_key: str) -> str | None:
-        rec = await self.store.tenant_by_key_hash(hash_key(api_key))
-        return rec.tenant_id if rec else None
-
     async def create_session(
         self, tenant_id: str, agent: str, subject: str
     ) -> tuple[dict[str, Any], bool]:
@@ -64,11 +58,6 @@ class LocalRuntime:
 
     async def get_session(self, tenant_id: str, session_id: str) -> dict[str, Any]:
         return await self.pool.info(tenant_id, session_id)
-
-    async def list_messages(self, tenant_id: str, session_id: str) -> list[dict[str, Any]]:
-        if await self.store.get_session(tenant_id, session_id) is None:
-            raise NotFound(f"session {session_id} not found")
-        return public_messages(await self.store.list_messages(tenant_id, session_id))
 
     async def close_session(self, tenant_id: str, session_id: str) -> dict[str, Any]:
         return await self.pool.close(tenant_id, session_id)
@@ -80,27 +69,11 @@ class LocalRuntime:
             return await self.pool.send_once(tenant_id, session_id, text, message_id)
         return (await self.pool.send(tenant_id, session_id, text)).public()
 
-    async def list_proposals(
-        self, tenant_id: str, session_id: str | None, status: ProposalStatus | None
-    ) -> list[dict[str, Any]]:
-        return [p.public() for p in await self.book.list_for(tenant_id, session_id, status)]
-
-    async def get_proposal(self, tenant_id: str, proposal_id: str) -> dict[str, Any]:
-        return (await self.book.get(tenant_id, proposal_id)).public()
-
     async def confirm(self, tenant_id: str, proposal_id: str) -> dict[str, Any]:
         return (await self.book.confirm(tenant_id, proposal_id)).public()
 
     async def reject(self, tenant_id: str, proposal_id: str) -> dict[str, Any]:
         return (await self.book.reject(tenant_id, proposal_id)).public()
-
-    async def audit(self, tenant_id: str, session_id: str | None) -> list[dict[str, Any]]:
-        if session_id is not None and await self.store.get_session(tenant_id, session_id) is None:
-            raise NotFound(f"session {session_id} not found")
-        # A turn's own events are written when it ends, a proposal's when it moves:
-        # order by time (stable) so the trail reads oldest first.
-        events = await self.store.list_audit(tenant_id, session_id)
-        return sorted(events, key=lambda e: float(e.get("at", 0.0)))
 
     async def ready(self) -> bool:
         return await self.store.ping()

@@ -1,0 +1,50 @@
+"""`StoreReads`: the Backend calls answered straight from the store.
+
+Both backends (`LocalRuntime`, `actors.RayBackend`) serve these the same way:
+no actor is needed to read a tenant's keys, history, proposals or audit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import NotFound
+from .proposals import ProposalStatus
+from .session import public_messages
+from .store import Store
+from .tenants import hash_key
+
+
+class StoreReads:
+    store: Store
+
+    async def authenticate(self, api_key: str) -> str | None:
+        rec = await self.store.tenant_by_key_hash(hash_key(api_key))
+        return rec.tenant_id if rec else None
+
+    async def require_session(self, tenant_id: str, session_id: str) -> None:
+        if await self.store.get_session(tenant_id, session_id) is None:
+            raise NotFound(f"session {session_id} not found")
+
+    async def list_messages(self, tenant_id: str, session_id: str) -> list[dict[str, Any]]:
+        await self.require_session(tenant_id, session_id)
+        return public_messages(await self.store.list_messages(tenant_id, session_id))
+
+    async def list_proposals(
+        self, tenant_id: str, session_id: str | None, status: ProposalStatus | None
+    ) -> list[dict[str, Any]]:
+        return [p.public() for p in await self.store.list_proposals(tenant_id, session_id, status)]
+
+    async def get_proposal(self, tenant_id: str, proposal_id: str) -> dict[str, Any]:
+        p = await self.store.get_proposal(tenant_id, proposal_id)
+        if p is None:
+            raise NotFound(f"proposal {proposal_id} not found")
+        return p.public()
+
+    async def audit(self, tenant_id: str, session_id: str | None) -> list[dict[str, Any]]:
+        if session_id is not None:
+            await self.require_session(tenant_id, session_id)
+        # A turn's own events are written when it ends, a proposal's when it moves:
+        # order by time (stable) so the trail reads oldest first.
+        events = await self.store.list_audit(tenant_id, session_id)
+        return sorted(events, key=lambda e: float(e.get("at", 0.0)))
