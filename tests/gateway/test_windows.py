@@ -47,3 +47,33 @@ def test_reply_after_window_finds_it_expired(api: httpx.Client) -> None:
     assert '"late"' not in _services(api, sid)
     events = api.get("/v1/audit", params={"session_id": sid}).json()["events"]
     assert [e["to"] for e in events if e.get("proposal_id") == pid] == ["PENDING", "EXPIRED"]
+
+
+def _metric(text: str, sample: str) -> float:
+    for line in text.splitlines():
+        if line.startswith(sample + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_metrics_count_each_window_outcome(api: httpx.Client, anon: httpx.Client) -> None:
+    names = {
+        r: f'soft_confirm_window_hits{{result="{r}",tier="T2"}}'
+        for r in ("success", "rejected", "expired")
+    }
+    chat = 'orchestrator_chat_duration_ms_count{agent="lab"}'
+    depth = 'recursion_depth_used_count{agent="lab",tier="T2"}'
+    tool = 'tool_execution_duration_ms_count{result="ok",tier="T2",tool="create_service"}'
+    before = anon.get("/metrics").text
+    sid, _ = _propose(api, "m-yes")
+    say(api, sid, "yes")  # success: executes create_service once
+    sid, _ = _propose(api, "m-no")
+    say(api, sid, "no")  # rejected
+    _propose(api, "m-late")
+    time.sleep(2.2)  # expired by the sweeper
+    after = anon.get("/metrics").text
+    delta = {r: _metric(after, n) - _metric(before, n) for r, n in names.items()}
+    assert delta == {"success": 1.0, "rejected": 1.0, "expired": 1.0}
+    assert _metric(after, chat) - _metric(before, chat) == 5.0  # five messages, five turns
+    assert _metric(after, depth) - _metric(before, depth) == 5.0
+    assert _metric(after, tool) - _metric(before, tool) == 1.0
