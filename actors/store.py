@@ -315,12 +315,6 @@ class RedisStore:
         doc: dict[str, Any] | None = None if raw is None else orjson.loads(raw)
         return (0 if version is None else int(version)), doc or new_business()
 
-    async def business_versions(self, tenant_ids: list[str]) -> list[int]:
-        if not tenant_ids:
-            return []
-        raw = await self._r.mget([self._k(t, "bizver") for t in tenant_ids])
-        return [0 if v is None else int(v) for v in raw]
-
     # lifecycle
     async def ping(self) -> bool:
         try:

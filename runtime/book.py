@@ -109,11 +109,6 @@ class ProposalBook:
     async def get(self, tenant_id: str, proposal_id: str) -> Proposal:
         return await self._get(tenant_id, proposal_id)
 
-    async def list_for(
-        self, tenant_id: str, session_id: str | None = None, status: S | None = None
-    ) -> list[Proposal]:
-        return await self.store.list_proposals(tenant_id, session_id, status)
-
     async def on_user_message(
         self, tenant_id: str, session_id: str, text: str, now: float
     ) -> list[Proposal]:

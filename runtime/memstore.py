@@ -156,9 +156,6 @@ class MemoryStore:
     async def business_snapshot(self, tenant_id: str) -> tuple[int, dict[str, Any]]:
         return self.versions.get(tenant_id, 0), await self.business_read(tenant_id)
 
-    async def business_versions(self, tenant_ids: list[str]) -> list[int]:
-        return [self.versions.get(t, 0) for t in tenant_ids]
-
     async def ping(self) -> bool:
         return True
 

@@ -250,7 +250,7 @@ async def test_business_write_concurrent_same_key(store: Store, store_peers: Sto
     )
     assert all(r == results[0] for r in results)
     assert len((await store.business_read("t1"))["appointments"]) == 1
-    assert await store.business_versions(["t1"]) == [1]
+    assert (await store.business_snapshot("t1"))[0] == 1
 
 
 async def test_business_write_different_keys(store: Store, store_peers: StorePeers) -> None:
@@ -265,7 +265,7 @@ async def test_business_write_different_keys(store: Store, store_peers: StorePee
     doc = await store.business_read("t1")
     assert sorted(a["time"] for a in doc["appointments"]) == times
     assert sorted(r["id"] for r in results) == sorted(a["id"] for a in doc["appointments"])
-    assert await store.business_versions(["t1"]) == [len(times)]
+    assert (await store.business_snapshot("t1"))[0] == len(times)
 
 
 async def test_business_write_bad_args_store_nothing(store: Store) -> None:
@@ -280,19 +280,18 @@ async def test_business_write_bad_args_store_nothing(store: Store) -> None:
         )
     assert not any([await store.business_applied("t1", k) for k in ("k2", "k3", "k4")])
     assert len((await store.business_read("t1"))["appointments"]) == 1
-    assert await store.business_versions(["t1"]) == [1]
+    assert (await store.business_snapshot("t1"))[0] == 1
 
 
-async def test_business_versions_and_port(store: Store) -> None:
-    assert await store.business_versions([]) == []
-    assert await store.business_versions(["t1", "t2"]) == [0, 0]
+async def test_business_version_and_port(store: Store) -> None:
+    assert [(await store.business_snapshot(t))[0] for t in ("t1", "t2")] == [0, 0]
     port = StoreBusinessPort(store, "t2")
     await port.write("a", "set_business_profile", {"name": "Nails & Co"})
     await port.write("b", "set_hours", {"open": "08:00", "close": "12:00", "days": "Mon"})
     await port.write("b", "set_hours", {"open": "01:00", "close": "02:00", "days": "Sun"})
     doc = await port.read()
     assert doc["name"] == "Nails & Co" and doc["hours"]["open"] == "08:00"
-    assert await store.business_versions(["t1", "t2", "t3"]) == [0, 2, 0]
+    assert [(await store.business_snapshot(t))[0] for t in ("t1", "t2", "t3")] == [0, 2, 0]
 
 
 # -- redis only ---------------------------------------------------------------
@@ -325,7 +324,7 @@ async def test_persistence_across_restart(tmp_path: Path) -> None:
             assert await s.load_session("t1", "s1", 5) == ({"k": "v"}, [{"n": 1}])
             assert [p.proposal_id for p in await s.open_proposals()] == ["p1"]
             assert await s.business_applied("t1", "k1")
-            assert await s.business_versions(["t1"]) == [1]
+            assert (await s.business_snapshot("t1"))[0] == 1
         finally:
             await s.close()
     finally:

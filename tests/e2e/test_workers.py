@@ -6,7 +6,6 @@ import asyncio
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import psutil
@@ -81,7 +80,8 @@ async def test_two_workers_keep_one_session_serialized_and_confirm_once(served2:
             await c.aclose()
 
 
-def test_terminal_chat_client(served2: Served, tmp_path: Path) -> None:
+def _chat(served: Served, lines: str) -> str:
+    """Run `orchestra chat` with `lines` on its stdin; its output."""
     out = subprocess.run(
         [
             sys.executable,
@@ -89,43 +89,28 @@ def test_terminal_chat_client(served2: Served, tmp_path: Path) -> None:
             "gateway.cli",
             "chat",
             "--url",
-            served2.url,
+            served.url,
             "--key",
-            served2.key,
+            served.key,
             "--agent",
             "chatbot",
             "--subject",
             "terminal",
         ],
-        input="book a haircut tomorrow at 16\n/proposals\n/quit\n",
+        input=lines,
         capture_output=True,
         text=True,
         timeout=60,
         check=True,
     )
-    assert "How can I help you today?" in out.stdout
-    assert "[T3 PENDING] book_appointment(service=haircut" in out.stdout
-    pid = out.stdout.split("id=")[1].split()[0]
-    confirm = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "gateway.cli",
-            "chat",
-            "--url",
-            served2.url,
-            "--key",
-            served2.key,
-            "--agent",
-            "chatbot",
-            "--subject",
-            "terminal",
-        ],
-        input=f"/confirm {pid}\n/confirm {pid}\n",
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    assert f"proposal {pid}: EXECUTED" in confirm.stdout
-    assert "! the proposal is EXECUTED" in confirm.stdout
+    return out.stdout
+
+
+def test_terminal_chat_client(served2: Served) -> None:
+    out = _chat(served2, "book a haircut tomorrow at 16\n/proposals\n/quit\n")
+    assert "How can I help you today?" in out
+    assert "[T3 PENDING] book_appointment(service=haircut" in out
+    pid = out.split("id=")[1].split()[0]
+    confirm = _chat(served2, f"/confirm {pid}\n/confirm {pid}\n")
+    assert f"proposal {pid}: EXECUTED" in confirm
+    assert "! the proposal is EXECUTED" in confirm
