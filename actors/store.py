@@ -2,12 +2,15 @@
 
 Every key carries the tenant: ``{prefix}:t:{tenant}:...``; key parts are
 escaped so ``:`` and ``|`` in ids cannot make two keys collide. Multi-key
-writes are one MULTI/EXEC pipeline; read-modify-writes use WATCH and retry.
+writes are one MULTI/EXEC pipeline or one Lua script; read-modify-writes use
+WATCH and retry. The per-turn commands (`business_snapshot`, `save_turn`) go
+through an `AutoPipeline`, so concurrent turns share round trips.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import random
 from collections.abc import Awaitable, Callable
@@ -23,6 +26,7 @@ from runtime.errors import Unavailable
 from runtime.proposals import Proposal, ProposalStatus
 from runtime.store import LedgerState, SessionRecord, TenantRecord
 
+from .pipeline import AutoPipeline
 from .valkey import EmbeddedValkey as EmbeddedValkey  # re-exported: one import for the store
 
 T = TypeVar("T")
@@ -37,6 +41,36 @@ redis.call('SET', KEYS[2], ARGV[2])
 redis.call('SET', KEYS[1], ARGV[1])
 return false
 """
+
+
+# KEYS: hist, state, audit, then one session-audit list per session.
+# ARGV: state, #hist, #audit, #items for each session-audit list, then the items.
+_SAVE_TURN = """
+local function push(key, from, n)
+  local i = from
+  while i < from + n do
+    local j = math.min(i + 499, from + n - 1)
+    redis.call('RPUSH', key, unpack(ARGV, i, j))
+    i = j + 1
+  end
+end
+local sessions = #KEYS - 3
+local at = 4 + sessions
+local n = tonumber(ARGV[2])
+push(KEYS[1], at, n)
+at = at + n
+redis.call('SET', KEYS[2], ARGV[1])
+n = tonumber(ARGV[3])
+push(KEYS[3], at, n)
+at = at + n
+for s = 1, sessions do
+  n = tonumber(ARGV[3 + s])
+  push(KEYS[3 + s], at, n)
+  at = at + n
+end
+return 1
+"""
+_SAVE_TURN_SHA = hashlib.sha1(_SAVE_TURN.encode()).hexdigest()
 
 
 def _esc(part: str) -> str:
@@ -59,6 +93,7 @@ class RedisStore:
         self._raw_prefix = prefix
         self._prefix = _esc(prefix)
         self._create = client.register_script(_CREATE)
+        self._auto = AutoPipeline(client)  # the per-turn hot path: shared round trips
 
     @property
     def prefix(self) -> str:
@@ -152,14 +187,26 @@ class RedisStore:
         state: dict[str, Any],
         audit: list[dict[str, Any]],
     ) -> None:
-        encoded = [_dumps(m) for m in messages]
-        state_raw = _dumps(state)
-        async with self._r.pipeline(transaction=True) as pipe:
-            if encoded:
-                pipe.rpush(self._k(tenant_id, "hist", session_id), *encoded)
-            pipe.set(self._k(tenant_id, "state", session_id), state_raw)
-            self._queue_audit(pipe, {tenant_id: audit})
-            await pipe.execute()
+        """One atomic script, sharing its round trip with other sessions' turns."""
+        audit_raw = [_dumps(e) for e in audit]
+        per_session: dict[str, list[bytes]] = {}
+        for event, raw in zip(audit, audit_raw, strict=True):
+            sid = event.get("session_id")
+            if isinstance(sid, str):
+                per_session.setdefault(sid, []).append(raw)
+        keys = [
+            self._k(tenant_id, "hist", session_id),
+            self._k(tenant_id, "state", session_id),
+            self._k(tenant_id, "audit"),
+            *(self._k(tenant_id, "saudit", sid) for sid in per_session),
+        ]
+        args: list[Any] = [_dumps(state), len(messages), len(audit_raw)]
+        args += [len(items) for items in per_session.values()]
+        args += [_dumps(m) for m in messages]
+        args += audit_raw
+        for items in per_session.values():
+            args += items
+        await self._auto.script(_SAVE_TURN_SHA, _SAVE_TURN, keys, args)
 
     async def list_messages(self, tenant_id: str, session_id: str) -> list[dict[str, Any]]:
         raw = await self._r.lrange(self._k(tenant_id, "hist", session_id), 0, -1)
@@ -311,7 +358,9 @@ class RedisStore:
         return bool(await self._r.exists(self._k(tenant_id, "applied", key)))
 
     async def business_snapshot(self, tenant_id: str) -> tuple[int, dict[str, Any]]:
-        version, raw = await self._r.mget([self._k(tenant_id, "bizver"), self._k(tenant_id, "biz")])
+        version, raw = await self._auto.execute(
+            "MGET", self._k(tenant_id, "bizver"), self._k(tenant_id, "biz")
+        )
         doc: dict[str, Any] | None = None if raw is None else orjson.loads(raw)
         return (0 if version is None else int(version)), doc or new_business()
 
@@ -323,6 +372,7 @@ class RedisStore:
             return False
 
     async def close(self) -> None:
+        await self._auto.close()
         await self._r.aclose()
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 from redis.asyncio.connection import AbstractConnection
+from redis.exceptions import ResponseError
 
 from actors.store import EmbeddedValkey, RedisStore, connect_store
 from runtime.errors import ToolValidationError, Unavailable
@@ -389,3 +391,72 @@ async def test_business_snapshot_reads_version_and_document_together(store: Stor
     await store.business_write("t1", "k1", "publish_site", {})
     version, doc = await store.business_snapshot("t1")
     assert version == 1 and doc["published"] is True
+
+
+async def test_save_turn_large_and_multi_session_audit(store: Store) -> None:
+    msgs = [{"n": i} for i in range(1234)]  # more items than one RPUSH chunk of the script
+    audit = [{"e": 1, "session_id": "s1"}, {"e": 2}, {"e": 3, "session_id": "s9"}]
+    await store.save_turn("t1", "s1", msgs, {"big": True}, audit)
+    assert await store.list_messages("t1", "s1") == msgs
+    assert (await store.load_session("t1", "s1", 2)) == ({"big": True}, msgs[-2:])
+    assert [e["e"] for e in await store.list_audit("t1")] == [1, 2, 3]
+    assert [e["e"] for e in await store.list_audit("t1", "s1")] == [1]
+    assert [e["e"] for e in await store.list_audit("t1", "s9")] == [3]
+
+
+async def test_concurrent_turns_keep_each_session_intact(store: Store) -> None:
+    async def session(sid: str) -> None:
+        for turn in range(5):
+            await store.save_turn("t1", sid, [{"sid": sid, "n": turn}], {"turn": turn}, [])
+            assert (await store.business_snapshot("t1"))[0] == 0
+
+    await asyncio.gather(*(session(f"s{i}") for i in range(40)))
+    for i in range(40):
+        state, last = await store.load_session("t1", f"s{i}", 10)
+        assert state == {"turn": 4}
+        assert last == [{"sid": f"s{i}", "n": n} for n in range(5)]
+
+
+@pytest.mark.store
+async def test_concurrent_turns_share_round_trips(store_redis_url: str) -> None:
+    s = await connect_store(store_redis_url, prefix=f"orc-auto-{uuid.uuid4().hex[:8]}")
+    try:
+        await asyncio.gather(
+            *(s.save_turn("t1", f"s{i}", [{"n": i}], {}, []) for i in range(50)),
+            *(s.business_snapshot("t1") for _ in range(50)),
+        )
+        assert s._auto.round_trips <= 3  # 100 commands queued in one iteration
+        assert [await s.list_messages("t1", f"s{i}") for i in (0, 49)] == [[{"n": 0}], [{"n": 49}]]
+    finally:
+        await s.close()
+
+
+@pytest.mark.store
+async def test_one_failing_command_does_not_fail_its_neighbours(store_redis_url: str) -> None:
+    s = await connect_store(store_redis_url, prefix=f"orc-auto-{uuid.uuid4().hex[:8]}")
+    try:
+        await s._r.set(s._k("t1", "hist", "bad"), "not a list")  # RPUSH onto it fails
+        results = await asyncio.gather(
+            s.save_turn("t1", "good", [{"n": 1}], {"ok": 1}, []),
+            s.save_turn("t1", "bad", [{"n": 1}], {"ok": 1}, []),
+            s.business_snapshot("t1"),
+            return_exceptions=True,
+        )
+        assert results[0] is None and results[2] == (0, await s.business_read("t1"))
+        assert isinstance(results[1], ResponseError) and "WRONGTYPE" in str(results[1])
+        assert await s.load_session("t1", "good", 5) == ({"ok": 1}, [{"n": 1}])
+        assert await s._r.get(s._k("t1", "state", "bad")) is None  # stopped before the state
+    finally:
+        await s.close()
+
+
+@pytest.mark.store
+async def test_save_turn_survives_a_script_cache_flush(store_redis_url: str) -> None:
+    s = await connect_store(store_redis_url, prefix=f"orc-auto-{uuid.uuid4().hex[:8]}")
+    try:
+        await s.save_turn("t1", "s1", [{"n": 1}], {}, [])
+        await s._r.script_flush()  # what a restarted server without the script looks like
+        await s.save_turn("t1", "s1", [{"n": 2}], {}, [])
+        assert await s.list_messages("t1", "s1") == [{"n": 1}, {"n": 2}]
+    finally:
+        await s.close()
