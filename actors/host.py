@@ -2,16 +2,17 @@
 
 Sessions live in a `SessionPool`; each session's mailbox runs its messages
 one at a time. The gateway sends *batches* of operations (every message that
-arrived for this host within ~1 ms) in one Ray call; batches from one caller
-carry a sequence number and are dispatched strictly in that order, so
-per-session arrival order holds even with several batches in flight. The
-same class, holding one session, is the `dedicated` placement's actor.
+arrived for this host while its previous call was busy) in one Ray call;
+batches from one caller carry a sequence number and are dispatched strictly
+in that order, so per-session arrival order holds even with several batches
+in flight. The same class, holding one session, is the `dedicated` placement's actor.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 from typing import Any
 
@@ -46,6 +47,7 @@ class SessionHost:
         self._next_seq: dict[str, int] = {}
         self._turn = asyncio.Condition()
         self._evictor = asyncio.get_running_loop().create_task(self._evict_loop())
+        gc.freeze()  # imports and setup live as long as the process: out of full GC passes
 
     async def _evict_loop(self) -> None:
         while True:
@@ -53,10 +55,17 @@ class SessionHost:
             self.pool.evict_idle(self.settings.idle_evict_s)
             metrics.LIVE_SESSIONS.labels(self.label).set(len(self.pool.cores))
 
-    async def run(self, caller: str, seq: int, ops: list[Op]) -> list[Envelope]:
-        """Run a batch after every earlier batch of `caller` has been dispatched."""
+    async def run(
+        self, caller: str, seq: int, ops: list[Op], floor: int | None = None
+    ) -> list[Envelope]:
+        """Run a batch after every earlier batch of `caller` has been dispatched.
+
+        `floor` is the caller's lowest batch still unanswered: a new or restarted
+        host adopts the caller there, so batches that overtook an earlier one on
+        the way still wait for it (bounded by `SEQ_GAP_S`).
+        """
         async with self._turn:
-            self._next_seq.setdefault(caller, seq)  # a new or restarted host adopts the caller
+            self._next_seq.setdefault(caller, seq if floor is None else min(floor, seq))
             # If an earlier batch never comes (it went to a host incarnation that
             # died), waiting longer cannot bring it: go on rather than stall.
             with contextlib.suppress(TimeoutError):
@@ -66,14 +75,11 @@ class SessionHost:
             # Tasks start in creation order, and each enters its session's FIFO
             # mailbox before yielding, so dispatch order == arrival order.
             tasks = [asyncio.ensure_future(self._one(op)) for op in ops]
-            # never lower it: a late, lower batch (allowed through by the adoption above)
-            # must not send the counter back, or every later batch waits forever
+            # never lower it: a late, lower batch (one below the floor, or let through
+            # by the timeout) must not send the counter back, or later batches stall
             self._next_seq[caller] = max(self._next_seq[caller], seq + 1)
             self._turn.notify_all()
-        results = await asyncio.gather(*tasks)
-        metrics.LIVE_SESSIONS.labels(self.label).set(len(self.pool.cores))
-        metrics.MAILBOX_DEPTH.labels(self.label).set(self.pool.queue_depth())
-        return results
+        return await asyncio.gather(*tasks)
 
     async def _one(self, op: Op) -> Envelope:
         try:
@@ -105,6 +111,9 @@ class SessionHost:
         return self.pool.evict_idle(idle_s)
 
     async def metrics(self) -> bytes:
+        # gauges of the whole pool: computed when scraped, not on every batch
+        metrics.LIVE_SESSIONS.labels(self.label).set(len(self.pool.cores))
+        metrics.MAILBOX_DEPTH.labels(self.label).set(self.pool.queue_depth())
         return metrics.exposition()
 
     async def shutdown(self) -> None:

@@ -3,9 +3,9 @@
 Routes a session id to its actor: in `hosted` placement by rendezvous
 hashing over the live `SessionHost`s, in `dedicated` placement to a named
 actor per session (get-or-create, race-free). Operations bound for one actor
-are micro-batched: everything submitted within one event-loop iteration (and
-while the in-flight limit is reached) travels in one Ray call, tagged with a
-per-caller sequence number the host dispatches in order.
+are micro-batched: everything submitted while the previous call to that actor
+is busy travels in the next Ray call, tagged with a per-caller sequence number
+the host dispatches in order.
 """
 
 from __future__ import annotations
@@ -28,40 +28,62 @@ from .host import Op, SessionHost
 
 
 class Batcher:
-    """Batches operations for one actor; at most `max_inflight` calls at once."""
+    """Batches operations for one actor.
 
-    def __init__(self, handle: Any, max_inflight: int = 16) -> None:
+    An operation leaves at once when no call to the actor is in flight;
+    otherwise it waits for the next call, which leaves when a call comes back
+    or when the oldest waiting operation has waited `max_wait_s`, whichever
+    is first. Under load one Ray call so carries many messages (DESIGN,
+    Performance budget), and a call stuck on a slow model or tool delays the
+    messages behind it by `max_wait_s` at most.
+    """
+
+    def __init__(self, handle: Any, max_wait_s: float = 0.05) -> None:
         self.handle = handle
         self.caller = uuid.uuid4().hex
-        self.max_inflight = max_inflight
+        self.max_wait_s = max_wait_s
+        self.calls = 0  # Ray calls made (tests and stats read it)
         self._seq = 0
+        self._open: set[int] = set()  # seqs sent and not yet answered
         self._queue: list[tuple[Op, asyncio.Future[Envelope]]] = []
-        self._inflight = 0
         self._scheduled = False
+        self._timer: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
     def submit(self, op: Op) -> asyncio.Future[Envelope]:
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[Envelope] = loop.create_future()
+        if not self._queue and self._open:  # the first to wait: start its clock
+            self._timer = loop.call_later(self.max_wait_s, self._send)
         self._queue.append((op, fut))
-        if not self._scheduled:
+        if not self._scheduled and not self._open:
             self._scheduled = True
             loop.call_soon(self._flush)
         return fut
 
     def _flush(self) -> None:
         self._scheduled = False
-        if not self._queue or self._inflight >= self.max_inflight:
+        if not self._open:
+            self._send()
+
+    def _send(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if not self._queue:
             return
         batch, self._queue = self._queue, []
         seq, self._seq = self._seq, self._seq + 1
-        self._inflight += 1
-        ref = self.handle.run.remote(self.caller, seq, [op for op, _ in batch])
-        task = asyncio.get_running_loop().create_task(self._deliver(ref, batch))
+        self.calls += 1
+        self._open.add(seq)
+        ref = self.handle.run.remote(self.caller, seq, [op for op, _ in batch], min(self._open))
+        task = asyncio.get_running_loop().create_task(self._deliver(seq, ref, batch))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _deliver(self, ref: Any, batch: list[tuple[Op, asyncio.Future[Envelope]]]) -> None:
+    async def _deliver(
+        self, seq: int, ref: Any, batch: list[tuple[Op, asyncio.Future[Envelope]]]
+    ) -> None:
         try:
             results: list[Envelope] = await ref
             for (_, fut), result in zip(batch, results, strict=True):
@@ -82,10 +104,8 @@ class Batcher:
                 if not fut.done():
                     fut.set_result((False, ("internal", type(exc).__name__)))
         finally:
-            self._inflight -= 1
-            if self._queue and not self._scheduled:
-                self._scheduled = True
-                asyncio.get_running_loop().call_soon(self._flush)
+            self._open.discard(seq)
+            self._send()  # what waited for this call goes now
 
 
 HOST_REFRESH_S = 10.0

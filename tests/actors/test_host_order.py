@@ -68,3 +68,21 @@ async def test_a_missing_batch_stalls_its_caller_only_briefly(
     [result] = await host.run.remote(caller, 2, [("send", "", tenant, sid, "!tools echo b", "")])
     assert result[0] is True
     assert 1.5 < time.monotonic() - t0 < 10
+
+
+async def test_a_new_host_adopts_the_callers_floor_not_the_first_arrival(
+    hosted: Stack, hb: RayBackend
+) -> None:
+    host, tenant, sid = await _host_and_session(hosted, hb)
+    caller = uuid.uuid4().hex  # new to this host
+
+    def op(i: int) -> tuple[str, ...]:
+        return ("send", "", tenant, sid, f"!tools echo {i}", "")
+
+    # batch 2 overtakes 0 and 1 on the way; its floor says 0 is still unanswered
+    calls = [host.run.remote(caller, 2, [op(2)], 0)]
+    await asyncio.sleep(0.2)
+    calls += [host.run.remote(caller, seq, [op(seq)], 0) for seq in (1, 0)]
+    await asyncio.gather(*calls)
+    users = [m["content"] for m in await hb.list_messages(tenant, sid) if m["role"] == "user"]
+    assert users == [f"!tools echo {i}" for i in range(3)]

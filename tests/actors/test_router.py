@@ -11,6 +11,7 @@ import pytest
 import ray
 
 from actors import RayBackend, rendezvous
+from actors.router import Batcher
 from runtime.tenants import add_tenant
 from tests.conftest import Stack
 
@@ -81,3 +82,56 @@ async def test_two_gateway_processes_keep_one_session_serialized(
     users = [m["content"].removeprefix("!tools echo ") for m in history if m["role"] == "user"]
     for tag in "abc":  # each gateway's messages in its own arrival order, none lost
         assert [u for u in users if u.startswith(tag)] == [f"{tag}-{i}" for i in range(10)]
+
+
+@ray.remote(num_cpus=0)
+class BatchRecorder:
+    """A real actor with SessionHost's `run` signature: records each batch, and
+    holds it for as long as its slowest op asks (op = (name, seconds))."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[str]] = []
+        self.seqs: list[tuple[int, int]] = []
+
+    async def run(
+        self, caller: str, seq: int, ops: list[tuple[str, float]], floor: int
+    ) -> list[object]:
+        self.batches.append([name for name, _ in ops])
+        self.seqs.append((seq, floor))
+        await asyncio.sleep(max(delay for _, delay in ops))
+        return [(True, name) for name, _ in ops]
+
+    async def seen(self) -> list[list[str]]:
+        return self.batches
+
+    async def seen_seqs(self) -> list[tuple[int, int]]:
+        return self.seqs
+
+
+@pytest.mark.ray
+async def test_batcher_sends_what_arrives_while_a_call_is_busy_in_one_call(
+    ray_session: None,
+) -> None:
+    batcher = Batcher(BatchRecorder.remote(), max_wait_s=5.0)  # type: ignore[attr-defined]
+    first = batcher.submit(("a", 0.3))
+    await asyncio.sleep(0.05)  # "a" is in flight: these wait for it
+    rest = [batcher.submit((f"m{i}", 0.0)) for i in range(20)]
+    assert [await first] + [await f for f in rest] == [(True, "a")] + [
+        (True, f"m{i}") for i in range(20)
+    ]
+    assert await batcher.handle.seen.remote() == [["a"], [f"m{i}" for i in range(20)]]
+    assert batcher.calls == 2
+
+
+@pytest.mark.ray
+async def test_a_slow_call_holds_later_messages_back_by_max_wait_only(ray_session: None) -> None:
+    batcher = Batcher(BatchRecorder.remote(), max_wait_s=0.05)  # type: ignore[attr-defined]
+    slow = batcher.submit(("slow", 30.0))  # e.g. a model that takes its time
+    await asyncio.sleep(0.2)
+    fast = batcher.submit(("fast", 0.0))
+    done, _ = await asyncio.wait([slow, fast], timeout=20, return_when=asyncio.FIRST_COMPLETED)
+    assert done == {fast} and fast.result() == (True, "fast")
+    assert await batcher.handle.seen.remote() == [["slow"], ["fast"]]
+    # "slow" is unanswered: "fast" tells the host its caller's floor is still 0
+    assert await batcher.handle.seen_seqs.remote() == [(0, 0), (1, 0)]
+    slow.cancel()
