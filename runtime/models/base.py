@@ -36,6 +36,7 @@ class Message:
     role: Literal["user", "assistant"]
     content: tuple[Block, ...]
     at: float = 0.0
+    _tool_result: bool = field(init=False, repr=False, compare=False, default=False)
 
     @property
     def text(self) -> str:
@@ -47,7 +48,12 @@ class Message:
 
     @property
     def is_tool_result(self) -> bool:
-        return any(isinstance(b, ToolResultBlock) for b in self.content)
+        return self._tool_result
+
+    def __post_init__(self) -> None:
+        # asked of every message on every turn (window cuts, transcripts): once here
+        tool_result = any(isinstance(b, ToolResultBlock) for b in self.content)
+        object.__setattr__(self, "_tool_result", tool_result)
 
 
 @dataclass(frozen=True, slots=True)
