@@ -7,6 +7,7 @@ import inspect
 import io
 import json
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -194,6 +195,7 @@ def test_json_logs_carry_the_request_id(monkeypatch: pytest.MonkeyPatch) -> None
     token = logs.REQUEST_ID.set("req-42")
     try:
         logs.event("turn.done", session_id="s1", ms=logs.now_ms(0.0))
+        assert stream.getvalue() == ""  # info lines are buffered ...
         try:
             raise RuntimeError("boom")
         except RuntimeError:
@@ -203,7 +205,28 @@ def test_json_logs_carry_the_request_id(monkeypatch: pytest.MonkeyPatch) -> None
     finally:
         logs.REQUEST_ID.reset(token)
         logs.logger.setLevel(old_level)
+    # ... an error writes them out at once, in order (the ignored line never)
     first, second = (json.loads(line) for line in stream.getvalue().splitlines())
     assert first["event"] == "turn.done" and first["request_id"] == "req-42"
     assert first["level"] == "info" and first["session_id"] == "s1"
     assert second["error"] == "RuntimeError: boom" and second["k"] == 1
+
+
+def test_buffered_info_lines_are_written_within_the_flush_interval(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stream = io.StringIO()
+    monkeypatch.setattr(logs.logger, "handlers", [])
+    old_level = logs.logger.level
+    logs.configure("info", stream)
+    try:
+        logs.event("turn", n=1)
+        deadline = time.monotonic() + 5 * logs.FLUSH_INTERVAL_S + 2
+        while not stream.getvalue() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert json.loads(stream.getvalue())["n"] == 1  # the timer wrote it, nobody flushed
+        logs.event("turn", n=2)
+        logs.flush()
+        assert [json.loads(x)["n"] for x in stream.getvalue().splitlines()] == [1, 2]
+    finally:
+        logs.logger.setLevel(old_level)
