@@ -504,6 +504,7 @@ def run_wrk(
         str(targets),
         field,
         TEXT,
+        str(args.threads),
     ]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 120)
     m = re.search(r"^WRK_JSON (\{.*\})$", out.stdout, re.M)
@@ -934,6 +935,7 @@ def profile_during_load(
             str(targets),
             "text",
             TEXT,
+            str(args.threads),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -1,12 +1,13 @@
 -- wrk script: POST one chat message per request, spread over pre-created sessions.
 --
 --   wrk -t2 -c100 -d20s --latency -s loadtests/wrk/messages.lua http://127.0.0.1:8000 \
---       -- TARGETS_FILE [BODY_FIELD] [TEXT]
+--       -- TARGETS_FILE [BODY_FIELD] [TEXT] [THREADS]
 --
 -- TARGETS_FILE has one line per session: "<session id> <bearer key or ->". Each
 -- request goes to POST /v1/sessions/<id>/messages with {"<BODY_FIELD>": "<TEXT>"}
 -- (BODY_FIELD "text" for Orchestra and the bare app, "message" for the LangGraph
--- peer), cycling over the sessions. done() prints one line "WRK_JSON {...}" with
+-- peer), cycling over the sessions. THREADS (wrk's -t, default 2) splits the
+-- session list into one equal slice per thread to start from. done() prints one line "WRK_JSON {...}" with
 -- the counts, latency percentiles (microseconds) and the HTTP status histogram,
 -- which loadtests/bench.py parses.
 
@@ -49,8 +50,11 @@ function init(args)
   if #requests_list == 0 then
     error("no sessions in " .. path)
   end
-  -- threads start at different offsets so they do not march over the same sessions
-  idx = (tid * 7919) % #requests_list
+  -- Threads start an equal slice apart so they do not march over the same
+  -- sessions: two requests of one session at once wait for each other (the
+  -- session serializes them), which would measure the overlap, not the server.
+  local nthreads = tonumber(args[4] or "2")
+  idx = math.floor(tid * #requests_list / nthreads) % #requests_list
   statuses = {}
 end
 
