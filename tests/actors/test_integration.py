@@ -251,6 +251,7 @@ async def test_slow_tool_times_out_and_turn_still_answers(
 ) -> None:
     (a, _), _ = two_tenants
     sid = await _session(backend, a)
+    await backend.send_message(a, sid, "!tools echo")  # its actor is up: time the tool only
     t0 = time.monotonic()
     r = await backend.send_message(a, sid, '!tools slow {"seconds": 5}')
     assert time.monotonic() - t0 < 3.0  # executor timeout is 0.4 s

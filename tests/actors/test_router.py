@@ -113,6 +113,7 @@ async def test_batcher_sends_what_arrives_while_a_call_is_busy_in_one_call(
     ray_session: None,
 ) -> None:
     batcher = Batcher(BatchRecorder.remote(), max_wait_s=5.0)  # type: ignore[attr-defined]
+    await batcher.handle.seen.remote()  # the actor is up
     first = batcher.submit(("a", 0.3))
     await asyncio.sleep(0.05)  # "a" is in flight: these wait for it
     rest = [batcher.submit((f"m{i}", 0.0)) for i in range(20)]
@@ -126,6 +127,7 @@ async def test_batcher_sends_what_arrives_while_a_call_is_busy_in_one_call(
 @pytest.mark.ray
 async def test_a_slow_call_holds_later_messages_back_by_max_wait_only(ray_session: None) -> None:
     batcher = Batcher(BatchRecorder.remote(), max_wait_s=0.05)  # type: ignore[attr-defined]
+    await batcher.handle.seen.remote()  # the actor is up: "slow" reaches it first
     slow = batcher.submit(("slow", 30.0))  # e.g. a model that takes its time
     await asyncio.sleep(0.2)
     fast = batcher.submit(("fast", 0.0))
