@@ -434,30 +434,36 @@ def create_sessions(
     out: list[tuple[str, str] | None] = [None] * n
     counter = iter(range(n))
 
+    async def post(
+        client: httpx.AsyncClient, path: str, body: dict[str, str], key: str
+    ) -> httpx.Response:
+        """POST, waiting out 429s and retrying a dropped keep-alive connection
+        (the message carries a `message_id`, so a retry runs its turn once)."""
+        headers = {"Authorization": f"Bearer {key}"}
+        for attempt in range(20):
+            try:
+                r = await client.post(path, json=body, headers=headers)
+            except httpx.TransportError:
+                if attempt == 19:
+                    raise
+            else:
+                if r.status_code != 429:
+                    return r
+            await asyncio.sleep(0.05 * (attempt + 1))
+        return r
+
     async def worker(client: httpx.AsyncClient) -> None:
         for i in counter:
             key = keys[i % len(keys)]
-            headers = {"Authorization": f"Bearer {key}"}
-            for attempt in range(20):
-                r = await client.post(
-                    "/v1/sessions",
-                    json={"agent": agent, "subject": f"{prefix}-{i}"},
-                    headers=headers,
-                )
-                if r.status_code != 429:
-                    break
-                await asyncio.sleep(0.05 * (attempt + 1))
+            r = await post(
+                client, "/v1/sessions", {"agent": agent, "subject": f"{prefix}-{i}"}, key
+            )
             if r.status_code not in (200, 201):
                 raise RuntimeError(f"creating a session: {r.status_code} {r.text}")
             sid = r.json()["session_id"]
             if send is not None:
-                for attempt in range(20):
-                    m = await client.post(
-                        f"/v1/sessions/{sid}/messages", json={"text": send}, headers=headers
-                    )
-                    if m.status_code != 429:
-                        break
-                    await asyncio.sleep(0.05 * (attempt + 1))
+                body = {"text": send, "message_id": f"{prefix}-{i}-first"}
+                m = await post(client, f"/v1/sessions/{sid}/messages", body, key)
                 if m.status_code != 200:
                     raise RuntimeError(f"first message: {m.status_code} {m.text}")
             out[i] = (sid, key)
@@ -809,12 +815,39 @@ def live_sessions(url: str) -> int:
     )
 
 
+def summary(xs: list[float]) -> dict[str, float]:
+    qs = statistics.quantiles(xs, n=100)
+    return {"p50": statistics.median(xs), "p95": qs[94], "mean": statistics.fmean(xs)}
+
+
+def bare_request_ms(work: Path, n: int) -> dict[str, float]:
+    """The bare ceiling's latency for one request at a time: what HTTP plus one Ray
+    call costs on this machine with no load (the cold start's yardstick)."""
+    import httpx
+
+    proc, url = start_bare(work)
+    try:
+        xs = []
+        with httpx.Client(base_url=url, timeout=60) as client:
+            for i in range(n + 20):
+                t0 = time.perf_counter()
+                r = client.post(f"/v1/sessions/s{i % 10}/messages", json={"text": TEXT})
+                if r.status_code != 200:
+                    raise RuntimeError(f"bare request: {r.status_code} {r.text}")
+                xs.append((time.perf_counter() - t0) * 1000)
+        return summary(xs[20:])  # the first ones warm the connection and the actor
+    finally:
+        PROCS.stop(proc)
+
+
 def phase_sessions(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     """Cold start and memory per idle hosted session, on a fresh `--hosts 2` serve."""
     import httpx
 
-    serve = start_serve(work, 2, "sessions")
     out: dict[str, Any] = {"hosts": 2, "method": "HTTP (POST /v1/sessions + one message each)"}
+    out["bare_request_ms"] = bare_request_ms(work, args.cold)
+    say(f"reference: one bare request at a time, p50 {out['bare_request_ms']['p50']:.2f} ms")
+    serve = start_serve(work, 2, "sessions")
     try:
         keys = make_tenants(serve, args.tenants)
         hosts = serve.host_processes()
@@ -852,10 +885,6 @@ def phase_sessions(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                 create.append((t1 - t0) * 1000)
                 cold.append((t2 - t1) * 1000)
                 warm.append((t3 - t2) * 1000)
-
-        def summary(xs: list[float]) -> dict[str, float]:
-            qs = statistics.quantiles(xs, n=100)
-            return {"p50": statistics.median(xs), "p95": qs[94], "mean": statistics.fmean(xs)}
 
         out["cold_start_ms"] = {
             "n": args.cold,
@@ -1124,9 +1153,14 @@ def targets_status(data: dict[str, Any]) -> dict[str, Any]:
     if steps:
         worst = max(s["bytes_per_session"] for s in steps)
         out["lt_50kb_per_idle_session"] = {"value_kb": worst / 1024, "met": worst < 50 * 1024}
-    cold = (sessions.get("cold_start_ms") or {}).get("first_message")
+    cold = sessions.get("cold_start_ms") or {}
     if cold:
-        out["cold_start_lt_5ms"] = {"value_ms_p50": cold["p50"], "met": cold["p50"] < 5}
+        # Two readings: the whole first request over HTTP (which includes what any
+        # request costs on this machine; see bare_request_ms), and what a session's
+        # coming to life adds to it (first minus second message).
+        first, penalty = cold["first_message"]["p50"], cold["first_minus_second_p50"]
+        out["cold_start_lt_5ms"] = {"value_ms_p50": first, "met": first < 5}
+        out["cold_penalty_lt_5ms"] = {"value_ms_p50": penalty, "met": penalty < 5}
     return out
 
 
@@ -1179,6 +1213,8 @@ def table(data: dict[str, Any]) -> str:
             f"{cold['first_message']['p50']:6.2f} / {cold['first_message']['p95']:.2f} "
             f"(second message {cold['second_message']['p50']:.2f} ms)"
         )
+    if bare := s.get("bare_request_ms"):
+        rows.append(f"{'reference: one bare request at a time, p50 ms':55} {bare['p50']:6.2f}")
     for step in (s.get("memory") or {}).get("steps", []):
         rows.append(
             f"{'memory per idle hosted session @ ' + str(step['sessions']):55} "
