@@ -68,10 +68,11 @@ class SessionHost:
             self._next_seq.setdefault(caller, seq if floor is None else min(floor, seq))
             # If an earlier batch never comes (it went to a host incarnation that
             # died), waiting longer cannot bring it: go on rather than stall.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(
-                    self._turn.wait_for(lambda: self._next_seq[caller] >= seq), SEQ_GAP_S
-                )
+            if self._next_seq[caller] < seq:  # (the usual case: no wait, no timer)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(
+                        self._turn.wait_for(lambda: self._next_seq[caller] >= seq), SEQ_GAP_S
+                    )
             # Tasks start in creation order, and each enters its session's FIFO
             # mailbox before yielding, so dispatch order == arrival order.
             tasks = [asyncio.ensure_future(self._one(op)) for op in ops]
