@@ -358,3 +358,31 @@ async def test_new_tenant_is_isolated_from_existing_business(backend: RayBackend
     t, _ = await add_tenant(backend.store, "Fresh")
     doc = await backend.store.business_read(t.tenant_id)
     assert doc["appointments"] == [] and doc["name"] == "Demo Salon"
+
+
+# -- pool gauges, scraped (1) -------------------------------------------------------------
+
+
+async def _pool_gauges(b: RayBackend) -> tuple[float, float]:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    live = depth = 0.0
+    for text in await b.metrics_texts():
+        for family in text_string_to_metric_families(text.decode()):
+            for sample in family.samples:
+                if sample.name == "orchestra_live_sessions":
+                    live += sample.value
+                elif sample.name == "orchestra_mailbox_depth":
+                    depth += sample.value
+    return live, depth
+
+
+async def test_live_sessions_and_mailbox_depth_are_current_when_scraped(
+    backend: RayBackend, two_tenants: Tenants
+) -> None:
+    (a, _), _ = two_tenants
+    before, _ = await _pool_gauges(backend)
+    sids = [await _session(backend, a, subject=f"g{i}") for i in range(3)]
+    await asyncio.gather(*(backend.send_message(a, sid, "!tools echo") for sid in sids))
+    live, depth = await _pool_gauges(backend)
+    assert (live - before, depth) == (3, 0)
