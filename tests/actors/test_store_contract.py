@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -417,46 +418,47 @@ async def test_concurrent_turns_keep_each_session_intact(store: Store) -> None:
         assert last == [{"sid": f"s{i}", "n": n} for n in range(5)]
 
 
-@pytest.mark.store
-async def test_concurrent_turns_share_round_trips(store_redis_url: str) -> None:
+@pytest.fixture
+async def own_redis_store(store_redis_url: str) -> AsyncIterator[RedisStore]:
+    """A RedisStore of its own (fresh prefix), for what only the Redis store has."""
     s = await connect_store(store_redis_url, prefix=f"orc-auto-{uuid.uuid4().hex[:8]}")
-    try:
-        await asyncio.gather(
-            *(s.save_turn("t1", f"s{i}", [{"n": i}], {}, []) for i in range(50)),
-            *(s.business_snapshot("t1") for _ in range(50)),
-        )
-        assert s._auto.round_trips <= 3  # 100 commands queued in one iteration
-        assert [await s.list_messages("t1", f"s{i}") for i in (0, 49)] == [[{"n": 0}], [{"n": 49}]]
-    finally:
-        await s.close()
+    yield s
+    await s.close()
 
 
 @pytest.mark.store
-async def test_one_failing_command_does_not_fail_its_neighbours(store_redis_url: str) -> None:
-    s = await connect_store(store_redis_url, prefix=f"orc-auto-{uuid.uuid4().hex[:8]}")
-    try:
-        await s._r.set(s._k("t1", "hist", "bad"), "not a list")  # RPUSH onto it fails
-        results = await asyncio.gather(
-            s.save_turn("t1", "good", [{"n": 1}], {"ok": 1}, []),
-            s.save_turn("t1", "bad", [{"n": 1}], {"ok": 1}, []),
-            s.business_snapshot("t1"),
-            return_exceptions=True,
-        )
-        assert results[0] is None and results[2] == (0, await s.business_read("t1"))
-        assert isinstance(results[1], ResponseError) and "WRONGTYPE" in str(results[1])
-        assert await s.load_session("t1", "good", 5) == ({"ok": 1}, [{"n": 1}])
-        assert await s._r.get(s._k("t1", "state", "bad")) is None  # stopped before the state
-    finally:
-        await s.close()
+async def test_concurrent_turns_share_round_trips(own_redis_store: RedisStore) -> None:
+    s = own_redis_store
+    await asyncio.gather(
+        *(s.save_turn("t1", f"s{i}", [{"n": i}], {}, []) for i in range(50)),
+        *(s.business_snapshot("t1") for _ in range(50)),
+    )
+    assert s._auto.round_trips <= 3  # 100 commands queued in one iteration
+    assert [await s.list_messages("t1", f"s{i}") for i in (0, 49)] == [[{"n": 0}], [{"n": 49}]]
 
 
 @pytest.mark.store
-async def test_save_turn_survives_a_script_cache_flush(store_redis_url: str) -> None:
-    s = await connect_store(store_redis_url, prefix=f"orc-auto-{uuid.uuid4().hex[:8]}")
-    try:
-        await s.save_turn("t1", "s1", [{"n": 1}], {}, [])
-        await s._r.script_flush()  # what a restarted server without the script looks like
-        await s.save_turn("t1", "s1", [{"n": 2}], {}, [])
-        assert await s.list_messages("t1", "s1") == [{"n": 1}, {"n": 2}]
-    finally:
-        await s.close()
+async def test_one_failing_command_does_not_fail_its_neighbours(
+    own_redis_store: RedisStore,
+) -> None:
+    s = own_redis_store
+    await s._r.set(s._k("t1", "hist", "bad"), "not a list")  # RPUSH onto it fails
+    results = await asyncio.gather(
+        s.save_turn("t1", "good", [{"n": 1}], {"ok": 1}, []),
+        s.save_turn("t1", "bad", [{"n": 1}], {"ok": 1}, []),
+        s.business_snapshot("t1"),
+        return_exceptions=True,
+    )
+    assert results[0] is None and results[2] == (0, await s.business_read("t1"))
+    assert isinstance(results[1], ResponseError) and "WRONGTYPE" in str(results[1])
+    assert await s.load_session("t1", "good", 5) == ({"ok": 1}, [{"n": 1}])
+    assert await s._r.get(s._k("t1", "state", "bad")) is None  # stopped before the state
+
+
+@pytest.mark.store
+async def test_save_turn_survives_a_script_cache_flush(own_redis_store: RedisStore) -> None:
+    s = own_redis_store
+    await s.save_turn("t1", "s1", [{"n": 1}], {}, [])
+    await s._r.script_flush()  # what a restarted server without the script looks like
+    await s.save_turn("t1", "s1", [{"n": 2}], {}, [])
+    assert await s.list_messages("t1", "s1") == [{"n": 1}, {"n": 2}]
