@@ -8,13 +8,17 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runtime.config import load_file
 from runtime.errors import OrchestraError
+
+if TYPE_CHECKING:
+    from runtime.settings import Settings
 
 DEMO_TENANT = "Demo Salon"
 
@@ -33,12 +37,8 @@ def say(msg: str) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from actors import EmbeddedValkey, connect_ray, ensure_actors, kill_actors
     from runtime.settings import Settings
-
-    from .serve import SETTINGS_ENV, app_for
 
     started = time.monotonic()
     config_data = load_file(args.config) if args.config else {}
@@ -58,6 +58,7 @@ def _serve(args: argparse.Namespace) -> int:
         config_data=config_data,
     )
     ray_address = args.ray_address or os.environ.get("RAY_ADDRESS")
+    gcs = ""
     try:
         say(
             "starting Ray (local, this takes a few seconds) ..."
@@ -65,6 +66,7 @@ def _serve(args: argparse.Namespace) -> int:
             else f"joining the Ray cluster at {ray_address} ..."
         )
         gcs = connect_ray(settings.namespace, address=ray_address)
+        signal.signal(signal.SIGTERM, _interrupt)  # ray.init made SIGTERM sys.exit(15)
         say(
             f"Ray is up at {gcs}; creating the proposal registry and "
             f"{settings.hosts if settings.placement == 'hosted' else 0} session hosts ..."
@@ -72,6 +74,45 @@ def _serve(args: argparse.Namespace) -> int:
         ensure_actors(settings)
         key = asyncio.run(_demo_key(redis_url, settings.store_prefix))
         _banner(args, key, time.monotonic() - started)
+        _run_gateway(args, settings, gcs)
+    finally:
+        say("shutting down: stopping actors, Ray and the store ...")
+        if gcs and not _reachable(gcs):
+            # The signal reached the whole process group (systemd's default
+            # KillMode, `timeout`, `kill -- -PGID`): Ray's own processes are gone,
+            # and each call to them would wait 60 s for a GCS that cannot return.
+            say("Ray had already stopped (the signal reached its processes too)")
+        elif not ray_address:  # our own local Ray: take our actors down with it
+            with contextlib.suppress(Exception):
+                kill_actors(settings.namespace)
+        import ray
+
+        ray.shutdown()
+        if valkey is not None:
+            valkey.stop()
+        say("stopped cleanly.")
+    return 0
+
+
+def _reachable(address: str, timeout: float = 1.0) -> bool:
+    """Whether `host:port` accepts a TCP connection (is the GCS still up?)."""
+    host, _, port = address.rpartition(":")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def _run_gateway(args: argparse.Namespace, settings: Settings, gcs: str) -> None:
+    """uvicorn until Ctrl-C or SIGTERM; it drains requests (10 s at most) first."""
+    import uvicorn
+
+    from .serve import SETTINGS_ENV, app_for
+
+    # After its graceful shutdown uvicorn raises again the signal that stopped
+    # it; the stop it asks for is under way, so it is not an error.
+    with contextlib.suppress(KeyboardInterrupt):
         if args.workers > 1:
             os.environ[SETTINGS_ENV] = settings.model_dump_json()
             os.environ["RAY_ADDRESS"] = gcs
@@ -92,18 +133,6 @@ def _serve(args: argparse.Namespace) -> int:
                 log_level="warning",
                 timeout_graceful_shutdown=10,  # Ctrl-C never waits on a stuck request forever
             )
-    finally:
-        say("shutting down: stopping actors, Ray and the store ...")
-        if not ray_address:  # our own local Ray: take our actors down with it
-            with contextlib.suppress(Exception):
-                kill_actors(settings.namespace)
-        import ray
-
-        ray.shutdown()
-        if valkey is not None:
-            valkey.stop()
-        say("stopped cleanly.")
-    return 0
 
 
 async def _demo_key(redis_url: str, prefix: str) -> str:

@@ -50,7 +50,9 @@ class Served:
         )
 
 
-def start_serve(home: Path, *extra: str, env: dict[str, str] | None = None) -> Served:
+def start_serve(
+    home: Path, *extra: str, env: dict[str, str] | None = None, own_group: bool = False
+) -> Served:
     port = free_port()
     full_env = {**os.environ, "ORCHESTRA_HOME": str(home), **(env or {})}
     full_env.pop("REDIS_URL", None)  # a newcomer's default: the embedded store
@@ -61,6 +63,7 @@ def start_serve(home: Path, *extra: str, env: dict[str, str] | None = None) -> S
         stderr=subprocess.STDOUT,
         text=True,
         env=full_env,
+        start_new_session=own_group,  # a process group of its own, as under systemd
     )
     output: list[str] = []
     key = ""
@@ -278,3 +281,36 @@ def test_request_id_follows_a_message_through_gateway_host_and_registry(served: 
     assert {"http", "turn", "proposal"} <= set(found), found  # gateway, host, registry
     assert found["turn"]["session_id"] == sid and found["proposal"]["to_status"] == "CONFIRMED"
     assert found["http"]["route"] == "/v1/sessions/{session_id}/messages"
+
+
+def test_sigterm_to_the_whole_group_stops_cleanly_and_keeps_data(tmp_path: Path) -> None:
+    """systemd's default KillMode (and `timeout`, `kill -- -PGID`) signal every process
+    of the group at once: Ray's GCS dies with the CLI, whose shutdown must not then
+    wait 60 s for it and be aborted by Ray, and the store must keep what it saved."""
+    first = start_serve(tmp_path, own_group=True)
+    with first.client() as api:
+        sid = api.post("/v1/sessions", json={"agent": "chatbot", "subject": "eve"}).json()[
+            "session_id"
+        ]
+        r = api.post(f"/v1/sessions/{sid}/messages", json={"text": "what services do you have?"})
+        assert r.status_code == 200, r.text
+    children = psutil.Process(first.proc.pid).children(recursive=True)
+    os.killpg(first.proc.pid, signal.SIGTERM)
+    first.proc.wait(timeout=45)  # before the fix: 60 s on the GCS, then Ray aborted it
+    first.drain.join(timeout=10)
+    assert first.proc.stdout is not None
+    first.proc.stdout.close()
+    out = "".join(first.output)
+    assert first.proc.returncode == 0, out
+    assert "Ray had already stopped" in out and "stopped cleanly" in out, out
+    time.sleep(1.0)
+    alive = [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
+    assert alive == [], [c.cmdline() for c in alive]
+    second = start_serve(tmp_path)
+    try:
+        assert second.key == first.key
+        with second.client() as api:
+            msgs = api.get(f"/v1/sessions/{sid}/messages").json()["messages"]
+            assert [m["role"] for m in msgs] == ["user", "assistant"]
+    finally:
+        stop(second)
