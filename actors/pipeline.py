@@ -29,15 +29,19 @@ class AutoPipeline:
         self._tasks: set[asyncio.Task[None]] = set()
         self.round_trips = 0  # pipelines sent (tests read it)
 
-    async def execute(self, *args: Any) -> Any:
-        """Run one command; it leaves with every other command queued this iteration."""
+    def submit(self, *args: Any) -> asyncio.Future[Any]:
+        """Queue one command; it leaves with every other command queued this iteration."""
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[Any] = loop.create_future()
         self._pending.append((args, fut))
         if not self._scheduled:
             self._scheduled = True
             loop.call_soon(self._flush)
-        return await fut
+        return fut
+
+    async def execute(self, *args: Any) -> Any:
+        """Run one command (see `submit`)."""
+        return await self.submit(*args)
 
     async def script(self, sha: str, source: str, keys: list[str], args: list[Any]) -> Any:
         """`EVALSHA`, loading the script once if the server does not know it (a fresh

@@ -139,7 +139,7 @@ class RedisStore:
         raise Unavailable("store contention: create_session retried too often")
 
     async def get_session(self, tenant_id: str, session_id: str) -> SessionRecord | None:
-        raw = await self._r.get(self._k(tenant_id, "sess", session_id))
+        raw = await self._auto.execute("GET", self._k(tenant_id, "sess", session_id))
         return None if raw is None else SessionRecord.model_validate_json(raw)
 
     async def close_session(
@@ -171,11 +171,13 @@ class RedisStore:
     async def load_session(
         self, tenant_id: str, session_id: str, last: int
     ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
-        async with self._r.pipeline(transaction=False) as pipe:
-            pipe.get(self._k(tenant_id, "state", session_id))
-            if last:
-                pipe.lrange(self._k(tenant_id, "hist", session_id), -last, -1)
-            replies = await pipe.execute()
+        # one round trip, shared with whatever else this iteration asks (the record)
+        wanted = [self._auto.submit("GET", self._k(tenant_id, "state", session_id))]
+        if last:
+            wanted.append(
+                self._auto.submit("LRANGE", self._k(tenant_id, "hist", session_id), -last, -1)
+            )
+        replies = await asyncio.gather(*wanted)
         state = None if replies[0] is None else orjson.loads(replies[0])
         return state, [orjson.loads(m) for m in (replies[1] if last else [])]
 

@@ -183,12 +183,16 @@ class SessionPool:
         return core
 
     async def _load(self, tenant_id: str, session_id: str) -> SessionCore:
-        rec = await self.store.get_session(tenant_id, session_id)
+        # The record and the history in one go: the history up to the longest any
+        # agent keeps, as the agent (and so its own bound) is in the record.
+        rec, (snapshot, raw) = await asyncio.gather(
+            self.store.get_session(tenant_id, session_id),
+            self.store.load_session(tenant_id, session_id, self.catalog.max_history_messages() * 2),
+        )
         if rec is None:
             raise NotFound(f"session {session_id} not found")
         orch = self.catalog.get(rec.agent, tenant_id)
-        keep = orch.config.max_history_messages * 2
-        snapshot, raw = await self.store.load_session(tenant_id, session_id, keep)
+        raw = raw[-orch.config.max_history_messages * 2 :]
         window = (snapshot or {}).get("window")
         if isinstance(window, int):  # the live window's size: older ones are in the summary
             raw = raw[len(raw) - window :] if window < len(raw) else raw

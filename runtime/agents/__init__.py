@@ -82,9 +82,19 @@ class AgentCatalog:
         self._model = model
         self._clock = clock
         self._built: dict[str, BaseOrchestrator] = {}
+        self._max_history: int | None = None
 
     def names(self) -> list[str]:
         return [n for n in self.classes if "@" not in n]
+
+    def _config(self, agent: str) -> OrchestratorConfig:
+        return self._configs.get(agent) or resolve_config(agent if agent in BUILTIN else "admin")
+
+    def max_history_messages(self) -> int:
+        """The longest history any agent keeps: a bound to load before the agent is known."""
+        if self._max_history is None:
+            self._max_history = max(self._config(n).max_history_messages for n in self.names())
+        return self._max_history
 
     def get(self, agent: str, tenant_id: str | None = None) -> BaseOrchestrator:
         """The orchestrator of `agent` (for `tenant_id`: its canary version, if any)."""
@@ -98,9 +108,7 @@ class AgentCatalog:
                 raise BadRequest(
                     f"unknown agent {agent!r}; expected one of {', '.join(self.classes)}"
                 )
-            config = self._configs.get(agent) or resolve_config(
-                agent if agent in BUILTIN else "admin"
-            )
+            config = self._config(agent)
             orch = (
                 cls(config, self._model, clock=self._clock)
                 if self._clock

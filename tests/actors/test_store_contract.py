@@ -14,7 +14,7 @@ from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import ResponseError
 
 from actors.store import EmbeddedValkey, RedisStore, connect_store
-from runtime.errors import ToolValidationError, Unavailable
+from runtime.errors import NotFound, ToolValidationError, Unavailable
 from runtime.proposals import Proposal, ProposalStatus
 from runtime.store import LedgerState, SessionRecord, Store, StoreBusinessPort, TenantRecord
 from runtime.tiers import Tier
@@ -462,3 +462,30 @@ async def test_save_turn_survives_a_script_cache_flush(own_redis_store: RedisSto
     await s._r.script_flush()  # what a restarted server without the script looks like
     await s.save_turn("t1", "s1", [{"n": 2}], {}, [])
     assert await s.list_messages("t1", "s1") == [{"n": 1}, {"n": 2}]
+
+
+@pytest.mark.store
+async def test_a_session_comes_to_life_in_one_round_trip(own_redis_store: RedisStore) -> None:
+    """Loading a session (record, state, history) is one shared round trip, and the
+    history loaded up to the longest agent bound is cut to the session's own."""
+    from runtime.agents import AgentCatalog
+    from runtime.local import LocalRuntime
+    from runtime.models.scripted import ScriptedModel
+
+    s = own_redis_store
+    catalog = AgentCatalog(ScriptedModel())
+    rt = LocalRuntime(s, catalog)
+    info, _ = await rt.create_session("t1", "chatbot", "ann")
+    sid = info["session_id"]
+    for i in range(12):  # 24 messages; the chatbot keeps 10 (x2 loaded), onboarding 30
+        await rt.send_message("t1", sid, f"hello {i}")
+    assert catalog.max_history_messages() == 30
+    window = len(rt.pool.cores[sid].state.history.messages)
+    rt.pool.evict_idle(-1)
+    before = s._auto.round_trips
+    core = await rt.pool.core("t1", sid)
+    assert s._auto.round_trips == before + 1
+    assert 0 < len(core.state.history.messages) == window <= 20
+    assert core.state.history.messages[-2].text == "hello 11"
+    with pytest.raises(NotFound):
+        await rt.pool.core("t1", "s_missing")
