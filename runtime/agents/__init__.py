@@ -82,7 +82,7 @@ class AgentCatalog:
         self._model = model
         self._clock = clock
         self._built: dict[str, BaseOrchestrator] = {}
-        self._max_history: int | None = None
+        self._max_history = max(self._config(n).max_history_messages for n in self.names())
 
     def names(self) -> list[str]:
         return [n for n in self.classes if "@" not in n]
@@ -92,8 +92,6 @@ class AgentCatalog:
 
     def max_history_messages(self) -> int:
         """The longest history any agent keeps: a bound to load before the agent is known."""
-        if self._max_history is None:
-            self._max_history = max(self._config(n).max_history_messages for n in self.names())
         return self._max_history
 
     def get(self, agent: str, tenant_id: str | None = None) -> BaseOrchestrator:

@@ -94,9 +94,13 @@ def start_serve(
     return Served(proc, url, key, float(ready.group(1)), output, drain)
 
 
-def stop(served: Served) -> tuple[int, str]:
-    served.proc.send_signal(signal.SIGINT)
-    served.proc.wait(timeout=90)
+def stop(served: Served, group: bool = False, timeout: float = 90) -> tuple[int, str]:
+    """Ctrl-C to the CLI, or (`group`) SIGTERM to its whole process group."""
+    if group:
+        os.killpg(served.proc.pid, signal.SIGTERM)
+    else:
+        served.proc.send_signal(signal.SIGINT)
+    served.proc.wait(timeout=timeout)
     served.drain.join(timeout=10)  # it ends at EOF, after the last lines
     assert served.proc.stdout is not None
     served.proc.stdout.close()
@@ -295,13 +299,9 @@ def test_sigterm_to_the_whole_group_stops_cleanly_and_keeps_data(tmp_path: Path)
         r = api.post(f"/v1/sessions/{sid}/messages", json={"text": "what services do you have?"})
         assert r.status_code == 200, r.text
     children = psutil.Process(first.proc.pid).children(recursive=True)
-    os.killpg(first.proc.pid, signal.SIGTERM)
-    first.proc.wait(timeout=45)  # before the fix: 60 s on the GCS, then Ray aborted it
-    first.drain.join(timeout=10)
-    assert first.proc.stdout is not None
-    first.proc.stdout.close()
-    out = "".join(first.output)
-    assert first.proc.returncode == 0, out
+    # before the fix: 60 s on the GCS, then Ray aborted it
+    code, out = stop(first, group=True, timeout=45)
+    assert code == 0, out
     assert "Ray had already stopped" in out and "stopped cleanly" in out, out
     time.sleep(1.0)
     alive = [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
