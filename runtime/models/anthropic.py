@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import cast
 
@@ -41,11 +42,13 @@ from .base import (
     Message,
     ModelRequest,
     ModelResponse,
+    StreamEvent,
     TextBlock,
     ToolSpec,
     ToolUseBlock,
     Usage,
     block_to_dict,
+    stream_response,
 )
 
 DEFAULT_MODEL = "claude-sonnet-4-6"
@@ -94,6 +97,10 @@ class AnthropicModel:
         return await retry(
             once, self.policy, sleep=self._sleep, on_retry=self._on_retry, rng=self._rng
         )
+
+    async def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
+        async for event in stream_response(await self.complete(request)):
+            yield event
 
     async def _create(self, request: ModelRequest) -> ModelResponse:
         tools = [to_tool_param(t) for t in request.tools]

@@ -1,7 +1,20 @@
-"""The `Model` protocol and the message shapes it speaks (Anthropic-like blocks)."""
+"""The `Model` protocol and the message shapes it speaks (Anthropic-like blocks).
+
+A model answers a `ModelRequest` in one of two ways:
+
+- `stream(request)`: an async iterator of `StreamEvent`s as the model makes them:
+  `TextDelta` (a piece of text), `ToolUseBlock` (a complete tool call, yielded once
+  its input is whole) and, last, `StreamEnd` (stop reason and token usage).
+- `complete(request)`: the whole `ModelResponse`; `collect()` builds it from a stream.
+
+Adapters raise `ModelError` (runtime.errors) for every failure, before or during
+the stream; a stream that raised after a `TextDelta` must not be retried by
+whoever already forwarded that text.
+"""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -95,13 +108,68 @@ class ModelResponse:
         return tuple(b for b in self.content if isinstance(b, ToolUseBlock))
 
 
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    """A piece of the model's text, as it arrives."""
+
+    text: str
+    type: Literal["text_delta"] = "text_delta"
+
+
+@dataclass(frozen=True, slots=True)
+class StreamEnd:
+    """The last event of a stream."""
+
+    stop_reason: str = "end_turn"
+    usage: Usage = field(default_factory=Usage)
+    type: Literal["stream_end"] = "stream_end"
+
+
+StreamEvent = TextDelta | ToolUseBlock | StreamEnd
+
+
 @runtime_checkable
 class Model(Protocol):
-    """Anything that answers a `ModelRequest`. Raise `ModelError` (or SDK errors)."""
+    """Anything that answers a `ModelRequest`. Raise `ModelError` for every failure."""
 
     name: str
 
+    def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
+        """Text deltas and complete tool-use blocks as they arrive, then `StreamEnd`."""
+        ...
+
     async def complete(self, request: ModelRequest) -> ModelResponse: ...
+
+
+async def collect(events: AsyncIterator[StreamEvent]) -> ModelResponse:
+    """A whole `ModelResponse` from a stream (adjacent text deltas joined in one block)."""
+    blocks: list[Block] = []
+    text: list[str] = []
+    end = StreamEnd()
+    async for event in events:
+        if isinstance(event, TextDelta):
+            text.append(event.text)
+            continue
+        if text:
+            blocks.append(TextBlock("".join(text)))
+            text = []
+        if isinstance(event, ToolUseBlock):
+            blocks.append(event)
+        else:
+            end = event
+    if text:
+        blocks.append(TextBlock("".join(text)))
+    return ModelResponse(tuple(blocks), stop_reason=end.stop_reason, usage=end.usage)
+
+
+async def stream_response(response: ModelResponse) -> AsyncIterator[StreamEvent]:
+    """A whole response as a stream (for models that only answer whole)."""
+    for block in response.content:
+        if isinstance(block, TextBlock):
+            yield TextDelta(block.text)
+        elif isinstance(block, ToolUseBlock):
+            yield block
+    yield StreamEnd(response.stop_reason, response.usage)
 
 
 def user_text(text: str, at: float = 0.0) -> Message:

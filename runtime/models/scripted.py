@@ -14,10 +14,20 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from .base import Message, ModelRequest, ModelResponse, TextBlock, ToolResultBlock, ToolUseBlock
+from .base import (
+    Message,
+    ModelRequest,
+    ModelResponse,
+    StreamEvent,
+    TextBlock,
+    ToolResultBlock,
+    ToolUseBlock,
+    stream_response,
+)
 
 Plan = list[tuple[str, dict[str, Any]]]
 
@@ -140,6 +150,10 @@ def _results_since_prompt(messages: tuple[Message, ...]) -> tuple[str, list[Tool
 class ScriptedModel:
     latency_s: float = 0.0
     name: str = "scripted"
+
+    async def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
+        async for event in stream_response(await self.complete(request)):
+            yield event
 
     async def complete(self, request: ModelRequest) -> ModelResponse:
         if self.latency_s:

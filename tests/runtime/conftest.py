@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import warnings
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +20,7 @@ from runtime.agents import AgentCatalog
 from runtime.config import OrchestratorConfig
 from runtime.local import LocalRuntime
 from runtime.memstore import MemoryStore
-from runtime.models.base import Model, ModelRequest, ModelResponse
+from runtime.models.base import Model, ModelRequest, ModelResponse, StreamEvent
 from runtime.models.scripted import ScriptedModel
 from runtime.proposals import Proposal
 from runtime.testing import LAB_AGENT
@@ -72,6 +72,11 @@ class RecordingModel:
     async def complete(self, request: ModelRequest) -> ModelResponse:
         self.requests.append(request)
         return await self.inner.complete(request)
+
+    async def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
+        self.requests.append(request)
+        async for event in self.inner.stream(request):
+            yield event
 
     def chats(self) -> list[ModelRequest]:
         return [r for r in self.requests if r.purpose == "chat"]
