@@ -8,7 +8,8 @@ from .backend import RayBackend
 from .cluster import connect_ray, ensure_actors, kill_actors, wait_for_registry
 from .host import SessionHost
 from .registry import ProposalRegistry, RegistryPort
-from .router import SessionRouter, rendezvous
+from .ring import rendezvous
+from .router import SessionRouter
 from .store import RedisStore, connect_store, redis_url_from_env
 from .valkey import EmbeddedValkey
 

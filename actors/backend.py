@@ -8,17 +8,20 @@ lists, audit, tenant keys) go straight to the store.
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import ray
 
 from runtime import metrics
 from runtime.agents import AgentCatalog
-from runtime.logs import REQUEST_ID
+from runtime.events import TurnEvent
 from runtime.reads import StoreReads
 from runtime.session import create_session
 from runtime.settings import Settings, build_catalog
 from runtime.store import Store
+from runtime.streaming import TurnStream
 
 from .common import (
     HOST_PREFIX,
@@ -26,10 +29,11 @@ from .common import (
     SESSION_PREFIX,
     open_store,
     registry_name,
-    shard_of,
-    unwrap,
 )
+from .registry import RegistryPort, ask
 from .router import SessionRouter
+
+METRICS_MAX_SESSION_ACTORS = 32  # dedicated actors scraped per /metrics (hosts always are)
 
 
 class RayBackend(StoreReads):
@@ -40,13 +44,13 @@ class RayBackend(StoreReads):
         self.store = store or open_store(settings)
         self.catalog = catalog or build_catalog(settings)
         self.router = SessionRouter(settings)
-        self._registries = [
-            ray.get_actor(registry_name(i), namespace=settings.namespace)
-            for i in range(settings.registry_shards)
-        ]
-
-    def _registry(self, tenant_id: str) -> Any:
-        return self._registries[shard_of(tenant_id, len(self._registries))]
+        self.registry = RegistryPort(
+            [
+                ray.get_actor(registry_name(i), namespace=settings.namespace)
+                for i in range(settings.registry_shards)
+            ]
+        )
+        self._turns: set[asyncio.Task[None]] = set()
 
     async def create_session(
         self, tenant_id: str, agent: str, subject: str
@@ -61,43 +65,79 @@ class RayBackend(StoreReads):
         await self.require_session(tenant_id, session_id)
         return await self.router.close(tenant_id, session_id)
 
+    async def _check(self, tenant_id: str, session_id: str) -> None:
+        # A dedicated actor is created for the id it is asked for: make sure the
+        # session exists first (hosts look it up themselves before holding anything).
+        if self.settings.placement == "dedicated":
+            await self.require_session(tenant_id, session_id)
+
     async def send_message(
         self, tenant_id: str, session_id: str, text: str, message_id: str | None = None
     ) -> dict[str, Any]:
-        return await self.router.send(tenant_id, session_id, text, message_id)
+        received_ns = time.time_ns()
+        await self._check(tenant_id, session_id)
+        return await self.router.send(
+            tenant_id, session_id, text, message_id or "", received_ns=received_ns
+        )
+
+    async def stream_message(
+        self, tenant_id: str, session_id: str, text: str, message_id: str | None = None
+    ) -> AsyncIterator[TurnEvent]:
+        received_ns = time.time_ns()
+        await self._check(tenant_id, session_id)
+        stream = TurnStream()
+
+        async def run() -> None:
+            try:
+                stream.finish(
+                    await self.router.send(
+                        tenant_id,
+                        session_id,
+                        text,
+                        message_id or "",
+                        received_ns=received_ns,
+                        sink=stream.feed,
+                    )
+                )
+            except Exception as exc:
+                stream.fail(exc)
+
+        task = asyncio.get_running_loop().create_task(run())  # never cancelled by the client
+        self._turns.add(task)
+        task.add_done_callback(self._turns.discard)
+        return stream
 
     async def confirm(self, tenant_id: str, proposal_id: str) -> dict[str, Any]:
-        envelope = await self._registry(tenant_id).call.remote(
-            "confirm", tenant_id, proposal_id, rid=REQUEST_ID.get()
-        )
-        result: dict[str, Any] = unwrap(envelope)
-        return result
+        return await self.registry.confirm(tenant_id, proposal_id)
 
     async def reject(self, tenant_id: str, proposal_id: str) -> dict[str, Any]:
-        envelope = await self._registry(tenant_id).call.remote(
-            "reject", tenant_id, proposal_id, rid=REQUEST_ID.get()
-        )
-        result: dict[str, Any] = unwrap(envelope)
-        return result
+        return await self.registry.reject(tenant_id, proposal_id)
 
     async def ready(self) -> bool:
         try:
-            pings = [r.ping.remote() for r in self._registries]
+            pings = [ask(self.registry.handle_of(i).ping.remote()) for i in self._shards()]
             results = await asyncio.wait_for(asyncio.gather(*pings), timeout=2.0)
             return bool(await self.store.ping()) and all(results)
         except Exception:
             return False
 
+    def _shards(self) -> range:
+        return range(self.settings.registry_shards)
+
     async def metrics_texts(self) -> list[bytes]:
-        """This process's metrics plus every Orchestra actor's (hosts, registries and,
-        in dedicated placement, session actors); an actor that does not answer within
-        2 s is left out of this scrape rather than holding it up."""
+        """This process's metrics plus every host's and registry's, and those of at
+        most `METRICS_MAX_SESSION_ACTORS` dedicated session actors (a scrape stays
+        bounded however many sessions there are). An actor that does not answer
+        within 2 s is left out of this scrape rather than holding it up."""
         names = [
             a["name"]
             for a in await asyncio.to_thread(ray.util.list_named_actors, all_namespaces=True)
             if a["namespace"] == self.settings.namespace
             and a["name"].startswith((HOST_PREFIX, REGISTRY_PREFIX, SESSION_PREFIX))
         ]
+        sessions = [n for n in names if n.startswith(SESSION_PREFIX)]
+        names = [n for n in names if not n.startswith(SESSION_PREFIX)]
+        names += sessions[:METRICS_MAX_SESSION_ACTORS]
 
         async def scrape(name: str) -> bytes | None:
             try:

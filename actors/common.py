@@ -1,4 +1,4 @@
-"""Shared pieces of the Ray actors: store connection, error envelopes, naming."""
+"""Shared pieces of the Ray actors: store connection, replies across Ray, naming."""
 
 from __future__ import annotations
 
@@ -8,15 +8,7 @@ from typing import Any
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from runtime.errors import (
-    BadRequest,
-    ConfigError,
-    InvalidTransition,
-    NotFound,
-    OrchestraError,
-    SessionClosed,
-    Unavailable,
-)
+from runtime.errors import ConfigError, Unavailable, error_from_wire, error_to_wire
 from runtime.settings import Settings
 
 from .store import RedisStore, redis_client
@@ -45,42 +37,21 @@ def open_store(settings: Settings) -> RedisStore:
     return RedisStore(redis_client(settings.redis_url), prefix=settings.store_prefix)
 
 
-# Errors cross the Ray boundary as plain tuples, so the gateway maps them without
-# unpickling exception classes (and no Ray error wrapping hides their type).
-Envelope = tuple[bool, Any]
+# Results cross the Ray boundary as `Reply` pairs: (True, value) or (False, the
+# error's wire form), so errors travel as data (one codec, runtime.errors) and no
+# Ray error wrapping hides their type.
+Reply = tuple[bool, Any]
 
 
-def wrap_error(exc: BaseException) -> Envelope:
+def failed(exc: BaseException) -> Reply:
     if isinstance(exc, RedisConnectionError | RedisTimeoutError):
-        return False, ("unavailable", "the store is not reachable; retry shortly")
-    if isinstance(exc, InvalidTransition):
-        return False, ("invalid_transition", str(exc), exc.current, exc.target)
-    for cls, kind in (
-        (NotFound, "not_found"),
-        (SessionClosed, "session_closed"),
-        (BadRequest, "bad_request"),
-        (Unavailable, "unavailable"),
-    ):
-        if isinstance(exc, cls):
-            return False, (kind, str(exc))
-    if isinstance(exc, OrchestraError):
-        return False, ("internal", f"{type(exc).__name__}: {exc}")
-    return False, ("internal", f"{type(exc).__name__}")
+        exc = Unavailable("the store is not reachable; retry shortly")
+    return False, error_to_wire(exc)
 
 
-def unwrap(envelope: Envelope) -> Any:
-    ok, payload = envelope
+def unwrap(reply: Reply) -> Any:
+    """The value of a reply, or its error raised."""
+    ok, payload = reply
     if ok:
         return payload
-    kind, message, *rest = payload
-    if kind == "invalid_transition":
-        raise InvalidTransition(rest[0], rest[1])
-    if kind == "not_found":
-        raise NotFound(message)
-    if kind == "session_closed":
-        raise SessionClosed(message)
-    if kind == "bad_request":
-        raise BadRequest(message)
-    if kind == "unavailable":
-        raise Unavailable(message, retry_after=0.5)
-    raise OrchestraError(message)
+    raise error_from_wire(payload)

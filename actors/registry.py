@@ -2,18 +2,18 @@
 
 One per tenant shard (named `orchestra-registry-<shard>`). It wraps the
 runtime's `ProposalBook`; state lives in the store, so a restarted registry
-(`max_restarts=-1`) rebuilds from it: `recover()` finishes CONFIRMED
-proposals through the exactly-once ledger and the sweeper resumes expiring.
+(`max_restarts=-1`) rebuilds from it: its sweeper first finishes CONFIRMED
+proposals through the exactly-once ledger, then expires due ones and resumes
+stuck ones, for the tenants of its own shard only.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import Any
 
 import ray
-from ray.exceptions import ActorUnavailableError, RayActorError
+from ray.exceptions import RayError
 
 from runtime import logs, metrics
 from runtime.book import ProposalBook
@@ -21,51 +21,73 @@ from runtime.errors import Unavailable
 from runtime.proposals import Proposal
 from runtime.settings import Settings, build_catalog
 
-from .common import Envelope, open_store, shard_of, unwrap, wrap_error
+from .common import Reply, failed, open_store, shard_of, unwrap
 
 
 @ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=0, max_concurrency=1000)
 class ProposalRegistry:
-    def __init__(self, settings: dict[str, Any]) -> None:
+    def __init__(self, settings: dict[str, Any], shard: int = 0) -> None:
         self.settings = Settings.model_validate(settings)
         logs.configure()
         self.store = open_store(self.settings)
-        self.book = ProposalBook(self.store, build_catalog(self.settings))
+        shards = self.settings.registry_shards
+        self.book = ProposalBook(
+            self.store,
+            build_catalog(self.settings),
+            owns=lambda tenant_id: shard_of(tenant_id, shards) == shard,
+        )
         # Async actors run __init__ on their event loop: recover and sweep at once,
         # so a restarted registry (max_restarts) finishes interrupted work unasked.
-        self._sweeper = asyncio.get_running_loop().create_task(self._sweep())
-
-    async def _sweep(self) -> None:
-        with contextlib.suppress(Exception):
-            await self.book.recover()
-        while True:
-            await asyncio.sleep(self.settings.sweep_interval_s)
-            with contextlib.suppress(Exception):  # a store blip must not kill the sweeper
-                await self.book.expire_due()
+        self._sweeper = asyncio.get_running_loop().create_task(
+            self.book.run_sweeper(self.settings.sweep_interval_s)
+        )
 
     async def ping(self) -> bool:
         return await self.store.ping()
 
-    async def call(self, method: str, *args: Any, rid: str = "") -> Envelope:
-        """One entry point: `method` of the book, errors as envelopes."""
+    async def on_user_message(
+        self,
+        tenant_id: str,
+        session_id: str,
+        text: str,
+        now: float,
+        received_ns: int,
+        message_id: str,
+        rid: str = "",
+    ) -> Reply:
         logs.REQUEST_ID.set(rid)
         try:
-            if method == "propose":
-                return True, await self.book.propose(args[0])
-            if method == "on_user_message":
-                return True, await self.book.on_user_message(*args)
-            if method == "confirm":
-                return True, (await self.book.confirm(*args)).public()
-            if method == "reject":
-                return True, (await self.book.reject(*args)).public()
-            if method == "expire_due":
-                return True, [p.public() for p in await self.book.expire_due(*args)]
-            raise ValueError(f"unknown registry method {method}")
+            return True, await self.book.on_user_message(
+                tenant_id, session_id, text, now, received_ns=received_ns, message_id=message_id
+            )
         except Exception as exc:
-            return wrap_error(exc)
+            return failed(exc)
+
+    async def confirm(self, tenant_id: str, proposal_id: str, rid: str = "") -> Reply:
+        logs.REQUEST_ID.set(rid)
+        try:
+            return True, (await self.book.confirm(tenant_id, proposal_id)).public()
+        except Exception as exc:
+            return failed(exc)
+
+    async def reject(self, tenant_id: str, proposal_id: str, rid: str = "") -> Reply:
+        logs.REQUEST_ID.set(rid)
+        try:
+            return True, (await self.book.reject(tenant_id, proposal_id)).public()
+        except Exception as exc:
+            return failed(exc)
 
     async def metrics(self) -> bytes:
         return metrics.exposition()
+
+
+async def ask(pending: Any) -> Any:
+    """Await a Ray call; any Ray failure (the actor died, is restarting, or cannot
+    be reached) is `Unavailable`, a 503 with Retry-After at the gateway."""
+    try:
+        return await pending
+    except RayError as exc:
+        raise Unavailable(f"a runtime actor is unavailable ({type(exc).__name__}); retry") from exc
 
 
 class RegistryPort:
@@ -74,25 +96,43 @@ class RegistryPort:
     def __init__(self, handles: list[Any]) -> None:
         self._handles = handles
 
-    async def _call(self, tenant_id: str, method: str, *args: Any) -> Any:
-        handle = self._handles[shard_of(tenant_id, len(self._handles))]
-        try:
-            envelope = await handle.call.remote(method, *args, rid=logs.REQUEST_ID.get())
-        except (RayActorError, ActorUnavailableError) as exc:
-            raise Unavailable(f"proposal registry unavailable ({type(exc).__name__})") from exc
-        return unwrap(envelope)
+    def handle(self, tenant_id: str) -> Any:
+        return self._handles[shard_of(tenant_id, len(self._handles))]
 
-    async def propose(self, proposal: Proposal) -> Proposal:
-        result: Proposal = await self._call(proposal.tenant_id, "propose", proposal)
-        return result
+    def handle_of(self, shard: int) -> Any:
+        return self._handles[shard]
 
     async def on_user_message(
-        self, tenant_id: str, session_id: str, text: str, now: float
+        self,
+        tenant_id: str,
+        session_id: str,
+        text: str,
+        now: float,
+        *,
+        received_ns: int,
+        message_id: str,
     ) -> list[Proposal]:
-        result: list[Proposal] = await self._call(
-            tenant_id, "on_user_message", tenant_id, session_id, text, now
+        reply = await ask(
+            self.handle(tenant_id).on_user_message.remote(
+                tenant_id, session_id, text, now, received_ns, message_id, logs.REQUEST_ID.get()
+            )
         )
+        result: list[Proposal] = unwrap(reply)
+        return result
+
+    async def confirm(self, tenant_id: str, proposal_id: str) -> dict[str, Any]:
+        reply = await ask(
+            self.handle(tenant_id).confirm.remote(tenant_id, proposal_id, logs.REQUEST_ID.get())
+        )
+        result: dict[str, Any] = unwrap(reply)
+        return result
+
+    async def reject(self, tenant_id: str, proposal_id: str) -> dict[str, Any]:
+        reply = await ask(
+            self.handle(tenant_id).reject.remote(tenant_id, proposal_id, logs.REQUEST_ID.get())
+        )
+        result: dict[str, Any] = unwrap(reply)
         return result
 
 
-__all__ = ["ProposalRegistry", "RegistryPort"]
+__all__ = ["ProposalRegistry", "RegistryPort", "ask"]

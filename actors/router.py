@@ -1,61 +1,93 @@
 """`SessionRouter`: the gateway's client for session actors.
 
-Routes a session id to its actor: in `hosted` placement by rendezvous
-hashing over the live `SessionHost`s, in `dedicated` placement to a named
-actor per session (get-or-create, race-free). Operations bound for one actor
-are micro-batched: everything submitted while the previous call to that actor
-is busy travels in the next Ray call, tagged with a per-caller sequence number
-the host dispatches in order.
+Routes a session id to its actor: in `hosted` placement to the host that holds
+its lease (learned from redirects) or else the one rendezvous hashing places it
+on; in `dedicated` placement to a named actor per session (get-or-create,
+race-free). Each actor has a `HostClient`:
+
+- operations bound for it are micro-batched: everything submitted while the
+  previous batch was on its way travels in the next `run` call (a batch is a
+  way to carry messages, never a unit of completion: `run` returns once the ops
+  are dispatched);
+- one long poll at a time (`poll`) brings back deliveries: the outcome of each
+  op as soon as it exists, and the events of streaming turns, coalesced.
+
+A host that does not hold a session answers `not_owner` with the holder (or
+the host it belongs on); the router re-sends there, at most `MAX_HOPS` times.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import time
 import uuid
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import ray
-from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError
+from ray.exceptions import RayError
 
-from runtime.errors import Unavailable
+from runtime.errors import NotOwner, Unavailable, error_from_wire, error_to_wire
+from runtime.events import TurnEvent
 from runtime.logs import REQUEST_ID
 from runtime.settings import Settings
 
-from .common import HOST_PREFIX, SESSION_PREFIX, Envelope, host_name, unwrap
-from .host import Op, SessionHost
+from .common import SESSION_PREFIX, host_name
+from .host import SessionHost
+from .ops import CloseOp, Delivery, InfoOp, Op, Outcome, SendOp
+from .ring import Ring
+
+HOST_REFRESH_S = 10.0
+SEND_RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0)  # ~4 s: a restarting host comes back in ~1-2 s
+MAX_HOPS = 3
+MAX_HINTS = 100_000
+
+MakeOp = Callable[[int, bool], Op]  # (op id, redirected) -> the op
+Sink = Callable[[TurnEvent], None]
 
 
-class Batcher:
-    """Batches operations for one actor.
+@dataclass
+class _Waiter:
+    outcome: asyncio.Future[Outcome]
+    sink: Sink | None
 
-    An operation leaves at once when no call to the actor is in flight;
-    otherwise it waits for the next call, which leaves when a call comes back
-    or when the oldest waiting operation has waited `max_wait_s`, whichever
-    is first. Under load one Ray call so carries many messages (DESIGN,
-    Performance budget), and a call stuck on a slow model or tool delays the
-    messages behind it by `max_wait_s` at most.
+
+class HostClient:
+    """Batches operations for one actor and long-polls what they produce.
+
+    An operation leaves at once when no batch to the actor is on its way;
+    otherwise it waits for that batch's acknowledgement (a millisecond or so:
+    the host only dispatches) or `max_wait_s`, whichever is first.
     """
 
-    def __init__(self, handle: Any, max_wait_s: float = 0.05) -> None:
+    def __init__(self, handle: Any, name: str, max_wait_s: float = 0.05) -> None:
         self.handle = handle
+        self.name = name
         self.caller = uuid.uuid4().hex
         self.max_wait_s = max_wait_s
-        self.calls = 0  # Ray calls made (tests and stats read it)
+        self.calls = 0  # batches sent (tests and stats read it)
+        self.polls = 0
+        self.dead = False
         self._seq = 0
-        self._open: set[int] = set()  # seqs sent and not yet answered
-        self._queue: list[tuple[Op, asyncio.Future[Envelope]]] = []
+        self._open: set[int] = set()  # batch seqs sent and not yet acknowledged
+        self._queue: list[Op] = []
+        self._next_op = 0
+        self._waiters: dict[int, _Waiter] = {}
         self._scheduled = False
         self._timer: asyncio.TimerHandle | None = None
+        self._poller: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def submit(self, op: Op) -> asyncio.Future[Envelope]:
+    def submit(self, make: MakeOp, redirected: bool, sink: Sink | None) -> asyncio.Future[Outcome]:
         loop = asyncio.get_running_loop()
-        fut: asyncio.Future[Envelope] = loop.create_future()
+        op_id, self._next_op = self._next_op, self._next_op + 1
+        fut: asyncio.Future[Outcome] = loop.create_future()
+        self._waiters[op_id] = _Waiter(fut, sink)
         if not self._queue and self._open:  # the first to wait: start its clock
             self._timer = loop.call_later(self.max_wait_s, self._send)
-        self._queue.append((op, fut))
+        self._queue.append(make(op_id, redirected))
         if not self._scheduled and not self._open:
             self._scheduled = True
             loop.call_soon(self._flush)
@@ -76,66 +108,82 @@ class Batcher:
         seq, self._seq = self._seq, self._seq + 1
         self.calls += 1
         self._open.add(seq)
-        ref = self.handle.run.remote(self.caller, seq, [op for op, _ in batch], min(self._open))
-        task = asyncio.get_running_loop().create_task(self._deliver(seq, ref, batch))
+        ref = self.handle.run.remote(self.caller, seq, batch, min(self._open))
+        self._spawn(self._acknowledged(seq, ref, batch))
+        if self._poller is None:
+            self._poller = asyncio.get_running_loop().create_task(self._poll())
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _deliver(
-        self, seq: int, ref: Any, batch: list[tuple[Op, asyncio.Future[Envelope]]]
-    ) -> None:
+    async def _acknowledged(self, seq: int, ref: Any, batch: list[Op]) -> None:
         try:
-            results: list[Envelope] = await ref
-            for (_, fut), result in zip(batch, results, strict=True):
-                if not fut.done():
-                    fut.set_result(result)
-        except (RayActorError, ActorUnavailableError, ActorDiedError) as exc:
-            # The actor died or is restarting mid-call: each op either finished
-            # (its turn was saved) or never ran; none is retried blindly.
-            error: Envelope = (
-                False,
-                ("unavailable", f"session host unavailable ({type(exc).__name__}); retry"),
-            )
-            for _, fut in batch:
-                if not fut.done():
-                    fut.set_result(error)
-        except Exception as exc:
-            for _, fut in batch:
-                if not fut.done():
-                    fut.set_result((False, ("internal", type(exc).__name__)))
+            await ref
+        except RayError as exc:
+            # The actor died or is restarting: each op either finished (its turn was
+            # saved) or never ran; none is retried blindly here.
+            self._fail([op.op_id for op in batch], exc)
         finally:
             self._open.discard(seq)
-            self._send()  # what waited for this call goes now
+            self._send()  # what waited for this batch goes now
 
+    async def _poll(self) -> None:
+        try:
+            while self._waiters:
+                self.polls += 1
+                try:
+                    delivery: Delivery = await self.handle.poll.remote(self.caller)
+                except RayError as exc:
+                    self._fail(list(self._waiters), exc)
+                    return
+                self._apply(delivery)
+        finally:
+            self._poller = None
+            if self._waiters and not self.dead:  # submitted while we were leaving
+                self._poller = asyncio.get_running_loop().create_task(self._poll())
 
-HOST_REFRESH_S = 10.0
-SEND_RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0)  # ~4 s: a restarting host comes back in ~1-2 s
+    def _apply(self, delivery: Delivery) -> None:
+        for op_id, event in delivery.events:
+            waiter = self._waiters.get(op_id)
+            if waiter is not None and waiter.sink is not None:
+                waiter.sink(event)
+        for outcome in delivery.outcomes:
+            waiter = self._waiters.pop(outcome.op_id, None)
+            if waiter is not None and not waiter.outcome.done():
+                waiter.outcome.set_result(outcome)
 
-
-def rendezvous(key: str, nodes: list[str]) -> str:
-    """Highest-random-weight choice: stable, and moves few keys when nodes change."""
-    return max(nodes, key=lambda n: hashlib.blake2b(f"{n}|{key}".encode(), digest_size=8).digest())
+    def _fail(self, op_ids: list[int], exc: BaseException) -> None:
+        self.dead = True  # the router resolves the actor afresh next time
+        wire = error_to_wire(
+            Unavailable(f"session host unavailable ({type(exc).__name__}); retry", retry_after=1.0)
+        )
+        for op_id in op_ids:
+            waiter = self._waiters.pop(op_id, None)
+            if waiter is not None and not waiter.outcome.done():
+                waiter.outcome.set_result(Outcome(op_id, False, wire))
 
 
 class SessionRouter:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._batchers: dict[str, Batcher] = {}
-        self._resolving: dict[str, asyncio.Future[Batcher]] = {}
-        self.hosts: list[str] = [host_name(i) for i in range(settings.hosts)]
+        self._clients: dict[str, HostClient] = {}
+        self._resolving: dict[str, asyncio.Future[HostClient]] = {}
+        self.ring = Ring(
+            settings.namespace, host_name(0), [host_name(i) for i in range(settings.hosts)]
+        )
+        self._hints: OrderedDict[str, str] = OrderedDict()  # session -> the host holding it
         self._refreshed = time.monotonic()
         self._refreshing: asyncio.Task[list[str]] | None = None
 
+    @property
+    def hosts(self) -> list[str]:
+        return self.ring.hosts
+
     def refresh_hosts(self) -> list[str]:
         """Re-read the live hosts (new ones join the hash ring)."""
-        found = sorted(
-            a["name"]
-            for a in ray.util.list_named_actors(all_namespaces=True)
-            if a["namespace"] == self.settings.namespace and a["name"].startswith(HOST_PREFIX)
-        )
-        if found:
-            self.hosts = found
-        return self.hosts
+        return self.ring.refresh()
 
     def _maybe_refresh(self) -> None:
         """Every 10 s, re-read the hosts in the background (scale-out joins the ring)."""
@@ -157,14 +205,25 @@ class SessionRouter:
     def actor_name(self, session_id: str) -> str:
         if self.settings.placement == "dedicated":
             return SESSION_PREFIX + session_id
-        return rendezvous(session_id, self.hosts)
+        return self._hints.get(session_id) or self.ring.owner_of(session_id)
 
-    async def _batcher(self, name: str) -> Batcher:
-        """The actor's batcher. Callers resume in call order (one shared future),
+    def _hint(self, session_id: str, name: str) -> None:
+        if self.settings.placement != "hosted":
+            return
+        if name == self.ring.owner_of(session_id):
+            self._hints.pop(session_id, None)
+            return
+        self._hints[session_id] = name
+        self._hints.move_to_end(session_id)
+        while len(self._hints) > MAX_HINTS:
+            self._hints.popitem(last=False)
+
+    async def _client(self, name: str) -> HostClient:
+        """The actor's client. Callers resume in call order (one shared future),
         so the order of their submissions is their arrival order."""
-        batcher = self._batchers.get(name)
-        if batcher is not None:
-            return batcher
+        client = self._clients.get(name)
+        if client is not None and not client.dead:
+            return client
         pending = self._resolving.get(name)
         if pending is None:
             pending = asyncio.ensure_future(self._resolve(name))
@@ -172,12 +231,20 @@ class SessionRouter:
             pending.add_done_callback(lambda _: self._resolving.pop(name, None))
         return await asyncio.shield(pending)
 
-    async def _resolve(self, name: str) -> Batcher:
-        if name.startswith(SESSION_PREFIX):
-            handle = await asyncio.to_thread(self._dedicated, name)
-        else:
-            handle = await asyncio.to_thread(ray.get_actor, name, namespace=self.settings.namespace)
-        return self._batchers.setdefault(name, Batcher(handle))
+    async def _resolve(self, name: str) -> HostClient:
+        try:
+            if name.startswith(SESSION_PREFIX):
+                handle = await asyncio.to_thread(self._dedicated, name)
+            else:
+                handle = await asyncio.to_thread(
+                    ray.get_actor, name, namespace=self.settings.namespace
+                )
+        except (ValueError, RayError) as exc:  # not started, or being replaced
+            self._refreshed = 0.0  # re-read the ring at the next call
+            raise Unavailable(f"session host {name} is not available", retry_after=1.0) from exc
+        client = HostClient(handle, name)
+        self._clients[name] = client
+        return client
 
     def _dedicated(self, name: str) -> Any:
         return SessionHost.options(  # type: ignore[attr-defined]
@@ -185,51 +252,100 @@ class SessionRouter:
             namespace=self.settings.namespace,
             lifetime="detached",
             get_if_exists=True,
-        ).remote(self.settings.model_dump(), "dedicated")
+        ).remote(self.settings.model_dump(), "dedicated", name)
 
-    async def call(self, session_id: str, op: Op) -> Any:
+    async def call(self, session_id: str, make: MakeOp, sink: Sink | None = None) -> Any:
+        """Run one op where the session lives, following redirects."""
         self._maybe_refresh()
         name = self.actor_name(session_id)
-        try:
-            batcher = await self._batcher(name)
-        except ValueError as exc:  # no such actor (yet): not started or being replaced
-            raise Unavailable(f"session host {name} is not available", retry_after=1.0) from exc
-        return unwrap(await batcher.submit(op))
+        for hop in range(MAX_HOPS):
+            client = await self._client(name)
+            outcome = await client.submit(make, hop > 0, sink)
+            if outcome.ok:
+                self._hint(session_id, name)
+                return outcome.value
+            error = error_from_wire(outcome.value)
+            if not isinstance(error, NotOwner):
+                if isinstance(error, Unavailable):
+                    self._hints.pop(session_id, None)
+                raise error
+            name = error.owner or self.ring.owner_of(session_id)
+        raise Unavailable(f"session {session_id} is moving between hosts; retry", retry_after=1.0)
 
     async def send(
-        self, tenant_id: str, session_id: str, text: str, message_id: str | None = None
+        self,
+        tenant_id: str,
+        session_id: str,
+        text: str,
+        message_id: str = "",
+        *,
+        received_ns: int = 0,
+        sink: Sink | None = None,
     ) -> dict[str, Any]:
         """Send one message. With a `message_id` the host dedupes, so a message whose
         host died mid-turn is retried (with backoff) instead of failing: it runs
-        once whether or not the dead host had saved it."""
-        op = ("send", REQUEST_ID.get(), tenant_id, session_id, text, message_id or "")
+        once whether or not the dead host had saved it. A streaming turn whose
+        events already reached the client is not retried."""
+        rid = REQUEST_ID.get()
+        received_ns = received_ns or time.time_ns()
+        streamed = False
+
+        def forward(event: TurnEvent) -> None:
+            nonlocal streamed
+            streamed = True
+            if sink is not None:
+                sink(event)
+
+        def make(op_id: int, redirected: bool) -> Op:
+            return SendOp(
+                op_id,
+                rid,
+                tenant_id,
+                session_id,
+                text,
+                message_id,
+                received_ns,
+                stream=sink is not None,
+                redirected=redirected,
+            )
+
         delays = SEND_RETRY_DELAYS if message_id else ()
         for delay in delays:
             try:
-                result: dict[str, Any] = await self.call(session_id, op)
+                result: dict[str, Any] = await self.call(session_id, make, forward)
                 return result
             except Unavailable:
+                if streamed:
+                    raise
                 await asyncio.sleep(delay)
-        result = await self.call(session_id, op)
+        result = await self.call(session_id, make, forward)
         return result
 
     async def info(self, tenant_id: str, session_id: str) -> dict[str, Any]:
+        rid = REQUEST_ID.get()
+
+        def make(op_id: int, redirected: bool) -> Op:
+            return InfoOp(op_id, rid, tenant_id, session_id, redirected)
+
         try:
-            op = ("info", REQUEST_ID.get(), tenant_id, session_id)
-            result: dict[str, Any] = await self.call(session_id, op)
+            result: dict[str, Any] = await self.call(session_id, make)
         except Unavailable:  # reads are idempotent: one retry once the host is back
             await asyncio.sleep(0.5)
-            result = await self.call(session_id, op)
+            result = await self.call(session_id, make)
         return result
 
     async def close(self, tenant_id: str, session_id: str) -> dict[str, Any]:
-        op = ("close", REQUEST_ID.get(), tenant_id, session_id)
-        result: dict[str, Any] = await self.call(session_id, op)
+        rid = REQUEST_ID.get()
+
+        def make(op_id: int, redirected: bool) -> Op:
+            return CloseOp(op_id, rid, tenant_id, session_id, redirected)
+
+        result: dict[str, Any] = await self.call(session_id, make)
         if self.settings.placement == "dedicated":
-            batcher = self._batchers.pop(self.actor_name(session_id), None)
-            if batcher is not None:
-                ray.kill(batcher.handle, no_restart=True)
+            client = self._clients.pop(self.actor_name(session_id), None)
+            if client is not None:
+                ray.kill(client.handle, no_restart=True)
         return result
 
     def handles(self) -> list[Any]:
-        return [b.handle for b in self._batchers.values()]
+        return [c.handle for c in self._clients.values()]

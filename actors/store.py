@@ -10,10 +10,9 @@ through an `AutoPipeline`, so concurrent turns share round trips.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import orjson
@@ -22,55 +21,17 @@ from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError, WatchError
 
 from runtime.agents.business import apply_op, new_business
-from runtime.errors import Unavailable
+from runtime.errors import NotOwner, Unavailable
 from runtime.proposals import Proposal, ProposalStatus
 from runtime.store import LedgerState, SessionRecord, TenantRecord
 
+from . import scripts
 from .pipeline import AutoPipeline
 from .valkey import EmbeddedValkey as EmbeddedValkey  # re-exported: one import for the store
 
 T = TypeVar("T")
 _OPEN = (ProposalStatus.PENDING, ProposalStatus.CONFIRMED)
 _MAX_ATTEMPTS = 500
-
-# KEYS: active, sess(new). ARGV: sid, record. Returns the active sid, or nil when stored.
-_CREATE = """
-local cur = redis.call('GET', KEYS[1])
-if cur then return cur end
-redis.call('SET', KEYS[2], ARGV[2])
-redis.call('SET', KEYS[1], ARGV[1])
-return false
-"""
-
-
-# KEYS: hist, state, audit, then one session-audit list per session.
-# ARGV: state, #hist, #audit, #items for each session-audit list, then the items.
-_SAVE_TURN = """
-local function push(key, from, n)
-  local i = from
-  while i < from + n do
-    local j = math.min(i + 499, from + n - 1)
-    redis.call('RPUSH', key, unpack(ARGV, i, j))
-    i = j + 1
-  end
-end
-local sessions = #KEYS - 3
-local at = 4 + sessions
-local n = tonumber(ARGV[2])
-push(KEYS[1], at, n)
-at = at + n
-redis.call('SET', KEYS[2], ARGV[1])
-n = tonumber(ARGV[3])
-push(KEYS[3], at, n)
-at = at + n
-for s = 1, sessions do
-  n = tonumber(ARGV[3 + s])
-  push(KEYS[3 + s], at, n)
-  at = at + n
-end
-return 1
-"""
-_SAVE_TURN_SHA = hashlib.sha1(_SAVE_TURN.encode()).hexdigest()
 
 
 def _esc(part: str) -> str:
@@ -92,7 +53,9 @@ class RedisStore:
         self._r = client
         self._raw_prefix = prefix
         self._prefix = _esc(prefix)
-        self._create = client.register_script(_CREATE)
+        self._create = client.register_script(scripts.CREATE)
+        self._claim = client.register_script(scripts.CLAIM)
+        self._release = client.register_script(scripts.RELEASE)
         self._auto = AutoPipeline(client)  # the per-turn hot path: shared round trips
 
     @property
@@ -188,6 +151,9 @@ class RedisStore:
         messages: list[dict[str, Any]],
         state: dict[str, Any],
         audit: list[dict[str, Any]],
+        *,
+        proposals: Sequence[Proposal] = (),
+        owner: str | None = None,
     ) -> None:
         """One atomic script, sharing its round trip with other sessions' turns."""
         audit_raw = [_dumps(e) for e in audit]
@@ -200,15 +166,50 @@ class RedisStore:
             self._k(tenant_id, "hist", session_id),
             self._k(tenant_id, "state", session_id),
             self._k(tenant_id, "audit"),
+            self._k(tenant_id, "own", session_id),
+            self._k(tenant_id, "props"),
+            self._k(tenant_id, "sprops", session_id),
+            f"{self._prefix}:open",
+            f"{self._prefix}:due",
             *(self._k(tenant_id, "saudit", sid) for sid in per_session),
+            *(self._k(tenant_id, "prop", p.proposal_id) for p in proposals),
         ]
-        args: list[Any] = [_dumps(state), len(messages), len(audit_raw)]
+        args: list[Any] = [_dumps(state), len(messages), len(audit_raw), len(proposals)]
+        args.append(owner or "")
         args += [len(items) for items in per_session.values()]
         args += [_dumps(m) for m in messages]
         args += audit_raw
         for items in per_session.values():
             args += items
-        await self._auto.script(_SAVE_TURN_SHA, _SAVE_TURN, keys, args)
+        for p in proposals:
+            if p.tenant_id != tenant_id or p.session_id != session_id:
+                raise ValueError(f"proposal {p.proposal_id} is not of session {session_id}")
+            member = self._open_member(tenant_id, p.proposal_id)
+            expires = "" if p.expires_at is None else repr(p.expires_at)
+            args += [p.proposal_id, p.model_dump_json(), repr(p.created_at), member, expires]
+        done = await self._auto.script(scripts.SAVE_TURN_SHA, scripts.SAVE_TURN, keys, args)
+        if done != 1:
+            holder = _text(done)
+            raise NotOwner(f"session {session_id} is held by {holder or 'nobody'}", holder)
+
+    # one owner per session
+    def _live_prefix(self) -> str:
+        return f"{self._prefix}:live:"
+
+    async def claim_session(
+        self, tenant_id: str, session_id: str, owner: str, *, take: bool = True
+    ) -> str | None:
+        holder = await self._claim(
+            keys=[self._k(tenant_id, "own", session_id)],
+            args=[owner, self._live_prefix(), "1" if take else "0"],
+        )
+        return None if holder is None else _text(holder)
+
+    async def release_session(self, tenant_id: str, session_id: str, owner: str) -> None:
+        await self._release(keys=[self._k(tenant_id, "own", session_id)], args=[owner])
+
+    async def heartbeat(self, host: str, incarnation: str, ttl_s: float) -> None:
+        await self._r.set(self._live_prefix() + host, incarnation, px=max(1, int(ttl_s * 1000)))
 
     async def list_messages(self, tenant_id: str, session_id: str) -> list[dict[str, Any]]:
         raw = await self._r.lrange(self._k(tenant_id, "hist", session_id), 0, -1)
@@ -257,6 +258,7 @@ class RedisStore:
             by_tenant.setdefault(str(event["tenant_id"]), []).append(event)
         open_key = f"{self._prefix}:open"
         due_key = f"{self._prefix}:due"
+        confirmed_key = f"{self._prefix}:confirmed"
         async with self._r.pipeline(transaction=True) as pipe:
             for p in proposals:
                 t, pid = p.tenant_id, p.proposal_id
@@ -271,6 +273,10 @@ class RedisStore:
                     pipe.zadd(due_key, {self._open_member(t, pid): p.expires_at})
                 else:
                     pipe.zrem(due_key, self._open_member(t, pid))
+                if p.status is ProposalStatus.CONFIRMED:
+                    pipe.zadd(confirmed_key, {self._open_member(t, pid): p.updated_at})
+                else:
+                    pipe.zrem(confirmed_key, self._open_member(t, pid))
             self._queue_audit(pipe, by_tenant)
             await pipe.execute()
 
@@ -311,6 +317,10 @@ class RedisStore:
 
     async def open_proposals(self) -> list[Proposal]:
         return await self._members(await self._r.zrange(f"{self._prefix}:open", 0, -1))
+
+    async def confirmed_proposals(self, before: float) -> list[Proposal]:
+        members = await self._r.zrangebyscore(f"{self._prefix}:confirmed", "-inf", before)
+        return [p for p in await self._members(members) if p.status is ProposalStatus.CONFIRMED]
 
     async def _members(self, members: list[Any]) -> list[Proposal]:
         keys = []

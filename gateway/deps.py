@@ -8,11 +8,11 @@ from typing import Annotated, cast
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from runtime.errors import RateLimited, Unauthorized
 from runtime.service import Backend
 from runtime.settings import Settings
 
 from .auth import Authenticator, RateLimiter, bearer_key
-from .errors import ApiError, retry_after
 from .metrics import HttpMetrics
 
 
@@ -34,8 +34,6 @@ Ctx = Annotated[GatewayContext, Depends(context_of)]
 # Documents the scheme in OpenAPI; the check itself is `require_tenant`.
 _bearer = HTTPBearer(auto_error=False, description="A tenant API key.")
 
-_UNAUTHORIZED = {"WWW-Authenticate": "Bearer"}
-
 
 async def require_tenant(
     request: Request,
@@ -45,15 +43,13 @@ async def require_tenant(
     """The caller's tenant id: 401 without a known key, 429 over the tenant's rate."""
     key = bearer_key(request.headers.get("authorization"))
     if key is None:
-        raise ApiError(401, "missing bearer token", headers=_UNAUTHORIZED)
+        raise Unauthorized("missing bearer token")
     tenant = await ctx.auth.tenant_for(key)
     if tenant is None:
-        raise ApiError(401, "unknown API key", headers=_UNAUTHORIZED)
+        raise Unauthorized("unknown API key")
     wait = ctx.limiter.acquire(tenant)
     if wait > 0:
-        raise ApiError(
-            429, "rate limit exceeded for this tenant", headers={"Retry-After": retry_after(wait)}
-        )
+        raise RateLimited("rate limit exceeded for this tenant", retry_after=wait)
     return tenant
 
 

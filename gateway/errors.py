@@ -1,14 +1,14 @@
 """Exceptions at the HTTP boundary -> API.md error bodies.
 
-Every error is `{"error": {"type": "<snake_case>", "message": "..."}}`; an
-invalid proposal transition adds `"status": <current status>`. No handler
-ever returns a stack trace; an unexpected exception is a generic 500 (the
-guard in `gateway.middleware` logs it).
+Every error is `{"error": {"type": "<snake_case>", "message": "..."}}`, the wire
+form of runtime.errors (the one mapping table: each error class carries its
+code, HTTP status and Retry-After); an invalid proposal transition adds
+`"status": <current status>`. No handler ever returns a stack trace; an
+unexpected exception is a generic 500 (the guard in `gateway.middleware` logs it).
 """
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -21,14 +21,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from runtime.errors import (
-    BadRequest,
-    ConfigError,
-    Conflict,
-    InvalidTransition,
-    NotFound,
     OrchestraError,
-    SessionClosed,
+    RequestInvalid,
     Unavailable,
+    error_to_wire,
+    http_status_of,
+    retry_after_header,
 )
 
 from .responses import FastJSON
@@ -50,31 +48,7 @@ _TYPE_BY_STATUS: dict[int, str] = {
 }
 
 _MAX_VALIDATION_ITEMS = 5
-
-
-class ApiError(Exception):
-    """An error the gateway itself raises (auth, rate limit, size limit)."""
-
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        *,
-        type_: str | None = None,
-        headers: Mapping[str, str] | None = None,
-        extra: Mapping[str, Any] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.type = type_ or _TYPE_BY_STATUS.get(status, "http_error")
-        self.message = message
-        self.headers = dict(headers or {})
-        self.extra = dict(extra or {})
-
-
-def retry_after(seconds: float) -> str:
-    """A `Retry-After` value: whole seconds, at least 1."""
-    return str(max(1, math.ceil(seconds)))
+_PRIVATE = ("owner", "target", "error_class")  # wire fields that stay inside the runtime
 
 
 def error_body(type_: str, message: str, **extra: Any) -> dict[str, Any]:
@@ -89,42 +63,25 @@ def error_response(
     headers: Mapping[str, str] | None = None,
     extra: Mapping[str, Any] | None = None,
 ) -> Response:
+    """An error the HTTP layer itself answers (no such route, body too large...)."""
     kind = type_ or _TYPE_BY_STATUS.get(status, "http_error")
     return FastJSON(error_body(kind, message, **(extra or {})), status_code=status, headers=headers)
 
 
-def api_error_response(exc: ApiError) -> Response:
-    return error_response(
-        exc.status, exc.message, type_=exc.type, headers=exc.headers, extra=exc.extra
-    )
+def wire_error_response(
+    wire: Mapping[str, Any], headers: Mapping[str, str] | None = None
+) -> Response:
+    """The response for an error in wire form (`runtime.errors.error_to_wire`)."""
+    body = {k: v for k, v in wire.items() if k not in _PRIVATE}
+    out = dict(headers or {})
+    if "retry_after" in wire:
+        out["Retry-After"] = retry_after_header(wire["retry_after"])
+    return FastJSON({"error": body}, status_code=http_status_of(dict(wire)), headers=out)
 
 
 def orchestra_error_response(exc: OrchestraError) -> Response:
-    """The runtime's exception tree -> status, type and message."""
-    if isinstance(exc, NotFound):
-        return error_response(404, str(exc) or "not found")
-    if isinstance(exc, InvalidTransition):
-        return error_response(
-            409,
-            f"the proposal is {exc.current}; it cannot become {exc.target}",
-            type_="invalid_transition",
-            extra={"status": exc.current},
-        )
-    if isinstance(exc, SessionClosed):
-        return error_response(409, str(exc) or "the session is closed", type_="session_closed")
-    if isinstance(exc, Conflict):
-        return error_response(409, str(exc) or "conflict")
-    if isinstance(exc, BadRequest):
-        return error_response(400, str(exc) or "bad request")
-    if isinstance(exc, Unavailable):
-        return error_response(
-            503,
-            str(exc) or "temporarily unavailable",
-            headers={"Retry-After": retry_after(exc.retry_after)},
-        )
-    if isinstance(exc, ConfigError):
-        return error_response(500, "the server is misconfigured")
-    return error_response(500, "internal error")
+    headers = {"WWW-Authenticate": "Bearer"} if exc.http_status == 401 else None
+    return wire_error_response(error_to_wire(exc), headers)
 
 
 def _loc(loc: Any) -> str:
@@ -144,7 +101,7 @@ def validation_error_response(exc: RequestValidationError) -> Response:
     message = "; ".join(f"{i['loc']}: {i['msg']}" for i in items) or "invalid request"
     if len(errors) > _MAX_VALIDATION_ITEMS:
         message += f"; and {len(errors) - _MAX_VALIDATION_ITEMS} more"
-    return error_response(422, message, extra={"fields": items})
+    return orchestra_error_response(RequestInvalid(message, items))
 
 
 def _path_regex(template: str) -> re.Pattern[str]:
@@ -184,11 +141,6 @@ def http_exception_response(request: Request, exc: StarletteHTTPException) -> Re
     return error_response(status, message, headers=headers)
 
 
-async def _on_api_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ApiError)
-    return api_error_response(exc)
-
-
 async def _on_orchestra_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, OrchestraError)
     return orchestra_error_response(exc)
@@ -206,15 +158,12 @@ async def _on_http_exception(request: Request, exc: Exception) -> Response:
 
 async def _on_store_down(request: Request, exc: Exception) -> Response:
     """The store (Redis/Valkey) did not answer: retryable, never a 500."""
-    return error_response(
-        503, "the store is not reachable; retry shortly", headers={"Retry-After": "1"}
-    )
+    return orchestra_error_response(Unavailable("the store is not reachable; retry shortly"))
 
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RedisConnectionError, _on_store_down)
     app.add_exception_handler(RedisTimeoutError, _on_store_down)
-    app.add_exception_handler(ApiError, _on_api_error)
     app.add_exception_handler(OrchestraError, _on_orchestra_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_exception)

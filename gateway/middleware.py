@@ -21,9 +21,10 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from runtime import logs
+from runtime.errors import BadRequest, OrchestraError, TooLarge
 from runtime.logs import REQUEST_ID
 
-from .errors import error_response
+from .errors import orchestra_error_response
 from .metrics import HttpMetrics
 
 log = logging.getLogger("orchestra.gateway")
@@ -120,15 +121,14 @@ class GatewayMiddleware:
                 try:
                     body, pending = await _read_body(scope, receive, self.max_body)
                 except _TooLarge:
-                    response = error_response(
-                        413,
-                        f"request body over {self.max_body} bytes",
-                        headers={"Connection": "close"},
+                    response = orchestra_error_response(
+                        TooLarge(f"request body over {self.max_body} bytes")
                     )
+                    response.headers["Connection"] = "close"
                     await response(scope, receive, send_with_id)
                     return
                 except _BadLength:
-                    response = error_response(400, "invalid Content-Length")
+                    response = orchestra_error_response(BadRequest("invalid Content-Length"))
                     await response(scope, receive, send_with_id)
                     return
                 inner_receive = _replay(body, pending, receive)
@@ -137,7 +137,9 @@ class GatewayMiddleware:
             log.exception("unhandled error in %s %s (request %s)", method, scope.get("path"), rid)
             if started:
                 raise  # the response is under way; the server closes the connection
-            response = error_response(500, f"internal error (request id {rid})")
+            response = orchestra_error_response(
+                OrchestraError(f"internal error (request id {rid})")
+            )
             await response(scope, receive, send_with_id)
         finally:
             ms = (time.perf_counter() - t0) * 1000

@@ -1,19 +1,27 @@
 """Server-sent events for a message turn (`Accept: text/event-stream`).
 
-The backend answers a turn as a whole, so the stream is produced from that
-answer: `token` events (the reply in word chunks, data `{"text": ...}`), one
-`tool_call` per tool call, one `proposal` per proposal, then `done`, whose
-data is byte for byte the JSON body the non-streaming call returns. Errors
-(404, 409...) happen before the stream starts and are ordinary JSON errors.
+Events are sent as the turn makes them (`Backend.stream_message`): `token`
+(data `{"text": delta}`, model text as it is produced), `tool_call` (a tool
+starts, and again when it ends), `proposal` (created or changed), then `done`,
+whose data is byte for byte the JSON body the non-streaming call returns, or
+`error` (`{"error": {...}}`) when the turn fails after the stream began. Errors
+found before the turn starts (404, 409, 503...) are ordinary JSON errors. A
+repeat of a finished message (same `message_id`) is replayed from its saved
+result: the reply in word chunks, its tool calls and proposals, then `done`.
+While a turn is quiet (a slow tool), a comment line every `KEEPALIVE_S` keeps
+proxies from closing the connection.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from starlette.responses import StreamingResponse
+
+from runtime.events import DoneEvent, ErrorEvent, StartEvent, TurnEvent
 
 from .responses import dumps
 
@@ -63,13 +71,47 @@ def frame(event: str, data: bytes, event_id: int) -> bytes:
     return b"id: %d\nevent: %s\ndata: %s\n\n" % (event_id, event.encode(), data)
 
 
-def stream_turn(result: dict[str, Any]) -> StreamingResponse:
+_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+KEEPALIVE_S = 15.0
+
+
+def replay_turn(result: dict[str, Any]) -> StreamingResponse:
+    """A finished turn as SSE (a repeat of its message)."""
+
     async def body() -> AsyncIterator[bytes]:
         for i, (event, data) in enumerate(turn_events(result)):
             yield frame(event, data, i)
 
-    return StreamingResponse(
-        body(),
-        media_type=MEDIA_TYPE,
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    return StreamingResponse(body(), media_type=MEDIA_TYPE, headers=_HEADERS)
+
+
+async def stream_events(events: AsyncIterator[TurnEvent]) -> StreamingResponse:
+    """The response for a turn's event stream; raises (before any byte is sent)
+    when the turn never started, so that error is a plain JSON response."""
+    first = await anext(events)
+    if isinstance(first, DoneEvent):
+        return replay_turn(first.result)
+
+    async def body() -> AsyncIterator[bytes]:
+        i = 0
+        pending = asyncio.ensure_future(anext(events))
+        try:
+            while True:
+                done, _ = await asyncio.wait({pending}, timeout=KEEPALIVE_S)
+                if not done:
+                    yield b": keep-alive\n\n"
+                    continue
+                try:
+                    event = pending.result()
+                except StopAsyncIteration:
+                    return
+                if not isinstance(event, StartEvent):
+                    yield frame(event.kind, dumps(event.data()), i)
+                    i += 1
+                if isinstance(event, DoneEvent | ErrorEvent):
+                    return
+                pending = asyncio.ensure_future(anext(events))
+        finally:
+            pending.cancel()  # the client left: the turn itself goes on
+
+    return StreamingResponse(body(), media_type=MEDIA_TYPE, headers=_HEADERS)

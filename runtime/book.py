@@ -10,20 +10,22 @@ already applied and gets the first result instead of a second effect.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from . import logs, metrics
 from .agents import AgentCatalog
 from .errors import InvalidTransition, NotFound, ToolError
+from .keyed_lock import KeyedLock
 from .proposals import (
-    DEAD_DEPENDENCY,
     Proposal,
     ProposalStatus,
-    check_dependencies,
     dependency_verdict,
     is_refusal,
+    proposal_event,
     window_open,
 )
 from .store import LedgerState, Store, StoreBusinessPort
@@ -33,40 +35,31 @@ from .tools import ToolContext
 S = ProposalStatus
 
 
-def _event(p: Proposal, old: S | None, at: float) -> dict[str, Any]:
-    return {
-        "type": "proposal",
-        "at": at,
-        "tenant_id": p.tenant_id,
-        "session_id": p.session_id,
-        "proposal_id": p.proposal_id,
-        "tool": p.tool,
-        "tier": p.tier.value,
-        "from": old.value if old else None,
-        "to": p.status.value,
-    }
-
-
 def _dependency_order(p: Proposal) -> tuple[float, int]:
     """Oldest first; the writes of one message share created_at and each depends
     on all earlier ones, so len(depends_on) puts a dependency before its dependents."""
     return (p.created_at, len(p.depends_on))
 
 
+STUCK_AFTER_S = 5.0  # a CONFIRMED proposal this old is resumed by the sweeper
+
+
 class ProposalBook:
     def __init__(
-        self, store: Store, catalog: AgentCatalog, clock: Callable[[], float] = time.time
+        self,
+        store: Store,
+        catalog: AgentCatalog,
+        clock: Callable[[], float] = time.time,
+        owns: Callable[[str], bool] = lambda tenant_id: True,
     ) -> None:
         self.store = store
         self.catalog = catalog
         self.clock = clock
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._owns = owns  # the tenants this book is the writer of (its shard)
+        self._locks = KeyedLock()
 
-    def _lock(self, proposal_id: str) -> asyncio.Lock:
-        lock = self._locks.get(proposal_id)
-        if lock is None:
-            lock = self._locks[proposal_id] = asyncio.Lock()
-        return lock
+    def _lock(self, proposal_id: str) -> AbstractAsyncContextManager[None]:
+        return self._locks.hold(proposal_id)
 
     async def _get(self, tenant_id: str, proposal_id: str) -> Proposal:
         p = await self.store.get_proposal(tenant_id, proposal_id)
@@ -75,10 +68,10 @@ class ProposalBook:
         return p
 
     async def _move(
-        self, p: Proposal, to: S, result: Any = None, error: str | None = None
+        self, p: Proposal, to: S, result: Any = None, error: str | None = None, by: str = ""
     ) -> Proposal:
-        new = p.transition(to, at=self.clock(), result=result, error=error)
-        await self.store.save_proposals([new], [_event(new, p.status, new.updated_at)])
+        new = p.transition(to, at=self.clock(), result=result, error=error, decided_by=by)
+        await self.store.save_proposals([new], [proposal_event(new, p.status, new.updated_at)])
         metrics.PROPOSAL_TRANSITIONS.labels(new.tier.value, to.value).inc()
         logs.event(
             "proposal",
@@ -89,46 +82,51 @@ class ProposalBook:
             from_status=p.status.value,
             to_status=to.value,
         )
-        if new.status in DEAD_DEPENDENCY:
-            self._locks.pop(p.proposal_id, None)
         return new
 
     # -- API ----------------------------------------------------------------
-    async def propose(self, p: Proposal) -> Proposal:
-        known = {}
-        for dep in p.depends_on:
-            found = await self.store.get_proposal(p.tenant_id, dep)
-            if found is not None:
-                known[dep] = found
-        check_dependencies(p.tenant_id, p.session_id, p.depends_on, known)
-        # logged when it is stored (after the message that caused it), not at created_at
-        await self.store.save_proposals([p], [_event(p, None, max(p.created_at, self.clock()))])
-        metrics.PROPOSAL_TRANSITIONS.labels(p.tier.value, p.status.value).inc()
-        return p
-
     async def get(self, tenant_id: str, proposal_id: str) -> Proposal:
         return await self._get(tenant_id, proposal_id)
 
     async def on_user_message(
-        self, tenant_id: str, session_id: str, text: str, now: float
+        self,
+        tenant_id: str,
+        session_id: str,
+        text: str,
+        now: float,
+        *,
+        received_ns: int,
+        message_id: str,
     ) -> list[Proposal]:
-        """The user's next message: soft-confirm, reject or expire pending T2s."""
-        pending = await self.store.list_proposals(tenant_id, session_id, S.PENDING)
+        """The user's next message: soft-confirm, reject or expire pending T2s.
+
+        Only proposals shown before the message was received are its to decide
+        (a message queued behind the turn that proposed something never saw it).
+        A repeat of `message_id` (a retried turn) reports what it decided the first
+        time and decides nothing new on those.
+        """
+        listed = await self.store.list_proposals(tenant_id, session_id)
         refusal = is_refusal(text)
         changed = []
-        for p in sorted((p for p in pending if p.tier is Tier.T2), key=_dependency_order):
+        for p in sorted((p for p in listed if p.tier is Tier.T2), key=_dependency_order):
+            if p.status is not S.PENDING:
+                if message_id and p.decided_by == message_id:
+                    changed.append(p)
+                continue
+            if not p.seen_by(received_ns):
+                continue
             async with self._lock(p.proposal_id):
                 p = await self._get(tenant_id, p.proposal_id)
                 if p.status is not S.PENDING:
                     changed.append(p)
                     continue
                 if not window_open(p, now):
-                    p = await self._finish_dead(p, S.EXPIRED, "expired")
+                    p = await self._finish_dead(p, S.EXPIRED, "expired", message_id)
                 elif refusal:
-                    p = await self._finish_dead(p, S.REJECTED, "rejected")
+                    p = await self._finish_dead(p, S.REJECTED, "rejected", message_id)
                 else:
                     metrics.WINDOW_HITS.labels(p.tier.value, "success").inc()
-                    p = await self._execute(await self._move(p, S.CONFIRMED))
+                    p = await self._execute(await self._move(p, S.CONFIRMED, by=message_id))
             changed.append(p)
         return changed
 
@@ -156,29 +154,56 @@ class ProposalBook:
         expired = []
         due = sorted(await self.store.due_proposals(now), key=_dependency_order)
         for p in due:
-            if p.status is S.PENDING and not window_open(p, now):
+            if p.status is S.PENDING and not window_open(p, now) and self._owns(p.tenant_id):
                 async with self._lock(p.proposal_id):
                     cur = await self._get(p.tenant_id, p.proposal_id)
                     if cur.status is S.PENDING and not window_open(cur, now):
                         expired.append(await self._finish_dead(cur, S.EXPIRED, "expired"))
         return expired
 
-    async def recover(self) -> list[Proposal]:
-        """After a restart: finish CONFIRMED proposals (the ledger reconciles)."""
+    async def resume_confirmed(self, older_than_s: float = STUCK_AFTER_S) -> list[Proposal]:
+        """Finish CONFIRMED proposals left behind (a crash, a store error after the
+        side effect) through the same exactly-once path as a confirm: the ledger
+        decides whether the tool runs, runs again or reports its first result."""
+        cutoff = self.clock() - older_than_s
         done = []
-        for p in await self.store.open_proposals():
-            if p.status is S.CONFIRMED:
-                async with self._lock(p.proposal_id):
-                    cur = await self._get(p.tenant_id, p.proposal_id)
-                    if cur.status is S.CONFIRMED:
-                        done.append(await self._execute(cur))
+        for p in sorted(await self.store.confirmed_proposals(cutoff), key=_dependency_order):
+            if not self._owns(p.tenant_id):
+                continue
+            async with self._lock(p.proposal_id):
+                cur = await self._get(p.tenant_id, p.proposal_id)
+                if cur.status is S.CONFIRMED:
+                    done.append(await self._execute(cur))
         return done
 
+    async def sweep(self) -> None:
+        """One pass of the sweeper: expire what is due, resume what is stuck."""
+        await self.expire_due()
+        await self.resume_confirmed()
+
+    async def recover(self) -> list[Proposal]:
+        """After a restart: finish every CONFIRMED proposal at once."""
+        return await self.resume_confirmed(older_than_s=-1e9)
+
+    async def run_sweeper(self, interval_s: float) -> None:
+        """Recover, then sweep every `interval_s` until cancelled. A pass that fails
+        (the store is down) is logged and the next one tries again."""
+        first = True
+        while True:
+            try:
+                if first:
+                    await self.recover()
+                    first = False
+                await self.sweep()
+            except Exception as exc:
+                logs.event("sweep_failed", logging.WARNING, error=type(exc).__name__)
+            await asyncio.sleep(interval_s)
+
     # -- internals ----------------------------------------------------------
-    async def _finish_dead(self, p: Proposal, to: S, hit: str) -> Proposal:
+    async def _finish_dead(self, p: Proposal, to: S, hit: str, by: str = "") -> Proposal:
         if p.tier is Tier.T2 and to in (S.EXPIRED, S.REJECTED):
             metrics.WINDOW_HITS.labels(p.tier.value, hit).inc()
-        p = await self._move(p, to, error=None if to is not S.FAILED else hit)
+        p = await self._move(p, to, error=None if to is not S.FAILED else hit, by=by)
         await self._fail_dependents(p)
         return p
 
@@ -233,10 +258,12 @@ class ProposalBook:
         except TimeoutError:
             ms = (time.perf_counter() - t0) * 1000
             metrics.TOOL_DURATION.labels(p.tier.value, p.tool, "timeout").observe(ms)
-            if await self.store.business_applied(p.tenant_id, p.proposal_id):
-                result = await tool.handler(ctx, tool.parse(p.args))  # returns the stored result
-            else:
+            applied = None if tool.outcome is None else await tool.outcome(ctx)
+            if applied is None:  # cut short mid-call: it may or may not have had its effect
+                return await self._fail(p, f"timed out after {timeout:g}s; the outcome is unknown")
+            if not applied:
                 return await self._fail(p, f"timed out after {timeout:g}s; it did not run")
+            result = await tool.handler(ctx, tool.parse(p.args))  # the key returns its result
         except (ToolError, ValueError) as exc:
             return await self._fail(p, str(exc))
         except Exception as exc:
@@ -245,7 +272,6 @@ class ProposalBook:
         metrics.TOOL_DURATION.labels(p.tier.value, p.tool, "ok").observe(ms)
         await self.store.ledger_set(p.tenant_id, p.proposal_id, LedgerState.DONE)
         done = await self._move(p, S.EXECUTED, result=result)
-        self._locks.pop(p.proposal_id, None)
         await self._run_dependents(done)
         return done
 

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from enum import StrEnum
 
-from .errors import InvalidTransition
+from .errors import OrchestraError
 
 Clock = Callable[[], float]
 
@@ -14,6 +14,15 @@ OPEN_MESSAGE = (
     "Some of my tools are failing right now, so I've paused using them for a moment. "
     "Please try again in about a minute."
 )
+
+
+class BreakerTransitionError(OrchestraError):
+    """A breaker move the state machine does not allow (a bug, never user input)."""
+
+    def __init__(self, current: str, target: str) -> None:
+        super().__init__(f"circuit breaker cannot go from {current} to {target}")
+        self.current = current
+        self.target = target
 
 
 class BreakerState(StrEnum):
@@ -54,7 +63,7 @@ class CircuitBreaker:
 
     def transition(self, target: BreakerState) -> None:
         if target not in _ALLOWED[self.state]:
-            raise InvalidTransition(self.state.value, target.value)
+            raise BreakerTransitionError(self.state.value, target.value)
         old, self.state = self.state, target
         if target is BreakerState.OPEN:
             self.opened_at = self._clock()

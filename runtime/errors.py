@@ -1,33 +1,53 @@
-"""The exception tree of Orchestra and the error classifier.
+"""The exception tree of Orchestra, its wire form, and the error classifier.
 
-    OrchestraError
-    ├── ConfigError
-    ├── NotFound                 (a session/proposal absent *for this tenant*)
-    ├── Conflict
-    │   ├── InvalidTransition    (proposal state machine)
-    │   └── SessionClosed
-    ├── BadRequest
-    ├── Unavailable              (retryable: store, Ray or a host is down)
-    ├── ToolError
-    │   ├── ToolTimeout
-    │   └── ToolValidationError
-    └── ModelError               (carries an ErrorClass)
+Every error class carries its wire `code`, its HTTP status and, where it
+applies, `retry_after` (seconds). This docstring is the only mapping table:
+
+    OrchestraError               internal_error         500
+    ├── ConfigError              config_error           500  (message not shown)
+    ├── NotFound                 not_found              404  (absent *for this tenant*)
+    ├── Conflict                 conflict               409
+    │   ├── InvalidTransition    invalid_transition     409  (+ "status": current)
+    │   └── SessionClosed        session_closed         409
+    ├── BadRequest               bad_request            400
+    │   └── RequestInvalid       validation_error       422  (+ "fields")
+    ├── Unauthorized             unauthorized           401
+    ├── TooLarge                 payload_too_large      413
+    ├── RateLimited              rate_limited           429  (Retry-After)
+    ├── Unavailable              unavailable            503  (Retry-After: store, Ray, a host)
+    │   └── NotOwner             not_owner              503  (+ "owner": the host that holds it)
+    ├── ToolError                tool_error             500
+    │   ├── ToolTimeout          tool_timeout           500
+    │   └── ToolValidationError  tool_invalid           500
+    ├── ModelError               model_error            502  (carries an ErrorClass)
+    └── TurnAborted              turn_aborted           502  (the model failed after the
+                                                              client got text)
+
+`error_to_wire()` and `error_from_wire()` are the one codec: actors send the
+wire form across Ray, the gateway renders it (`{"error": wire}` with
+`http_status_of(wire)`), SSE `error` events carry it. `Retry-After` has one
+policy: `RETRY_AFTER_S` unless the error says otherwise, rendered by
+`retry_after_header()` in whole seconds, at least 1.
 
 `classify()` maps any exception to an `ErrorClass` by type and HTTP status
-code, never by message text.
+code, never by message text (vendor exceptions are mapped to `ModelError` by
+the model adapters that own those vendors).
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import socket
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
 import anthropic
 import httpx
 import httpx2
 import pydantic
+
+RETRY_AFTER_S = 1.0
 
 
 class ErrorClass(StrEnum):
@@ -44,61 +64,144 @@ RETRYABLE: frozenset[ErrorClass] = frozenset({ErrorClass.RATE_LIMIT, ErrorClass.
 class OrchestraError(Exception):
     """Root of every error Orchestra raises on purpose."""
 
+    code: ClassVar[str] = "internal_error"
+    http_status: ClassVar[int] = 500
+    retry_after: float | None = None
+    shown: ClassVar[bool] = True  # False: the wire message is generic, not str(exc)
+
+    def details(self) -> dict[str, Any]:
+        """Extra fields of the wire form (besides type, message and retry_after)."""
+        return {}
+
+    @classmethod
+    def from_wire(cls, message: str, wire: dict[str, Any]) -> OrchestraError:
+        return cls(message)
+
 
 class ConfigError(OrchestraError):
-    pass
+    code = "config_error"
+    shown = False
 
 
 class NotFound(OrchestraError):
-    pass
+    code, http_status = "not_found", 404
 
 
 class Conflict(OrchestraError):
-    pass
+    code, http_status = "conflict", 409
 
 
 class InvalidTransition(Conflict):
-    def __init__(self, current: str, target: str) -> None:
-        super().__init__(f"invalid transition {current} -> {target}")
+    code = "invalid_transition"
+
+    def __init__(self, current: str, target: str, what: str = "the proposal") -> None:
+        super().__init__(f"{what} is {current}; it cannot become {target}")
         self.current = current
         self.target = target
 
+    def details(self) -> dict[str, Any]:
+        return {"status": self.current, "target": self.target}
+
+    @classmethod
+    def from_wire(cls, message: str, wire: dict[str, Any]) -> OrchestraError:
+        err = cls(str(wire.get("status", "")), str(wire.get("target", "")))
+        err.args = (message,)
+        return err
+
 
 class SessionClosed(Conflict):
-    pass
+    code = "session_closed"
 
 
 class BadRequest(OrchestraError):
-    pass
+    code, http_status = "bad_request", 400
+
+
+class RequestInvalid(BadRequest):
+    """The request does not match the schema (a field is missing, too long...)."""
+
+    code, http_status = "validation_error", 422
+
+    def __init__(self, message: str, fields: list[dict[str, str]] | None = None) -> None:
+        super().__init__(message)
+        self.fields = fields or []
+
+    def details(self) -> dict[str, Any]:
+        return {"fields": self.fields}
+
+
+class Unauthorized(OrchestraError):
+    code, http_status = "unauthorized", 401
+
+
+class TooLarge(OrchestraError):
+    code, http_status = "payload_too_large", 413
+
+
+class RateLimited(OrchestraError):
+    code, http_status = "rate_limited", 429
+
+    def __init__(self, message: str, retry_after: float = RETRY_AFTER_S) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+    @classmethod
+    def from_wire(cls, message: str, wire: dict[str, Any]) -> OrchestraError:
+        return cls(message, float(wire.get("retry_after") or RETRY_AFTER_S))
 
 
 class Unavailable(OrchestraError):
     """A dependency is down; the caller may retry after `retry_after` seconds."""
 
-    def __init__(self, message: str, retry_after: float = 1.0) -> None:
+    code, http_status = "unavailable", 503
+
+    def __init__(self, message: str, retry_after: float = RETRY_AFTER_S) -> None:
         super().__init__(message)
         self.retry_after = retry_after
 
+    @classmethod
+    def from_wire(cls, message: str, wire: dict[str, Any]) -> OrchestraError:
+        return cls(message, float(wire.get("retry_after") or RETRY_AFTER_S))
+
+
+class NotOwner(Unavailable):
+    """This process does not own the session (any more): `owner` does, if known."""
+
+    code = "not_owner"
+
+    def __init__(self, message: str, owner: str = "") -> None:
+        super().__init__(message, retry_after=RETRY_AFTER_S)
+        self.owner = owner
+
+    def details(self) -> dict[str, Any]:
+        return {"owner": self.owner}
+
+    @classmethod
+    def from_wire(cls, message: str, wire: dict[str, Any]) -> OrchestraError:
+        return cls(message, str(wire.get("owner", "")))
+
 
 class ToolError(OrchestraError):
-    pass
+    code = "tool_error"
 
 
 class ToolTimeout(ToolError):
-    pass
+    code = "tool_timeout"
 
 
 class ToolValidationError(ToolError):
-    pass
+    code = "tool_invalid"
 
 
 class ModelError(OrchestraError):
     """A model call failed; `error_class` says whether retrying may help."""
 
+    code, http_status = "model_error", 502
+
     def __init__(
         self,
         message: str,
-        error_class: ErrorClass,
+        error_class: ErrorClass = ErrorClass.UNKNOWN,
         status_code: int | None = None,
         retry_after: float | None = None,
     ) -> None:
@@ -106,6 +209,64 @@ class ModelError(OrchestraError):
         self.error_class = error_class
         self.status_code = status_code
         self.retry_after = retry_after
+
+    def details(self) -> dict[str, Any]:
+        return {"error_class": self.error_class.value}
+
+    @classmethod
+    def from_wire(cls, message: str, wire: dict[str, Any]) -> OrchestraError:
+        return cls(message, ErrorClass(wire.get("error_class", ErrorClass.UNKNOWN.value)))
+
+
+class TurnAborted(OrchestraError):
+    """The model failed after some of its answer had reached the client: the turn
+    ends with an `error` event and nothing of it is saved (retrying would send
+    the client the same text twice)."""
+
+    code, http_status = "turn_aborted", 502
+
+
+def _by_code() -> dict[str, type[OrchestraError]]:
+    found: dict[str, type[OrchestraError]] = {}
+    todo: list[type[OrchestraError]] = [OrchestraError]
+    while todo:
+        cls = todo.pop()
+        found.setdefault(cls.code, cls)
+        todo.extend(cls.__subclasses__())
+    return found
+
+
+_BY_CODE = _by_code()
+
+
+def error_to_wire(exc: BaseException) -> dict[str, Any]:
+    """The wire form of any exception: `{"type", "message", ["retry_after"], ...}`.
+
+    An exception outside the tree is an `internal_error` whose message names only
+    its type (no stack, no text that could leak internals)."""
+    if not isinstance(exc, OrchestraError):
+        return {"type": OrchestraError.code, "message": f"internal error ({type(exc).__name__})"}
+    message = str(exc) if exc.shown else "the server is misconfigured"
+    wire: dict[str, Any] = {"type": exc.code, "message": message or exc.code.replace("_", " ")}
+    wire.update(exc.details())
+    if exc.retry_after is not None:
+        wire["retry_after"] = exc.retry_after
+    return wire
+
+
+def error_from_wire(wire: dict[str, Any]) -> OrchestraError:
+    """The exception a wire form stands for (an unknown type: `OrchestraError`)."""
+    cls = _BY_CODE.get(str(wire.get("type")), OrchestraError)
+    return cls.from_wire(str(wire.get("message", "")), wire)
+
+
+def http_status_of(wire: dict[str, Any]) -> int:
+    return _BY_CODE.get(str(wire.get("type")), OrchestraError).http_status
+
+
+def retry_after_header(seconds: float | None) -> str:
+    """A `Retry-After` value: whole seconds, at least 1."""
+    return str(max(1, math.ceil(seconds if seconds is not None else RETRY_AFTER_S)))
 
 
 def classify_status(status: int) -> ErrorClass:

@@ -10,15 +10,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from . import metrics
 from .agents import AgentCatalog
 from .book import ProposalBook
+from .events import TurnEvent
 from .reads import StoreReads
 from .session import SessionPool
 from .store import Store
+from .streaming import TurnStream
 
 
 class LocalRuntime(StoreReads):
@@ -34,10 +36,11 @@ class LocalRuntime(StoreReads):
         self.pool = SessionPool(store, catalog, self.book, clock)
         self._sweep_interval = sweep_interval_s
         self._sweeper: asyncio.Task[None] | None = None
+        self._turns: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         await self.book.recover()
-        self._sweeper = asyncio.create_task(self._sweep())
+        self._sweeper = asyncio.create_task(self.book.run_sweeper(self._sweep_interval))
 
     async def stop(self) -> None:
         if self._sweeper is not None:
@@ -45,11 +48,6 @@ class LocalRuntime(StoreReads):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
             self._sweeper = None
-
-    async def _sweep(self) -> None:
-        while True:
-            await asyncio.sleep(self._sweep_interval)
-            await self.book.expire_due()
 
     async def create_session(
         self, tenant_id: str, agent: str, subject: str
@@ -65,9 +63,36 @@ class LocalRuntime(StoreReads):
     async def send_message(
         self, tenant_id: str, session_id: str, text: str, message_id: str | None = None
     ) -> dict[str, Any]:
-        if message_id is not None:
-            return await self.pool.send_once(tenant_id, session_id, text, message_id)
-        return (await self.pool.send(tenant_id, session_id, text)).public()
+        received_ns = time.time_ns()  # before it waits for anything: when it arrived
+        return await self.pool.send(
+            tenant_id, session_id, text, message_id or "", received_ns=received_ns
+        )
+
+    async def stream_message(
+        self, tenant_id: str, session_id: str, text: str, message_id: str | None = None
+    ) -> AsyncIterator[TurnEvent]:
+        received_ns = time.time_ns()
+        stream = TurnStream()
+
+        async def run() -> None:
+            try:
+                stream.finish(
+                    await self.pool.send(
+                        tenant_id,
+                        session_id,
+                        text,
+                        message_id or "",
+                        received_ns=received_ns,
+                        emit=stream.feed,
+                    )
+                )
+            except Exception as exc:
+                stream.fail(exc)
+
+        task = asyncio.get_running_loop().create_task(run())  # never cancelled by the client
+        self._turns.add(task)
+        task.add_done_callback(self._turns.discard)
+        return stream
 
     async def confirm(self, tenant_id: str, proposal_id: str) -> dict[str, Any]:
         return (await self.book.confirm(tenant_id, proposal_id)).public()

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import time
+from collections.abc import Sequence
 from typing import Any
 
 from .agents.business import apply_op, new_business
+from .errors import NotOwner
 from .proposals import Proposal, ProposalStatus
 from .store import LedgerState, SessionRecord, TenantRecord
 
@@ -26,6 +29,8 @@ class MemoryStore:
         self.business: dict[str, dict[str, Any]] = {}
         self.applied: dict[tuple[str, str], Any] = {}
         self.versions: dict[str, int] = {}
+        self.owners: dict[tuple[str, str], str] = {}
+        self.live: dict[str, tuple[str, float]] = {}  # host -> (incarnation, expiry)
         self._lock = asyncio.Lock()
 
     async def put_tenant(self, tenant: TenantRecord) -> None:
@@ -74,11 +79,46 @@ class MemoryStore:
         messages: list[dict[str, Any]],
         state: dict[str, Any],
         audit: list[dict[str, Any]],
+        *,
+        proposals: Sequence[Proposal] = (),
+        owner: str | None = None,
     ) -> None:
         key = (tenant_id, session_id)
+        if owner is not None and self.owners.get(key) != owner:
+            raise NotOwner(
+                f"session {session_id} is not owned by {owner}", self.owners.get(key, "")
+            )
         self.history.setdefault(key, []).extend(copy.deepcopy(messages))
         self.state[key] = copy.deepcopy(state)
         self.audit.setdefault(tenant_id, []).extend(copy.deepcopy(audit))
+        for p in proposals:
+            self.proposals[(p.tenant_id, p.proposal_id)] = p
+
+    def _live(self, owner: str) -> bool:
+        host, _, incarnation = owner.partition("|")
+        entry = self.live.get(host)
+        return entry is not None and entry[0] == incarnation and entry[1] > time.monotonic()
+
+    async def claim_session(
+        self, tenant_id: str, session_id: str, owner: str, *, take: bool = True
+    ) -> str | None:
+        key = (tenant_id, session_id)
+        current = self.owners.get(key)
+        if current == owner:
+            return None
+        if current is not None and self._live(current):
+            return current
+        if not take:
+            return ""
+        self.owners[key] = owner
+        return None
+
+    async def release_session(self, tenant_id: str, session_id: str, owner: str) -> None:
+        if self.owners.get((tenant_id, session_id)) == owner:
+            del self.owners[(tenant_id, session_id)]
+
+    async def heartbeat(self, host: str, incarnation: str, ttl_s: float) -> None:
+        self.live[host] = (incarnation, time.monotonic() + ttl_s)
 
     async def list_messages(self, tenant_id: str, session_id: str) -> list[dict[str, Any]]:
         return copy.deepcopy(self.history.get((tenant_id, session_id), []))
@@ -125,6 +165,13 @@ class MemoryStore:
 
     async def open_proposals(self) -> list[Proposal]:
         return [p for p in self.proposals.values() if p.status in _OPEN]
+
+    async def confirmed_proposals(self, before: float) -> list[Proposal]:
+        return [
+            p
+            for p in self.proposals.values()
+            if p.status is ProposalStatus.CONFIRMED and p.updated_at <= before
+        ]
 
     async def ledger_claim(self, tenant_id: str, proposal_id: str, at: float) -> LedgerState | None:
         key = (tenant_id, proposal_id)

@@ -13,7 +13,8 @@ import asyncio
 import time
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from functools import cached_property
 from typing import Any, ClassVar
 
@@ -23,18 +24,23 @@ from . import logs, metrics
 from .agents.business import context_summary
 from .breaker import OPEN_MESSAGE, BreakerState, CircuitBreaker
 from .config import OrchestratorConfig
-from .errors import ToolError, ToolValidationError, classify
+from .errors import ToolError, ToolValidationError, TurnAborted, classify
+from .events import Emit, ProposalEvent, TokenEvent, ToolCallEvent
 from .history import History
 from .models.base import (
     Message,
     Model,
     ModelRequest,
     ModelResponse,
+    Plan,
+    StreamEvent,
     TextBlock,
+    TextDelta,
     ToolResultBlock,
     ToolUseBlock,
+    collect,
 )
-from .proposals import Proposal
+from .proposals import Proposal, ProposalStatus, check_dependencies, proposal_event
 from .retry import RetryPolicy, retry
 from .sanitize import sanitize_for_prompt
 from .state import ProposalPort, SessionState, TurnResult, _Turn
@@ -67,6 +73,11 @@ class BaseOrchestrator(ABC):
 
     @abstractmethod
     def get_greeting(self, context: dict[str, str]) -> str: ...
+
+    def script(self, text: str, tools: set[str]) -> Plan:
+        """The calls the offline ScriptedModel makes for `text` (its `!tools`
+        directive works for every agent; an agent may add keywords here)."""
+        return []
 
     # -- shared machinery ---------------------------------------------------
     @cached_property
@@ -113,20 +124,36 @@ class BaseOrchestrator(ABC):
         text: str,
         store: Store,
         proposals: ProposalPort,
+        *,
+        message_id: str = "",
+        received_ns: int = 0,
+        emit: Emit | None = None,
     ) -> TurnResult:
+        """One user message. `received_ns` (wall-clock ns) is when the message was
+        received: it soft-confirms only proposals shown before that. `emit`, when
+        given, receives the turn's events as they happen (a streaming client)."""
         started = time.perf_counter()
         now = self.clock()
         rec = state.record
-        turn = _Turn(state, TierCounter(self.config.recursion_budget), now, proposals)
+        turn = _Turn(state, TierCounter(self.config.recursion_budget), now, emit)
         turn.audit.append(self._event(rec, "message", now, role="user", chars=len(text)))
         metrics.MESSAGES.labels(self.agent).inc()
 
         if state.pending_t2:  # T1-only sessions never touch the registry here
-            for p in await proposals.on_user_message(rec.tenant_id, rec.session_id, text, now):
+            decided = await proposals.on_user_message(
+                rec.tenant_id,
+                rec.session_id,
+                text,
+                now,
+                received_ns=received_ns or time.time_ns(),
+                message_id=message_id,
+            )
+            for p in decided:
                 turn.proposals[p.proposal_id] = p
-                if p.status.value != "PENDING":
+                turn.send(ProposalEvent(p.public()))
+                if p.status is not ProposalStatus.PENDING:
                     state.pending_t2.discard(p.proposal_id)
-                if p.status.value == "EXECUTED":
+                if p.status is ProposalStatus.EXECUTED:
                     state.context = None  # our own write: rebuild the context
 
         # One round trip: the version (is the cached context stale?) and the document
@@ -171,14 +198,45 @@ class BaseOrchestrator(ABC):
             tools=[f"{c['tool']}:{c['status']}" for c in turn.calls],
             proposals=[f"{p.proposal_id}:{p.status.value}" for p in turn.proposals.values()],
         )
-        return TurnResult(final, list(turn.proposals.values()), turn.calls, usage, new, turn.audit)
+        created = [turn.proposals[pid] for pid in turn.written]
+        return TurnResult(
+            final, list(turn.proposals.values()), turn.calls, usage, new, turn.audit, created
+        )
+
+    def commit(self, result: TurnResult, at: float, shown_ns: int) -> TurnResult:
+        """The turn is about to be saved at `at`: its proposals become real now, and a
+        T2's soft-confirm window starts now (not when the turn started)."""
+        if not result.created:
+            return result
+        window = self.config.soft_confirm_window_ms / 1000
+        final: dict[str, Proposal] = {}
+        for p in result.created:
+            expires = at + window if p.tier is Tier.T2 else None
+            final[p.proposal_id] = p.model_copy(
+                update={"expires_at": expires, "shown_ns": shown_ns, "updated_at": at}
+            )
+        check_dependencies(
+            result.created[0].tenant_id,
+            result.created[0].session_id,
+            [d for p in final.values() for d in p.depends_on],
+            final,
+        )
+        audit = [proposal_event(p, None, at) for p in final.values()]
+        return replace(
+            result,
+            proposals=[final.get(p.proposal_id, p) for p in result.proposals],
+            created=list(final.values()),
+            audit=result.audit + audit,
+        )
 
     async def _loop(self, turn: _Turn, system: str, new: list[Message], store: Store) -> str:
         budget = self.config.recursion_budget
         max_steps = budget.T1 + budget.T2 + budget.T3 + 3
         for _ in range(max_steps):
             try:
-                response = await self._complete(system, turn.state.history.messages + new)
+                response = await self._complete(turn, system, turn.state.history.messages + new)
+            except TurnAborted:
+                raise
             except Exception as exc:
                 cls = classify(exc)
                 metrics.ERRORS.labels(self.agent, cls.value).inc()
@@ -191,7 +249,13 @@ class BaseOrchestrator(ABC):
             new.append(Message("user", tuple(results), at=self.clock()))
         return "I stopped here because this request needed too many steps."
 
-    async def _complete(self, system: str, messages: list[Message]) -> ModelResponse:
+    async def _complete(self, turn: _Turn, system: str, messages: list[Message]) -> ModelResponse:
+        """One model call, streamed: text deltas go to the client as they come.
+
+        A failure before this call's first delta reached the client is retried
+        (classifier, backoff); after it, retrying would send the client text twice,
+        so the turn is aborted (`TurnAborted`) and nothing of it is saved.
+        """
         req = ModelRequest(
             system=system,
             messages=tuple(messages),
@@ -199,15 +263,37 @@ class BaseOrchestrator(ABC):
             model=self.config.model,
             max_tokens=self.config.max_tokens,
             temperature=self.config.temperature,
+            script=self.script,
         )
+        sent = False
+
+        async def attempt() -> ModelResponse:
+            nonlocal sent
+            if turn.emit is None:
+                return await self.model.complete(req)
+
+            async def forwarded() -> AsyncIterator[StreamEvent]:
+                nonlocal sent
+                async for event in self.model.stream(req):
+                    if isinstance(event, TextDelta) and event.text:
+                        turn.send(TokenEvent(event.text))
+                        sent = True
+                    yield event
+
+            try:
+                return await collect(forwarded())
+            except Exception as exc:
+                if sent:
+                    raise TurnAborted(
+                        f"the model failed in the middle of its answer ({classify(exc).value})"
+                    ) from exc
+                raise
 
         def on_retry(exc: BaseException, attempt: int, delay: float) -> None:
             metrics.RETRIES.labels(classify(exc).value).inc()
 
         t0 = time.perf_counter()
-        response = await retry(
-            lambda: self.model.complete(req), self.retry_policy, on_retry=on_retry
-        )
+        response = await retry(attempt, self.retry_policy, on_retry=on_retry)
         name = self.model.name
         metrics.MODEL_LATENCY.labels(name).observe((time.perf_counter() - t0) * 1000)
         if response.usage.input_tokens or response.usage.output_tokens:
@@ -242,6 +328,7 @@ class BaseOrchestrator(ABC):
             business=SnapshotBusinessPort(store, rec.tenant_id, turn.doc),
         )
         timeout = self.config.executor_timeout_ms / 1000
+        turn.send(ToolCallEvent(tool.name, tool.tier.value, "started"))
         t0 = time.perf_counter()
         status, content, is_error = "ok", "", False
         try:
@@ -270,8 +357,8 @@ class BaseOrchestrator(ABC):
     async def _propose(
         self, turn: _Turn, use: ToolUseBlock, tool: Tool, args: dict[str, Any], preview: str
     ) -> ToolResultBlock:
+        """A draft: it exists for nobody until the turn is saved (`commit`)."""
         rec = turn.state.record
-        window = self.config.soft_confirm_window_ms / 1000
         proposal = Proposal(
             proposal_id="p_" + uuid.uuid4().hex[:16],
             tenant_id=rec.tenant_id,
@@ -284,15 +371,11 @@ class BaseOrchestrator(ABC):
             preview=preview,
             depends_on=tuple(turn.written),  # writes of one message run in order
             created_at=turn.now,
-            expires_at=turn.now + window if tool.tier is Tier.T2 else None,
             updated_at=turn.now,
         )
-        try:
-            proposal = await turn.port.propose(proposal)
-        except Exception as exc:
-            return self._record(turn, use, tool, "error", f"Could not propose: {exc}", True)
         turn.proposals[proposal.proposal_id] = proposal
         turn.written.append(proposal.proposal_id)
+        turn.send(ProposalEvent(proposal.public()))
         if tool.tier is Tier.T2:
             turn.state.pending_t2.add(proposal.proposal_id)
             how = "It will run when you reply, unless you say no."
@@ -311,6 +394,7 @@ class BaseOrchestrator(ABC):
     ) -> ToolResultBlock:
         tier = tool.tier.value if tool else "T1"
         turn.calls.append({"tool": use.name, "tier": tier, "status": status})
+        turn.send(ToolCallEvent(use.name, tier, status))
         turn.audit.append(
             self._event(
                 turn.state.record,

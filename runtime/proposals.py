@@ -75,9 +75,21 @@ class Proposal(BaseModel):
     result: Any = None
     error: str | None = None
     updated_at: float = 0.0
+    # When the reply that showed it was saved (wall-clock ns, a causal stamp, not
+    # rule time): only a user message received after it may soft-confirm it.
+    shown_ns: int = 0
+    # The user message that soft-confirmed, refused or expired it: a retry of that
+    # message reports the same decision instead of deciding again.
+    decided_by: str = ""
 
     def transition(
-        self, target: ProposalStatus, *, at: float, result: Any = None, error: str | None = None
+        self,
+        target: ProposalStatus,
+        *,
+        at: float,
+        result: Any = None,
+        error: str | None = None,
+        decided_by: str = "",
     ) -> Proposal:
         if not can_transition(self.status, target):
             raise InvalidTransition(self.status.value, target.value)
@@ -86,7 +98,13 @@ class Proposal(BaseModel):
             update["result"] = result
         if error is not None:
             update["error"] = error
+        if decided_by:
+            update["decided_by"] = decided_by
         return self.model_copy(update=update)
+
+    def seen_by(self, received_ns: int) -> bool:
+        """Was a user message received at `received_ns` sent after this was shown?"""
+        return self.shown_ns != 0 and received_ns > self.shown_ns
 
     @property
     def terminal(self) -> bool:
@@ -106,6 +124,21 @@ class Proposal(BaseModel):
             "expires_at": self.expires_at,
             "result": self.result if self.error is None else {"error": self.error},
         }
+
+
+def proposal_event(p: Proposal, old: ProposalStatus | None, at: float) -> dict[str, Any]:
+    """The audit event of one transition (`old` None: the proposal was created)."""
+    return {
+        "type": "proposal",
+        "at": at,
+        "tenant_id": p.tenant_id,
+        "session_id": p.session_id,
+        "proposal_id": p.proposal_id,
+        "tool": p.tool,
+        "tier": p.tier.value,
+        "from": old.value if old else None,
+        "to": p.status.value,
+    }
 
 
 _REFUSAL = re.compile(r"(?i)\b(no|nope|cancel|stop|wait|don'?t|do not|never ?mind|abort)\b")

@@ -6,8 +6,10 @@ Every method takes the caller's tenant; anything of another tenant is
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
+from .events import TurnEvent
 from .proposals import ProposalStatus
 
 
@@ -26,6 +28,15 @@ class Backend(Protocol):
         self, tenant_id: str, session_id: str, text: str, message_id: str | None = None
     ) -> dict[str, Any]:
         """Run one turn. With a `message_id`, a repeat returns the first result."""
+        ...
+
+    async def stream_message(
+        self, tenant_id: str, session_id: str, text: str, message_id: str | None = None
+    ) -> AsyncIterator[TurnEvent]:
+        """Run one turn, streaming its events (`runtime.streaming.TurnStream`'s
+        contract: StartEvent first, or DoneEvent for a repeat; an error raised
+        by the first item means the turn never started). The turn runs to its
+        end whether or not the caller keeps reading."""
         ...
 
     async def list_proposals(

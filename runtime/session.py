@@ -13,12 +13,15 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
+from . import metrics
 from .agents import AgentCatalog
 from .agents.business import context_summary
-from .errors import NotFound, SessionClosed, Unavailable
+from .errors import NotFound, NotOwner, SessionClosed, Unavailable
+from .events import Emit, StartEvent
 from .history import cut_index
 from .models.base import message_from_dict, message_to_dict
 from .orchestrator import BaseOrchestrator
@@ -40,44 +43,70 @@ class SessionCore:
         self.last_used = time.monotonic()
         self.broken = False
 
-    async def handle(self, text: str, store: Store, proposals: ProposalPort) -> TurnResult:
+    @asynccontextmanager
+    async def mailbox(self) -> AsyncIterator[None]:
+        """This session's turn: one at a time, in arrival order."""
         self.waiting += 1
         try:
             async with self._lock:
                 self.waiting -= 1
-                return await self._turn(text, store, proposals)
+                yield
         finally:
             self.last_used = time.monotonic()
 
-    async def handle_once(
-        self, text: str, message_id: str, store: Store, proposals: ProposalPort
+    async def handle(
+        self,
+        text: str,
+        store: Store,
+        proposals: ProposalPort,
+        *,
+        message_id: str = "",
+        received_ns: int = 0,
+        owner: str | None = None,
+        emit: Emit | None = None,
     ) -> dict[str, Any]:
-        """`handle`, but a message id seen before returns its first result."""
-        self.waiting += 1
-        try:
-            async with self._lock:
-                self.waiting -= 1
-                done = self.state.recent.get(message_id)
-                if done is not None:
-                    return done
-                return (await self._turn(text, store, proposals, message_id)).public()
-        finally:
-            self.last_used = time.monotonic()
+        """Run one message; a message id seen before returns its first result."""
+        received_ns = received_ns or time.time_ns()
+        async with self.mailbox():
+            done = self.state.recent.get(message_id) if message_id else None
+            if done is not None:
+                return done
+            if emit is not None:
+                emit(StartEvent())
+            result = await self._turn(text, store, proposals, message_id, received_ns, owner, emit)
+            return result.public()
 
     async def _turn(
         self,
         text: str,
         store: Store,
         proposals: ProposalPort,
-        message_id: str | None = None,
+        message_id: str,
+        received_ns: int,
+        owner: str | None,
+        emit: Emit | None,
     ) -> TurnResult:
         rec = self.state.record
         if self.broken:
             raise Unavailable("session state is being reloaded; retry", retry_after=0.1)
         if rec.status != "active":
             raise SessionClosed(f"session {rec.session_id} is closed")
-        result = await self.orch.run_turn(self.state, text, store, proposals)
-        if message_id is not None:
+        try:
+            result = await self.orch.run_turn(
+                self.state,
+                text,
+                store,
+                proposals,
+                message_id=message_id,
+                received_ns=received_ns,
+                emit=emit,
+            )
+        except BaseException:
+            self.broken = True  # a turn that did not finish may have moved memory
+            raise
+        # The turn's proposals are born with its save: their windows start now.
+        result = self.orch.commit(result, self.orch.clock(), time.time_ns())
+        if message_id:
             recent = self.state.recent
             recent[message_id] = result.public()
             while len(recent) > RECENT_RESULTS:
@@ -89,10 +118,17 @@ class SessionCore:
                 [message_to_dict(m) for m in result.messages],
                 self.state.snapshot(),
                 result.audit,
+                proposals=result.created,
+                owner=owner,
             )
+        except NotOwner:
+            self.broken = True  # another host owns it now: this memory is stale
+            raise
         except Exception as exc:
             self.broken = True  # memory is ahead of the store: reload before next turn
             raise Unavailable(f"could not save the turn: {type(exc).__name__}") from exc
+        for p in result.created:
+            metrics.PROPOSAL_TRANSITIONS.labels(p.tier.value, p.status.value).inc()
         return result
 
     def busy(self) -> bool:
@@ -140,34 +176,57 @@ async def create_session(
     return stored.public(), created
 
 
+Ring = Callable[[str], str]  # session id -> the host that should hold it
+
+
 class SessionPool:
+    """The sessions one process holds, each owned through a lease in the store.
+
+    A session is loaded (and its lease claimed) on first use. When another live
+    process holds the lease, or the lease is free but the `ring` places the
+    session elsewhere and the message was not redirected here, `NotOwner` names
+    where to go instead; the caller re-sends there. A process that loses a
+    session (a save finds another owner) drops it.
+    """
+
     def __init__(
         self,
         store: Store,
         catalog: AgentCatalog,
         proposals: ProposalPort,
         clock: Callable[[], float] = time.time,
+        *,
+        owner: str | None = None,
+        name: str = "local",
+        ring: Ring | None = None,
     ) -> None:
         self.store = store
         self.catalog = catalog
         self.proposals = proposals
         self.clock = clock
+        self.name = name
+        self.owner = owner or f"{name}|{uuid.uuid4().hex[:12]}"
+        self.ring = ring
         self.cores: dict[str, SessionCore] = {}
-        self._loading: dict[str, asyncio.Future[SessionCore]] = {}
+        self._loading: dict[tuple[str, str], asyncio.Future[SessionCore]] = {}
+        self._releases: set[asyncio.Task[None]] = set()
 
     async def create(self, tenant_id: str, agent: str, subject: str) -> tuple[dict[str, Any], bool]:
         return await create_session(self.store, self.catalog, tenant_id, agent, subject, self.clock)
 
-    async def core(self, tenant_id: str, session_id: str) -> SessionCore:
+    async def core(self, tenant_id: str, session_id: str, redirected: bool = False) -> SessionCore:
         core = self.cores.get(session_id)
-        if core is not None and core.state.record.tenant_id == tenant_id and not core.broken:
+        if core is not None and not core.broken:
+            if core.state.record.tenant_id != tenant_id:
+                raise NotFound(f"session {session_id} not found")
             return core
-        pending = self._loading.get(session_id)
+        key = (tenant_id, session_id)  # another tenant's probe never shares our load
+        pending = self._loading.get(key)
         if pending is None:
             pending = asyncio.get_running_loop().create_future()
-            self._loading[session_id] = pending
+            self._loading[key] = pending
             try:
-                core = await self._load(tenant_id, session_id)
+                core = await self._load(tenant_id, session_id, redirected)
                 self.cores[session_id] = core
                 pending.set_result(core)
             except BaseException as exc:
@@ -175,14 +234,11 @@ class SessionPool:
                 pending.exception()  # mark retrieved for this caller's raise
                 raise
             finally:
-                del self._loading[session_id]
+                del self._loading[key]
             return core
-        core = await asyncio.shield(pending)
-        if core.state.record.tenant_id != tenant_id:
-            raise NotFound(f"session {session_id} not found")
-        return core
+        return await asyncio.shield(pending)
 
-    async def _load(self, tenant_id: str, session_id: str) -> SessionCore:
+    async def _load(self, tenant_id: str, session_id: str, redirected: bool) -> SessionCore:
         # The record and the history in one go: the history up to the longest any
         # agent keeps, as the agent (and so its own bound) is in the record.
         rec, (snapshot, raw) = await asyncio.gather(
@@ -191,6 +247,7 @@ class SessionPool:
         )
         if rec is None:
             raise NotFound(f"session {session_id} not found")
+        await self._claim(tenant_id, session_id, redirected)
         orch = self.catalog.get(rec.agent, tenant_id)
         raw = raw[-orch.config.max_history_messages * 2 :]
         window = (snapshot or {}).get("window")
@@ -201,42 +258,114 @@ class SessionPool:
         messages = messages[cut_index(messages, len(messages)) :] if messages else []
         return SessionCore(orch, orch.new_state(rec, snapshot, messages))
 
-    async def _current(self, tenant_id: str, session_id: str) -> SessionCore:
+    async def _claim(self, tenant_id: str, session_id: str, redirected: bool) -> None:
+        placed = self.ring(session_id) if self.ring is not None else self.name
+        if placed != self.name and not redirected:
+            holder = await self.store.claim_session(tenant_id, session_id, self.owner, take=False)
+            if holder is None:
+                return  # already ours
+            raise NotOwner(
+                f"session {session_id} belongs on {placed}", holder_name(holder) or placed
+            )
+        holder = await self.store.claim_session(tenant_id, session_id, self.owner)
+        if holder is not None:
+            raise NotOwner(f"session {session_id} is held by {holder}", holder_name(holder))
+
+    async def _current(self, tenant_id: str, session_id: str, redirected: bool) -> SessionCore:
         """The session, running the orchestrator version its tenant is on *now*
         (a canary change or rollback applies from the next message)."""
-        core = await self.core(tenant_id, session_id)
+        core = await self.core(tenant_id, session_id, redirected)
         core.orch = self.catalog.get(core.state.record.agent, tenant_id)
         return core
 
-    async def send(self, tenant_id: str, session_id: str, text: str) -> TurnResult:
-        core = await self._current(tenant_id, session_id)
-        return await core.handle(text, self.store, self.proposals)
-
-    async def send_once(
-        self, tenant_id: str, session_id: str, text: str, message_id: str
+    async def send(
+        self,
+        tenant_id: str,
+        session_id: str,
+        text: str,
+        message_id: str = "",
+        *,
+        received_ns: int = 0,
+        redirected: bool = False,
+        emit: Emit | None = None,
     ) -> dict[str, Any]:
-        core = await self._current(tenant_id, session_id)
-        return await core.handle_once(text, message_id, self.store, self.proposals)
+        core = await self._current(tenant_id, session_id, redirected)
+        try:
+            return await core.handle(
+                text,
+                self.store,
+                self.proposals,
+                message_id=message_id,
+                received_ns=received_ns,
+                owner=self.owner,
+                emit=emit,
+            )
+        except NotOwner:
+            self.cores.pop(session_id, None)  # lost it: whoever holds it serves it now
+            raise
 
-    async def info(self, tenant_id: str, session_id: str) -> dict[str, Any]:
-        return (await self.core(tenant_id, session_id)).info()
+    async def info(
+        self, tenant_id: str, session_id: str, redirected: bool = False
+    ) -> dict[str, Any]:
+        return (await self.core(tenant_id, session_id, redirected)).info()
 
-    async def close(self, tenant_id: str, session_id: str) -> dict[str, Any]:
-        rec = await self.store.close_session(tenant_id, session_id, self.clock())
-        if rec is None:
-            raise NotFound(f"session {session_id} not found")
-        core = self.cores.get(session_id)
-        if core is not None:
+    async def close(
+        self, tenant_id: str, session_id: str, redirected: bool = False
+    ) -> dict[str, Any]:
+        """Close through the owner and its mailbox: after the turns already queued,
+        before any later one; the core is dropped so nothing cached outlives it."""
+        core = await self.core(tenant_id, session_id, redirected)
+        async with core.mailbox():
+            rec = await self.store.close_session(tenant_id, session_id, self.clock())
+            if rec is None:
+                raise NotFound(f"session {session_id} not found")
             core.state.record = rec
+        self._drop(session_id)
         return {"status": "closed"}
 
+    def _drop(self, session_id: str) -> None:
+        core = self.cores.pop(session_id, None)
+        if core is None:
+            return
+        rec = core.state.record
+        task = asyncio.get_running_loop().create_task(
+            self.store.release_session(rec.tenant_id, rec.session_id, self.owner)
+        )
+        self._releases.add(task)
+        task.add_done_callback(self._released)
+
+    def _released(self, task: asyncio.Task[None]) -> None:
+        self._releases.discard(task)
+        if not task.cancelled():
+            task.exception()  # a failed release only delays a move: the lease expires
+
     def evict_idle(self, idle_s: float) -> int:
-        """Drop sessions idle for `idle_s` (their state is in the store)."""
+        """Drop sessions idle for `idle_s` (their state is in the store) and give
+        up their leases."""
         cutoff = time.monotonic() - idle_s
         gone = [sid for sid, c in self.cores.items() if c.last_used < cutoff and not c.busy()]
         for sid in gone:
-            del self.cores[sid]
+            self._drop(sid)
         return len(gone)
+
+    def rebalance(self) -> int:
+        """Give up idle sessions the ring now places on another host."""
+        if self.ring is None:
+            return 0
+        ring = self.ring
+        gone = [s for s, c in self.cores.items() if not c.busy() and ring(s) != self.name]
+        for sid in gone:
+            self._drop(sid)
+        return len(gone)
+
+    def drop_all(self) -> None:
+        """Forget every session without touching the store (leases lapse by themselves)."""
+        self.cores.clear()
 
     def queue_depth(self) -> int:
         return sum(c.waiting for c in self.cores.values())
+
+
+def holder_name(owner: str) -> str:
+    """The host name of an owner token ("host|incarnation")."""
+    return owner.partition("|")[0]

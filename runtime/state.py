@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from .breaker import BreakerState, CircuitBreaker
+from .events import Emit, TurnEvent
 from .history import History
 from .models.base import Message
 from .proposals import Proposal
@@ -19,11 +20,22 @@ from .tiers import Tier, TierCounter
 
 
 class ProposalPort(Protocol):
-    async def propose(self, proposal: Proposal) -> Proposal: ...
+    """How a turn reaches the proposal registry (its single writer)."""
 
     async def on_user_message(
-        self, tenant_id: str, session_id: str, text: str, now: float
-    ) -> list[Proposal]: ...
+        self,
+        tenant_id: str,
+        session_id: str,
+        text: str,
+        now: float,
+        *,
+        received_ns: int,
+        message_id: str,
+    ) -> list[Proposal]:
+        """Soft-confirm, refuse or expire the session's pending T2s that the message
+        (received at `received_ns`) was sent after; a repeat of `message_id` reports
+        the decisions it made the first time."""
+        ...
 
 
 @dataclass
@@ -57,11 +69,14 @@ class SessionState:
 @dataclass
 class TurnResult:
     reply: str
-    proposals: list[Proposal]
+    proposals: list[Proposal]  # created or changed by this turn, in order
     tool_calls: list[dict[str, str]]
     usage: dict[str, int]
     messages: list[Message]
     audit: list[dict[str, Any]]
+    # The proposals this turn made: they come into existence with the turn's save
+    # (a turn that is not saved proposed nothing), their window starting then.
+    created: list[Proposal] = field(default_factory=list)
 
     def public(self) -> dict[str, Any]:
         return {
@@ -79,7 +94,7 @@ class _Turn:
     state: SessionState
     counter: TierCounter
     now: float
-    port: ProposalPort
+    emit: Emit | None = None  # a streaming client's sink, if any
     doc: dict[str, Any] = field(default_factory=dict)  # the business snapshot of this turn
     proposals: dict[str, Proposal] = field(default_factory=dict)
     written: list[str] = field(default_factory=list)  # proposals of this turn, in order
@@ -87,3 +102,7 @@ class _Turn:
     exhausted: list[Tier] = field(default_factory=list)
     breaker_blocked: bool = False
     audit: list[dict[str, Any]] = field(default_factory=list)
+
+    def send(self, event: TurnEvent) -> None:
+        if self.emit is not None:
+            self.emit(event)

@@ -7,6 +7,7 @@ takes the tenant and never returns another tenant's records.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import StrEnum
 from typing import Any, Literal, Protocol
 
@@ -83,8 +84,33 @@ class Store(Protocol):
         messages: list[dict[str, Any]],
         state: dict[str, Any],
         audit: list[dict[str, Any]],
+        *,
+        proposals: Sequence[Proposal] = (),
+        owner: str | None = None,
     ) -> None:
-        """Append a turn's messages, replace the state, append audit: all at once."""
+        """Append a turn's messages, replace the state, append audit and create the
+        turn's `proposals`: all at once, or nothing.
+
+        With `owner`, only while `owner` holds the session (`claim_session`); else
+        nothing is written and `NotOwner` is raised (fencing).
+        """
+        ...
+
+    # one owner per session: a lease per session, and a liveness key per host
+    async def claim_session(
+        self, tenant_id: str, session_id: str, owner: str, *, take: bool = True
+    ) -> str | None:
+        """Make `owner` ("host|incarnation") the session's owner unless another live
+        owner holds it: None when claimed (or already ours), else the live holder.
+        With `take=False` a free session is not claimed: "" says it is free."""
+        ...
+
+    async def release_session(self, tenant_id: str, session_id: str, owner: str) -> None:
+        """Give the session up, if `owner` still holds it."""
+        ...
+
+    async def heartbeat(self, host: str, incarnation: str, ttl_s: float) -> None:
+        """`host` is alive as `incarnation` for `ttl_s` (its leases hold while it is)."""
         ...
 
     async def list_messages(self, tenant_id: str, session_id: str) -> list[dict[str, Any]]: ...
@@ -114,7 +140,11 @@ class Store(Protocol):
         ...
 
     async def open_proposals(self) -> list[Proposal]:
-        """Every PENDING or CONFIRMED proposal of every tenant (sweeper, recovery)."""
+        """Every PENDING or CONFIRMED proposal of every tenant."""
+        ...
+
+    async def confirmed_proposals(self, before: float) -> list[Proposal]:
+        """CONFIRMED proposals last changed at or before `before` (the sweeper resumes them)."""
         ...
 
     # exactly-once execution ledger
@@ -140,16 +170,32 @@ class Store(Protocol):
     async def close(self) -> None: ...
 
 
-class SnapshotBusinessPort:
+class ReadOnly:
+    """Attributes are set once, in `__init__`: a tool holding a port cannot point
+    it at another tenant (`port._tenant = "other"` raises)."""
+
+    __slots__ = ()
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"{type(self).__name__} is read-only")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"{type(self).__name__} is read-only")
+
+
+class SnapshotBusinessPort(ReadOnly):
     """A turn's `BusinessPort`: reads serve the snapshot the turn started from
     (no extra round trip per read tool); writes go to the store."""
 
     __slots__ = ("_doc", "_store", "_tenant")
+    _doc: dict[str, Any]
+    _store: Store
+    _tenant: str
 
     def __init__(self, store: Store, tenant_id: str, doc: dict[str, Any]) -> None:
-        self._store = store
-        self._tenant = tenant_id
-        self._doc = doc
+        object.__setattr__(self, "_store", store)
+        object.__setattr__(self, "_tenant", tenant_id)
+        object.__setattr__(self, "_doc", doc)
 
     async def read(self) -> dict[str, Any]:
         return self._doc  # read tools must not mutate it (the built-in ones don't)
@@ -157,18 +203,26 @@ class SnapshotBusinessPort:
     async def write(self, key: str, op: str, args: dict[str, Any]) -> Any:
         return await self._store.business_write(self._tenant, key, op, args)
 
+    async def applied(self, key: str) -> bool:
+        return await self._store.business_applied(self._tenant, key)
 
-class StoreBusinessPort:
+
+class StoreBusinessPort(ReadOnly):
     """A `BusinessPort` over a `Store`, bound to one tenant."""
 
     __slots__ = ("_store", "_tenant")
+    _store: Store
+    _tenant: str
 
     def __init__(self, store: Store, tenant_id: str) -> None:
-        self._store = store
-        self._tenant = tenant_id
+        object.__setattr__(self, "_store", store)
+        object.__setattr__(self, "_tenant", tenant_id)
 
     async def read(self) -> dict[str, Any]:
         return await self._store.business_read(self._tenant)
 
     async def write(self, key: str, op: str, args: dict[str, Any]) -> Any:
         return await self._store.business_write(self._tenant, key, op, args)
+
+    async def applied(self, key: str) -> bool:
+        return await self._store.business_applied(self._tenant, key)

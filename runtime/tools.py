@@ -21,6 +21,10 @@ class BusinessPort(Protocol):
 
     async def write(self, key: str, op: str, args: dict[str, Any]) -> Any: ...
 
+    async def applied(self, key: str) -> bool:
+        """Has the write with idempotency `key` happened?"""
+        ...
+
 
 class ToolContext(BaseModel):
     """Read-only facts a tool runs with. Assigning a field or item raises."""
@@ -59,6 +63,9 @@ def _deep_freeze(value: Any) -> Any:
 
 
 Handler = Callable[[ToolContext, Any], Awaitable[Any]]
+# Did the call with this context's idempotency key take effect? True, False, or
+# None when the tool cannot tell (then a call cut short has an unknown outcome).
+OutcomeCheck = Callable[[ToolContext], Awaitable[bool | None]]
 
 
 @dataclass(frozen=True)
@@ -69,6 +76,7 @@ class Tool:
     args: type[BaseModel]
     handler: Handler
     preview: Callable[[Any], str] | None = None
+    outcome: OutcomeCheck | None = None
 
     def spec(self) -> ToolSpec:
         return ToolSpec(self.name, self.description, self.args.model_json_schema())

@@ -9,8 +9,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
+from runtime.errors import Unavailable
+
 from ..deps import Ctx, Tenant
-from ..errors import error_response
+from ..errors import orchestra_error_response
 from ..metrics import CONTENT_TYPE, merge_expositions
 from ..responses import FastJSON
 from ..schemas import COMMON_ERRORS, AuditList, StatusOut, error_responses
@@ -20,7 +22,7 @@ log = logging.getLogger("orchestra.gateway")
 
 READY_TIMEOUT_S = 2.0
 METRICS_TIMEOUT_S = 5.0
-NOT_READY_RETRY_S = "2"
+NOT_READY_RETRY_S = 2.0
 
 
 @router.get("/healthz", response_model=StatusOut, tags=["ops"], summary="The process is up")
@@ -43,8 +45,8 @@ async def readyz(ctx: Ctx) -> Response:
         ready = False
     if ready:
         return FastJSON({"status": "ready"})
-    return error_response(
-        503, "not ready: the runtime is unreachable", headers={"Retry-After": NOT_READY_RETRY_S}
+    return orchestra_error_response(
+        Unavailable("not ready: the runtime is unreachable", retry_after=NOT_READY_RETRY_S)
     )
 
 

@@ -24,14 +24,16 @@ from ..schemas import (
     TurnOut,
     error_responses,
 )
-from ..sse import MEDIA_TYPE, stream_turn, wants_event_stream
+from ..sse import MEDIA_TYPE, stream_events, wants_event_stream
 
 SessionId = Annotated[str, Path(min_length=1, max_length=200, description="A session id.")]
 
 _SSE_DOC = {
     "description": (
-        'With `Accept: text/event-stream`: events `token` (data `{"text": ...}`, the reply '
-        "in word chunks), `tool_call`, `proposal`, then `done` whose data is the JSON body."
+        "With `Accept: text/event-stream`: events as the turn makes them: `token` (data "
+        '`{"text": ...}`, model text as it is produced), `tool_call` (started, then its '
+        "status), `proposal` (created or changed), then `done` whose data is the JSON body, "
+        "or `error` when the turn fails after the stream began."
     ),
     "schema": {"type": "string"},
 }
@@ -122,9 +124,9 @@ def build_router(settings: Settings) -> APIRouter:
         session_id: SessionId, body: MessageIn, request: Request, ctx: Ctx, tenant: Tenant
     ) -> Response:
         message_id = body.message_id or request.headers.get("idempotency-key") or uuid.uuid4().hex
-        result = await ctx.backend.send_message(tenant, session_id, body.text, message_id)
         if wants_event_stream(request.headers.get("accept")):
-            return stream_turn(result)
-        return FastJSON(result)
+            events = await ctx.backend.stream_message(tenant, session_id, body.text, message_id)
+            return await stream_events(events)
+        return FastJSON(await ctx.backend.send_message(tenant, session_id, body.text, message_id))
 
     return router

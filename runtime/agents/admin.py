@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from ..models.base import Plan
 from ..orchestrator import BaseOrchestrator
 from ..tools import Tool
 from .business import read_tool, write_tool
+from .script import plan
 
 
 class AdminOrchestrator(BaseOrchestrator):
     agent = "admin"
+
+    def script(self, text: str, tools: set[str]) -> Plan:
+        return plan(text, tools)
 
     def build_tools(self) -> list[Tool]:
         return [read_tool("list_services")] + [

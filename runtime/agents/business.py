@@ -246,9 +246,15 @@ _WRITES: dict[str, tuple[Tier, str, type[BaseModel]]] = {
 }
 
 
+async def _applied(ctx: ToolContext) -> bool | None:
+    """A write's outcome, from its idempotency key in the store."""
+    key = ctx.idempotency_key
+    return None if key is None else await ctx.port().applied(key)
+
+
 def write_tool(name: str) -> Tool:
     tier, desc, args = _WRITES[name]
-    return Tool(name, tier, desc, args, _writer(name))
+    return Tool(name, tier, desc, args, _writer(name), outcome=_applied)
 
 
 def context_summary(doc: dict[str, Any]) -> dict[str, str]:

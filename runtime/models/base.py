@@ -14,7 +14,7 @@ whoever already forwarded that text.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -82,6 +82,11 @@ class Usage:
     output_tokens: int = 0
 
 
+Plan = list[tuple[str, dict[str, Any]]]
+# An agent's script for the offline ScriptedModel: (user text, tool names) -> calls.
+Planner = Callable[[str, set[str]], Plan]
+
+
 @dataclass(frozen=True, slots=True)
 class ModelRequest:
     system: str
@@ -91,6 +96,7 @@ class ModelRequest:
     max_tokens: int = 1024
     temperature: float = 0.2
     purpose: Literal["chat", "summary"] = "chat"
+    script: Planner | None = None  # read by ScriptedModel only; real models ignore it
 
 
 @dataclass(frozen=True, slots=True)

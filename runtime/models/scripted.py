@@ -1,59 +1,56 @@
-"""`ScriptedModel`: a deterministic, offline model for demos, tests and load.
+"""`ScriptedModel`: a deterministic, offline model that behaves like a real one.
 
-It plans tool calls from keywords in the user's latest text (the demo
-journeys of API.md), or from an explicit directive:
+It plans tool calls from the user's latest text: an explicit directive
 
     !tools list_services*3; check_availability {"day": "tomorrow"}
 
-runs one planned call per response, then answers with a short summary of the
-tool results. `latency_s` simulates model time.
+calls any tool by name (so every tool source is testable offline), and
+otherwise the agent's own script (`ModelRequest.script`, a `Planner` of
+keywords) may propose calls. It runs one planned call per response, then answers with a short
+summary of the tool results.
+
+Like a real model it takes time and streams: `latency_s` before each call,
+`ttft_s` before the first token, then `tokens_per_s` (0: all at once). With
+`sigma` > 0 each delay is drawn lognormally around its median (seeded, so a
+run is reproducible). A directive is bounded (`MAX_CALLS`, `MAX_DIRECTIVE`
+characters): a bad one is answered with a clear message, not a stall.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import math
+import random
 import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from typing import Any
 
 from .base import (
     Message,
     ModelRequest,
     ModelResponse,
+    Plan,
+    StreamEnd,
     StreamEvent,
-    TextBlock,
+    TextDelta,
     ToolResultBlock,
     ToolUseBlock,
-    stream_response,
+    collect,
 )
 
-Plan = list[tuple[str, dict[str, Any]]]
-
-_DAY = r"(today|tomorrow|monday|tuesday|wednesday|thursday|friday|saturday|sunday|\d{4}-\d\d-\d\d)"
-
-
-def _day(text: str) -> str:
-    m = re.search(_DAY, text)
-    return m.group(1) if m else "today"
+MAX_CALLS = 50  # per directive
+MAX_DIRECTIVE = 4096  # characters
+_WORDS = re.compile(r"\S+\s*|\s+")
 
 
-def _clock(hour: str, minute: str | None, ampm: str | None) -> str:
-    h = int(hour)
-    if ampm == "pm" and h < 12:
-        h += 12
-    if ampm == "am" and h == 12:
-        h = 0
-    return f"{h % 24:02d}:{int(minute or 0):02d}"
+class DirectiveError(ValueError):
+    pass
 
 
-def _price(text: str) -> float | None:
-    m = re.search(r"\$?\s?(\d+(?:\.\d+)?)\s*(?:dollars|usd|\$)?", text)
-    return float(m.group(1)) if m else None
-
-
-def _directive(text: str) -> Plan:
+def directive(text: str) -> Plan:
+    """`!tools name*N {json}; ...` -> the calls, bounded in count and size."""
+    if len(text) > MAX_DIRECTIVE:
+        raise DirectiveError(f"a !tools directive is at most {MAX_DIRECTIVE} characters")
     plan: Plan = []
     for item in text[len("!tools") :].split(";"):
         item = item.strip()
@@ -61,74 +58,18 @@ def _directive(text: str) -> Plan:
             continue
         name, _, rest = item.partition(" ")
         name, _, times = name.partition("*")
-        args = json.loads(rest) if rest.strip() else {}
-        plan.extend((name, dict(args)) for _ in range(int(times or 1)))
-    return plan
-
-
-def plan_for(text: str, tools: set[str]) -> Plan:
-    """The tool calls the demo agents make for `text` (only tools they have)."""
-    raw = text.strip()
-    if raw.startswith("!tools"):
-        return _directive(raw)
-    t = raw.lower()
-    plan: Plan = []
-
-    def want(name: str, args: dict[str, Any] | None = None) -> None:
-        if name in tools:
-            plan.append((name, args or {}))
-
-    book = re.search(r"\bbook (?:an? |the |me an? )?([a-z]+)", t)
-    at = re.search(r"\bat (\d{1,2})(?::(\d\d))?\s*(am|pm)?", t)
-    if book and at and "book_appointment" in tools:
-        svc, day = book.group(1), _day(t)
-        want("check_availability", {"service": svc, "day": day})
-        want("book_appointment", {"service": svc, "day": day, "time": _clock(*at.groups())})
-        return plan
-    if re.search(r"availab|free slot|openings", t):
-        svc = re.search(r"(?:for (?:an? )?)([a-z]+)", t)
-        want("check_availability", {"service": svc.group(1) if svc else "", "day": _day(t)})
-    name = re.search(r"(?:called|named|name is)\s+([^.,!?]+)", raw, re.I) or re.search(
-        r"business is\s+([^.,!?]+)", raw, re.I
-    )
-    if name and "set_business_profile" in tools:
-        want("set_business_profile", {"name": name.group(1).strip()})
-    svc_add = re.search(r"\b(add|create)\b(?: an?| the)?(?: service)?\s+([a-z]+)", t)
-    if svc_add and svc_add.group(2) not in ("service", "a"):
-        op = "add_service" if "add_service" in tools else "create_service"
-        dur = re.search(r"(\d+)\s*min", t)
-        price_text = t[svc_add.end() :]
-        if dur:
-            price_text = price_text.replace(dur.group(0), "")
-        args: dict[str, Any] = {"name": svc_add.group(2), "price": _price(price_text) or 0.0}
-        if dur:
-            args["duration_min"] = int(dur.group(1))
-        want(op, args)
-    upd = re.search(
-        r"\b(?:update|change)\b(?: the)? ([a-z]+)(?: service)?(?: price)? to \$?(\d+)", t
-    )
-    if upd:
-        want("update_service", {"name": upd.group(1), "price": float(upd.group(2))})
-    rm = re.search(r"\b(?:delete|remove)\b(?: the)?(?: service)? ([a-z]+)", t)
-    if rm:
-        want("delete_service", {"name": rm.group(1)})
-    hours = re.search(
-        r"(?:open|hours)\D*(\d{1,2})(?::(\d\d))?\s*(am|pm)?\s*(?:to|-|until)\s*"
-        r"(\d{1,2})(?::(\d\d))?\s*(am|pm)?",
-        t,
-    )
-    if hours:
-        h = hours.groups()
-        close_ampm = h[5] or ("pm" if int(h[3]) < int(h[0]) else None)
-        want(
-            "set_hours", {"open": _clock(h[0], h[1], h[2]), "close": _clock(h[3], h[4], close_ampm)}
-        )
-    if re.search(r"\bpublish", t):
-        want("publish_site")
-    if not plan and re.search(r"service|price|menu|offer", t):
-        want("list_services")
-    if not plan and re.search(r"profile|progress|status|set ?up", t):
-        want("get_profile")
+        if times and not times.isdigit():
+            raise DirectiveError(f"{name}*{times}: the count must be a whole number")
+        count = int(times or 1)
+        if len(plan) + count > MAX_CALLS:
+            raise DirectiveError(f"a !tools directive makes at most {MAX_CALLS} calls")
+        try:
+            args = json.loads(rest) if rest.strip() else {}
+        except json.JSONDecodeError as exc:
+            raise DirectiveError(f"{name}: the arguments are not JSON ({exc.msg})") from exc
+        if not isinstance(args, dict):
+            raise DirectiveError(f"{name}: the arguments must be a JSON object")
+        plan.extend((name, dict(args)) for _ in range(count))
     return plan
 
 
@@ -146,30 +87,6 @@ def _results_since_prompt(messages: tuple[Message, ...]) -> tuple[str, list[Tool
     return "", results, calls
 
 
-@dataclass
-class ScriptedModel:
-    latency_s: float = 0.0
-    name: str = "scripted"
-
-    async def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
-        async for event in stream_response(await self.complete(request)):
-            yield event
-
-    async def complete(self, request: ModelRequest) -> ModelResponse:
-        if self.latency_s:
-            await asyncio.sleep(self.latency_s)
-        if request.purpose == "summary":
-            texts = [m.text for m in request.messages if m.role == "user" and m.text]
-            return ModelResponse((TextBlock("Earlier: " + " | ".join(texts)[-400:]),))
-        prompt, results, calls = _results_since_prompt(request.messages)
-        plan = plan_for(prompt, {t.name for t in request.tools})
-        if calls < len(plan):
-            name, args = plan[calls]
-            use = ToolUseBlock(id=f"tu_{len(request.messages)}_{calls}", name=name, input=args)
-            return ModelResponse((use,), stop_reason="tool_use")
-        return ModelResponse((TextBlock(_answer(prompt, results)),))
-
-
 def _answer(prompt: str, results: list[ToolResultBlock]) -> str:
     if not results:
         if not prompt.strip():
@@ -179,3 +96,66 @@ def _answer(prompt: str, results: list[ToolResultBlock]) -> str:
     for r in results:
         parts.append(("Problem: " if r.is_error else "") + r.content[:300])
     return " ".join(parts)
+
+
+class ScriptedModel:
+    name = "scripted"
+
+    def __init__(
+        self,
+        latency_s: float = 0.0,
+        *,
+        ttft_s: float = 0.0,
+        tokens_per_s: float = 0.0,
+        sigma: float = 0.0,
+        seed: int = 7,
+    ) -> None:
+        self.latency_s = latency_s
+        self.ttft_s = ttft_s
+        self.tokens_per_s = tokens_per_s
+        self.sigma = sigma
+        self._rng = random.Random(seed)
+
+    def _draw(self, median: float) -> float:
+        if median <= 0:
+            return 0.0
+        return median * math.exp(self._rng.gauss(0.0, self.sigma)) if self.sigma else median
+
+    def _reply(self, request: ModelRequest) -> tuple[str, ToolUseBlock | None]:
+        if request.purpose == "summary":
+            texts = [m.text for m in request.messages if m.role == "user" and m.text]
+            return "Earlier: " + " | ".join(texts)[-400:], None
+        prompt, results, calls = _results_since_prompt(request.messages)
+        try:
+            plan = self.plan(prompt, {t.name for t in request.tools}, request)
+        except DirectiveError as exc:
+            return f"I can't run that directive: {exc}.", None
+        if calls < len(plan):
+            name, args = plan[calls]
+            return "", ToolUseBlock(id=f"tu_{len(request.messages)}_{calls}", name=name, input=args)
+        return _answer(prompt, results), None
+
+    def plan(self, text: str, tools: set[str], request: ModelRequest) -> Plan:
+        raw = text.strip()
+        if raw.startswith("!tools"):
+            return directive(raw)
+        return request.script(raw, tools) if request.script is not None else []
+
+    async def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
+        delay = self._draw(self.latency_s) + self._draw(self.ttft_s)
+        if delay:
+            await asyncio.sleep(delay)
+        text, use = self._reply(request)
+        if use is not None:
+            yield use
+            yield StreamEnd("tool_use")
+            return
+        gap = 1.0 / self.tokens_per_s if self.tokens_per_s > 0 else 0.0
+        for i, word in enumerate(_WORDS.findall(text)):
+            if gap and i:
+                await asyncio.sleep(gap)
+            yield TextDelta(word)
+        yield StreamEnd()
+
+    async def complete(self, request: ModelRequest) -> ModelResponse:
+        return await collect(self.stream(request))

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..agents.business import read_tool, write_tool
+from ..agents.business import _applied, read_tool, write_tool
 from ..agents.chatbot import ChatbotOrchestrator
 from ..errors import ToolError
 from ..orchestrator import BaseOrchestrator
@@ -46,6 +46,11 @@ async def _mutate_context(ctx: ToolContext, _: NoArgs) -> Any:
     return {"mutated": True}
 
 
+async def _retarget_port(ctx: ToolContext, _: NoArgs) -> Any:
+    ctx.business._tenant = "other"  # must raise: the port is read-only
+    return {"retargeted": True}
+
+
 async def _slow_write(ctx: ToolContext, args: WriteArgs) -> Any:
     """A T2 write that waits, then adds a service through the idempotent port."""
     await asyncio.sleep(args.seconds)
@@ -53,6 +58,17 @@ async def _slow_write(ctx: ToolContext, args: WriteArgs) -> Any:
     return await ctx.port().write(
         key, "add_service", {"name": args.name, "price": 1.0, "duration_min": 10}
     )
+
+
+EFFECTS: list[str] = []  # what `slow_effect` did, in this process (tests read it)
+
+
+async def _effect(ctx: ToolContext, args: SleepArgs) -> Any:
+    """A T2 effect outside the store (a notification, a payment): it happens, then
+    it sleeps; nothing can tell afterwards whether a cut-short call had its effect."""
+    EFFECTS.append(ctx.idempotency_key or "")
+    await asyncio.sleep(args.seconds)
+    return {"effect": True}
 
 
 class LabOrchestrator(BaseOrchestrator):
@@ -64,7 +80,9 @@ class LabOrchestrator(BaseOrchestrator):
             Tool("slow", Tier.T1, "Sleep for a while.", SleepArgs, _slow),
             Tool("fail", Tier.T1, "Always fail.", NoArgs, _fail),
             Tool("mutate_context", Tier.T1, "Try to mutate the context.", NoArgs, _mutate_context),
-            Tool("slow_write", Tier.T2, "A slow write.", WriteArgs, _slow_write),
+            Tool("retarget_port", Tier.T1, "Try to retarget the port.", NoArgs, _retarget_port),
+            Tool("slow_write", Tier.T2, "A slow write.", WriteArgs, _slow_write, outcome=_applied),
+            Tool("slow_effect", Tier.T2, "A slow effect outside the store.", SleepArgs, _effect),
             read_tool("list_services"),
             write_tool("create_service"),
             write_tool("update_service"),

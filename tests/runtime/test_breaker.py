@@ -6,8 +6,7 @@ import itertools
 
 import pytest
 
-from runtime.breaker import OPEN_MESSAGE, BreakerState, CircuitBreaker
-from runtime.errors import InvalidTransition
+from runtime.breaker import OPEN_MESSAGE, BreakerState, BreakerTransitionError, CircuitBreaker
 
 from . import probe
 from .conftest import TENANT, FakeClock, Harness
@@ -129,7 +128,7 @@ def test_transition_table(clock: FakeClock, src: B, dst: B) -> None:
         assert breaker.state is dst
         assert changes == [(src, dst)]
     else:
-        with pytest.raises(InvalidTransition) as info:
+        with pytest.raises(BreakerTransitionError) as info:
             breaker.transition(dst)
         assert (info.value.current, info.value.target) == (src.value, dst.value)
         assert breaker.state is src

@@ -8,12 +8,13 @@ from typing import Any
 
 import pytest
 
-from runtime.errors import Conflict, InvalidTransition
+from runtime.errors import Conflict, InvalidTransition, NotFound
 from runtime.memstore import MemoryStore
-from runtime.proposals import ProposalStatus
+from runtime.proposals import Proposal, ProposalStatus
 from runtime.store import LedgerState
+from runtime.testing.agents import EFFECTS
 
-from .conftest import TENANT, Harness, MakeHarness, lab_config
+from .conftest import TENANT, FakeClock, Harness, MakeHarness, lab_config
 
 S = ProposalStatus
 BOOK = "book a haircut tomorrow at 3pm"
@@ -159,3 +160,63 @@ async def test_tool_that_no_longer_exists_fails(h: Harness) -> None:
     out = await h.rt.confirm(TENANT, pid)
     assert out["status"] == "FAILED"
     assert out["result"] == {"error": "tool ghost_tool no longer exists"}
+
+
+async def test_timed_out_effect_outside_the_store_has_an_unknown_outcome(
+    make_harness: MakeHarness,
+) -> None:
+    h = make_harness(configs={"lab": lab_config(executor_timeout_ms=50)})
+    sid = await h.session()
+    r = await h.send(sid, '!tools slow_effect {"seconds": 0.2}')
+    pid = r["proposals"][0]["proposal_id"]
+    out = await h.rt.confirm(TENANT, pid)
+    assert EFFECTS[-1] == pid  # the handler ran: its effect happened
+    assert out["status"] == "FAILED"
+    assert "the outcome is unknown" in out["result"]["error"]
+    assert "did not run" not in out["result"]["error"]
+
+
+class LosesTheExecutedWrite(MemoryStore):
+    """The side effect happens, then the store fails to record EXECUTED (once)."""
+
+    lose = True
+
+    async def save_proposals(self, proposals: list[Proposal], audit: list[dict[str, Any]]) -> None:
+        if self.lose and any(p.status is S.EXECUTED for p in proposals):
+            self.lose = False
+            raise ConnectionError("store blip")
+        await super().save_proposals(proposals, audit)
+
+
+async def test_the_sweeper_finishes_a_proposal_left_confirmed(
+    make_harness: MakeHarness, clock: FakeClock
+) -> None:
+    h = make_harness(store=LosesTheExecutedWrite())
+    sid = await h.session()
+    r = await h.send(sid, '!tools create_service {"name": "spa", "price": 5}')
+    pid = r["proposals"][0]["proposal_id"]
+    with pytest.raises(ConnectionError):
+        await h.rt.confirm(TENANT, pid)
+    assert (await h.proposal(pid)).status is S.CONFIRMED  # the write happened, though
+    assert h.store.versions[TENANT] == 1
+    clock.advance(10)
+    await h.rt.book.sweep()
+    assert (await h.proposal(pid)).status is S.EXECUTED
+    assert h.store.versions[TENANT] == 1  # through the same exactly-once path: once
+    with pytest.raises(InvalidTransition) as info:
+        await h.rt.confirm(TENANT, pid)
+    assert info.value.current == "EXECUTED"
+    moves = [e["to"] for e in await h.rt.audit(TENANT, sid) if e.get("proposal_id") == pid]
+    assert moves.count("EXECUTED") == 1
+
+
+async def test_confirming_unknown_or_finished_ids_keeps_no_locks(h: Harness) -> None:
+    for i in range(2000):
+        with pytest.raises(NotFound):
+            await h.rt.confirm(TENANT, f"p_unknown_{i}")
+    pid = await pending_booking(h)
+    await h.rt.confirm(TENANT, pid)
+    for _ in range(100):
+        with pytest.raises(InvalidTransition):
+            await h.rt.reject(TENANT, pid)
+    assert len(h.rt.book._locks) == 0

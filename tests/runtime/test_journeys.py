@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 
 from runtime.agents.business import resolve_day
+from runtime.agents.script import plan
 from runtime.models.base import ModelRequest, ToolSpec, user_text
-from runtime.models.scripted import ScriptedModel, plan_for
+from runtime.models.scripted import ScriptedModel, directive
 
 from .conftest import TENANT, Harness
 
@@ -127,7 +128,7 @@ ALL_TOOLS = {
 
 
 @pytest.mark.parametrize(
-    ("text", "plan"),
+    ("text", "calls"),
     [
         ("what services do you offer?", [("list_services", {})]),
         (
@@ -144,14 +145,18 @@ ALL_TOOLS = {
         ("hours 10 to 4", [("set_hours", {"open": "10:00", "close": "16:00"})]),
         ("show my profile", [("get_profile", {})]),
         ("hello there", []),
-        (
-            '!tools echo*2; slow {"seconds": 1}',
-            [("echo", {}), ("echo", {}), ("slow", {"seconds": 1})],
-        ),
     ],
 )
-def test_plan_for(text: str, plan: list[tuple[str, dict[str, Any]]]) -> None:
-    assert plan_for(text, ALL_TOOLS) == plan
+def test_the_demo_script(text: str, calls: list[tuple[str, dict[str, Any]]]) -> None:
+    assert plan(text, ALL_TOOLS) == calls
+
+
+def test_a_directive_calls_any_tool() -> None:
+    assert directive('!tools echo*2; slow {"seconds": 1}') == [
+        ("echo", {}),
+        ("echo", {}),
+        ("slow", {"seconds": 1}),
+    ]
 
 
 async def test_scripted_model_answers() -> None:
@@ -161,7 +166,8 @@ async def test_scripted_model_answers() -> None:
     assert r.text.startswith("Got it.")
     r = await model.complete(ModelRequest("", (user_text(" "),), tools))
     assert r.text == "How can I help?"
-    r = await model.complete(ModelRequest("", (user_text("what's on the menu"),), tools))
+    menu = ModelRequest("", (user_text("what's on the menu"),), tools, script=plan)
+    r = await model.complete(menu)
     assert r.tool_uses[0].name == "list_services" and r.stop_reason == "tool_use"
 
 

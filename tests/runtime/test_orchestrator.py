@@ -20,7 +20,6 @@ from runtime.memstore import MemoryStore
 from runtime.models.anthropic import AnthropicModel
 from runtime.models.base import ModelRequest, ModelResponse, Usage
 from runtime.models.scripted import ScriptedModel
-from runtime.proposals import Proposal
 from runtime.service import Backend
 from runtime.settings import Settings, build_catalog, build_model
 
@@ -78,17 +77,19 @@ async def test_transient_model_errors_are_retried(make_harness: MakeHarness) -> 
 
 
 class RefusingProposals(MemoryStore):
-    async def save_proposals(self, proposals: list[Proposal], audit: list[dict[str, Any]]) -> None:
-        raise ConnectionError("registry unreachable")
+    async def save_turn(self, *args: Any, proposals: Any = (), **kw: Any) -> None:
+        if proposals:
+            raise ConnectionError("store unreachable")
+        await super().save_turn(*args, proposals=proposals, **kw)
 
 
-async def test_a_proposal_that_cannot_be_stored_is_an_error(make_harness: MakeHarness) -> None:
+async def test_a_proposal_that_cannot_be_stored_fails_its_turn(make_harness: MakeHarness) -> None:
     h = make_harness(store=RefusingProposals())
     sid = await h.session()
-    r = await h.send(sid, '!tools create_service {"name": "x", "price": 1}')
-    assert r["tool_calls"] == [{"tool": "create_service", "tier": "T2", "status": "error"}]
-    assert r["proposals"] == []
-    assert "Could not propose: registry unreachable" in r["reply"]
+    with pytest.raises(Unavailable, match="could not save the turn"):
+        await h.send(sid, '!tools create_service {"name": "x", "price": 1}')
+    assert h.store.proposals == {}  # nothing was proposed, for anyone
+    assert await h.rt.list_messages(TENANT, sid) == []
 
 
 class FailOnce(MemoryStore):

@@ -10,8 +10,10 @@ from typing import Any
 import pydantic
 import pytest
 
-from runtime.errors import BadRequest, InvalidTransition, NotFound
+from runtime.errors import BadRequest, InvalidTransition, NotFound, Unavailable
 from runtime.memstore import MemoryStore
+from runtime.models.base import ModelRequest, ModelResponse
+from runtime.models.scripted import ScriptedModel
 from runtime.proposals import (
     TERMINAL,
     Proposal,
@@ -24,7 +26,16 @@ from runtime.proposals import (
 )
 from runtime.tiers import Tier
 
-from .conftest import OTHER_TENANT, T0, TENANT, Harness, MakeHarness, YieldingStore, gather_outcomes
+from .conftest import (
+    OTHER_TENANT,
+    T0,
+    TENANT,
+    FakeClock,
+    Harness,
+    MakeHarness,
+    YieldingStore,
+    gather_outcomes,
+)
 
 S = ProposalStatus
 
@@ -321,19 +332,6 @@ async def test_soft_confirm_report_is_final_for_dependent_writes(h: Harness) -> 
     assert statuses == {first["proposal_id"]: "EXECUTED", second["proposal_id"]: "EXECUTED"}
 
 
-async def test_dependency_from_another_session_or_tenant_is_rejected(h: Harness) -> None:
-    sid_a = await h.session(subject="a")
-    sid_b = await h.session(subject="b")
-    [foreign] = await propose(h, sid_a, create("a"))
-    mine = proposal(proposal_id="p_mine", session_id=sid_b, depends_on=(foreign["proposal_id"],))
-    with pytest.raises(BadRequest, match="unknown dependency"):
-        await h.rt.book.propose(mine)
-    other_tenant = mine.model_copy(update={"tenant_id": OTHER_TENANT, "session_id": sid_a})
-    with pytest.raises(BadRequest, match="unknown dependency"):
-        await h.rt.book.propose(other_tenant)
-    assert await h.store.get_proposal(TENANT, "p_mine") is None
-
-
 # -- soft-confirm -------------------------------------------------------------------------
 
 
@@ -498,3 +496,97 @@ async def test_proposal_audit_events(h: Harness) -> None:
         ("CONFIRMED", "EXECUTED"),
     ]
     assert {e["proposal_id"] for e in events} == {p["proposal_id"]}
+
+
+# -- a write runs only when a user message answered it (issue 15) --------------------------
+
+
+class FailNextSave(MemoryStore):
+    """A store blip: the next turn's save fails once."""
+
+    fail = False
+
+    async def save_turn(self, *args: Any, **kw: Any) -> None:
+        if self.fail:
+            self.fail = False
+            raise ConnectionError("store blip")
+        await super().save_turn(*args, **kw)
+
+
+async def test_a_retried_turn_does_not_confirm_what_its_failed_attempt_proposed(
+    make_harness: MakeHarness,
+) -> None:
+    store = FailNextSave()
+    h = make_harness(store=store)
+    sid = await h.session("onboarding")
+    await h.send(sid, "my business is called Ann's Nails")
+    store.fail = True
+    text, mid = "add service massage for 50 dollars", "m-retried"
+    with pytest.raises(Unavailable):
+        await h.rt.send_message(TENANT, sid, text, mid)
+    r = await h.rt.send_message(TENANT, sid, text, mid)  # the retry: the same turn
+    statuses = {p["tool"]: p["status"] for p in r["proposals"]}
+    assert statuses == {"set_business_profile": "EXECUTED", "add_service": "PENDING"}
+    assert "massage" not in (await h.business())["services"]
+    adds = [p for p in h.store.proposals.values() if p.tool == "add_service"]
+    assert len(adds) == 1  # the failed attempt's proposal never existed
+    assert (await h.business())["name"] == "Ann's Nails"
+
+
+async def test_a_retried_booking_leaves_one_pending_t3(make_harness: MakeHarness) -> None:
+    store = FailNextSave()
+    h = make_harness(store=store)
+    sid = await h.session("chatbot")
+    store.fail = True
+    with pytest.raises(Unavailable):
+        await h.rt.send_message(TENANT, sid, "book a haircut tomorrow at 10", "m-book")
+    r = await h.rt.send_message(TENANT, sid, "book a haircut tomorrow at 10", "m-book")
+    [booking] = r["proposals"]
+    pending = await h.rt.list_proposals(TENANT, sid, S.PENDING)
+    assert [p["proposal_id"] for p in pending] == [booking["proposal_id"]]
+
+
+async def test_a_message_sent_before_the_proposal_existed_does_not_confirm_it(
+    make_harness: MakeHarness,
+) -> None:
+    h = make_harness(inner=ScriptedModel(latency_s=0.05))
+    sid = await h.session("onboarding")
+    first, second = await asyncio.gather(
+        h.send(sid, "my business is called Evil Corp"),
+        h.send(sid, "what is my setup progress?"),  # queued behind the first, blind to it
+    )
+    [proposed] = first["proposals"]
+    assert second["proposals"] == []
+    assert (await h.proposal(proposed["proposal_id"])).status is S.PENDING
+    assert (await h.business())["name"] != "Evil Corp"
+    third = await h.send(sid, "sounds good")  # sent after the reply that showed it
+    assert [p["status"] for p in third["proposals"]] == ["EXECUTED"]
+    assert (await h.business())["name"] == "Evil Corp"
+
+
+class SlowTurnModel(ScriptedModel):
+    """Each model call takes `seconds` of the fake clock (a slow real model)."""
+
+    def __init__(self, clock: FakeClock, seconds: float) -> None:
+        super().__init__()
+        self._clock, self._seconds = clock, seconds
+
+    async def complete(self, request: ModelRequest) -> ModelResponse:
+        self._clock.advance(self._seconds)
+        return await super().complete(request)
+
+
+async def test_the_window_starts_when_the_reply_is_saved_not_when_the_turn_began(
+    make_harness: MakeHarness, clock: FakeClock
+) -> None:
+    h = make_harness(inner=SlowTurnModel(clock, 100.0))  # the lab's window is 120 s
+    sid = await h.session()
+    began = clock()
+    r = await h.send(sid, "!tools " + create("spa"))  # two model calls: 200 s
+    [p] = r["proposals"]
+    assert p["created_at"] == began
+    assert p["expires_at"] == pytest.approx(clock() + 120)  # the window is still whole
+    await h.rt.book.expire_due(clock() + 1)
+    assert (await h.proposal(p["proposal_id"])).status is S.PENDING
+    h.model.inner = ScriptedModel()  # answer at once from here on
+    assert [q["status"] for q in (await h.send(sid, "yes"))["proposals"]] == ["EXECUTED"]

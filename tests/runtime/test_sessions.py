@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
-from runtime.errors import BadRequest, NotFound, SessionClosed, Unavailable
+from runtime.errors import BadRequest, NotFound, NotOwner, SessionClosed, Unavailable
 from runtime.memstore import MemoryStore
 from runtime.models.scripted import ScriptedModel
+from runtime.session import SessionPool
 
 from .conftest import OTHER_TENANT, TENANT, Harness, MakeHarness, TickingClock
 
@@ -157,9 +158,9 @@ async def test_audit_trail_of_a_soft_confirmed_write_is_causal(make_harness: Mak
     shape = [(e["type"], e.get("role") or e.get("to")) for e in events]
     assert shape == [
         ("message", "user"),
-        ("proposal", "PENDING"),  # after the message that caused it
         ("tool_call", None),
         ("message", "assistant"),
+        ("proposal", "PENDING"),  # born with the turn's save, after the reply it shows in
         ("message", "user"),
         ("proposal", "CONFIRMED"),  # the next message soft-confirms ...
         ("proposal", "EXECUTED"),
@@ -266,3 +267,66 @@ async def test_a_message_whose_save_failed_runs_again_on_retry(make_harness: Mak
     r = await h.rt.send_message(TENANT, sid, "hello", message_id="m-1")
     assert r["reply"]
     assert [m["content"] for m in await h.rt.list_messages(TENANT, sid)] == ["hello", r["reply"]]
+
+
+# -- one owner, and closing closes (issue 15) ------------------------------------------------
+
+
+class SlowLoads(MemoryStore):
+    """Loading a session takes a while (a store round trip under load)."""
+
+    async def get_session(self, tenant_id: str, session_id: str) -> Any:
+        await asyncio.sleep(0.05)
+        return await super().get_session(tenant_id, session_id)
+
+
+async def test_a_close_while_the_session_loads_closes_it(make_harness: MakeHarness) -> None:
+    h = make_harness(store=SlowLoads())
+    sid = await h.session()
+    h.rt.pool.evict_idle(-1)  # not in memory: the next message loads it
+    first, closed = await asyncio.gather(
+        h.send(sid, "!tools echo"), h.rt.close_session(TENANT, sid)
+    )
+    assert first["tool_calls"][0]["status"] == "ok"  # sent before the close: it ran
+    assert closed == {"status": "closed"}
+    with pytest.raises(SessionClosed):
+        await h.send(sid, "!tools echo")  # not for idle_evict_s more: never
+    assert (await h.rt.get_session(TENANT, sid))["status"] == "closed"
+
+
+async def test_a_message_queued_behind_a_close_is_refused(make_harness: MakeHarness) -> None:
+    h = make_harness(store=SlowLoads())
+    sid = await h.session()
+    h.rt.pool.evict_idle(-1)
+    outcomes = await asyncio.gather(
+        h.rt.close_session(TENANT, sid), h.send(sid, "!tools echo"), return_exceptions=True
+    )
+    assert outcomes[0] == {"status": "closed"}
+    assert isinstance(outcomes[1], SessionClosed)
+
+
+async def test_another_tenant_probing_a_loading_session_is_no_404_for_its_owner(
+    make_harness: MakeHarness,
+) -> None:
+    h = make_harness(store=SlowLoads())
+    sid = await h.session()
+    h.rt.pool.evict_idle(-1)
+    probe, owner = await asyncio.gather(
+        h.rt.get_session(OTHER_TENANT, sid), h.rt.get_session(TENANT, sid), return_exceptions=True
+    )
+    assert isinstance(probe, NotFound)
+    assert isinstance(owner, dict) and owner["session_id"] == sid
+
+
+async def test_a_second_pool_cannot_save_a_session_the_first_holds(
+    make_harness: MakeHarness,
+) -> None:
+    h = make_harness()
+    sid = await h.session()
+    await h.send(sid, "!tools echo")  # the runtime's pool holds the session now
+    await h.store.heartbeat(h.rt.pool.name, h.rt.pool.owner.partition("|")[2], 60)
+    other = SessionPool(h.store, h.rt.pool.catalog, h.rt.book, name="other-host")
+    with pytest.raises(NotOwner) as info:
+        await other.send(TENANT, sid, "!tools echo", redirected=True)
+    assert info.value.owner == h.rt.pool.name  # where to send it instead
+    assert len([m for m in await h.rt.list_messages(TENANT, sid) if m["role"] == "user"]) == 1

@@ -10,6 +10,7 @@ import pytest
 
 from runtime.agents.business import ServiceArgs, write_tool
 from runtime.errors import ToolValidationError
+from runtime.store import StoreBusinessPort
 from runtime.tiers import Tier
 from runtime.tools import NoArgs, Tool, ToolContext, ToolRegistry
 
@@ -143,3 +144,15 @@ async def test_fast_tool_within_timeout_is_ok(h: Harness) -> None:
     r = await h.send(sid, '!tools slow {"seconds": 0.01}')
     assert r["tool_calls"][0]["status"] == "ok"
     assert '{"slept":0.01}' in r["reply"]
+
+
+async def test_a_tool_cannot_point_its_port_at_another_tenant(h: Harness) -> None:
+    sid = await h.session()
+    r = await h.send(sid, "!tools retarget_port")
+    assert r["tool_calls"] == [{"tool": "retarget_port", "tier": "T1", "status": "error"}]
+    assert "retarget_port failed: AttributeError" in r["reply"]
+    port = StoreBusinessPort(h.store, TENANT)
+    with pytest.raises(AttributeError, match="read-only"):
+        port._tenant = "other"  # type: ignore[misc]
+    with pytest.raises(AttributeError, match="read-only"):
+        del port._store

@@ -1,0 +1,84 @@
+"""The typed messages between the gateway and session actors.
+
+The gateway sends *operations* (`SendOp`, `InfoOp`, `CloseOp`) to a session
+host in batches (`SessionHost.run`), and collects what they produce with long
+polls (`SessionHost.poll`): each answer is a `Delivery` holding the events of
+streaming turns and the `Outcome`s of finished operations, tagged with the op's
+id. An op's events always come before its outcome; deliveries carry a sequence
+number so the gateway applies them in the order the host made them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+from runtime.events import TurnEvent
+
+
+@dataclass(frozen=True, slots=True)
+class SendOp:
+    """Run one user message (a turn)."""
+
+    op_id: int
+    request_id: str
+    tenant_id: str
+    session_id: str
+    text: str
+    message_id: str = ""
+    received_ns: int = 0  # wall-clock ns the gateway received it (soft-confirm order)
+    stream: bool = False  # the client streams: send events as they happen
+    redirected: bool = False  # sent here because this host holds (or may take) the session
+    kind: Literal["send"] = "send"
+
+
+@dataclass(frozen=True, slots=True)
+class InfoOp:
+    """The session's record, last usage and breaker state."""
+
+    op_id: int
+    request_id: str
+    tenant_id: str
+    session_id: str
+    redirected: bool = False
+    kind: Literal["info"] = "info"
+
+
+@dataclass(frozen=True, slots=True)
+class CloseOp:
+    """Close the session, in its mailbox order."""
+
+    op_id: int
+    request_id: str
+    tenant_id: str
+    session_id: str
+    redirected: bool = False
+    kind: Literal["close"] = "close"
+
+
+Op = SendOp | InfoOp | CloseOp
+
+
+def redirected(op: Op) -> Op:
+    """The same op, re-sent to the host that holds its session."""
+    return replace(op, redirected=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How an op ended: `value` is its result (`ok`) or its wire error (runtime.errors)."""
+
+    op_id: int
+    ok: bool
+    value: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    seq: int  # per caller, from 0: the gateway applies deliveries in this order
+    events: tuple[tuple[int, TurnEvent], ...] = ()
+    outcomes: tuple[Outcome, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.events or self.outcomes)

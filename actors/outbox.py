@@ -1,0 +1,92 @@
+"""`Outbox`: what one caller (a gateway process) is owed by a session host.
+
+Operations finish at their own pace; their events and outcomes collect here,
+and the caller's long polls (`SessionHost.poll`) take them out as `Delivery`s.
+Nothing waits for anything else: a finished op's outcome leaves with the next
+delivery, and a delivery leaves as soon as a poll is waiting and there is an
+outcome (at the end of the event-loop iteration, so outcomes made together
+travel together), or, for streaming events only, once the oldest of them has
+waited `token_flush_s` (tokens of many streams travel in one delivery, a few
+tens of milliseconds apart: one Ray reply per host per flush, not one per token).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+
+from runtime.events import TurnEvent
+
+from .ops import Delivery, Outcome
+
+TOKEN_FLUSH_S = 0.025
+
+
+class Outbox:
+    def __init__(self, token_flush_s: float = TOKEN_FLUSH_S) -> None:
+        self.token_flush_s = token_flush_s
+        self._events: list[tuple[int, TurnEvent]] = []
+        self._outcomes: list[Outcome] = []
+        self._first_event_at = 0.0
+        self._waiters: deque[asyncio.Future[Delivery]] = deque()
+        self._seq = 0
+        self._scheduled = False
+        self._timer: asyncio.TimerHandle | None = None
+        self.last_poll = time.monotonic()
+
+    def event(self, op_id: int, event: TurnEvent) -> None:
+        if not self._events:
+            self._first_event_at = time.monotonic()
+            if not self._outcomes and self._timer is None:
+                loop = asyncio.get_running_loop()
+                self._timer = loop.call_later(self.token_flush_s, self._flush)
+        self._events.append((op_id, event))
+
+    def outcome(self, outcome: Outcome) -> None:
+        self._outcomes.append(outcome)
+        self._schedule()
+
+    def _schedule(self) -> None:
+        if not self._scheduled:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._scheduled = False
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        while self._waiters and self._waiters[0].done():
+            self._waiters.popleft()  # a poll that timed out or was cancelled
+        if not self._waiters or not (self._events or self._outcomes):
+            return
+        delivery = Delivery(self._seq, tuple(self._events), tuple(self._outcomes))
+        self._seq += 1
+        self._events, self._outcomes = [], []
+        self._waiters.popleft().set_result(delivery)
+
+    async def next(self, wait_s: float) -> Delivery:
+        """The next delivery (an empty one after `wait_s` with nothing to say)."""
+        self.last_poll = time.monotonic()
+        fut: asyncio.Future[Delivery] = asyncio.get_running_loop().create_future()
+        self._waiters.append(fut)
+        if self._outcomes:
+            self._schedule()
+        elif self._events:
+            age = time.monotonic() - self._first_event_at
+            if age >= self.token_flush_s:
+                self._schedule()
+            elif self._timer is None:
+                loop = asyncio.get_running_loop()
+                self._timer = loop.call_later(self.token_flush_s - age, self._flush)
+        try:
+            return await asyncio.wait_for(asyncio.shield(fut), wait_s)
+        except TimeoutError:
+            if fut.done():  # delivered just as the wait ran out: not lost
+                return fut.result()
+            fut.cancel()
+            return Delivery(-1)
+
+    def pending(self) -> int:
+        return len(self._events) + len(self._outcomes)

@@ -1,0 +1,55 @@
+"""`TurnStream`: one turn's events for a streaming client, as an async iterator.
+
+Whoever runs the turn feeds it (`feed` for each event, then `finish` with the
+result or `fail` with the error); the client iterates. The first item tells
+what kind of stream this is:
+
+- `StartEvent`: the turn is running; events follow, then `DoneEvent`, or
+  `ErrorEvent` if it fails from here on (the stream has begun);
+- `DoneEvent` straight away: the message was a repeat of a finished turn
+  (the caller replays its result);
+- an exception raised by the first `__anext__`: the turn never started (404,
+  409, 503...), so the caller can answer with a plain error response.
+
+The producer never waits for the consumer: a client that stops reading (it
+disconnected) does not slow down or cancel the turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from .errors import error_to_wire
+from .events import DoneEvent, ErrorEvent, StartEvent, TurnEvent
+
+
+class TurnStream:
+    def __init__(self) -> None:
+        self._queue: asyncio.Queue[TurnEvent | BaseException] = asyncio.Queue()
+        self._started = False
+        self._done = False  # the last item was handed out
+
+    def feed(self, event: TurnEvent) -> None:
+        if isinstance(event, StartEvent):
+            self._started = True
+        self._queue.put_nowait(event)
+
+    def finish(self, result: dict[str, Any]) -> None:
+        self._queue.put_nowait(DoneEvent(result))
+
+    def fail(self, exc: BaseException) -> None:
+        self._queue.put_nowait(ErrorEvent(error_to_wire(exc)) if self._started else exc)
+
+    def __aiter__(self) -> TurnStream:
+        return self
+
+    async def __anext__(self) -> TurnEvent:
+        if self._done:
+            raise StopAsyncIteration
+        item = await self._queue.get()
+        if isinstance(item, BaseException):
+            self._done = True
+            raise item
+        self._done = isinstance(item, DoneEvent | ErrorEvent)
+        return item
