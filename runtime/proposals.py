@@ -10,13 +10,13 @@ status and returns the new value.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .consent import is_refusal as is_refusal  # re-exported: the book reads it from here
 from .errors import BadRequest, InvalidTransition
 from .tiers import Tier
 
@@ -139,14 +139,6 @@ def proposal_event(p: Proposal, old: ProposalStatus | None, at: float) -> dict[s
         "from": old.value if old else None,
         "to": p.status.value,
     }
-
-
-_REFUSAL = re.compile(r"(?i)\b(no|nope|cancel|stop|wait|don'?t|do not|never ?mind|abort)\b")
-
-
-def is_refusal(text: str) -> bool:
-    """Does the user's next message refuse what was proposed?"""
-    return bool(_REFUSAL.search(text.replace("\u2019", "'")))
 
 
 def window_open(proposal: Proposal, now: float) -> bool:
