@@ -1,4 +1,23 @@
-"""Bring up (or join) the Ray side: registry shards and session hosts."""
+"""Bring up (or join) the Ray side: registry shards and session hosts.
+
+A Ray that `orchestra serve` starts for itself stays on 127.0.0.1: whoever
+reaches a Ray port can run code on it. Ray gives each node one address, its
+node IP, and binds from it: its gRPC servers (GCS, raylet and object manager,
+every worker) listen on every interface unless that IP is loopback, and the
+dashboard agent, runtime-env agent and metrics servers listen on that IP. On
+Linux a local start never gets loopback: `ray.init(_node_ip_address=...)`,
+`ray start --node-ip-address=...` and `ray.init(address="127.0.0.1:port")`
+all pass the host through `services.resolve_ip_for_localhost`, which swaps
+127.0.0.1 for the machine's routable address. Only Ray's single-machine mode
+(`ray_constants.ENABLE_RAY_CLUSTER` false, its default on macOS and Windows,
+and `RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0` anywhere) makes the node IP
+127.0.0.1 and leaves 127.0.0.1 alone. Ray reads that variable when it is
+imported, so `single_machine_ray()` sets it for the processes still to come
+(Ray's daemons and workers, other drivers such as the gateway's uvicorn
+processes) and the module constant for this one, which imported Ray already.
+Joining a cluster (`address`, RAY_ADDRESS) changes nothing: a cluster that
+spans machines binds their addresses (docs/DEPLOY.md says what to open).
+"""
 
 from __future__ import annotations
 
@@ -16,9 +35,29 @@ from .common import HOST_PREFIX, REGISTRY_PREFIX, SESSION_PREFIX, host_name, reg
 from .host import SessionHost
 from .registry import ProposalRegistry
 
+LOOPBACK = "127.0.0.1"
+SINGLE_MACHINE_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+
+
+def single_machine_ray() -> None:
+    """Put this process and the ones it starts in Ray's single-machine mode (loopback only).
+
+    Any Ray started from here on (`ray.init()`, `ray.cluster_utils.Cluster`,
+    several raylets included) has node IP 127.0.0.1 and listens on it alone,
+    and drivers reach it at 127.0.0.1. Ray sets its token mode the same way,
+    process-wide through the environment (RAY_AUTH_MODE).
+    """
+    from ray._private import ray_constants
+
+    os.environ[SINGLE_MACHINE_ENV] = "0"
+    ray_constants.ENABLE_RAY_CLUSTER = False
+
 
 def connect_ray(namespace: str, address: str | None = None, **local: Any) -> str:
-    """Join a cluster (`address`, or RAY_ADDRESS) or start a local Ray; returns the GCS address."""
+    """Join a cluster (`address`, or RAY_ADDRESS) or start a local Ray on 127.0.0.1.
+
+    Returns the GCS address.
+    """
     if not ray.is_initialized():
         address = address or os.environ.get("RAY_ADDRESS") or None
         if address:
@@ -30,7 +69,15 @@ def connect_ray(namespace: str, address: str | None = None, **local: Any) -> str
                 "object_store_memory": 100 * 1024 * 1024,
             }
             options.update(local)
+            single_machine_ray()
             ray.init(namespace=namespace, **options)
+            host = ray.get_runtime_context().gcs_address.rpartition(":")[0]
+            if host != LOOPBACK:  # a Ray that no longer honours the switch
+                ray.shutdown()
+                raise RuntimeError(
+                    f"the local Ray came up on {host}, not {LOOPBACK}: it would be reachable "
+                    "from the network; start Ray yourself and pass --ray-address"
+                )
     gcs: str = ray.get_runtime_context().gcs_address
     return gcs
 

@@ -22,6 +22,7 @@ import pytest
 import ray.autoscaler
 import yaml
 
+from actors.cluster import SINGLE_MACHINE_ENV
 from gateway.cli import parser
 from runtime.settings import Settings
 
@@ -112,6 +113,15 @@ def test_ray_auth_token_is_handled_explicitly(config: dict[str, Any]) -> None:
     # Drivers with an explicit RAY_ADDRESS need RAY_AUTH_MODE=token too.
     replicas = [c for c in commands if "gateway.serve:app_from_env" in c]
     assert replicas and all("RAY_AUTH_MODE=token" in c for c in replicas)
+
+
+def test_the_cluster_spans_machines_not_loopback(config: dict[str, Any]) -> None:
+    # A local `orchestra serve` keeps Ray on 127.0.0.1 (single-machine mode); on
+    # the cluster every node binds its own address, and the gateway joins with
+    # --ray-address auto (checked above), which leaves that mode off.
+    commands = _all_commands(config)
+    assert not any(SINGLE_MACHINE_ENV in c for c in commands)
+    assert not any("--node-ip-address=127.0.0.1" in c for c in commands)
 
 
 def test_setup_installs_orchestra(config: dict[str, Any]) -> None:

@@ -67,3 +67,18 @@ def test_two_gateway_processes_on_one_cluster(store_redis_url: str) -> None:
     assert sum(c["ok"] for c in r["confirm_results"]) == 1
     assert sum(c["conflict"] for c in r["confirm_results"]) == 19
     assert r["appointments"] == 1
+
+
+def test_every_node_and_its_traffic_stay_on_loopback(store_redis_url: str) -> None:
+    r = scenario(store_redis_url, "loopback")
+    assert r["nodes"] == 3
+    assert r["address"].startswith("127.0.0.1:") and r["gcs"] == r["address"]
+    assert r["node_ips"] == ["127.0.0.1"] * 3
+    assert r["worker_ips"] == ["127.0.0.1"] * 3  # a worker on each node
+    sockets = r["listeners"]
+    # What was seen: the GCS, the head's and both workers' raylets, the three workers.
+    assert "gcs_server" in {s["process"] for s in sockets}
+    assert len({s["pid"] for s in sockets if s["process"] == "raylet"}) == 3
+    assert set(r["worker_pids"]) <= {s["pid"] for s in sockets}
+    exposed = [s for s in sockets if not s["loopback"]]
+    assert exposed == [], exposed

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import time
@@ -19,18 +20,23 @@ from typing import Any
 
 import ray
 from ray.cluster_utils import Cluster
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from actors import RayBackend, ensure_actors, kill_actors
+from actors.cluster import single_machine_ray
 from actors.store import connect_store
 from runtime.errors import InvalidTransition, Unavailable
 from runtime.settings import Settings
 from runtime.tenants import add_tenant
 from runtime.testing import LAB_AGENT
+from tests.support.listeners import listeners_of, ray_processes
 
 NODE = {"num_cpus": 1, "object_store_memory": 80 * 1024 * 1024}
 
 
 def start_cluster(workers: int) -> Cluster:
+    # Every node, this driver and the gateway processes it spawns on 127.0.0.1 only.
+    single_machine_ray()
     cluster = Cluster(initialize_head=True, head_node_args={**NODE, "include_dashboard": False})
     for _ in range(workers):
         cluster.add_node(**NODE)
@@ -192,6 +198,43 @@ async def two_gateways(b: RayBackend, gcs: str) -> dict[str, Any]:
     }
 
 
+@ray.remote(num_cpus=0)
+class Probe:
+    """A worker process pinned to one node (its gRPC server is one of the listeners)."""
+
+    def where(self) -> tuple[str, int]:
+        return ray.util.get_node_ip_address(), os.getpid()
+
+
+async def loopback(cluster: Cluster) -> dict[str, Any]:
+    nodes = [n["NodeID"] for n in ray.nodes() if n["Alive"]]
+    pinned = [NodeAffinitySchedulingStrategy(n, soft=False) for n in nodes]
+    probes = [Probe.options(scheduling_strategy=s).remote() for s in pinned]  # type: ignore[attr-defined]
+    try:
+        workers = ray.get([p.where.remote() for p in probes], timeout=60)
+        sockets = listeners_of(ray_processes(os.getpid()))
+    finally:
+        for p in probes:
+            ray.kill(p)
+    return {
+        "address": cluster.address,
+        "gcs": ray.get_runtime_context().gcs_address,
+        "node_ips": sorted(n["NodeManagerAddress"] for n in ray.nodes() if n["Alive"]),
+        "worker_ips": [ip for ip, _ in workers],
+        "worker_pids": [pid for _, pid in workers],
+        "listeners": [
+            {
+                "host": s.host,
+                "port": s.port,
+                "pid": s.pid,
+                "process": s.process,
+                "loopback": s.loopback,
+            }
+            for s in sockets
+        ],
+    }
+
+
 async def throughput(b: RayBackend, messages: int = 2000) -> dict[str, Any]:
     t, _ = await add_tenant(b.store, "Bench")
     sids = [
@@ -224,6 +267,8 @@ async def run(url: str, scenario: str, cluster: Cluster, workers: int) -> dict[s
             return await two_gateways(b, cluster.address)
         if scenario == "throughput":
             return await throughput(b)
+        if scenario == "loopback":
+            return await loopback(cluster)
         raise SystemExit(f"unknown scenario {scenario}")
     finally:
         await b.close()
