@@ -286,7 +286,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--hosts", type=int, default=2, help="session host actors (hosted)")
     s.add_argument(
         "--model",
-        choices=["scripted", "anthropic"],
+        choices=["scripted", "anthropic", "openai"],
         default=os.environ.get("ORCHESTRA_MODEL", "scripted"),
     )
     s.add_argument("--redis-url", help="external Redis/Valkey (default: embedded Valkey)")

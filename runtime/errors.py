@@ -30,21 +30,22 @@ policy: `RETRY_AFTER_S` unless the error says otherwise, rendered by
 `retry_after_header()` in whole seconds, at least 1.
 
 `classify()` maps any exception to an `ErrorClass` by type and HTTP status
-code, never by message text (vendor exceptions are mapped to `ModelError` by
-the model adapters that own those vendors).
+code, never by message text. It knows no vendor: each model adapter turns its
+SDK's exceptions into a `ModelError` at its own boundary (with
+`classify_status()` and `parse_retry_after()`), and `classify()` of a
+`ModelError` is the class the adapter gave it. Other exceptions are classified
+by a `status_code` (or `response.status_code`) attribute and the standard
+library's network errors.
 """
 
 from __future__ import annotations
 
-import asyncio
 import math
 import socket
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any, ClassVar
 
-import anthropic
-import httpx
-import httpx2
 import pydantic
 
 RETRY_AFTER_S = 1.0
@@ -283,12 +284,8 @@ def classify_status(status: int) -> ErrorClass:
 
 
 _NETWORK_TYPES: tuple[type[BaseException], ...] = (
-    httpx.TransportError,
-    httpx2.TransportError,
-    anthropic.APIConnectionError,
     ConnectionError,
-    TimeoutError,
-    asyncio.TimeoutError,
+    TimeoutError,  # asyncio.TimeoutError is TimeoutError since 3.11
     socket.gaierror,
 )
 
@@ -308,9 +305,9 @@ def classify(exc: BaseException) -> ErrorClass:
 
 
 def _status_of(exc: BaseException) -> int | None:
-    if isinstance(exc, httpx.HTTPStatusError | httpx2.HTTPStatusError):
-        return exc.response.status_code
     code: Any = getattr(exc, "status_code", None)
+    if code is None:  # an HTTP client's status error carries the response
+        code = getattr(getattr(exc, "response", None), "status_code", None)
     return code if isinstance(code, int) else None
 
 
@@ -320,9 +317,20 @@ def retry_after_of(exc: BaseException) -> float | None:
         return exc.retry_after
     response: Any = getattr(exc, "response", None)
     headers: Any = getattr(response, "headers", None)
+    return parse_retry_after(headers) if isinstance(headers, Mapping) else None
+
+
+def parse_retry_after(headers: Mapping[str, str] | None) -> float | None:
+    """The `retry-after` header in seconds (a number; an HTTP date is ignored).
+
+    `headers` should look names up case-insensitively, as HTTP clients' header
+    mappings do; a plain dict is tried as `retry-after` and `Retry-After`.
+    """
     if headers is None:
         return None
     raw = headers.get("retry-after")
+    if raw is None:
+        raw = headers.get("Retry-After")
     if raw is None:
         return None
     try:

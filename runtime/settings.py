@@ -12,6 +12,7 @@ from .config import resolve_config
 from .errors import ConfigError
 from .models.base import Model
 from .models.scripted import ScriptedModel
+from .retry import RetryPolicy
 
 
 class Settings(BaseModel):
@@ -23,7 +24,8 @@ class Settings(BaseModel):
     placement: Literal["hosted", "dedicated"] = "hosted"
     hosts: int = Field(default=2, ge=1, le=256)
     registry_shards: int = Field(default=1, ge=1, le=64)
-    model: Literal["scripted", "anthropic"] = "scripted"
+    model: Literal["scripted", "anthropic", "openai"] = "scripted"
+    model_name: str = ""  # the model to ask for; wins over the agents' (needed for openai)
     model_latency_ms: int = Field(default=0, ge=0)
     config_data: dict[str, Any] = Field(default_factory=dict)  # parsed config file
     extra_agents: dict[str, str] = Field(default_factory=dict)  # name -> "module:Class"
@@ -41,6 +43,8 @@ class Settings(BaseModel):
             data["redis_url"] = env["REDIS_URL"]
         if env.get("ORCHESTRA_MODEL"):
             data["model"] = env["ORCHESTRA_MODEL"]
+        if env.get("ORCHESTRA_MODEL_NAME"):
+            data["model_name"] = env["ORCHESTRA_MODEL_NAME"]
         if env.get("ORCHESTRA_PLACEMENT"):
             data["placement"] = env["ORCHESTRA_PLACEMENT"]
         if env.get("ORCHESTRA_MODEL_LATENCY_MS"):
@@ -50,16 +54,32 @@ class Settings(BaseModel):
 
 
 def build_model(settings: Settings) -> Model:
+    """The configured model. Vendor SDKs are imported only when chosen (start-up time).
+
+    The orchestrator owns retries (with metrics): adapters make one attempt.
+    """
+    name = settings.model_name or None
     if settings.model == "anthropic":
         if not os.environ.get("ANTHROPIC_API_KEY"):
             raise ConfigError(
                 "ORCHESTRA_MODEL=anthropic needs ANTHROPIC_API_KEY in the environment"
             )
         from .models.anthropic import AnthropicModel
-        from .retry import RetryPolicy
 
-        # The orchestrator owns retries (with metrics); the adapter makes one attempt.
-        return AnthropicModel(policy=RetryPolicy(max_attempts=1))
+        return AnthropicModel(model=name, policy=RetryPolicy(max_attempts=1))
+    if settings.model == "openai":
+        if not name:
+            raise ConfigError(
+                "ORCHESTRA_MODEL=openai needs ORCHESTRA_MODEL_NAME, the model the server"
+                " serves (e.g. llama3.1:8b)"
+            )
+        if not os.environ.get("OPENAI_BASE_URL") and not os.environ.get("OPENAI_API_KEY"):
+            raise ConfigError(
+                "ORCHESTRA_MODEL=openai needs OPENAI_BASE_URL (a local server) or OPENAI_API_KEY"
+            )
+        from .models.openai import OpenAIModel
+
+        return OpenAIModel(model=name, policy=RetryPolicy(max_attempts=1))
     return ScriptedModel(latency_s=settings.model_latency_ms / 1000)
 
 

@@ -1,6 +1,13 @@
-"""Models: the `Model` protocol, the offline `ScriptedModel` and `AnthropicModel`."""
+"""Models: the `Model` protocol, the offline `ScriptedModel` and the vendor adapters.
 
-from .anthropic import AnthropicModel
+`AnthropicModel` and `OpenAIModel` are imported on first use: their SDKs take a
+while to import, and a process that runs the scripted model needs neither.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from .base import (
     Block,
     Message,
@@ -24,6 +31,10 @@ from .base import (
 )
 from .scripted import ScriptedModel
 
+if TYPE_CHECKING:
+    from .anthropic import AnthropicModel
+    from .openai import OpenAIModel
+
 __all__ = [
     "AnthropicModel",
     "Block",
@@ -31,6 +42,7 @@ __all__ = [
     "Model",
     "ModelRequest",
     "ModelResponse",
+    "OpenAIModel",
     "ScriptedModel",
     "StreamEnd",
     "StreamEvent",
@@ -47,3 +59,15 @@ __all__ = [
     "stream_response",
     "user_text",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "AnthropicModel":
+        from .anthropic import AnthropicModel
+
+        return AnthropicModel
+    if name == "OpenAIModel":
+        from .openai import OpenAIModel
+
+        return OpenAIModel
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,8 +1,19 @@
-"""`AnthropicModel`: the `Model` protocol over the official Anthropic SDK.
+"""`AnthropicModel`: the `Model` protocol over the official Anthropic SDK, streaming.
 
-The SDK's own retries are off (`max_retries=0`): `runtime.retry` owns them,
-driven by `classify()`. Every SDK exception is turned into a `ModelError` at
-this boundary, so callers only ever see our error tree.
+`stream()` makes one streaming request (`messages.create(stream=True)`) and
+turns the server-sent events into ours as they arrive: each `text_delta` is a
+`TextDelta`; a tool call's `input_json_delta` fragments are gathered per
+content-block index and yielded as one `ToolUseBlock` at its
+`content_block_stop`; `message_start`/`message_delta` usage and stop reason
+make the closing `StreamEnd` at `message_stop`. It never retries: once text
+has reached a client only the orchestrator may decide what a retry means.
+`complete()` is `collect(stream())` under the adapter's own `RetryPolicy`.
+
+The SDK's own retries are off (`max_retries=0`). Every failure becomes a
+`ModelError` at this boundary: an HTTP error before the stream (by status,
+with the server's `retry-after`), an `error` event inside it (by its error
+type: `overloaded_error` is NETWORK), a transport error mid-stream (the SDK
+does not wrap those) and a stream that ends before `message_stop`.
 
 `ModelRequest.temperature` is not sent: SDK 2.x speaks API version 2026-10-21,
 which removed the sampling parameters (the SDK has no `temperature` argument,
@@ -12,6 +23,7 @@ and the API answers 400 to one smuggled in through `extra_body`).
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
 from collections.abc import AsyncIterator
@@ -19,42 +31,55 @@ from types import TracebackType
 from typing import cast
 
 import anthropic
-from anthropic.types import Message as SDKMessage
+import httpx2  # the SDK's transport: its errors mid-stream reach us unwrapped
 from anthropic.types import (
     MessageParam,
+    RawContentBlockDeltaEvent,
+    RawContentBlockStartEvent,
+    RawContentBlockStopEvent,
+    RawMessageDeltaEvent,
+    RawMessageStartEvent,
+    RawMessageStopEvent,
+    RawMessageStreamEvent,
     TextBlockParam,
     ToolParam,
     ToolResultBlockParam,
     ToolUseBlockParam,
 )
 
-from ..errors import (
-    ConfigError,
-    ErrorClass,
-    ModelError,
-    classify,
-    classify_status,
-    retry_after_of,
-)
+from ..errors import ConfigError, ErrorClass, ModelError, classify_status, parse_retry_after
 from ..retry import OnRetry, RetryPolicy, Sleep, retry
 from .base import (
     Block,
     Message,
     ModelRequest,
     ModelResponse,
+    StreamEnd,
     StreamEvent,
-    TextBlock,
+    TextDelta,
     ToolSpec,
     ToolUseBlock,
     Usage,
     block_to_dict,
-    stream_response,
+    collect,
 )
 
 DEFAULT_MODEL = "claude-sonnet-4-6"
-OVERLOADED = 529  # Anthropic's "overloaded_error": transient, retry with backoff
 
 BlockParam = TextBlockParam | ToolUseBlockParam | ToolResultBlockParam
+
+# The `error.type` of an `error` event inside a stream (its HTTP status was 200).
+STREAM_ERROR_CLASSES: dict[str, ErrorClass] = {
+    "overloaded_error": ErrorClass.NETWORK,
+    "api_error": ErrorClass.NETWORK,
+    "timeout_error": ErrorClass.NETWORK,
+    "rate_limit_error": ErrorClass.RATE_LIMIT,
+    "authentication_error": ErrorClass.AUTH,
+    "permission_error": ErrorClass.AUTH,
+    "invalid_request_error": ErrorClass.VALIDATION,
+    "not_found_error": ErrorClass.VALIDATION,
+    "request_too_large": ErrorClass.VALIDATION,
+}
 
 
 class AnthropicModel:
@@ -68,17 +93,21 @@ class AnthropicModel:
         api_key: str | None = None,
         base_url: str | None = None,
         timeout: float = 60.0,
+        model: str | None = None,
         default_model: str = DEFAULT_MODEL,
         policy: RetryPolicy | None = None,
         sleep: Sleep = asyncio.sleep,
         on_retry: OnRetry | None = None,
         rng: random.Random | None = None,
     ) -> None:
+        """`model`, when given, wins over `request.model`; `default_model` stands in
+        for an empty `request.model`."""
         key = api_key if api_key is not None else os.environ.get("ANTHROPIC_API_KEY")
         if not key:
             raise ConfigError(
                 "AnthropicModel needs an API key: pass api_key= or set ANTHROPIC_API_KEY"
             )
+        self.model = model
         self.default_model = default_model
         self.policy = policy if policy is not None else RetryPolicy()
         self._sleep = sleep
@@ -89,32 +118,44 @@ class AnthropicModel:
         )
 
     async def complete(self, request: ModelRequest) -> ModelResponse:
-        """One completion; RATE_LIMIT/NETWORK errors are retried per `policy`."""
-
-        async def once() -> ModelResponse:
-            return await self._create(request)
-
+        """One whole response; RATE_LIMIT/NETWORK errors are retried per `policy`."""
         return await retry(
-            once, self.policy, sleep=self._sleep, on_retry=self._on_retry, rng=self._rng
+            lambda: collect(self.stream(request)),
+            self.policy,
+            sleep=self._sleep,
+            on_retry=self._on_retry,
+            rng=self._rng,
         )
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
-        async for event in stream_response(await self.complete(request)):
-            yield event
-
-    async def _create(self, request: ModelRequest) -> ModelResponse:
+        """One streaming attempt: events as they arrive; `ModelError` on any failure."""
         tools = [to_tool_param(t) for t in request.tools]
         try:
-            message = await self._client.messages.create(
-                model=request.model or self.default_model,
+            events = await self._client.messages.create(
+                model=self.model or request.model or self.default_model,
                 max_tokens=request.max_tokens,
                 system=request.system if request.system else anthropic.omit,
                 messages=[to_message_param(m) for m in request.messages],
                 tools=tools if tools else anthropic.omit,
+                stream=True,
             )
         except anthropic.AnthropicError as exc:
             raise to_model_error(exc) from exc
-        return from_sdk_message(message)
+        assembler = StreamAssembler()
+        try:
+            async with events:
+                async for raw in events:
+                    event = assembler.feed(raw)
+                    if event is not None:
+                        yield event
+        except anthropic.AnthropicError as exc:
+            raise to_model_error(exc) from exc
+        except httpx2.TransportError as exc:
+            raise ModelError(f"anthropic stream broken: {exc!r}", ErrorClass.NETWORK) from exc
+        except json.JSONDecodeError as exc:
+            raise ModelError(f"anthropic stream garbled: {exc}", ErrorClass.NETWORK) from exc
+        if not assembler.done:
+            raise ModelError("anthropic stream ended before message_stop", ErrorClass.NETWORK)
 
     async def aclose(self) -> None:
         await self._client.close()
@@ -129,6 +170,66 @@ class AnthropicModel:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+class StreamAssembler:
+    """Turns one message's raw stream events into `StreamEvent`s (at most one each).
+
+    Blocks other than text and tool_use (thinking, server tools) are dropped.
+    """
+
+    def __init__(self) -> None:
+        self.tools: dict[int, tuple[str, str, list[str]]] = {}  # index -> id, name, fragments
+        self.stop_reason = "end_turn"
+        self.input_tokens = 0
+        self.output_tokens = 0
+        self.done = False
+
+    def feed(self, event: RawMessageStreamEvent) -> StreamEvent | None:
+        if isinstance(event, RawContentBlockDeltaEvent):
+            delta = event.delta
+            if delta.type == "text_delta" and delta.text:
+                return TextDelta(delta.text)
+            if delta.type == "input_json_delta" and event.index in self.tools:
+                self.tools[event.index][2].append(delta.partial_json)
+        elif isinstance(event, RawContentBlockStartEvent):
+            block = event.content_block
+            if block.type == "tool_use":
+                self.tools[event.index] = (block.id, block.name, [])
+            elif block.type == "text" and block.text:
+                return TextDelta(block.text)
+        elif isinstance(event, RawContentBlockStopEvent):
+            if event.index in self.tools:
+                return tool_use(*self.tools.pop(event.index))
+        elif isinstance(event, RawMessageStartEvent):
+            self.input_tokens = event.message.usage.input_tokens
+            self.output_tokens = event.message.usage.output_tokens
+        elif isinstance(event, RawMessageDeltaEvent):
+            if event.delta.stop_reason:
+                self.stop_reason = event.delta.stop_reason
+            if event.usage.input_tokens is not None:  # the counts are cumulative
+                self.input_tokens = event.usage.input_tokens
+            self.output_tokens = event.usage.output_tokens
+        elif isinstance(event, RawMessageStopEvent):
+            self.done = True
+            return StreamEnd(self.stop_reason, Usage(self.input_tokens, self.output_tokens))
+        return None
+
+
+def tool_use(tool_id: str, name: str, fragments: list[str]) -> ToolUseBlock:
+    """A whole tool call from its input's JSON fragments (none: an empty input)."""
+    raw = "".join(fragments)
+    try:
+        data = json.loads(raw) if raw.strip() else {}
+    except json.JSONDecodeError as exc:
+        raise ModelError(
+            f"anthropic tool call {name!r} has invalid input JSON: {exc}", ErrorClass.VALIDATION
+        ) from exc
+    if not isinstance(data, dict):
+        raise ModelError(
+            f"anthropic tool call {name!r} input is not a JSON object", ErrorClass.VALIDATION
+        )
+    return ToolUseBlock(tool_id, name, data)
 
 
 def to_block_param(block: Block) -> BlockParam:
@@ -147,33 +248,22 @@ def to_tool_param(tool: ToolSpec) -> ToolParam:
     return {"name": tool.name, "description": tool.description, "input_schema": tool.input_schema}
 
 
-def from_sdk_message(message: SDKMessage) -> ModelResponse:
-    """Keep text and tool_use blocks; other kinds (thinking, server tools) are dropped."""
-    blocks: list[Block] = []
-    for block in message.content:
-        if block.type == "text":
-            blocks.append(TextBlock(block.text))
-        elif block.type == "tool_use":
-            blocks.append(ToolUseBlock(block.id, block.name, dict(block.input)))
-    return ModelResponse(
-        content=tuple(blocks),
-        stop_reason=message.stop_reason or "end_turn",
-        usage=Usage(message.usage.input_tokens, message.usage.output_tokens),
-    )
-
-
 def to_model_error(exc: anthropic.AnthropicError) -> ModelError:
     """Map an SDK exception to a `ModelError` carrying class, status and retry-after."""
     if isinstance(exc, anthropic.APIStatusError):
         status = exc.status_code
-        error_class = ErrorClass.NETWORK if status == OVERLOADED else classify_status(status)
         kind = f" {exc.type}" if exc.type else ""
+        if status < 400:  # an `error` event inside a stream that began with 200
+            error_class = STREAM_ERROR_CLASSES.get(exc.type or "", ErrorClass.NETWORK)
+            detail = exc.api_message or exc.message
+            return ModelError(f"anthropic stream error{kind}: {detail}", error_class)
         return ModelError(
             f"anthropic HTTP {status}{kind}: {exc.message}",
-            error_class,
+            classify_status(status),  # 529 overloaded_error, like 5xx: NETWORK
             status_code=status,
-            retry_after=retry_after_of(exc),
+            retry_after=parse_retry_after(exc.response.headers),
         )
     if isinstance(exc, anthropic.APIConnectionError):  # includes APITimeoutError
-        return ModelError(f"anthropic unreachable: {exc}", ErrorClass.NETWORK)
-    return ModelError(f"anthropic: {exc}", classify(exc))
+        cause = f" ({exc.__cause__!r})" if exc.__cause__ else ""
+        return ModelError(f"anthropic connection failed: {exc}{cause}", ErrorClass.NETWORK)
+    return ModelError(f"anthropic: {exc}", ErrorClass.UNKNOWN)

@@ -1,19 +1,16 @@
 """`AnthropicModel` against a real local HTTP fake of the Anthropic Messages API.
 
-The fake is a `ThreadingHTTPServer` on 127.0.0.1 serving `POST /v1/messages`
-from a scripted queue of replies; it records every request it receives.
+The fake (tests/support/fake_anthropic.py) is a real HTTP server on 127.0.0.1
+serving `POST /v1/messages` from a scripted queue of replies, as JSON or as the
+API's server-sent event stream; it records every request it receives.
 """
 
 from __future__ import annotations
 
-import json
+import asyncio
 import socket
 import threading
-import time
-from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -23,112 +20,37 @@ from runtime.models.anthropic import AnthropicModel
 from runtime.models.base import (
     Message,
     ModelRequest,
+    StreamEnd,
+    StreamEvent,
     TextBlock,
+    TextDelta,
     ToolResultBlock,
     ToolSpec,
     ToolUseBlock,
+    Usage,
     user_text,
 )
 from runtime.retry import RetryPolicy
+from tests.support.fake_anthropic import (
+    MODEL,
+    FakeAnthropic,
+    error_event,
+    error_json,
+    message_end,
+    message_json,
+    message_start,
+    ping,
+    stream,
+    text_block,
+    tool_block,
+)
+from tests.support.sse_server import Drop, Hold, Pause, Reply
 
 API_KEY = "sk-test-fake"
-MODEL = "claude-sonnet-4-6"
-
-
-@dataclass
-class Reply:
-    status: int
-    body: dict[str, Any]
-    headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0
-
-
-@dataclass
-class Received:
-    path: str
-    headers: dict[str, str]
-    body: dict[str, Any]
-
-
-def message_json(content: list[dict[str, Any]], stop_reason: str = "end_turn") -> dict[str, Any]:
-    return {
-        "id": "msg_fake",
-        "type": "message",
-        "role": "assistant",
-        "model": MODEL,
-        "content": content,
-        "stop_reason": stop_reason,
-        "stop_sequence": None,
-        "usage": {"input_tokens": 11, "output_tokens": 7},
-    }
-
-
-def error_json(kind: str, message: str) -> dict[str, Any]:
-    return {"type": "error", "error": {"type": kind, "message": message}, "request_id": "req_1"}
 
 
 OK_TEXT = Reply(200, message_json([{"type": "text", "text": "hello there"}]))
 OVERLOADED = Reply(529, error_json("overloaded_error", "Overloaded"))
-
-
-class FakeAnthropic:
-    """A scripted Messages API. Unscripted requests get a 500 `api_error`."""
-
-    def __init__(self) -> None:
-        self.script: deque[Reply] = deque()
-        self.received: list[Received] = []
-        self._lock = threading.Lock()
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                raw = self.rfile.read(int(self.headers.get("content-length", "0")))
-                with fake._lock:
-                    fake.received.append(
-                        Received(
-                            self.path,
-                            {k.lower(): v for k, v in self.headers.items()},
-                            json.loads(raw or b"{}"),
-                        )
-                    )
-                    reply = fake.script.popleft() if fake.script else None
-                if self.path != "/v1/messages":
-                    reply = Reply(404, error_json("not_found_error", self.path))
-                elif reply is None:
-                    reply = Reply(500, error_json("api_error", "script exhausted"))
-                time.sleep(reply.delay)
-                data = json.dumps(reply.body).encode()
-                self.send_response(reply.status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(data)))
-                self.send_header("connection", "close")
-                for name, value in reply.headers.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.handle_error = lambda request, client_address: None  # type: ignore[method-assign]
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
-        self.thread.start()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def queue(self, *replies: Reply) -> None:
-        with self._lock:
-            self.script.extend(replies)
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
 
 
 @pytest.fixture
@@ -204,6 +126,7 @@ async def test_text_reply(fake: FakeAnthropic, make_model: MakeModel, sleeps: Sl
     ]
     assert "tools" not in req.body
     assert "temperature" not in req.body  # removed from API version 2026-10-21
+    assert req.body["stream"] is True  # complete() collects a stream
     assert sleeps.delays == []
 
 
@@ -362,3 +285,168 @@ def test_missing_api_key_is_config_error(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     with pytest.raises(ConfigError, match="ANTHROPIC_API_KEY"):
         AnthropicModel()
+
+
+# -- stream() ---------------------------------------------------------------
+
+
+async def drain(events: AsyncIterator[StreamEvent], into: list[StreamEvent]) -> None:
+    async for event in events:
+        into.append(event)
+
+
+async def test_text_streams_delta_by_delta(fake: FakeAnthropic, make_model: MakeModel) -> None:
+    gate = threading.Event()
+    fake.queue(
+        stream(
+            message_start(input_tokens=25),
+            ping(),
+            text_block(0, "Hel", "lo, ", "world")[:2],  # block start, "Hel"
+            Hold(gate),
+            text_block(0, "Hel", "lo, ", "world")[2:],  # "lo, ", "world", block stop
+            message_end("end_turn", output_tokens=3),
+        )
+    )
+    events = make_model().stream(ask())
+
+    first = await asyncio.wait_for(anext(events), 5)
+    assert first == TextDelta("Hel")
+    assert len(fake.sent) == 4  # the server holds the rest back: it was not sent yet
+    gate.set()
+    rest: list[StreamEvent] = []
+    await drain(events, rest)
+
+    assert rest == [TextDelta("lo, "), TextDelta("world"), StreamEnd("end_turn", Usage(25, 3))]
+    assert fake.received[0].body["stream"] is True
+
+
+async def test_tool_calls_assembled_from_json_fragments(
+    fake: FakeAnthropic, make_model: MakeModel
+) -> None:
+    fake.queue(
+        stream(
+            message_start(input_tokens=40),
+            text_block(0, "Checking ", "both."),
+            tool_block(1, "toolu_1", "weather", "", '{"ci', 'ty": "Ly', 'on", "days": [1', ", 2]}"),
+            ping(),
+            tool_block(2, "toolu_2", "clock"),  # no fragments at all: an empty input
+            message_end("tool_use", output_tokens=31),
+        )
+    )
+    events: list[StreamEvent] = []
+    await drain(make_model().stream(ask()), events)
+
+    assert events == [
+        TextDelta("Checking "),
+        TextDelta("both."),
+        ToolUseBlock("toolu_1", "weather", {"city": "Lyon", "days": [1, 2]}),
+        ToolUseBlock("toolu_2", "clock", {}),
+        StreamEnd("tool_use", Usage(40, 31)),
+    ]
+
+
+async def test_invalid_tool_json_is_validation(fake: FakeAnthropic, make_model: MakeModel) -> None:
+    fake.queue(
+        stream(message_start(), tool_block(0, "toolu_1", "weather", '{"city": '), message_end())
+    )
+    with pytest.raises(ModelError) as info:
+        await drain(make_model().stream(ask()), [])
+    assert info.value.error_class is ErrorClass.VALIDATION
+    assert "weather" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("reply", "error_class", "retry_after"),
+    [
+        (Reply(429, error_json("rate_limit_error", "slow"), {"retry-after": "3"}), "RATE_LIMIT", 3),
+        (OVERLOADED, "NETWORK", None),
+        (Reply(401, error_json("authentication_error", "bad key")), "AUTH", None),
+        (Reply(404, error_json("not_found_error", "model: x")), "VALIDATION", None),
+    ],
+    ids=["429", "529", "401", "404"],
+)
+async def test_http_error_before_stream_is_one_attempt(
+    fake: FakeAnthropic,
+    make_model: MakeModel,
+    sleeps: Sleeps,
+    reply: Reply,
+    error_class: str,
+    retry_after: float | None,
+) -> None:
+    fake.queue(reply, OK_TEXT)
+    with pytest.raises(ModelError) as info:
+        await drain(make_model().stream(ask()), [])
+    assert info.value.error_class is ErrorClass(error_class)
+    assert info.value.status_code == reply.status
+    assert info.value.retry_after == retry_after
+    assert reply.body["error"]["type"] in str(info.value)
+    assert len(fake.received) == 1  # stream() never retries: the orchestrator decides
+    assert sleeps.delays == []
+
+
+@pytest.mark.parametrize(
+    ("kind", "error_class"),
+    [
+        ("overloaded_error", ErrorClass.NETWORK),
+        ("api_error", ErrorClass.NETWORK),
+        ("rate_limit_error", ErrorClass.RATE_LIMIT),
+        ("invalid_request_error", ErrorClass.VALIDATION),
+    ],
+)
+async def test_error_event_mid_stream(
+    fake: FakeAnthropic, make_model: MakeModel, kind: str, error_class: ErrorClass
+) -> None:
+    fake.queue(
+        stream(message_start(), text_block(0, "Part", "ial")[:2], error_event(kind, "Overloaded"))
+    )
+    events: list[StreamEvent] = []
+    with pytest.raises(ModelError) as info:
+        await drain(make_model().stream(ask()), events)
+    assert events == [TextDelta("Part")]  # what came before the error was delivered
+    assert info.value.error_class is error_class
+    assert kind in str(info.value)
+    assert info.value.status_code is None  # the stream itself began with 200
+
+
+@pytest.mark.parametrize("cut", [Drop(), None], ids=["dropped", "ended-early"])
+async def test_stream_cut_before_message_stop_is_network(
+    fake: FakeAnthropic, make_model: MakeModel, cut: Drop | None
+) -> None:
+    # A dropped socket leaves the chunked body incomplete; a body that ends
+    # cleanly but without message_stop is cut as well.
+    items = [message_start(), *text_block(0, "Hello", " wor")[:3]]
+    fake.queue(stream(*items, *([cut] if cut else [])))
+    events: list[StreamEvent] = []
+    with pytest.raises(ModelError) as info:
+        await drain(make_model().stream(ask()), events)
+    assert events == [TextDelta("Hello"), TextDelta(" wor")]
+    assert info.value.error_class is ErrorClass.NETWORK
+
+
+async def test_read_timeout_mid_stream_is_network(
+    fake: FakeAnthropic, make_model: MakeModel
+) -> None:
+    fake.queue(stream(message_start(), *text_block(0, "Hello")[:2], Pause(1.0), message_end()))
+    events: list[StreamEvent] = []
+    with pytest.raises(ModelError) as info:
+        await drain(make_model(timeout=0.3).stream(ask()), events)
+    assert events == [TextDelta("Hello")]
+    assert info.value.error_class is ErrorClass.NETWORK
+
+
+async def test_complete_retries_a_stream_broken_mid_way(
+    fake: FakeAnthropic, make_model: MakeModel, sleeps: Sleeps
+) -> None:
+    fake.queue(stream(message_start(), error_event("overloaded_error", "Overloaded")), OK_TEXT)
+    response = await make_model().complete(ask())
+    assert response.text == "hello there"
+    assert sleeps.delays == [0.5]
+    assert len(fake.received) == 2
+
+
+async def test_model_override_wins_over_request_model(
+    fake: FakeAnthropic, make_model: MakeModel
+) -> None:
+    fake.queue(OK_TEXT)
+    await make_model(model="claude-haiku-4-5").complete(ask(model="claude-opus-4-8"))
+    assert fake.received[0].body["model"] == "claude-haiku-4-5"
