@@ -151,4 +151,5 @@ class RayBackend(StoreReads):
         return [metrics.exposition(), *(r for r in results if r is not None)]
 
     async def close(self) -> None:
+        await self.router.shutdown()
         await self.store.close()

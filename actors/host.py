@@ -84,6 +84,7 @@ class SessionHost:
         self._outboxes: dict[str, Outbox] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._alive_until = 0.0  # monotonic: our leases hold until then
+        self._first_beat = asyncio.Event()
         loop = asyncio.get_running_loop()
         self._background = [
             loop.create_task(self._heartbeat_loop()),
@@ -98,6 +99,7 @@ class SessionHost:
             try:
                 await self.store.heartbeat(self.name, self.incarnation, LEASE_TTL_S)
                 self._alive_until = started + LEASE_TTL_S / 2
+                self._first_beat.set()
             except Exception as exc:
                 logs.event("heartbeat_failed", logging.WARNING, error=type(exc).__name__)
                 if time.monotonic() >= self._alive_until and self.pool.cores:
@@ -168,6 +170,10 @@ class SessionHost:
     async def _one(self, op: Op, box: Outbox) -> None:
         logs.REQUEST_ID.set(op.request_id)  # this task's own context: the id follows it
         try:
+            if time.monotonic() >= self._alive_until:
+                # just started (the first heartbeat is on its way), or the store is gone
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._first_beat.wait(), LEASE_TTL_S / 2)
             if time.monotonic() >= self._alive_until:
                 raise Unavailable("this session host cannot reach the store", retry_after=1.0)
             box.outcome(Outcome(op.op_id, True, await self._result(op, box)))

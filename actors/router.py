@@ -154,6 +154,13 @@ class HostClient:
             if waiter is not None and not waiter.outcome.done():
                 waiter.outcome.set_result(outcome)
 
+    async def close(self) -> None:
+        """Stop polling (the gateway is going away); ops still pending are abandoned."""
+        tasks = [t for t in (self._poller, *self._tasks) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
     def _fail(self, op_ids: list[int], exc: BaseException) -> None:
         self.dead = True  # the router resolves the actor afresh next time
         wire = error_to_wire(
@@ -349,3 +356,6 @@ class SessionRouter:
 
     def handles(self) -> list[Any]:
         return [c.handle for c in self._clients.values()]
+
+    async def shutdown(self) -> None:
+        await asyncio.gather(*(c.close() for c in self._clients.values()))

@@ -38,25 +38,29 @@ def say(msg: str) -> None:
 
 def _serve(args: argparse.Namespace) -> int:
     from actors import EmbeddedValkey, connect_ray, ensure_actors, kill_actors
-    from runtime.settings import Settings
+    from runtime.settings import Settings, build_catalog
 
     started = time.monotonic()
     config_data = load_file(args.config) if args.config else {}
-    redis_url = args.redis_url or os.environ.get("REDIS_URL", "")
-    valkey: EmbeddedValkey | None = None
-    if not redis_url:
-        data_dir = Path(args.data_dir) if args.data_dir else home() / "valkey"
-        say(f"starting the embedded Valkey store (data in {data_dir}) ...")
-        valkey = EmbeddedValkey(data_dir)
-        redis_url = valkey.start()
-    (home() / "store_url").write_text(redis_url)
+    # Settings (and so the config file) are checked before anything starts.
     settings = Settings.from_env(
-        redis_url=redis_url,
+        config_data=config_data,
+        redis_url=args.redis_url,
         placement=args.placement,
         hosts=args.hosts,
         model=args.model,
-        config_data=config_data,
+        rate_limit_per_s=args.rate_limit_per_s,
+        rate_limit_burst=args.rate_limit_burst,
     )
+    build_catalog(settings)  # every agent and tool builds, or we stop here
+    valkey: EmbeddedValkey | None = None
+    if not settings.redis_url:
+        data_dir = Path(args.data_dir) if args.data_dir else home() / "valkey"
+        say(f"starting the embedded Valkey store (data in {data_dir}) ...")
+        valkey = EmbeddedValkey(data_dir)
+        settings = settings.model_copy(update={"redis_url": valkey.start()})
+    redis_url = settings.redis_url
+    (home() / "store_url").write_text(redis_url)
     ray_address = args.ray_address or os.environ.get("RAY_ADDRESS")
     gcs = ""
     try:
@@ -73,7 +77,7 @@ def _serve(args: argparse.Namespace) -> int:
         )
         ensure_actors(settings)
         key = asyncio.run(_demo_key(redis_url, settings.store_prefix))
-        _banner(args, key, time.monotonic() - started)
+        _banner(args, settings, key, time.monotonic() - started)
         _run_gateway(args, settings, gcs)
     finally:
         say("shutting down: stopping actors, Ray and the store ...")
@@ -155,11 +159,11 @@ async def _demo_key(redis_url: str, prefix: str) -> str:
         await store.close()
 
 
-def _banner(args: argparse.Namespace, key: str, took: float) -> None:
+def _banner(args: argparse.Namespace, settings: Settings, key: str, took: float) -> None:
     url = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{args.port}"
     say(
         f"ready in {took:.1f}s: gateway on {url} ({args.workers} worker(s), "
-        f"placement {args.placement}, model {args.model})"
+        f"placement {settings.placement}, model {settings.model})"
     )
     print(f"\n  demo tenant API key: {key}\n")
     print("  try it:")
@@ -287,8 +291,14 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--model",
         choices=["scripted", "anthropic", "openai"],
-        default=os.environ.get("ORCHESTRA_MODEL", "scripted"),
+        help="the model (default: the config file's [model] kind, ORCHESTRA_MODEL, or scripted)",
     )
+    s.add_argument(
+        "--rate-limit-per-s",
+        type=float,
+        help="per-tenant requests per second, per gateway process (default 200)",
+    )
+    s.add_argument("--rate-limit-burst", type=int, help="per-tenant burst (default 400)")
     s.add_argument("--redis-url", help="external Redis/Valkey (default: embedded Valkey)")
     s.add_argument("--data-dir", help="embedded Valkey data directory")
     s.add_argument("--config", help="TOML or YAML config file")

@@ -21,6 +21,8 @@ from .tiers import RecursionBudget
 
 AgentName = Literal["onboarding", "chatbot", "admin"]
 AGENTS: tuple[str, ...] = ("onboarding", "chatbot", "admin")
+# Keys of an `[agents.NAME]` table that say what the agent is, not its preset.
+AGENT_KEYS = frozenset({"class"})
 
 
 class OrchestratorConfig(BaseModel):
@@ -112,7 +114,8 @@ def resolve_config(
         for scope in ("all", agent):
             section = agents_section.get(scope)
             if isinstance(section, Mapping):
-                data = _merge(data, section)
+                preset_fields = {k: v for k, v in section.items() if k not in AGENT_KEYS}
+                data = _merge(data, preset_fields)
     data = _merge(data, _env_overrides(agent, os.environ if env is None else env))
     try:
         return OrchestratorConfig.model_validate(data)

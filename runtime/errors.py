@@ -4,7 +4,7 @@ Every error class carries its wire `code`, its HTTP status and, where it
 applies, `retry_after` (seconds). This docstring is the only mapping table:
 
     OrchestraError               internal_error         500
-    ├── ConfigError              config_error           500  (message not shown)
+    ├── ConfigError              internal_error         500  (message not shown)
     ├── NotFound                 not_found              404  (absent *for this tenant*)
     ├── Conflict                 conflict               409
     │   ├── InvalidTransition    invalid_transition     409  (+ "status": current)
@@ -80,7 +80,6 @@ class OrchestraError(Exception):
 
 
 class ConfigError(OrchestraError):
-    code = "config_error"
     shown = False
 
 

@@ -375,13 +375,14 @@ class BaseOrchestrator(ABC):
         )
         turn.proposals[proposal.proposal_id] = proposal
         turn.written.append(proposal.proposal_id)
-        turn.send(ProposalEvent(proposal.public()))
         if tool.tier is Tier.T2:
             turn.state.pending_t2.add(proposal.proposal_id)
             how = "It will run when you reply, unless you say no."
         else:
             how = "It needs your explicit confirmation (the Confirm button)."
-        return self._record(turn, use, tool, "proposed", f"Proposed: {preview}. {how}", False)
+        block = self._record(turn, use, tool, "proposed", f"Proposed: {preview}. {how}", False)
+        turn.send(ProposalEvent(proposal.public()))
+        return block
 
     def _record(
         self,

@@ -71,8 +71,6 @@ class SessionCore:
             done = self.state.recent.get(message_id) if message_id else None
             if done is not None:
                 return done
-            if emit is not None:
-                emit(StartEvent())
             result = await self._turn(text, store, proposals, message_id, received_ns, owner, emit)
             return result.public()
 
@@ -91,6 +89,8 @@ class SessionCore:
             raise Unavailable("session state is being reloaded; retry", retry_after=0.1)
         if rec.status != "active":
             raise SessionClosed(f"session {rec.session_id} is closed")
+        if emit is not None:
+            emit(StartEvent())  # from here on, a failure is an `error` event
         try:
             result = await self.orch.run_turn(
                 self.state,

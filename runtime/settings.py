@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .agents import AgentCatalog, CanaryConfig
+from .agents import BUILTIN, AgentCatalog, CanaryConfig
 from .config import resolve_config
 from .errors import ConfigError
 from .models.base import Model
@@ -26,7 +27,11 @@ class Settings(BaseModel):
     registry_shards: int = Field(default=1, ge=1, le=64)
     model: Literal["scripted", "anthropic", "openai"] = "scripted"
     model_name: str = ""  # the model to ask for; wins over the agents' (needed for openai)
-    model_latency_ms: int = Field(default=0, ge=0)
+    model_latency_ms: float = Field(default=0, ge=0)  # scripted: extra delay per model call
+    model_ttft_ms: float = Field(default=0, ge=0)  # scripted: delay before the first token
+    model_tokens_per_s: float = Field(default=0, ge=0)  # scripted: stream rate (0: at once)
+    model_latency_sigma: float = Field(default=0.0, ge=0)  # scripted: lognormal spread
+    model_seed: int = 7  # scripted: the delays' random seed (reproducible runs)
     config_data: dict[str, Any] = Field(default_factory=dict)  # parsed config file
     extra_agents: dict[str, str] = Field(default_factory=dict)  # name -> "module:Class"
     max_message_bytes: int = Field(default=16 * 1024, gt=0)
@@ -36,21 +41,55 @@ class Settings(BaseModel):
     sweep_interval_s: float = Field(default=1.0, gt=0)
 
     @classmethod
-    def from_env(cls, **overrides: Any) -> Settings:
-        env = os.environ
-        data: dict[str, Any] = {}
-        if env.get("REDIS_URL"):
-            data["redis_url"] = env["REDIS_URL"]
-        if env.get("ORCHESTRA_MODEL"):
-            data["model"] = env["ORCHESTRA_MODEL"]
-        if env.get("ORCHESTRA_MODEL_NAME"):
-            data["model_name"] = env["ORCHESTRA_MODEL_NAME"]
-        if env.get("ORCHESTRA_PLACEMENT"):
-            data["placement"] = env["ORCHESTRA_PLACEMENT"]
-        if env.get("ORCHESTRA_MODEL_LATENCY_MS"):
-            data["model_latency_ms"] = int(env["ORCHESTRA_MODEL_LATENCY_MS"])
+    def from_env(cls, config_data: Mapping[str, Any] | None = None, **overrides: Any) -> Settings:
+        """Defaults <- the config file's sections <- the environment <- `overrides`
+        (the command line's explicit flags; None means not given)."""
+        file = dict(config_data or {})
+        data: dict[str, Any] = {"config_data": file}
+        for section, key, field in FILE_KEYS:
+            table = file.get(section)
+            if isinstance(table, Mapping) and key in table:
+                data[field] = table[key]
+        for var, field in ENV_KEYS:
+            if os.environ.get(var):
+                data[field] = os.environ[var]
         data.update({k: v for k, v in overrides.items() if v is not None})
-        return cls.model_validate(data)
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field = ".".join(str(p) for p in first["loc"])
+            where = next((f"[{sec}] {key}" for sec, key, f in FILE_KEYS if f == field), field)
+            raise ConfigError(f"setting {where}: {first['msg']}") from exc
+
+
+# (config file section, key, setting) and (environment variable, setting): API.md's
+# "Configuration"; the environment wins over the file.
+FILE_KEYS: tuple[tuple[str, str, str], ...] = (
+    ("model", "kind", "model"),
+    ("model", "name", "model_name"),
+    ("model", "latency_ms", "model_latency_ms"),
+    ("model", "ttft_ms", "model_ttft_ms"),
+    ("model", "tokens_per_s", "model_tokens_per_s"),
+    ("model", "latency_sigma", "model_latency_sigma"),
+    ("model", "seed", "model_seed"),
+    ("gateway", "rate_limit_per_s", "rate_limit_per_s"),
+    ("gateway", "rate_limit_burst", "rate_limit_burst"),
+    ("gateway", "max_message_bytes", "max_message_bytes"),
+)
+ENV_KEYS: tuple[tuple[str, str], ...] = (
+    ("REDIS_URL", "redis_url"),
+    ("ORCHESTRA_PLACEMENT", "placement"),
+    ("ORCHESTRA_MODEL", "model"),
+    ("ORCHESTRA_MODEL_NAME", "model_name"),
+    ("ORCHESTRA_MODEL_LATENCY_MS", "model_latency_ms"),
+    ("ORCHESTRA_MODEL_TTFT_MS", "model_ttft_ms"),
+    ("ORCHESTRA_MODEL_TOKENS_PER_S", "model_tokens_per_s"),
+    ("ORCHESTRA_MODEL_LATENCY_SIGMA", "model_latency_sigma"),
+    ("ORCHESTRA_MODEL_SEED", "model_seed"),
+    ("ORCHESTRA_RATE_LIMIT_PER_S", "rate_limit_per_s"),
+    ("ORCHESTRA_RATE_LIMIT_BURST", "rate_limit_burst"),
+)
 
 
 def build_model(settings: Settings) -> Model:
@@ -80,16 +119,33 @@ def build_model(settings: Settings) -> Model:
         from .models.openai import OpenAIModel
 
         return OpenAIModel(model=name, policy=RetryPolicy(max_attempts=1))
-    return ScriptedModel(latency_s=settings.model_latency_ms / 1000)
+    return ScriptedModel(
+        settings.model_latency_ms / 1000,
+        ttft_s=settings.model_ttft_ms / 1000,
+        tokens_per_s=settings.model_tokens_per_s,
+        sigma=settings.model_latency_sigma,
+        seed=settings.model_seed,
+    )
+
+
+def agent_classes(settings: Settings) -> dict[str, str]:
+    """Extra agents: `Settings.extra_agents` and the config file's
+    `[agents.NAME] class = "package.module:Class"` tables."""
+    found = dict(settings.extra_agents)
+    section = settings.config_data.get("agents")
+    if isinstance(section, Mapping):
+        for name, table in section.items():
+            if isinstance(table, Mapping) and isinstance(table.get("class"), str):
+                found[str(name)] = table["class"]
+    return found
 
 
 def build_catalog(settings: Settings) -> AgentCatalog:
-    names = ["onboarding", "chatbot", "admin", *settings.extra_agents]
+    extra = agent_classes(settings)
+    names = ["onboarding", "chatbot", "admin", *(n for n in extra if n not in BUILTIN)]
     configs = {n: resolve_config(n, settings.config_data, base="admin") for n in names}
     canary = CanaryConfig.model_validate(settings.config_data.get("canary") or {})
-    catalog = AgentCatalog(
-        build_model(settings), configs, extra=settings.extra_agents, canary=canary
-    )
+    catalog = AgentCatalog(build_model(settings), configs, extra=extra, canary=canary)
     for name in names:  # build every agent now: config errors surface at start-up
         catalog.get(name)
     return catalog

@@ -57,7 +57,7 @@ async def test_host_killed_mid_turn(fault_stack: Stack, how: str) -> None:
         inflight = asyncio.ensure_future(b.send_message(tenant, sid, '!tools slow {"seconds": 3}'))
         await asyncio.sleep(1.0)
         [handle] = [
-            bt.handle for name, bt in b.router._batchers.items() if name == b.router.actor_name(sid)
+            c.handle for name, c in b.router._clients.items() if name == b.router.actor_name(sid)
         ]
         if how == "ray.kill":
             ray.kill(handle, no_restart=False)

@@ -7,12 +7,14 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
 import ray
 
 from actors import RayBackend, kill_actors
 from actors.common import host_name
+from actors.ops import Outcome, SendOp
 from runtime.tenants import add_tenant
 from tests.conftest import Stack, make_stack
 
@@ -41,18 +43,32 @@ async def _host_and_session(stack: Stack, backend: RayBackend) -> tuple[object, 
     return ray.get_actor(name, namespace=stack.settings.namespace), t.tenant_id, sid
 
 
+def send(op_id: int, tenant: str, sid: str, text: str) -> SendOp:
+    return SendOp(op_id, "", tenant, sid, text)
+
+
+async def outcomes(host: Any, caller: str, n: int) -> list[Outcome]:
+    """Poll `caller`'s deliveries until `n` ops have finished."""
+    found: list[Outcome] = []
+    while len(found) < n:
+        delivery = await host.poll.remote(caller)
+        found.extend(delivery.outcomes)
+    return found
+
+
 async def test_out_of_order_batches_dispatch_in_sequence(hosted: Stack, hb: RayBackend) -> None:
     backend = hb
     host, tenant, sid = await _host_and_session(hosted, backend)
     caller = uuid.uuid4().hex
 
-    def op(i: int) -> tuple[str, ...]:
-        return ("send", "", tenant, sid, f"!tools echo {i}", "")
+    def op(i: int) -> SendOp:
+        return send(i, tenant, sid, f"!tools echo {i}")
 
-    first = await host.run.remote(caller, 0, [op(0)])  # the host adopts the caller at 0
-    assert first[0][0] is True
+    assert await host.run.remote(caller, 0, [op(0)]) == 1  # the host adopts the caller at 0
     late = [host.run.remote(caller, seq, [op(seq)]) for seq in (3, 2, 1)]  # arrive reversed
     await asyncio.gather(*late)
+    done = await outcomes(host, caller, 4)
+    assert all(o.ok for o in done)
     users = [m["content"] for m in await backend.list_messages(tenant, sid) if m["role"] == "user"]
     assert users == [f"!tools echo {i}" for i in range(4)]
 
@@ -62,12 +78,12 @@ async def test_a_missing_batch_stalls_its_caller_only_briefly(
 ) -> None:
     host, tenant, sid = await _host_and_session(hosted, hb)
     caller = uuid.uuid4().hex
-    await host.run.remote(caller, 0, [("send", "", tenant, sid, "!tools echo a", "")])
+    await host.run.remote(caller, 0, [send(0, tenant, sid, "!tools echo a")])
     t0 = time.monotonic()
     # seq 1 is "lost"; seq 2 must still run, after the bounded wait.
-    [result] = await host.run.remote(caller, 2, [("send", "", tenant, sid, "!tools echo b", "")])
-    assert result[0] is True
+    await host.run.remote(caller, 2, [send(1, tenant, sid, "!tools echo b")])
     assert 1.5 < time.monotonic() - t0 < 10
+    assert all(o.ok for o in await outcomes(host, caller, 2))
 
 
 async def test_a_new_host_adopts_the_callers_floor_not_the_first_arrival(
@@ -76,13 +92,14 @@ async def test_a_new_host_adopts_the_callers_floor_not_the_first_arrival(
     host, tenant, sid = await _host_and_session(hosted, hb)
     caller = uuid.uuid4().hex  # new to this host
 
-    def op(i: int) -> tuple[str, ...]:
-        return ("send", "", tenant, sid, f"!tools echo {i}", "")
+    def op(i: int) -> SendOp:
+        return send(i, tenant, sid, f"!tools echo {i}")
 
     # batch 2 overtakes 0 and 1 on the way; its floor says 0 is still unanswered
     calls = [host.run.remote(caller, 2, [op(2)], 0)]
     await asyncio.sleep(0.2)
     calls += [host.run.remote(caller, seq, [op(seq)], 0) for seq in (1, 0)]
     await asyncio.gather(*calls)
+    await outcomes(host, caller, 3)
     users = [m["content"] for m in await hb.list_messages(tenant, sid) if m["role"] == "user"]
     assert users == [f"!tools echo {i}" for i in range(3)]

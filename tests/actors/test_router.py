@@ -5,13 +5,17 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+import time
 from collections import Counter
+from dataclasses import dataclass
 
 import pytest
 import ray
 
 from actors import RayBackend, rendezvous
-from actors.router import Batcher
+from actors.ops import Delivery, Outcome
+from actors.outbox import Outbox
+from actors.router import HostClient, MakeOp
 from runtime.tenants import add_tenant
 from tests.conftest import Stack
 
@@ -84,22 +88,43 @@ async def test_two_gateway_processes_keep_one_session_serialized(
         assert [u for u in users if u.startswith(tag)] == [f"{tag}-{i}" for i in range(10)]
 
 
+@dataclass(frozen=True)
+class Nap:
+    """A stand-in op: its outcome is `name`, `seconds` after it is dispatched."""
+
+    op_id: int
+    name: str
+    seconds: float
+
+
+def nap(name: str, seconds: float) -> MakeOp:
+    return lambda op_id, redirected: Nap(op_id, name, seconds)  # type: ignore[return-value]
+
+
 @ray.remote(num_cpus=0)
 class BatchRecorder:
-    """A real actor with SessionHost's `run` signature: records each batch, and
-    holds it for as long as its slowest op asks (op = (name, seconds))."""
+    """A real actor with SessionHost's `run`/`poll` protocol (and its real `Outbox`):
+    records each batch, acknowledges it after `ack_s`, and finishes each op after
+    its own `seconds`."""
 
-    def __init__(self) -> None:
+    def __init__(self, ack_s: float = 0.0) -> None:
+        self.ack_s = ack_s
         self.batches: list[list[str]] = []
         self.seqs: list[tuple[int, int]] = []
+        self.box = Outbox()
 
-    async def run(
-        self, caller: str, seq: int, ops: list[tuple[str, float]], floor: int
-    ) -> list[object]:
-        self.batches.append([name for name, _ in ops])
+    async def run(self, caller: str, seq: int, ops: list[Nap], floor: int) -> int:
+        self.batches.append([op.name for op in ops])
         self.seqs.append((seq, floor))
-        await asyncio.sleep(max(delay for _, delay in ops))
-        return [(True, name) for name, _ in ops]
+        for op in ops:
+            asyncio.get_running_loop().call_later(
+                op.seconds, self.box.outcome, Outcome(op.op_id, True, op.name)
+            )
+        await asyncio.sleep(self.ack_s)
+        return len(ops)
+
+    async def poll(self, caller: str) -> Delivery:
+        return await self.box.next(20.0)
 
     async def seen(self) -> list[list[str]]:
         return self.batches
@@ -108,32 +133,40 @@ class BatchRecorder:
         return self.seqs
 
 
+async def value(fut: asyncio.Future[Outcome]) -> object:
+    return (await fut).value
+
+
 @pytest.mark.ray
-async def test_batcher_sends_what_arrives_while_a_call_is_busy_in_one_call(
+async def test_what_arrives_while_a_batch_is_on_its_way_travels_in_one_call(
     ray_session: None,
 ) -> None:
-    batcher = Batcher(BatchRecorder.remote(), max_wait_s=5.0)  # type: ignore[attr-defined]
-    await batcher.handle.seen.remote()  # the actor is up
-    first = batcher.submit(("a", 0.3))
-    await asyncio.sleep(0.05)  # "a" is in flight: these wait for it
-    rest = [batcher.submit((f"m{i}", 0.0)) for i in range(20)]
-    assert [await first] + [await f for f in rest] == [(True, "a")] + [
-        (True, f"m{i}") for i in range(20)
+    client = HostClient(BatchRecorder.remote(0.3), "recorder", max_wait_s=5.0)  # type: ignore[attr-defined]
+    await client.handle.seen.remote()  # the actor is up
+    first = client.submit(nap("a", 0.0), False, None)
+    await asyncio.sleep(0.05)  # "a" is on its way (the host takes 0.3 s to take it)
+    rest = [client.submit(nap(f"m{i}", 0.0), False, None) for i in range(20)]
+    assert [await value(first)] + [await value(f) for f in rest] == ["a"] + [
+        f"m{i}" for i in range(20)
     ]
-    assert await batcher.handle.seen.remote() == [["a"], [f"m{i}" for i in range(20)]]
-    assert batcher.calls == 2
+    assert await client.handle.seen.remote() == [["a"], [f"m{i}" for i in range(20)]]
+    assert client.calls == 2
 
 
 @pytest.mark.ray
-async def test_a_slow_call_holds_later_messages_back_by_max_wait_only(ray_session: None) -> None:
-    batcher = Batcher(BatchRecorder.remote(), max_wait_s=0.05)  # type: ignore[attr-defined]
-    await batcher.handle.seen.remote()  # the actor is up: "slow" reaches it first
-    slow = batcher.submit(("slow", 30.0))  # e.g. a model that takes its time
-    await asyncio.sleep(0.2)
-    fast = batcher.submit(("fast", 0.0))
-    done, _ = await asyncio.wait([slow, fast], timeout=20, return_when=asyncio.FIRST_COMPLETED)
-    assert done == {fast} and fast.result() == (True, "fast")
-    assert await batcher.handle.seen.remote() == [["slow"], ["fast"]]
-    # "slow" is unanswered: "fast" tells the host its caller's floor is still 0
-    assert await batcher.handle.seen_seqs.remote() == [(0, 0), (1, 0)]
+async def test_a_slow_op_never_holds_another_ops_reply(ray_session: None) -> None:
+    client = HostClient(BatchRecorder.remote(), "recorder", max_wait_s=0.05)  # type: ignore[attr-defined]
+    await client.handle.seen.remote()
+    # one batch, one slow op (a model that takes its time) and one fast one
+    slow = client.submit(nap("slow", 30.0), False, None)
+    quick = client.submit(nap("quick", 0.0), False, None)
+    done, _ = await asyncio.wait([slow, quick], timeout=5, return_when=asyncio.FIRST_COMPLETED)
+    assert done == {quick} and quick.result().value == "quick"
+    assert await client.handle.seen.remote() == [["slow", "quick"]]
+    # a later op goes at once (the slow op's batch was acknowledged when dispatched)
+    t0 = time.monotonic()
+    later = client.submit(nap("later", 0.0), False, None)
+    assert await value(later) == "later" and time.monotonic() - t0 < 1.0
+    assert await client.handle.seen.remote() == [["slow", "quick"], ["later"]]
+    assert await client.handle.seen_seqs.remote() == [(0, 0), (1, 1)]
     slow.cancel()

@@ -59,14 +59,18 @@ def test_sse_events_in_order_and_done_equals_json(api: httpx.Client) -> None:
 
     n_tokens = names.count("token")
     assert n_tokens >= 2
-    assert names == ["token"] * n_tokens + ["tool_call"] * 2 + ["proposal", "done"]
+    # as they happen: the read tool starts and ends, the booking is proposed, then
+    # the model's answer streams, then done
+    assert names == ["tool_call"] * 3 + ["proposal"] + ["token"] * n_tokens + ["done"]
 
     done = events[-1][1]
     assert set(done) == {"reply", "proposals", "tool_calls", "usage"}
     tokens = [d for n, d in events if n == "token"]
     assert all(set(t) == {"text"} for t in tokens)
     assert "".join(t["text"] for t in tokens) == done["reply"]
-    assert [d for n, d in events if n == "tool_call"] == done["tool_calls"]
+    calls = [d for n, d in events if n == "tool_call"]
+    assert calls[0] == {"tool": "check_availability", "tier": "T1", "status": "started"}
+    assert [c for c in calls if c["status"] != "started"] == done["tool_calls"]
     assert [d for n, d in events if n == "proposal"] == done["proposals"]
 
     # the same turn, not streamed, in a twin session
@@ -111,3 +115,17 @@ def test_json_accept_is_not_streamed(api: httpx.Client) -> None:
         headers={"Accept": "application/json"},
     )
     assert r.headers["content-type"].startswith("application/json")
+
+
+def test_a_repeated_message_replays_its_saved_turn(api: httpx.Client) -> None:
+    s = new_session(api)
+    body = {"text": f"book a haircut on {random_day()} at 11", "message_id": "m-replay-1"}
+    url = f"/v1/sessions/{s['session_id']}/messages"
+    with api.stream("POST", url, json=body, headers=SSE) as r:
+        first = parse_sse(r.read().decode())
+    with api.stream("POST", url, json=body, headers=SSE) as r:
+        again = parse_sse(r.read().decode())
+    assert again[-1] == first[-1] and again[-1][0] == "done"
+    assert api.post(url, json=body).json() == first[-1][1]  # and as JSON
+    history = api.get(f"/v1/sessions/{s['session_id']}/messages").json()["messages"]
+    assert [m["role"] for m in history] == ["user", "assistant"]  # one turn, not three
