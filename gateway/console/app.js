@@ -364,7 +364,9 @@ setInterval(() => {
   for (const card of app.cards.values()) due = card.tick(now) || due;
   app.stateTick(now);
   const pending = [...app.cards.values()].some((card) => card.pending);
-  if (app.api && pending && (due || Date.now() - app.lastPoll >= POLL_MS)) refreshProposals();
+  if (app.api && !app.busy && pending && (due || Date.now() - app.lastPoll >= POLL_MS)) {
+    refreshProposals(); // not mid-turn: the turn's own events place its cards
+  }
 }, 1000);
 
 const key = takeKey();

@@ -4,7 +4,9 @@ Headless Chromium (Debian's `chromium`; `.ci/run` installs it) driven by
 Playwright, finding everything as a person with a screen reader would: by
 role and label. The server is the CLI in a subprocess (test_serve's helpers),
 with the admin agent's T2 window cut to a few seconds so that an expiry can
-be watched.
+be watched. The breaker test needs the "lab" agent (runtime.testing), whose
+tools fail on request: it runs against the in-process gateway of
+tests/gateway (real uvicorn, real HTTP) that has it.
 
 `ORCHESTRA_UPDATE_SCREENSHOT=1 pytest tests/e2e/test_console.py -k booking`
 rewrites docs/img/console.png from the booking journey.
@@ -12,6 +14,7 @@ rewrites docs/img/console.png from the booking journey.
 
 from __future__ import annotations
 
+import datetime
 import os
 import re
 import shutil
@@ -19,9 +22,12 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Locator, Page, Playwright, expect, sync_playwright
+
+from tests.gateway.conftest import MAIN_SETTINGS, LiveServer
 
 from .test_serve import Served, start_serve, stop
 
@@ -360,3 +366,109 @@ def test_a_double_click_on_confirm_executes_once(served: Served, watched: Watche
         if e.get("proposal_id") == proposal["proposal_id"] and e.get("to") == "EXECUTED"
     ]
     assert len(executed) == 1
+
+
+@pytest.fixture(scope="module")
+def lab_server() -> Iterator[LiveServer]:
+    live = LiveServer(MAIN_SETTINGS).start()
+    yield live
+    live.stop()
+
+
+def test_a_tripped_breaker_shows_when_it_half_opens(
+    lab_server: LiveServer, watched: Watched
+) -> None:
+    page = watched.page
+    page.goto(f"{lab_server.base_url}/ui#key={lab_server.keys['A']}")
+    open_session(page, "lab", subject())
+    type_message(page, "!tools fail*3")
+    log = page.get_by_role("log")
+    expect(log.locator(".toolcall")).to_have_text([re.compile(r"fail\s+T1\s+error")] * 3)
+    state = page.get_by_role("region", name="Session state")
+    expect(state).to_contain_text(re.compile(r"open: half-open in (0:[0-5]\d|1:00)"))
+    expect(state).to_contain_text("T1 3 · T2 0 · T3 0")
+    type_message(page, "!tools echo")
+    expect(log.locator(".toolcall").last).to_have_text(re.compile(r"echo\s+T1\s+breaker_open"))
+    expect(page.get_by_role("region", name="Audit")).to_contain_text("breaker closed → open")
+
+
+def test_a_confirm_that_lost_the_race_shows_the_status(served: Served, watched: Watched) -> None:
+    """Confirmed elsewhere first (another tab, curl): the 409 says what it became."""
+    page = watched.page
+    page.clock.install()
+    open_console(page, served)
+    who = subject()
+    open_session(page, "chatbot", who)
+    type_message(page, "book a haircut tomorrow at 15")
+    booking = card(page, "book_appointment")
+    expect(status_of(booking)).to_have_text("PENDING")
+    # stop the page's timers, so no refresh sees the change before the click does
+    page.clock.pause_at(datetime.datetime.now() + datetime.timedelta(seconds=1))
+    page.wait_for_timeout(500)
+    [proposal] = api_proposals(served, who)
+    with served.client() as api:
+        confirmed = api.post(f"/v1/proposals/{proposal['proposal_id']}/confirm")
+        assert confirmed.json()["status"] == "EXECUTED"
+    booking.get_by_role("button", name="Confirm").click()
+    expect(booking).to_contain_text("Already EXECUTED")
+    expect(status_of(booking)).to_have_text("EXECUTED")
+    expect(booking).to_contain_text("15:00")  # the result, fetched after the 409
+    expect(booking.get_by_role("button", name="Confirm")).to_be_disabled()
+
+
+LIVE_CHUNKS = [  # one live turn, cut at awkward places (mid-field, between CR and LF)
+    "id: 0\nevent: tok",
+    'en\ndata: {"text": "Let me "}\r',
+    "\n\r\n",
+    'event: tool_call\ndata: {"tool": "check_availability", "tier": "T1",',
+    ' "status": "started"}\n\n: a comment\n\n',
+    'event: tool_call\ndata: {"tool": "check_availability", "tier": "T1", "status": "ok"}\n\n',
+    'event: token\ndata: {"text": "check: "}\n\nevent: token\ndata: {"text": "free."}\n\n',
+    'event: done\ndata: {"reply": "Let me check: free. Anything else?",\n',
+    'data: "tool_calls": [{"tool": "check_availability", "tier": "T1", "status": "ok"}]}\n\n',
+    "event: cut\ndata: {}",
+]
+
+LIVE_TURN_JS = """async (chunks) => {
+  const { readEvents } = await import("/ui/sse.js");
+  const { TurnView } = await import("/ui/turn.js");
+  const encoder = new TextEncoder();
+  const body = new ReadableStream({
+    start(controller) {
+      for (const c of chunks) controller.enqueue(encoder.encode(c));
+      controller.close();
+    },
+  });
+  const frames = [];
+  const turn = new TurnView(document.createElement("div"), "chatbot");
+  for await (const f of readEvents(body)) {
+    frames.push([f.id, f.event]);
+    const data = JSON.parse(f.data);
+    if (f.event === "token") turn.token(data.text);
+    else if (f.event === "tool_call") turn.toolCall(data);
+    else if (f.event === "done") turn.done(data);
+  }
+  return { frames, items: [...turn.node.children].map((n) => [n.className, n.textContent]) };
+}"""
+
+
+def test_live_events_render_in_arrival_order(served: Served, watched: Watched) -> None:
+    """The page's SSE reader and turn view on a live-shaped stream (API.md): tokens
+    around a tool call, `started` then `ok` in place, frames cut anywhere, a
+    multi-line `data`, a comment, and a frame the stream cut off (dropped)."""
+    page = watched.page
+    page.goto(f"{served.url}/ui")
+    out: dict[str, Any] = page.evaluate(LIVE_TURN_JS, LIVE_CHUNKS)
+    assert out["frames"] == [
+        ["0", "token"],
+        [None, "tool_call"],
+        [None, "tool_call"],
+        [None, "token"],
+        [None, "token"],
+        [None, "done"],
+    ]
+    assert out["items"] == [
+        ["msg assistant", "chatbotLet me "],
+        ["toolcall", "Tool check_availability T1 ok"],
+        ["msg assistant", "chatbotcheck: free. Anything else?"],
+    ]
