@@ -57,6 +57,9 @@ class RayBackend(StoreReads):
     ) -> tuple[dict[str, Any], bool]:
         return await create_session(self.store, self.catalog, tenant_id, agent, subject)
 
+    async def list_agents(self, tenant_id: str) -> list[dict[str, Any]]:
+        return [{"name": name} for name in self.catalog.names()]
+
     async def get_session(self, tenant_id: str, session_id: str) -> dict[str, Any]:
         await self.require_session(tenant_id, session_id)
         return await self.router.info(tenant_id, session_id)

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import hashlib
 
-# KEYS: active, sess(new). ARGV: sid, record. Returns the active sid, or nil when stored.
+# KEYS: active, sess(new), the tenant's session index. ARGV: sid, record, created_at.
+# Returns the active sid, or nil when stored (record, active slot and index at once).
 CREATE = """
 local cur = redis.call('GET', KEYS[1])
 if cur then return cur end
 redis.call('SET', KEYS[2], ARGV[2])
 redis.call('SET', KEYS[1], ARGV[1])
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
 return false
 """
 

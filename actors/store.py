@@ -13,13 +13,14 @@ import asyncio
 import os
 import random
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import orjson
 import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError, WatchError
 
+from runtime import paging
 from runtime.agents.business import apply_op, new_business
 from runtime.errors import NotOwner, Unavailable
 from runtime.proposals import Proposal, ProposalStatus
@@ -32,6 +33,8 @@ from .valkey import EmbeddedValkey as EmbeddedValkey  # re-exported: one import 
 T = TypeVar("T")
 _OPEN = (ProposalStatus.PENDING, ProposalStatus.CONFIRMED)
 _MAX_ATTEMPTS = 500
+
+_SCAN_BATCH = 200  # session ids read from the index per round trip when listing
 
 
 def _esc(part: str) -> str:
@@ -90,8 +93,12 @@ class RedisStore:
         active = self._k(rec.tenant_id, "active", rec.agent, rec.subject)
         for _ in range(_MAX_ATTEMPTS):
             sid = await self._create(
-                keys=[active, self._k(rec.tenant_id, "sess", rec.session_id)],
-                args=[rec.session_id, rec.model_dump_json()],
+                keys=[
+                    active,
+                    self._k(rec.tenant_id, "sess", rec.session_id),
+                    self._k(rec.tenant_id, "sessions"),
+                ],
+                args=[rec.session_id, rec.model_dump_json(), repr(rec.created_at)],
             )
             if sid is None:
                 return rec, True
@@ -130,6 +137,43 @@ class RedisStore:
             return new
 
         return await self._optimistic(body)
+
+    async def list_sessions(
+        self,
+        tenant_id: str,
+        agent: str | None = None,
+        subject: str | None = None,
+        status: Literal["active", "closed"] | None = None,
+        limit: int = 20,
+        cursor: str | None = None,
+    ) -> tuple[list[SessionRecord], str | None]:
+        """Walks the tenant's index (a sorted set of ids by `created_at`) newest first from
+        the cursor, reading records in batches and filtering them, until a page and one
+        more are found: that one says whether there is a next page."""
+        paging.check_limit(limit)
+        position = paging.decode_cursor(cursor)
+        index = self._k(tenant_id, "sessions")
+        top: float | str = "+inf" if position is None else position[0]
+        found: dict[str, SessionRecord] = {}  # by id: a page of ids may shift under inserts
+        offset = 0
+        while len(found) <= limit:
+            ids = await self._r.zrevrangebyscore(index, top, "-inf", start=offset, num=_SCAN_BATCH)
+            offset += len(ids)
+            keys = [self._k(tenant_id, "sess", _text(sid)) for sid in ids]
+            for raw in await self._r.mget(keys) if keys else []:
+                if raw is None:
+                    continue
+                rec = SessionRecord.model_validate_json(raw)
+                if (
+                    rec.tenant_id == tenant_id
+                    and paging.after(rec, position)
+                    and paging.matches(rec, agent, subject, status)
+                ):
+                    found[rec.session_id] = rec
+            if len(ids) < _SCAN_BATCH:
+                break
+        ordered = sorted(found.values(), key=lambda r: (r.created_at, r.session_id), reverse=True)
+        return paging.page(ordered[: limit + 1], limit)
 
     async def load_session(
         self, tenant_id: str, session_id: str, last: int

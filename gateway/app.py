@@ -18,7 +18,7 @@ from .deps import GatewayContext
 from .errors import install_error_handlers
 from .metrics import HttpMetrics
 from .middleware import GatewayMiddleware
-from .routes import ops, proposals, sessions
+from .routes import agents, ops, proposals, sessions, ui
 
 _NO_OTEL: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
@@ -86,8 +86,10 @@ def create_app(
     app.state.gateway = ctx
     install_error_handlers(app)
     app.include_router(sessions.build_router(settings))
+    app.include_router(agents.router)
     app.include_router(proposals.router)
     app.include_router(ops.router)
+    app.include_router(ui.build_router())  # the web console at /ui (not in OpenAPI)
     app.add_middleware(
         GatewayMiddleware, max_body=settings.max_message_bytes, http_metrics=http_metrics
     )

@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from runtime.config import load_file
 from runtime.errors import OrchestraError
@@ -166,6 +167,8 @@ def _banner(args: argparse.Namespace, settings: Settings, key: str, took: float)
         f"placement {settings.placement}, model {settings.model})"
     )
     print(f"\n  demo tenant API key: {key}\n")
+    # The key rides in the fragment: the browser keeps it and never sends it to a server.
+    print(f"  open the console: {url}/ui#key={quote(key, safe='')}\n")
     print("  try it:")
     print(
         f"  curl -s -X POST {url}/v1/sessions -H 'Authorization: Bearer {key}' "

@@ -58,6 +58,28 @@ class SessionOut(BaseModel):
 class SessionDetail(SessionOut):
     usage: dict[str, int] = Field(description="Tier counters of the last turn.")
     breaker: Literal["closed", "open", "half_open"]
+    breaker_half_open_at: float | None = Field(
+        default=None,
+        description=(
+            "While the breaker is `open`: when it goes half-open and lets one trial call "
+            "through (epoch seconds); null otherwise."
+        ),
+    )
+
+
+class SessionList(BaseModel):
+    sessions: list[SessionOut] = Field(description="Newest first.")
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null on the last page."
+    )
+
+
+class AgentOut(BaseModel):
+    name: str = Field(description="The value of `agent` in `POST /v1/sessions`.")
+
+
+class AgentList(BaseModel):
+    agents: list[AgentOut]
 
 
 class ChatMessage(BaseModel):

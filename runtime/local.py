@@ -54,6 +54,9 @@ class LocalRuntime(StoreReads):
     ) -> tuple[dict[str, Any], bool]:
         return await self.pool.create(tenant_id, agent, subject)
 
+    async def list_agents(self, tenant_id: str) -> list[dict[str, Any]]:
+        return [{"name": name} for name in self.pool.catalog.names()]
+
     async def get_session(self, tenant_id: str, session_id: str) -> dict[str, Any]:
         return await self.pool.info(tenant_id, session_id)
 

@@ -6,8 +6,9 @@ import asyncio
 import copy
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
+from . import paging
 from .agents.business import apply_op, new_business
 from .errors import NotOwner
 from .proposals import Proposal, ProposalStatus
@@ -64,6 +65,30 @@ class MemoryStore:
             if self.active.get(slot) == session_id:
                 del self.active[slot]
         return rec
+
+    async def list_sessions(
+        self,
+        tenant_id: str,
+        agent: str | None = None,
+        subject: str | None = None,
+        status: Literal["active", "closed"] | None = None,
+        limit: int = 20,
+        cursor: str | None = None,
+    ) -> tuple[list[SessionRecord], str | None]:
+        paging.check_limit(limit)
+        position = paging.decode_cursor(cursor)
+        found = sorted(
+            (
+                rec
+                for (t, _), rec in self.sessions.items()
+                if t == tenant_id
+                and paging.after(rec, position)
+                and paging.matches(rec, agent, subject, status)
+            ),
+            key=lambda rec: (rec.created_at, rec.session_id),
+            reverse=True,
+        )
+        return paging.page(found[: limit + 1], limit)
 
     async def load_session(
         self, tenant_id: str, session_id: str, last: int

@@ -1,12 +1,13 @@
 """`StoreReads`: the Backend calls answered straight from the store.
 
 Both backends (`LocalRuntime`, `actors.RayBackend`) serve these the same way:
-no actor is needed to read a tenant's keys, history, proposals or audit.
+no actor is needed to read a tenant's keys, sessions, history, proposals or
+audit.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from .errors import NotFound
 from .proposals import ProposalStatus
@@ -25,6 +26,20 @@ class StoreReads:
     async def require_session(self, tenant_id: str, session_id: str) -> None:
         if await self.store.get_session(tenant_id, session_id) is None:
             raise NotFound(f"session {session_id} not found")
+
+    async def list_sessions(
+        self,
+        tenant_id: str,
+        agent: str | None,
+        subject: str | None,
+        status: Literal["active", "closed"] | None,
+        limit: int,
+        cursor: str | None,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        found, next_cursor = await self.store.list_sessions(
+            tenant_id, agent, subject, status, limit, cursor
+        )
+        return [rec.public() for rec in found], next_cursor
 
     async def list_messages(self, tenant_id: str, session_id: str) -> list[dict[str, Any]]:
         await self.require_session(tenant_id, session_id)

@@ -7,7 +7,7 @@ Every method takes the caller's tenant; anything of another tenant is
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from .events import TurnEvent
 from .proposals import ProposalStatus
@@ -22,6 +22,22 @@ class Backend(Protocol):
         self, tenant_id: str, agent: str, subject: str
     ) -> tuple[dict[str, Any], bool]: ...
     async def get_session(self, tenant_id: str, session_id: str) -> dict[str, Any]: ...
+    async def list_agents(self, tenant_id: str) -> list[dict[str, Any]]:
+        """The agents a session may be opened with: `[{"name": ...}]`, in catalog order."""
+        ...
+
+    async def list_sessions(
+        self,
+        tenant_id: str,
+        agent: str | None,
+        subject: str | None,
+        status: Literal["active", "closed"] | None,
+        limit: int,
+        cursor: str | None,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """A page of the tenant's sessions, newest first, and the next page's cursor."""
+        ...
+
     async def list_messages(self, tenant_id: str, session_id: str) -> list[dict[str, Any]]: ...
     async def close_session(self, tenant_id: str, session_id: str) -> dict[str, Any]: ...
     async def send_message(

@@ -20,6 +20,7 @@ from typing import Any
 from . import metrics
 from .agents import AgentCatalog
 from .agents.business import context_summary
+from .breaker import BreakerState
 from .errors import NotFound, NotOwner, SessionClosed, Unavailable
 from .events import Emit, StartEvent
 from .history import cut_index
@@ -135,9 +136,16 @@ class SessionCore:
         return self._lock.locked() or self.waiting > 0
 
     def info(self) -> dict[str, Any]:
+        breaker = self.state.breaker
+        state = breaker.current()
         return self.state.record.public() | {
             "usage": dict(self.state.last_usage),
-            "breaker": self.state.breaker.current().value,
+            "breaker": state.value,
+            # open: when it lets a trial call through (the breaker runs on the
+            # orchestrator's clock, epoch seconds)
+            "breaker_half_open_at": (
+                breaker.opened_at + breaker.reset_s if state is BreakerState.OPEN else None
+            ),
         }
 
 

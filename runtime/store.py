@@ -71,6 +71,23 @@ class Store(Protocol):
     async def close_session(
         self, tenant_id: str, session_id: str, at: float
     ) -> SessionRecord | None: ...
+    async def list_sessions(
+        self,
+        tenant_id: str,
+        agent: str | None = None,
+        subject: str | None = None,
+        status: Literal["active", "closed"] | None = None,
+        limit: int = 20,
+        cursor: str | None = None,
+    ) -> tuple[list[SessionRecord], str | None]:
+        """The tenant's sessions, newest first (`created_at`, then id, descending), at most
+        `limit` (1-100) after `cursor`, and the cursor of the next page or None.
+
+        Filters apply to the current records (a closed session lists as closed). A
+        malformed cursor or limit is `BadRequest`. Cursors: `runtime.paging`.
+        """
+        ...
+
     async def load_session(
         self, tenant_id: str, session_id: str, last: int
     ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:

@@ -1,5 +1,5 @@
-"""The HTTP routes of API.md, one module per resource."""
+"""The HTTP routes of API.md, one module per resource, and the web console (ui)."""
 
-from . import ops, proposals, sessions
+from . import agents, ops, proposals, sessions, ui
 
-__all__ = ["ops", "proposals", "sessions"]
+__all__ = ["agents", "ops", "proposals", "sessions", "ui"]

@@ -4,12 +4,13 @@
 # (its length limit comes from the settings) and FastAPI must see the class.
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
+from runtime.paging import MAX_PAGE
 from runtime.settings import Settings
 
 from ..deps import Ctx, Tenant
@@ -20,6 +21,7 @@ from ..schemas import (
     MessageList,
     SessionCreate,
     SessionDetail,
+    SessionList,
     SessionOut,
     TurnOut,
     error_responses,
@@ -80,6 +82,37 @@ def build_router(settings: Settings) -> APIRouter:
     async def create_session(body: SessionCreate, ctx: Ctx, tenant: Tenant) -> Response:
         session, created = await ctx.backend.create_session(tenant, body.agent, body.subject)
         return FastJSON(session, status_code=201 if created else 200)
+
+    @router.get(
+        "",
+        response_model=SessionList,
+        summary="The tenant's sessions, newest first, a page at a time",
+        description=(
+            "Filters are exact matches. `next_cursor` is opaque: pass it back as `cursor` "
+            "for the next page (null on the last). A limit outside 1-100 is a 422, a "
+            "cursor that is not one this API gave is a 400 `bad_request`."
+        ),
+        responses=error_responses(*COMMON_ERRORS),
+    )
+    async def list_sessions(
+        ctx: Ctx,
+        tenant: Tenant,
+        agent: Annotated[str | None, Query(max_length=64, description="Only this agent.")] = None,
+        subject: Annotated[
+            str | None, Query(max_length=200, description="Only this end user.")
+        ] = None,
+        status: Annotated[
+            Literal["active", "closed"] | None, Query(description="Only this status.")
+        ] = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Page size.")] = 20,
+        cursor: Annotated[
+            str | None, Query(max_length=500, description="`next_cursor` of the previous page.")
+        ] = None,
+    ) -> Response:
+        found, next_cursor = await ctx.backend.list_sessions(
+            tenant, agent or None, subject or None, status, limit, cursor or None
+        )
+        return FastJSON({"sessions": found, "next_cursor": next_cursor})
 
     @router.get(
         "/{session_id}",

@@ -14,7 +14,7 @@ from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import ResponseError
 
 from actors.store import EmbeddedValkey, RedisStore, connect_store
-from runtime.errors import NotFound, ToolValidationError, Unavailable
+from runtime.errors import BadRequest, NotFound, ToolValidationError, Unavailable
 from runtime.proposals import Proposal, ProposalStatus
 from runtime.store import LedgerState, SessionRecord, Store, StoreBusinessPort, TenantRecord
 from runtime.tiers import Tier
@@ -120,6 +120,111 @@ async def test_ids_with_separators_do_not_collide(store: Store) -> None:
     assert await store.list_messages("t:1", "s") == [{"m": 1}]
     await store.save_proposals([prop("p|1", tenant="t|x")], [])
     assert [p.proposal_id for p in await store.open_proposals()] == ["p|1"]
+
+
+# -- listing sessions (newest first, filtered, paged) ----------------------------
+
+
+def at(sid: str, created: float, **kw: str) -> SessionRecord:
+    return sess(sid, subject=kw.pop("subject", sid), **kw).model_copy(
+        update={"created_at": created}
+    )
+
+
+async def all_pages(store: Store, limit: int, **filters: Any) -> list[list[str]]:
+    pages, cursor = [], None
+    while True:
+        found, cursor = await store.list_sessions("t1", limit=limit, cursor=cursor, **filters)
+        pages.append([r.session_id for r in found])
+        if cursor is None:
+            return pages
+
+
+async def test_list_sessions_newest_first_in_pages(store: Store) -> None:
+    for i, created in enumerate([5.0, 1.0, 3.0, 4.0, 2.0]):
+        await store.create_session(at(f"s{i}", created))
+    found, cursor = await store.list_sessions("t1", limit=2)
+    assert [r.session_id for r in found] == ["s0", "s3"]
+    assert found[0] == at("s0", 5.0)  # whole records
+    assert isinstance(cursor, str)
+    assert await all_pages(store, 2) == [["s0", "s3"], ["s2", "s4"], ["s1"]]
+    assert await all_pages(store, 5) == [["s0", "s3", "s2", "s4", "s1"]]  # no empty last page
+    assert await all_pages(store, 100) == [["s0", "s3", "s2", "s4", "s1"]]
+    assert await store.list_sessions("t2") == ([], None)
+
+
+async def test_list_sessions_ties_break_by_id_across_pages(store: Store) -> None:
+    for sid in ["b", "d", "a", "c"]:
+        await store.create_session(at(sid, 7.0))
+    await store.create_session(at("z", 6.0))
+    assert await all_pages(store, 1) == [["d"], ["c"], ["b"], ["a"], ["z"]]
+    assert await all_pages(store, 3) == [["d", "c", "b"], ["a", "z"]]
+
+
+async def test_list_sessions_cursor_is_stable_under_new_sessions(store: Store) -> None:
+    for i in range(4):
+        await store.create_session(at(f"s{i}", float(i)))
+    first, cursor = await store.list_sessions("t1", limit=2)
+    await store.create_session(at("newer", 10.0))
+    rest, end = await store.list_sessions("t1", limit=2, cursor=cursor)
+    assert [r.session_id for r in first + rest] == ["s3", "s2", "s1", "s0"]
+    assert end is None
+
+
+async def test_list_sessions_filters_and_closing(store: Store) -> None:
+    await store.create_session(at("c1", 1.0, agent="chatbot", subject="ann"))
+    await store.create_session(at("o1", 2.0, agent="onboarding", subject="ann"))
+    await store.create_session(at("c2", 3.0, agent="chatbot", subject="bob"))
+    await store.create_session(sess("other", tenant="t2", agent="chatbot", subject="ann"))
+    assert await all_pages(store, 10, agent="chatbot") == [["c2", "c1"]]
+    assert await all_pages(store, 10, subject="ann") == [["o1", "c1"]]
+    assert await all_pages(store, 10, agent="chatbot", subject="ann") == [["c1"]]
+    assert await all_pages(store, 10, agent="admin") == [[]]
+
+    await store.close_session("t1", "c1", at=9.0)
+    assert await all_pages(store, 10, status="active") == [["c2", "o1"]]
+    assert await all_pages(store, 1, status="closed") == [["c1"]]
+    [closed], _ = await store.list_sessions("t1", status="closed")
+    assert closed.status == "closed" and closed.closed_at == 9.0
+    await store.create_session(at("c3", 4.0, agent="chatbot", subject="ann"))  # slot free again
+    assert await all_pages(store, 10, subject="ann", agent="chatbot") == [["c3", "c1"]]
+
+
+async def test_list_sessions_lists_only_stored_sessions(
+    store: Store, store_peers: StorePeers
+) -> None:
+    """The losers of a concurrent create are in no index (record and index: one write)."""
+    clients = await store_peers(5)
+    await asyncio.gather(
+        *(clients[i % 5].create_session(at(f"s{i}", float(i), subject="u1")) for i in range(30))
+    )
+    found, cursor = await store.list_sessions("t1", limit=100)
+    assert len(found) == 1 and cursor is None
+    assert await store.get_session("t1", found[0].session_id) == found[0]
+
+
+async def test_list_sessions_finds_rare_matches_deep_in_the_index(store: Store) -> None:
+    await store.create_session(at("rare-old", 0.5, agent="admin"))
+    for i in range(450):
+        await store.create_session(at(f"s{i:03}", 1.0 + i))
+    await store.create_session(at("rare-new", 1000.0, agent="admin"))
+    assert await all_pages(store, 1, agent="admin") == [["rare-new"], ["rare-old"]]
+    pages = await all_pages(store, 100)
+    assert [len(p) for p in pages] == [100, 100, 100, 100, 52]
+    assert len({sid for p in pages for sid in p}) == 452
+
+
+@pytest.mark.parametrize("cursor", ["", "!!", "bm90IGpzb24", "e30", "WyJ4IiwgInkiXQ"])
+async def test_list_sessions_refuses_bad_cursors(store: Store, cursor: str) -> None:
+    await store.create_session(at("s1", 1.0))
+    with pytest.raises(BadRequest, match="cursor"):
+        await store.list_sessions("t1", cursor=cursor)
+
+
+@pytest.mark.parametrize("limit", [0, -1, 101])
+async def test_list_sessions_refuses_bad_limits(store: Store, limit: int) -> None:
+    with pytest.raises(BadRequest, match="limit"):
+        await store.list_sessions("t1", limit=limit)
 
 
 # -- history and audit --------------------------------------------------------

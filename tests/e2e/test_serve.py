@@ -69,15 +69,25 @@ def start_serve(
     key = ""
     deadline = time.monotonic() + 120
     assert proc.stdout is not None
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            raise AssertionError("orchestra serve exited early:\n" + "".join(output))
-        output.append(line)
-        if m := re.search(r"demo tenant API key: (\S+)", line):
-            key = m.group(1)
-        if "Ctrl-C stops everything" in line:
-            break
+    try:
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                raise AssertionError("orchestra serve exited early:\n" + "".join(output))
+            output.append(line)
+            if m := re.search(r"demo tenant API key: (\S+)", line):
+                key = m.group(1)
+            if "Ctrl-C stops everything" in line:
+                break
+    except BaseException:  # also a pytest-timeout: never leave a half-started server behind
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+        proc.stdout.close()
+        raise
     ready = re.search(r"ready in ([\d.]+)s", "".join(output))
     assert key and ready, "".join(output)
     # Keep draining its output (one JSON log line per request) so it never blocks.

@@ -27,7 +27,8 @@ def test_openapi_documents_the_contract(anon: httpx.Client) -> None:
     spec = anon.get("/openapi.json").json()
     paths = {p: set(ops) for p, ops in spec["paths"].items()}
     assert paths == {
-        "/v1/sessions": {"post"},
+        "/v1/sessions": {"get", "post"},
+        "/v1/agents": {"get"},
         "/v1/sessions/{session_id}": {"get", "delete"},
         "/v1/sessions/{session_id}/messages": {"get", "post"},
         "/v1/proposals": {"get"},
@@ -38,13 +39,15 @@ def test_openapi_documents_the_contract(anon: httpx.Client) -> None:
         "/healthz": {"get"},
         "/readyz": {"get"},
         "/metrics": {"get"},
-    }
+    }  # the console (/, /ui...) is a page, not part of the API's schema
     schemas = spec["components"]["schemas"]
     assert {"ErrorBody", "SessionCreate", "MessageIn", "TurnOut", "ProposalOut"} <= set(schemas)
     assert schemas["MessageIn"]["properties"]["text"]["minLength"] == 1
     assert schemas["SessionCreate"]["properties"]["subject"]["maxLength"] == 200
     assert "bad_request" in schemas["SessionCreate"]["properties"]["agent"]["description"]
     assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    assert "breaker_half_open_at" in schemas["SessionDetail"]["properties"]
+    assert {"sessions", "next_cursor"} <= set(schemas["SessionList"]["properties"])
     post_message = spec["paths"]["/v1/sessions/{session_id}/messages"]["post"]
     assert "text/event-stream" in post_message["responses"]["200"]["content"]
     for status in ("401", "404", "409", "413", "422", "429"):

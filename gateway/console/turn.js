@@ -1,0 +1,118 @@
+// The conversation log: messages, and one block per turn that fills in as
+// the turn's events arrive (API.md, Messages: `token`, `tool_call`,
+// `proposal`, then `done` or `error`).
+//
+// Tokens append to the turn's current reply bubble as text nodes; a tool
+// call shows inline with its tier, first as `started`, then updated in place
+// by its end status (ok, error, timeout, proposed, blocked...). `done` carries
+// the whole turn: whatever the stream did not show (a gateway that sends no
+// tokens, a reply that differs from the tokens) is reconciled from it.
+
+import { el, setText } from "./dom.js";
+
+export function messageNode(role, who, text) {
+  return el(
+    "div",
+    { class: `msg ${role === "user" ? "user" : "assistant"}` },
+    el("p", { class: "who" }, who),
+    el("p", { class: "text" }, text),
+  );
+}
+
+export function toolCallNode(call) {
+  const status = el("span", { class: `tool-status s-${call.status}` }, call.status);
+  const node = el(
+    "p",
+    { class: "toolcall" },
+    "Tool ",
+    el("span", { class: "tool-name" }, call.tool),
+    " ",
+    el("span", { class: `badge tier-${call.tier}` }, call.tier),
+    " ",
+    status,
+  );
+  node.statusNode = status;
+  return node;
+}
+
+export function setToolStatus(node, status) {
+  setText(node.statusNode, status);
+  node.statusNode.className = `tool-status s-${status}`;
+}
+
+export class TurnView {
+  constructor(log, agentName) {
+    this.agent = agentName;
+    this.node = el("div", { class: "turn" });
+    log.append(this.node);
+    this.bubbles = [];
+    this.streamed = "";
+    this.started = new Map(); // tool -> its lines still `started`, oldest first
+    this.sawToolCalls = false;
+    this.finished = false;
+  }
+
+  append(node) {
+    this.node.append(node);
+    node.scrollIntoView?.({ block: "nearest" });
+  }
+
+  token(text) {
+    const last = this.node.lastElementChild;
+    let bubble = this.bubbles.at(-1);
+    if (!bubble || last !== bubble.node) {
+      const node = messageNode("assistant", this.agent, "");
+      bubble = { node, text: node.querySelector(".text") };
+      this.bubbles.push(bubble);
+      this.append(node);
+    }
+    bubble.text.append(document.createTextNode(text));
+    this.streamed += text;
+  }
+
+  toolCall(call) {
+    this.sawToolCalls = true;
+    const waiting = this.started.get(call.tool) || [];
+    if (call.status !== "started" && waiting.length) {
+      setToolStatus(waiting.shift(), call.status);
+      return;
+    }
+    const node = toolCallNode(call);
+    if (call.status === "started") this.started.set(call.tool, [...waiting, node]);
+    this.append(node);
+  }
+
+  /** A line saying what this turn did to a proposal shown further up. */
+  transition(proposal) {
+    this.append(el("p", { class: "transition" }, `${proposal.tool} is now ${proposal.status}`));
+  }
+
+  done(turn) {
+    this.finished = true;
+    const reply = String(turn.reply ?? "");
+    if (this.streamed !== reply) this.reconcile(reply);
+    if (!this.sawToolCalls) for (const call of turn.tool_calls || []) this.toolCall(call);
+  }
+
+  reconcile(reply) {
+    if (!this.bubbles.length) {
+      if (!reply) return;
+      const node = messageNode("assistant", this.agent, reply);
+      this.bubbles.push({ node, text: node.querySelector(".text") });
+      this.node.prepend(node);
+    } else if (reply.startsWith(this.streamed)) {
+      this.bubbles.at(-1).text.append(document.createTextNode(reply.slice(this.streamed.length)));
+    } else {
+      const [first, ...rest] = this.bubbles;
+      setText(first.text, reply);
+      for (const bubble of rest) bubble.node.remove();
+      this.bubbles = [first];
+    }
+    this.streamed = reply;
+  }
+
+  error(message) {
+    this.finished = true;
+    this.append(el("p", { class: "turn-error" }, message));
+  }
+}

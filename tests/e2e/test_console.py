@@ -1,0 +1,474 @@
+"""The web console in a real browser against a real `orchestra serve`.
+
+Headless Chromium (Debian's `chromium`; `.ci/run` installs it) driven by
+Playwright, finding everything as a person with a screen reader would: by
+role and label. The server is the CLI in a subprocess (test_serve's helpers),
+with the admin agent's T2 window cut to a few seconds so that an expiry can
+be watched. The breaker test needs the "lab" agent (runtime.testing), whose
+tools fail on request: it runs against the in-process gateway of
+tests/gateway (real uvicorn, real HTTP) that has it.
+
+`ORCHESTRA_UPDATE_SCREENSHOT=1 pytest tests/e2e/test_console.py -k booking`
+rewrites docs/img/console.png from the booking journey.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Locator, Page, Playwright, expect, sync_playwright
+
+from tests.gateway.conftest import MAIN_SETTINGS, LiveServer
+
+from .test_serve import Served, start_serve, stop
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = "/usr/bin/chromium"
+# Without the background-networking flags Chromium dials out at start, and this
+# machine's closed network refuses it.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ADMIN_WINDOW_MS = 4000
+SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "img" / "console.png"
+XSS = "<img src=x onerror=alert(1)>"
+
+expect.set_options(timeout=15_000)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    s = start_serve(
+        tmp_path_factory.mktemp("home"),
+        env={"ORCHESTRA_ADMIN__SOFT_CONFIRM_WINDOW_MS": str(ADMIN_WINDOW_MS)},
+    )
+    yield s
+    if s.proc.poll() is None:
+        stop(s)
+
+
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="module")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: apt-get install -y chromium"
+    b = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield b
+    b.close()
+
+
+@dataclass
+class Watched:
+    """A page and what it did: dialogs opened, script errors, CSP violations, requests."""
+
+    page: Page
+    dialogs: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    posts: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+def watched(browser: Browser) -> Iterator[Watched]:
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    page = context.new_page()
+    w = Watched(page)
+
+    def on_dialog(dialog: object) -> None:
+        w.dialogs.append(getattr(dialog, "message", "?"))
+        dialog.dismiss()  # type: ignore[attr-defined]
+
+    page.on("dialog", on_dialog)
+    page.on("pageerror", lambda exc: w.errors.append(f"page error: {exc}"))
+    page.on(
+        "console",
+        lambda m: w.errors.append(m.text) if "Content Security Policy" in m.text else None,
+    )
+    page.on("request", lambda r: w.posts.append(r.url) if r.method == "POST" else None)
+    yield w
+    context.close()
+    assert w.errors == []  # no script error, nothing the CSP had to block
+
+
+def banner_link(served: Served) -> str:
+    m = re.search(r"open the console: (http://\S+/ui#key=\S+)", "".join(served.output))
+    assert m, "".join(served.output)
+    return m.group(1)
+
+
+def open_console(page: Page, served: Served) -> None:
+    page.goto(banner_link(served))
+    expect(page.get_by_label("Agent")).to_be_visible()
+    assert page.url == f"{served.url}/ui"  # the key left the address bar
+    assert page.evaluate("sessionStorage.getItem('orchestra.key')") == served.key
+
+
+def open_session(page: Page, agent: str, who: str) -> None:
+    page.get_by_label("Agent").select_option(agent)
+    page.get_by_label("Subject").fill(who)
+    page.get_by_role("button", name="Open").click()
+    expect(page.get_by_text(f"{agent} session of {who} (active)")).to_be_visible()
+    expect(page.get_by_label("Message")).to_be_enabled()
+
+
+def type_message(page: Page, text: str) -> None:
+    """Type like a person and press Enter; returns when the turn has ended."""
+    box = page.get_by_label("Message")
+    box.click()
+    page.keyboard.type(text)
+    page.keyboard.press("Enter")
+    expect(box).to_have_value("")
+    expect(page.get_by_role("button", name="Send")).to_be_enabled()
+
+
+def card(page: Page, tool: str, has_text: str | None = None) -> Locator:
+    found = page.get_by_role("article", name=re.compile(tool))
+    return found.filter(has_text=has_text) if has_text else found
+
+
+def status_of(c: Locator) -> Locator:
+    return c.get_by_role("status")
+
+
+def subject() -> str:
+    return f"ann-{uuid.uuid4().hex[:6]}"
+
+
+def api_proposals(served: Served, who: str) -> list[dict[str, object]]:
+    with served.client() as api:
+        [session] = api.get("/v1/sessions", params={"subject": who}).json()["sessions"]
+        found: list[dict[str, object]] = api.get(
+            "/v1/proposals", params={"session_id": session["session_id"]}
+        ).json()["proposals"]
+        return found
+
+
+def test_chatbot_booking_confirm_and_reject_by_clicking(
+    served: Served, watched: Watched, tmp_path: Path
+) -> None:
+    page = watched.page
+    open_console(page, served)
+    who = subject()
+    open_session(page, "chatbot", who)
+    expect(page.get_by_role("log")).to_contain_text("How can I help you today?")  # greeting
+
+    page.get_by_label("Message").fill("book a haircut tomorrow at 10")
+    with page.expect_response(
+        lambda r: r.url.endswith("/messages") and r.request.method == "POST"
+    ) as sent:
+        page.get_by_role("button", name="Send").click()
+    response = sent.value
+    assert response.request.headers["accept"] == "text/event-stream"
+    assert response.headers["content-type"].startswith("text/event-stream")
+
+    expect(card(page, "book_appointment")).to_have_count(1)
+    booking = card(page, "book_appointment", has_text="time=10:00")
+    expect(status_of(booking)).to_have_text("PENDING")
+    expect(booking).to_contain_text("T3")
+    expect(booking).to_contain_text("explicit confirmation")
+    # the tool calls inline, with their tiers and statuses
+    log = page.get_by_role("log")
+    expect(log.locator(".toolcall")).to_have_text(
+        [
+            re.compile(r"check_availability\s+T1\s+ok"),
+            re.compile(r"book_appointment\s+T3\s+proposed"),
+        ]
+    )
+    # the reply arrived as token events, appended one text node at a time
+    nodes = page.evaluate(
+        "[...document.querySelectorAll('.turn .msg .text')].at(-1).childNodes.length"
+    )
+    assert nodes > 5
+    pending = page.get_by_role("region", name="Pending proposals")
+    expect(pending).to_contain_text("book_appointment")
+
+    booking.get_by_role("button", name="Confirm").click()
+    expect(status_of(booking)).to_have_text("EXECUTED")
+    expect(booking).to_contain_text("haircut")
+    expect(booking).to_contain_text("10:00")
+    expect(booking).to_contain_text(who)  # the appointment's customer
+    expect(booking.get_by_role("button", name="Confirm")).to_be_disabled()
+    expect(booking.get_by_role("button", name="Reject")).to_be_disabled()
+    expect(pending).to_contain_text("Nothing waits for you.")
+
+    type_message(page, "book a haircut tomorrow at 11")
+    second = card(page, "book_appointment", has_text="time=11:00")
+    expect(status_of(second)).to_have_text("PENDING")
+    second.get_by_role("button", name="Reject").click()
+    expect(status_of(second)).to_have_text("REJECTED")
+    expect(second.get_by_role("button", name="Confirm")).to_be_disabled()
+    expect(status_of(booking)).to_have_text("EXECUTED")
+
+    state = page.get_by_role("region", name="Session state")
+    expect(state).to_contain_text("T1 1 · T2 0 · T3 1")
+    expect(state).to_contain_text("closed")  # the breaker
+    audit = page.get_by_role("region", name="Audit")
+    expect(audit).to_contain_text("CONFIRMED → EXECUTED")
+    expect(audit).to_contain_text("PENDING → REJECTED")
+    statuses = sorted(str(p["status"]) for p in api_proposals(served, who))
+    assert statuses == ["EXECUTED", "REJECTED"]
+
+    page.screenshot(path=str(tmp_path / "console.png"))
+    assert (tmp_path / "console.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    if os.environ.get("ORCHESTRA_UPDATE_SCREENSHOT") == "1":
+        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(tmp_path / "console.png", SCREENSHOT)
+
+    # reopening the subject (the key stays in this tab) shows its history
+    page.reload()
+    sessions = page.get_by_role("navigation", name="Sessions")
+    sessions.get_by_role("button", name=re.compile(f"chatbot · {who}")).click()
+    expect(log).to_contain_text("book a haircut tomorrow at 10")
+    expect(log).to_contain_text("book a haircut tomorrow at 11")
+    expect(status_of(card(page, "book_appointment", has_text="time=10:00"))).to_have_text(
+        "EXECUTED"
+    )
+    expect(status_of(card(page, "book_appointment", has_text="time=11:00"))).to_have_text(
+        "REJECTED"
+    )
+    expect(log.locator(".toolcall")).to_have_count(4)
+
+
+def test_onboarding_soft_confirmed_by_typing(served: Served, watched: Watched) -> None:
+    page = watched.page
+    open_console(page, served)
+    open_session(page, "onboarding", subject())
+    steps = [
+        ("my business is called Ann's Nails", "set_business_profile"),
+        ("add service massage for 50 dollars", "add_service"),
+        ("open 9am to 5pm", "set_hours"),
+        ("publish the site", "publish_site"),
+    ]
+    previous: Locator | None = None
+    for text, tool in steps:
+        type_message(page, text)
+        step = card(page, tool)
+        expect(status_of(step)).to_have_text("PENDING")
+        expect(step).to_contain_text("T2")
+        expect(step).to_contain_text("Your next message confirms it")
+        expect(step).to_contain_text(re.compile(r"Expires in \d+:\d\d"))
+        expect(step.get_by_role("button")).to_have_count(0)  # T2: no buttons
+        if previous is not None:
+            expect(status_of(previous)).to_have_text("EXECUTED")
+        previous = step
+    type_message(page, "thanks")
+    for _, tool in steps:
+        expect(status_of(card(page, tool))).to_have_text("EXECUTED")
+    expect(card(page, "publish_site")).to_contain_text("published")
+
+    type_message(page, "add service nails for 20 dollars")
+    refused = card(page, "add_service", has_text="name=nails")
+    expect(status_of(refused)).to_have_text("PENDING")
+    type_message(page, "no")
+    expect(status_of(refused)).to_have_text("REJECTED")
+    expect(refused).not_to_contain_text("Expires in")
+    expect(status_of(card(page, "add_service", has_text="name=massage"))).to_have_text("EXECUTED")
+
+
+def test_a_t2_card_shows_expired_when_its_window_passes(served: Served, watched: Watched) -> None:
+    page = watched.page
+    open_console(page, served)
+    open_session(page, "admin", subject())
+    type_message(page, f"create service yoga{uuid.uuid4().hex[:4]} 30 min $20")
+    step = card(page, "create_service")
+    expect(status_of(step)).to_have_text("PENDING")
+    expect(step).to_contain_text(re.compile(r"Expires in 0:0\d"))
+    # nobody answers: the window passes, the sweeper expires it, the page notices
+    expect(status_of(step)).to_have_text("EXPIRED", timeout=ADMIN_WINDOW_MS + 15_000)
+    expect(step).to_contain_text("Expired")
+    expect(page.get_by_role("region", name="Pending proposals")).to_contain_text(
+        "Nothing waits for you."
+    )
+
+
+def test_markup_in_messages_is_shown_as_text_and_never_runs(
+    served: Served, watched: Watched
+) -> None:
+    page = watched.page
+    open_console(page, served)
+    open_session(page, "onboarding", f"<b>{subject()}</b>")
+    type_message(page, XSS)
+    # the model's reply and the proposal's preview carry it back too
+    type_message(page, f"my business is called {XSS}")
+    log = page.get_by_role("log")
+    expect(log.get_by_text(XSS, exact=True)).to_have_count(1)  # the user's first message
+    expect(card(page, "set_business_profile")).to_contain_text(f"name={XSS}")
+    page.wait_for_timeout(500)  # time for an onerror to fire, were there an <img>
+    assert watched.dialogs == []
+    assert page.locator("#log img, #log b, #session-list b").count() == 0
+    assert page.evaluate("document.querySelectorAll('img').length") == 0
+    expect(page.get_by_role("navigation", name="Sessions")).to_contain_text("<b>ann-")
+
+
+def test_a_wrong_key_says_so_and_a_right_one_connects(served: Served, watched: Watched) -> None:
+    page = watched.page
+    page.goto(f"{served.url}/ui#key=orc_wrong")
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("The API key was not accepted")
+    expect(alert).to_contain_text("401")
+    expect(page.get_by_label("Agent")).to_be_hidden()
+    assert page.evaluate("sessionStorage.getItem('orchestra.key')") is None
+
+    page.get_by_label("API key").fill(served.key)
+    page.get_by_role("button", name="Use key").click()
+    expect(page.get_by_label("Agent")).to_be_visible()
+    expect(alert).to_be_hidden()
+
+    # without any key the page asks for one
+    page.evaluate("sessionStorage.clear()")
+    page.goto(f"{served.url}/")  # redirects to /ui
+    expect(page.get_by_label("API key")).to_be_visible()
+    assert page.url == f"{served.url}/ui"
+
+
+def test_a_double_click_on_confirm_executes_once(served: Served, watched: Watched) -> None:
+    page = watched.page
+    open_console(page, served)
+    who = subject()
+    open_session(page, "chatbot", who)
+    type_message(page, "book a haircut tomorrow at 13")
+    booking = card(page, "book_appointment")
+    expect(status_of(booking)).to_have_text("PENDING")
+    watched.posts.clear()
+    booking.get_by_role("button", name="Confirm").dblclick()
+    expect(status_of(booking)).to_have_text("EXECUTED")
+    expect(booking).to_contain_text("13:00")
+    page.wait_for_timeout(300)
+    assert [u for u in watched.posts if u.endswith("/confirm")] == [
+        f"{served.url}/v1/proposals/{booking.get_attribute('data-proposal-id')}/confirm"
+    ]
+    [proposal] = api_proposals(served, who)
+    with served.client() as api:
+        events = api.get("/v1/audit", params={"session_id": proposal["session_id"]}).json()
+    executed = [
+        e
+        for e in events["events"]
+        if e.get("proposal_id") == proposal["proposal_id"] and e.get("to") == "EXECUTED"
+    ]
+    assert len(executed) == 1
+
+
+@pytest.fixture(scope="module")
+def lab_server() -> Iterator[LiveServer]:
+    live = LiveServer(MAIN_SETTINGS).start()
+    yield live
+    live.stop()
+
+
+def test_a_tripped_breaker_shows_when_it_half_opens(
+    lab_server: LiveServer, watched: Watched
+) -> None:
+    page = watched.page
+    page.goto(f"{lab_server.base_url}/ui#key={lab_server.keys['A']}")
+    open_session(page, "lab", subject())
+    type_message(page, "!tools fail*3")
+    log = page.get_by_role("log")
+    expect(log.locator(".toolcall")).to_have_text([re.compile(r"fail\s+T1\s+error")] * 3)
+    state = page.get_by_role("region", name="Session state")
+    expect(state).to_contain_text(re.compile(r"open: half-open in (0:[0-5]\d|1:00)"))
+    expect(state).to_contain_text("T1 3 · T2 0 · T3 0")
+    type_message(page, "!tools echo")
+    expect(log.locator(".toolcall").last).to_have_text(re.compile(r"echo\s+T1\s+breaker_open"))
+    expect(page.get_by_role("region", name="Audit")).to_contain_text("breaker closed → open")
+
+
+def test_a_confirm_that_lost_the_race_shows_the_status(served: Served, watched: Watched) -> None:
+    """Confirmed elsewhere first (another tab, curl): the 409 says what it became."""
+    page = watched.page
+    page.clock.install()
+    open_console(page, served)
+    who = subject()
+    open_session(page, "chatbot", who)
+    type_message(page, "book a haircut tomorrow at 15")
+    booking = card(page, "book_appointment")
+    expect(status_of(booking)).to_have_text("PENDING")
+    # stop the page's timers, so no refresh sees the change before the click does
+    page.clock.pause_at(datetime.datetime.now() + datetime.timedelta(seconds=1))
+    page.wait_for_timeout(500)
+    [proposal] = api_proposals(served, who)
+    with served.client() as api:
+        confirmed = api.post(f"/v1/proposals/{proposal['proposal_id']}/confirm")
+        assert confirmed.json()["status"] == "EXECUTED"
+    booking.get_by_role("button", name="Confirm").click()
+    expect(booking).to_contain_text("Already EXECUTED")
+    expect(status_of(booking)).to_have_text("EXECUTED")
+    expect(booking).to_contain_text("15:00")  # the result, fetched after the 409
+    expect(booking.get_by_role("button", name="Confirm")).to_be_disabled()
+
+
+LIVE_CHUNKS = [  # one live turn, cut at awkward places (mid-field, between CR and LF)
+    "id: 0\nevent: tok",
+    'en\ndata: {"text": "Let me "}\r',
+    "\n\r\n",
+    'event: tool_call\ndata: {"tool": "check_availability", "tier": "T1",',
+    ' "status": "started"}\n\n: a comment\n\n',
+    'event: tool_call\ndata: {"tool": "check_availability", "tier": "T1", "status": "ok"}\n\n',
+    'event: token\ndata: {"text": "check: "}\n\nevent: token\ndata: {"text": "free."}\n\n',
+    'event: done\ndata: {"reply": "Let me check: free. Anything else?",\n',
+    'data: "tool_calls": [{"tool": "check_availability", "tier": "T1", "status": "ok"}]}\n\n',
+    "event: cut\ndata: {}",
+]
+
+LIVE_TURN_JS = """async (chunks) => {
+  const { readEvents } = await import("/ui/sse.js");
+  const { TurnView } = await import("/ui/turn.js");
+  const encoder = new TextEncoder();
+  const body = new ReadableStream({
+    start(controller) {
+      for (const c of chunks) controller.enqueue(encoder.encode(c));
+      controller.close();
+    },
+  });
+  const frames = [];
+  const turn = new TurnView(document.createElement("div"), "chatbot");
+  for await (const f of readEvents(body)) {
+    frames.push([f.id, f.event]);
+    const data = JSON.parse(f.data);
+    if (f.event === "token") turn.token(data.text);
+    else if (f.event === "tool_call") turn.toolCall(data);
+    else if (f.event === "done") turn.done(data);
+  }
+  return { frames, items: [...turn.node.children].map((n) => [n.className, n.textContent]) };
+}"""
+
+
+def test_live_events_render_in_arrival_order(served: Served, watched: Watched) -> None:
+    """The page's SSE reader and turn view on a live-shaped stream (API.md): tokens
+    around a tool call, `started` then `ok` in place, frames cut anywhere, a
+    multi-line `data`, a comment, and a frame the stream cut off (dropped)."""
+    page = watched.page
+    page.goto(f"{served.url}/ui")
+    out: dict[str, Any] = page.evaluate(LIVE_TURN_JS, LIVE_CHUNKS)
+    assert out["frames"] == [
+        ["0", "token"],
+        [None, "tool_call"],
+        [None, "tool_call"],
+        [None, "token"],
+        [None, "token"],
+        [None, "done"],
+    ]
+    assert out["items"] == [
+        ["msg assistant", "chatbotLet me "],
+        ["toolcall", "Tool check_availability T1 ok"],
+        ["msg assistant", "chatbotcheck: free. Anything else?"],
+    ]
