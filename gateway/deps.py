@@ -44,7 +44,8 @@ async def require_tenant(
     key = bearer_key(request.headers.get("authorization"))
     if key is None:
         raise Unauthorized("missing bearer token")
-    tenant = await ctx.auth.tenant_for(key)
+    client = request.client.host if request.client else ""
+    tenant = await ctx.auth.tenant_for(key, client)
     if tenant is None:
         raise Unauthorized("unknown API key")
     wait = ctx.limiter.acquire(tenant)

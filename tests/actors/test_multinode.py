@@ -82,3 +82,11 @@ def test_every_node_and_its_traffic_stay_on_loopback(store_redis_url: str) -> No
     assert set(r["worker_pids"]) <= {s["pid"] for s in sockets}
     exposed = [s for s in sockets if not s["loopback"]]
     assert exposed == [], exposed
+
+
+def test_one_owner_per_session_while_the_ring_moves(store_redis_url: str) -> None:
+    r = scenario(store_redis_url, "ring_moves")
+    assert r["moved"] >= 1  # the two gateways disagreed about some sessions
+    assert r["turns"] == [24] * 16  # every acknowledged message ran as one turn
+    assert (r["missing"], r["duplicates"]) == (0, 0)  # stored once each, none lost
+    assert r["overlaps"] == 0  # no two turns of one session ran at once

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -136,3 +137,23 @@ def test_429_with_retry_after(tight_server: LiveServer) -> None:
         assert b.get("/v1/proposals").status_code == 200
         assert a.get("/healthz").status_code == 200
         assert a.get("/metrics").status_code == 200
+
+
+def test_guessing_keys_is_rate_limited_per_client(tight_server: LiveServer) -> None:
+    time.sleep(2)  # the tenants' buckets (1/s, burst 2) refill from earlier tests
+    with tight_server.client("B") as b:
+        assert b.get("/v1/proposals").status_code == 200  # B's key is known here now
+    with httpx.Client(base_url=tight_server.base_url, timeout=10) as guesser:
+        codes = [
+            guesser.get(
+                "/v1/proposals", headers={"Authorization": f"Bearer orc_guess_{i}"}
+            ).status_code
+            for i in range(30)
+        ]
+        assert set(codes[:20]) == {401}  # a burst of honest mistakes is answered
+        assert 429 in codes[20:]
+        r = guesser.get("/v1/proposals", headers={"Authorization": "Bearer orc_guess_x"})
+        assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
+        assert r.json()["error"]["type"] == "rate_limited"
+    with tight_server.client("B") as b:  # a known key from the same address still works
+        assert b.get("/v1/proposals").status_code == 200

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 
-from gateway.auth import KeyCache, RateLimiter, bearer_key
+import pytest
+
+from gateway.auth import Authenticator, KeyCache, RateLimiter, bearer_key
 from gateway.metrics import merge_expositions
 from gateway.sse import frame, turn_events, wants_event_stream, word_chunks
 from runtime import metrics as runtime_metrics
+from runtime.errors import RateLimited
 
 
 class FakeClock:
@@ -64,6 +67,33 @@ def test_key_cache_ttl_and_bound() -> None:
     for i in range(10):
         cache.put(f"k{i}", "t")
     assert len(cache) == 3
+
+
+def test_unknown_keys_never_evict_a_tenants_key() -> None:
+    cache = KeyCache(max_size=3, max_unknown=3, clock=FakeClock())
+    for i in range(3):
+        cache.put(f"real{i}", f"t{i}")
+    for i in range(1000):
+        cache.put(f"random{i}", None)
+    assert [cache.get(f"real{i}") for i in range(3)] == [(True, f"t{i}") for i in range(3)]
+    assert len(cache) == 6
+
+
+async def test_unknown_keys_cost_their_client_not_the_store() -> None:
+    asked: list[str] = []
+
+    async def resolve(key: str) -> str | None:
+        asked.append(key)
+        return "t1" if key == "good" else None
+
+    auth = Authenticator(resolve, unknown_limiter=RateLimiter(1, 2, clock=FakeClock()))
+    assert await auth.tenant_for("good", "10.0.0.1") == "t1"
+    assert [await auth.tenant_for(f"bad{i}", "10.0.0.1") for i in range(2)] == [None, None]
+    with pytest.raises(RateLimited):
+        await auth.tenant_for("bad3", "10.0.0.1")
+    assert asked == ["good", "bad0", "bad1"]  # the third guess never reached the store
+    assert await auth.tenant_for("good", "10.0.0.1") == "t1"  # a known key still passes
+    assert await auth.tenant_for("bad4", "10.0.0.2") is None  # per client address
 
 
 def test_token_bucket() -> None:

@@ -18,6 +18,7 @@ from runtime.config import (
 )
 from runtime.errors import BadRequest, ConfigError
 from runtime.models.scripted import ScriptedModel
+from runtime.settings import Settings
 from runtime.tiers import RecursionBudget
 
 NO_ENV: dict[str, str] = {}
@@ -209,3 +210,28 @@ def test_load_class_errors(path: str) -> None:
 
 def test_load_class_ok() -> None:
     assert load_class("runtime.agents.admin:AdminOrchestrator") is AdminOrchestrator
+
+
+def test_service_settings_from_file_env_and_flags(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("ORCHESTRA_RATE_LIMIT_PER_S", "ORCHESTRA_MODEL_TTFT_MS", "ORCHESTRA_MODEL"):
+        monkeypatch.delenv(var, raising=False)
+    file = {
+        "gateway": {"rate_limit_per_s": 5, "rate_limit_burst": 9},
+        "model": {"kind": "scripted", "ttft_ms": 300, "tokens_per_s": 40, "latency_sigma": 0.5},
+    }
+    s = Settings.from_env(config_data=file)
+    assert (s.rate_limit_per_s, s.rate_limit_burst) == (5, 9)
+    assert (s.model_ttft_ms, s.model_tokens_per_s, s.model_latency_sigma) == (300, 40, 0.5)
+    monkeypatch.setenv("ORCHESTRA_RATE_LIMIT_PER_S", "7")
+    monkeypatch.setenv("ORCHESTRA_MODEL_TTFT_MS", "120")
+    s = Settings.from_env(config_data=file)
+    assert (s.rate_limit_per_s, s.model_ttft_ms) == (7, 120)  # the environment wins
+    assert Settings.from_env(config_data=file, rate_limit_per_s=9).rate_limit_per_s == 9
+    assert Settings.from_env(config_data=file, rate_limit_per_s=None).rate_limit_per_s == 7
+
+
+def test_a_bad_service_setting_names_its_key() -> None:
+    with pytest.raises(ConfigError, match=r"\[gateway\] rate_limit_per_s"):
+        Settings.from_env(config_data={"gateway": {"rate_limit_per_s": -1}})
+    with pytest.raises(ConfigError, match=r"\[model\] kind"):
+        Settings.from_env(config_data={"model": {"kind": "gpt"}})

@@ -180,3 +180,22 @@ def test_resolve_day() -> None:
     assert resolve_day("2030-02-03", monday) == "2030-02-03"
     with pytest.raises(ValueError, match="cannot understand"):
         resolve_day("someday", monday)
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("!tools list_services*100000000", "at most 50 calls"),
+        ("!tools " + "; ".join(["echo"] * 51), "at most 50 calls"),
+        ("!tools echo " + "x" * 5000, "at most 4096 characters"),
+        ("!tools echo {not json", "are not JSON"),
+        ("!tools echo*two", "must be a whole number"),
+    ],
+)
+async def test_a_bad_directive_is_answered_clearly_and_runs_nothing(
+    h: Harness, text: str, says: str
+) -> None:
+    sid = await h.session()
+    r = await h.send(sid, text)
+    assert r["tool_calls"] == []
+    assert says in r["reply"]

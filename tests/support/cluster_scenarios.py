@@ -10,6 +10,7 @@ Prints one JSON object of observations; tests/actors/test_multinode.py asserts o
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import subprocess
@@ -22,7 +23,7 @@ import ray
 from ray.cluster_utils import Cluster
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-from actors import RayBackend, ensure_actors, kill_actors
+from actors import RayBackend, ensure_actors, kill_actors, rendezvous
 from actors.cluster import single_machine_ray
 from actors.store import connect_store
 from runtime.errors import InvalidTransition, Unavailable
@@ -198,6 +199,62 @@ async def two_gateways(b: RayBackend, gcs: str) -> dict[str, Any]:
     }
 
 
+def turns_of(events: list[dict[str, Any]]) -> list[tuple[float, float]]:
+    """(start, end) of each turn of one session, from its audit (user message at the
+    start, assistant message at the end), in the order they started."""
+    starts = [e["at"] for e in events if e["type"] == "message" and e.get("role") == "user"]
+    ends = [e["at"] for e in events if e["type"] == "message" and e.get("role") == "assistant"]
+    return sorted(zip(sorted(starts), sorted(ends), strict=False))
+
+
+TURNS = 12  # per session and gateway
+
+
+async def ring_moves(b: RayBackend) -> dict[str, Any]:
+    """Two gateways with their own views of the host ring; a host is added (one
+    gateway sees it at once, the other never does here), then one is killed, all
+    under load. One owner per session means no two turns of a session overlap."""
+    other = RayBackend(
+        b.settings, await connect_store(b.settings.redis_url, b.settings.store_prefix)
+    )
+    other.router._refreshed = float("inf")  # its ring stays as it started: 3 hosts
+    t, _ = await add_tenant(b.store, "Ring Moves")
+    tid = t.tenant_id
+    sessions = [(await b.create_session(tid, "lab", f"r{i}"))[0]["session_id"] for i in range(16)]
+    sent: dict[str, list[str]] = {s: [] for s in sessions}
+
+    async def gateway_load(backend: RayBackend, tag: str, sid: str) -> None:
+        for k in range(TURNS):
+            text = f'!tools slow {{"seconds": 0.2}}; echo {{"tag": "{tag}-{k}"}}'
+            await send_until_done(backend, tid, sid, text, f"{sid}-{tag}-{k}")
+            sent[sid].append(text)
+
+    load = asyncio.gather(
+        *(gateway_load(gw, tag, s) for s in sessions for gw, tag in ((b, "a"), (other, "b")))
+    )
+    await asyncio.sleep(0.5)
+    grown = b.settings.model_copy(update={"hosts": 4})
+    await asyncio.to_thread(ensure_actors, grown)  # host 3 joins
+    await asyncio.to_thread(b.router.refresh_hosts)  # gateway a sees it, gateway b does not
+    moved = sum(
+        rendezvous(s, b.router.hosts) != rendezvous(s, other.router.hosts) for s in sessions
+    )
+    await asyncio.sleep(1.5)
+    victim = ray.get_actor("orchestra-host-0", namespace=b.settings.namespace)
+    ray.kill(victim, no_restart=True)  # host 0 leaves, for good
+    await load
+    out: dict[str, Any] = {"moved": moved, "overlaps": 0, "missing": 0, "duplicates": 0}
+    for sid in sessions:
+        history = [m["content"] for m in await b.list_messages(tid, sid) if m["role"] == "user"]
+        out["missing"] += len(set(sent[sid]) - set(history))
+        out["duplicates"] += len(history) - len(set(history))
+        turns = turns_of(await b.audit(tid, sid))
+        out["overlaps"] += sum(a[1] > c[0] for a, c in itertools.pairwise(turns))
+        out.setdefault("turns", []).append(len(turns))
+    await other.close()
+    return out
+
+
 @ray.remote(num_cpus=0)
 class Probe:
     """A worker process pinned to one node (its gRPC server is one of the listeners)."""
@@ -254,7 +311,7 @@ async def throughput(b: RayBackend, messages: int = 2000) -> dict[str, Any]:
 
 
 async def run(url: str, scenario: str, cluster: Cluster, workers: int) -> dict[str, Any]:
-    hosts = {"node_loss": 3, "throughput": max(1, workers + 1)}.get(scenario, 4)
+    hosts = {"node_loss": 3, "throughput": max(1, workers + 1), "ring_moves": 3}.get(scenario, 4)
     settings = settings_for(url, hosts)
     ensure_actors(settings)
     b = RayBackend(settings, await connect_store(url, prefix=settings.store_prefix))
@@ -269,6 +326,8 @@ async def run(url: str, scenario: str, cluster: Cluster, workers: int) -> dict[s
             return await throughput(b)
         if scenario == "loopback":
             return await loopback(cluster)
+        if scenario == "ring_moves":
+            return await ring_moves(b)
         raise SystemExit(f"unknown scenario {scenario}")
     finally:
         await b.close()
