@@ -51,6 +51,7 @@ class RayBackend(StoreReads):
             ]
         )
         self._turns: set[asyncio.Task[None]] = set()
+        self.metrics_max_session_actors = METRICS_MAX_SESSION_ACTORS
 
     async def create_session(
         self, tenant_id: str, agent: str, subject: str
@@ -129,7 +130,7 @@ class RayBackend(StoreReads):
 
     async def metrics_texts(self) -> list[bytes]:
         """This process's metrics plus every host's and registry's, and those of at
-        most `METRICS_MAX_SESSION_ACTORS` dedicated session actors (a scrape stays
+        most `metrics_max_session_actors` dedicated session actors (a scrape stays
         bounded however many sessions there are). An actor that does not answer
         within 2 s is left out of this scrape rather than holding it up."""
         names = [
@@ -140,7 +141,7 @@ class RayBackend(StoreReads):
         ]
         sessions = [n for n in names if n.startswith(SESSION_PREFIX)]
         names = [n for n in names if not n.startswith(SESSION_PREFIX)]
-        names += sessions[:METRICS_MAX_SESSION_ACTORS]
+        names += sessions[: self.metrics_max_session_actors]
 
         async def scrape(name: str) -> bytes | None:
             try:
