@@ -3,7 +3,7 @@
 Every key carries the tenant: ``{prefix}:t:{tenant}:...``; key parts are
 escaped so ``:`` and ``|`` in ids cannot make two keys collide. Multi-key
 writes are one MULTI/EXEC pipeline or one Lua script; read-modify-writes use
-WATCH and retry. The per-turn commands (`business_snapshot`, `save_turn`) go
+WATCH and retry. The per-turn commands (`data_read`, `save_turn`) go
 through an `AutoPipeline`, so concurrent turns share round trips.
 """
 
@@ -21,10 +21,10 @@ from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError, WatchError
 
 from runtime import paging
-from runtime.agents.business import apply_op, new_business
+from runtime.data import Change
 from runtime.errors import NotOwner, Unavailable
 from runtime.proposals import Proposal, ProposalStatus
-from runtime.store import LedgerState, SessionRecord, TenantRecord
+from runtime.store import LedgerEntry, LedgerState, SessionRecord, TenantRecord
 
 from . import scripts
 from .pipeline import AutoPipeline
@@ -43,6 +43,13 @@ def _esc(part: str) -> str:
 
 def _dumps(value: Any) -> bytes:
     return orjson.dumps(value)
+
+
+def _ledger_entry(raw: Any) -> LedgerEntry:
+    text = _text(raw)
+    if text in LedgerState.__members__:  # written by an earlier version: the state alone
+        return LedgerEntry(state=LedgerState(text))
+    return LedgerEntry.model_validate_json(text)
 
 
 def _text(value: Any) -> str:
@@ -81,8 +88,15 @@ class RedisStore:
 
     # tenants
     async def put_tenant(self, tenant: TenantRecord) -> None:
-        key = f"{self._prefix}:tenantkey:{_esc(tenant.key_hash)}"
-        await self._r.set(key, tenant.model_dump_json())
+        raw = tenant.model_dump_json()
+        async with self._r.pipeline(transaction=True) as pipe:
+            pipe.set(f"{self._prefix}:tenantkey:{_esc(tenant.key_hash)}", raw)
+            pipe.set(self._k(tenant.tenant_id, "tenant"), raw)
+            await pipe.execute()
+
+    async def get_tenant(self, tenant_id: str) -> TenantRecord | None:
+        raw = await self._auto.execute("GET", self._k(tenant_id, "tenant"))
+        return None if raw is None else TenantRecord.model_validate_json(raw)
 
     async def tenant_by_key_hash(self, key_hash: str) -> TenantRecord | None:
         raw = await self._r.get(f"{self._prefix}:tenantkey:{_esc(key_hash)}")
@@ -296,7 +310,12 @@ class RedisStore:
     def _open_member(self, tenant_id: str, proposal_id: str) -> str:
         return f"{_esc(tenant_id)}|{_esc(proposal_id)}"
 
-    async def save_proposals(self, proposals: list[Proposal], audit: list[dict[str, Any]]) -> None:
+    async def save_proposals(
+        self,
+        proposals: list[Proposal],
+        audit: list[dict[str, Any]],
+        ledger: dict[str, LedgerEntry] | None = None,
+    ) -> None:
         by_tenant: dict[str, list[dict[str, Any]]] = {}
         for event in audit:
             by_tenant.setdefault(str(event["tenant_id"]), []).append(event)
@@ -321,6 +340,9 @@ class RedisStore:
                     pipe.zadd(confirmed_key, {self._open_member(t, pid): p.updated_at})
                 else:
                     pipe.zrem(confirmed_key, self._open_member(t, pid))
+                entry = (ledger or {}).get(pid)
+                if entry is not None:
+                    pipe.set(self._k(t, "ledger", pid), entry.model_dump_json())
             self._queue_audit(pipe, by_tenant)
             await pipe.execute()
 
@@ -374,51 +396,46 @@ class RedisStore:
         return [p for p in await self._mget_proposals(keys) if p.status in _OPEN]
 
     # exactly-once execution ledger
-    async def ledger_claim(self, tenant_id: str, proposal_id: str, at: float) -> LedgerState | None:
+    async def ledger_claim(self, tenant_id: str, proposal_id: str, at: float) -> LedgerEntry | None:
         key = self._k(tenant_id, "ledger", proposal_id)
-        old = await self._r.set(key, LedgerState.DISPATCHING.value, nx=True, get=True)
-        return None if old is None else LedgerState(_text(old))
+        claim = LedgerEntry(state=LedgerState.DISPATCHING, at=at).model_dump_json()
+        old = await self._r.set(key, claim, nx=True, get=True)
+        return None if old is None else _ledger_entry(old)
 
-    async def ledger_set(self, tenant_id: str, proposal_id: str, state: LedgerState) -> None:
-        await self._r.set(self._k(tenant_id, "ledger", proposal_id), state.value)
+    async def ledger_put(self, tenant_id: str, proposal_id: str, entry: LedgerEntry) -> None:
+        await self._r.set(self._k(tenant_id, "ledger", proposal_id), entry.model_dump_json())
 
-    # the tenant's business document
-    async def business_read(self, tenant_id: str) -> dict[str, Any]:
-        raw = await self._r.get(self._k(tenant_id, "biz"))
-        doc: dict[str, Any] | None = None if raw is None else orjson.loads(raw)
-        return doc or new_business()
+    # tenant data
+    async def data_read(self, tenant_id: str, name: str) -> tuple[int, Any]:
+        version, raw = await self._auto.execute(
+            "MGET", self._k(tenant_id, "dver", name), self._k(tenant_id, "data", name)
+        )
+        return (0 if version is None else int(version)), None if raw is None else orjson.loads(raw)
 
-    async def business_write(self, tenant_id: str, key: str, op: str, args: dict[str, Any]) -> Any:
-        doc_key, applied_key = self._k(tenant_id, "biz"), self._k(tenant_id, "applied", key)
+    async def data_update(self, tenant_id: str, name: str, key: str, change: Change) -> Any:
+        doc_key, ver_key = self._k(tenant_id, "data", name), self._k(tenant_id, "dver", name)
+        applied_key = self._k(tenant_id, "dkey", name, key)
 
         async def body(pipe: Pipeline) -> Any:
             await pipe.watch(doc_key, applied_key)
-            # one MGET: a consistent snapshot, so apply_op never judges a doc that
-            # already holds this key's effect (its error would escape before EXEC)
+            # one MGET: a consistent snapshot, so `change` never judges a document
+            # that already holds this key's effect (its error would escape before EXEC)
             prev, raw = await pipe.mget([applied_key, doc_key])
             if prev is not None:
                 return orjson.loads(prev)
-            doc: dict[str, Any] = (None if raw is None else orjson.loads(raw)) or new_business()
-            result = apply_op(doc, op, args)  # raises before anything is queued
-            doc_raw, result_raw = _dumps(doc), _dumps(result)
+            new, result = change(None if raw is None else orjson.loads(raw))  # may raise
+            doc_raw, result_raw = _dumps(new), _dumps(result)
             pipe.multi()  # type: ignore[no-untyped-call]
             pipe.set(doc_key, doc_raw)
             pipe.set(applied_key, result_raw)
-            pipe.incr(self._k(tenant_id, "bizver"))
+            pipe.incr(ver_key)
             await pipe.execute()
             return result
 
         return await self._optimistic(body)
 
-    async def business_applied(self, tenant_id: str, key: str) -> bool:
-        return bool(await self._r.exists(self._k(tenant_id, "applied", key)))
-
-    async def business_snapshot(self, tenant_id: str) -> tuple[int, dict[str, Any]]:
-        version, raw = await self._auto.execute(
-            "MGET", self._k(tenant_id, "bizver"), self._k(tenant_id, "biz")
-        )
-        doc: dict[str, Any] | None = None if raw is None else orjson.loads(raw)
-        return (0 if version is None else int(version)), doc or new_business()
+    async def data_applied(self, tenant_id: str, name: str, key: str) -> bool:
+        return bool(await self._r.exists(self._k(tenant_id, "dkey", name, key)))
 
     # lifecycle
     async def ping(self) -> bool:

@@ -18,7 +18,9 @@ from typing import Any
 
 from . import logs, metrics
 from .agents import AgentCatalog
-from .errors import InvalidTransition, NotFound, ToolError
+from .data import StoreData
+from .dispatch import Outcome, dispatch
+from .errors import InvalidTransition, NotFound
 from .keyed_lock import KeyedLock
 from .proposals import (
     Proposal,
@@ -28,7 +30,8 @@ from .proposals import (
     proposal_event,
     window_open,
 )
-from .store import LedgerState, Store, StoreBusinessPort
+from .store import LedgerEntry, Store
+from .tenants import tenant_name
 from .tiers import Tier
 from .tools import ToolContext
 
@@ -68,10 +71,21 @@ class ProposalBook:
         return p
 
     async def _move(
-        self, p: Proposal, to: S, result: Any = None, error: str | None = None, by: str = ""
+        self,
+        p: Proposal,
+        to: S,
+        result: Any = None,
+        error: str | None = None,
+        by: str = "",
+        kind: str = "",
+        ledger: LedgerEntry | None = None,
     ) -> Proposal:
-        new = p.transition(to, at=self.clock(), result=result, error=error, decided_by=by)
-        await self.store.save_proposals([new], [proposal_event(new, p.status, new.updated_at)])
+        new = p.transition(
+            to, at=self.clock(), result=result, error=error, decided_by=by, error_kind=kind
+        )
+        event = proposal_event(new, p.status, new.updated_at)
+        entries = {new.proposal_id: ledger} if ledger is not None else None
+        await self.store.save_proposals([new], [event], entries)
         metrics.PROPOSAL_TRANSITIONS.labels(new.tier.value, to.value).inc()
         logs.event(
             "proposal",
@@ -234,50 +248,36 @@ class ProposalBook:
             return failed
         if verdict is None:
             return p  # waits, CONFIRMED, until its dependencies execute
-        prior = await self.store.ledger_claim(p.tenant_id, p.proposal_id, self.clock())
-        if prior is LedgerState.FAILED:
-            return await self._move(p, S.FAILED, error="execution failed earlier")
-        # None: first dispatch. DISPATCHING/DONE: a crash interrupted us; the
-        # idempotency key makes the store return the first result, not re-apply.
         orch = self.catalog.get(p.agent, p.tenant_id)
         tool = orch.tools.get(p.tool)
         if tool is None:
-            return await self._fail(p, f"tool {p.tool} no longer exists")
+            return await self._finish(p, Outcome(False, error=f"tool {p.tool} no longer exists"))
+        name = await tenant_name(self.store, p.tenant_id)
         ctx = ToolContext(
             tenant_id=p.tenant_id,
             session_id=p.session_id,
             subject=p.subject,
             agent=p.agent,
+            tenant_name=name,
             idempotency_key=p.proposal_id,
-            business=StoreBusinessPort(self.store, p.tenant_id),
+            data=StoreData(self.store, p.tenant_id),
         )
         timeout = orch.config.executor_timeout_ms / 1000
-        t0 = time.perf_counter()
-        try:
-            result = await asyncio.wait_for(tool.handler(ctx, tool.parse(p.args)), timeout)
-        except TimeoutError:
-            ms = (time.perf_counter() - t0) * 1000
-            metrics.TOOL_DURATION.labels(p.tier.value, p.tool, "timeout").observe(ms)
-            applied = None if tool.outcome is None else await tool.outcome(ctx)
-            if applied is None:  # cut short mid-call: it may or may not have had its effect
-                return await self._fail(p, f"timed out after {timeout:g}s; the outcome is unknown")
-            if not applied:
-                return await self._fail(p, f"timed out after {timeout:g}s; it did not run")
-            result = await tool.handler(ctx, tool.parse(p.args))  # the key returns its result
-        except (ToolError, ValueError) as exc:
-            return await self._fail(p, str(exc))
-        except Exception as exc:
-            return await self._fail(p, f"{type(exc).__name__}: {exc}")
-        ms = (time.perf_counter() - t0) * 1000
-        metrics.TOOL_DURATION.labels(p.tier.value, p.tool, "ok").observe(ms)
-        await self.store.ledger_set(p.tenant_id, p.proposal_id, LedgerState.DONE)
-        done = await self._move(p, S.EXECUTED, result=result)
-        await self._run_dependents(done)
-        return done
+        outcome, attempts, new = await dispatch(self.store, tool, ctx, p, timeout, self.clock)
+        return await self._finish(p, outcome, attempts if new else None)
 
-    async def _fail(self, p: Proposal, reason: str) -> Proposal:
-        await self.store.ledger_set(p.tenant_id, p.proposal_id, LedgerState.FAILED)
-        failed = await self._move(p, S.FAILED, error=reason)
+    async def _finish(self, p: Proposal, outcome: Outcome, attempts: int | None = 1) -> Proposal:
+        """The final transition, journaled in the ledger in the same write (unless
+        `attempts` is None: the outcome came from the ledger)."""
+        at = self.clock()
+        entry = None if attempts is None else outcome.entry(at, attempts)
+        if outcome.executed:
+            done = await self._move(p, S.EXECUTED, result=outcome.result, ledger=entry)
+            await self._run_dependents(done)
+            return done
+        failed = await self._move(
+            p, S.FAILED, error=outcome.error, kind=outcome.error_kind, ledger=entry
+        )
         await self._fail_dependents(failed)
         return failed
 

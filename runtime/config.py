@@ -1,57 +1,170 @@
-"""Configuration: one frozen `OrchestratorConfig` per agent type, plus settings.
+"""The config file of `orchestra serve --config FILE` (TOML or YAML): its format and checks.
 
-Precedence (lowest first): built-in preset -> config file (TOML or YAML,
-`agents.<name>` tables) -> environment (`ORCHESTRA_<AGENT>__<FIELD>`, e.g.
-`ORCHESTRA_CHATBOT__SOFT_CONFIRM_WINDOW_MS=5000`, or `ORCHESTRA_ALL__<FIELD>`).
+The format is shared/API.md's "Configuration": `[model]`, `[gateway]`,
+`[agents.NAME]` (a preset override, a Python class, or a declared agent),
+`[tools.NAME]` (a Python function or an HTTP endpoint), `[mcp.NAME]` (an MCP
+server), `[canary]`, and the top-level `demo` (the salon's agents are there
+unless `demo = false`). Every key is known: a typo'd section or key, an
+unknown tier, a schema that is not JSON Schema is a `ConfigError` naming the
+file, the key and the reason, before anything starts.
 """
 
 from __future__ import annotations
 
-import os
 import tomllib
 from collections.abc import Mapping
+from importlib.resources import files
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from jsonschema.exceptions import SchemaError
+from jsonschema.validators import validator_for
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from .agents.canary import CanaryConfig
 from .errors import ConfigError
-from .tiers import RecursionBudget
-
-AgentName = Literal["onboarding", "chatbot", "admin"]
-AGENTS: tuple[str, ...] = ("onboarding", "chatbot", "admin")
-# Keys of an `[agents.NAME]` table that say what the agent is, not its preset.
-AGENT_KEYS = frozenset({"class"})
+from .tiers import RecursionBudget, Tier
 
 
-class OrchestratorConfig(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    model: str = "claude-sonnet-4-6"
-    max_tokens: int = Field(default=1024, gt=0)
-    temperature: float = Field(default=0.2, ge=0.0, le=1.0)
-    max_history_messages: int = Field(default=20, ge=2)
-    soft_confirm_window_ms: int = Field(default=120_000, gt=0)
-    recursion_budget: RecursionBudget = RecursionBudget()
-    executor_timeout_ms: int = Field(default=5_000, gt=0)
-    context_cache_ttl_ms: int = Field(default=60_000, ge=0)
-    breaker_threshold: int = Field(default=3, gt=0)
-    breaker_reset_ms: int = Field(default=60_000, gt=0)
-    max_model_attempts: int = Field(default=4, gt=0)
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
-PRESETS: dict[str, OrchestratorConfig] = {
-    "onboarding": OrchestratorConfig(
-        max_history_messages=30, soft_confirm_window_ms=300_000, executor_timeout_ms=10_000
-    ),
-    "chatbot": OrchestratorConfig(
-        max_history_messages=10, soft_confirm_window_ms=30_000, executor_timeout_ms=5_000
-    ),
-    "admin": OrchestratorConfig(
-        max_history_messages=20, soft_confirm_window_ms=120_000, executor_timeout_ms=5_000
-    ),
-}
+class ModelSection(_Section):
+    kind: Literal["scripted", "anthropic", "openai"] = "scripted"
+    name: str = ""
+    ttft_ms: float = Field(default=0, ge=0)
+    tokens_per_s: float = Field(default=0, ge=0)
+    latency_ms: float = Field(default=0, ge=0)
+    latency_sigma: float = Field(default=0, ge=0)
+    seed: int = 7
+
+
+class GatewaySection(_Section):
+    rate_limit_per_s: float | None = Field(default=None, gt=0)
+    rate_limit_burst: int | None = Field(default=None, gt=0)
+    max_message_bytes: int | None = Field(default=None, gt=0)
+
+
+class AgentSection(_Section):
+    """A preset override (any of the preset's fields), and what the agent is:
+    a Python class, or a declared agent (system prompt, greeting, tools)."""
+
+    class_: str | None = Field(default=None, alias="class", pattern=r"^[\w.]+:[\w.]+$")
+    preset: str | None = None
+    system_prompt: str | None = Field(default=None, max_length=20_000)
+    greeting: str | None = Field(default=None, max_length=2_000)
+    tools: list[str] | None = None
+    # preset fields (runtime.presets.OrchestratorConfig)
+    model: str | None = None
+    max_tokens: int | None = Field(default=None, gt=0)
+    temperature: float | None = Field(default=None, ge=0.0, le=1.0)
+    max_history_messages: int | None = Field(default=None, ge=2)
+    soft_confirm_window_ms: int | None = Field(default=None, gt=0)
+    recursion_budget: RecursionBudget | None = None
+    executor_timeout_ms: int | None = Field(default=None, gt=0)
+    context_cache_ttl_ms: int | None = Field(default=None, ge=0)
+    breaker_threshold: int | None = Field(default=None, gt=0)
+    breaker_reset_ms: int | None = Field(default=None, gt=0)
+    max_model_attempts: int | None = Field(default=None, gt=0)
+
+    @property
+    def declared(self) -> bool:
+        return self.system_prompt is not None or self.tools is not None
+
+
+def _json_schema(value: dict[str, Any]) -> dict[str, Any]:
+    try:
+        validator_for(value).check_schema(value)
+    except SchemaError as exc:
+        raise ValueError(f"not a valid JSON Schema: {exc.message}") from None
+    if value.get("type", "object") != "object":
+        raise ValueError("the arguments' schema must be of type object")
+    return value
+
+
+class PythonToolSection(_Section):
+    python: str = Field(pattern=r"^[\w.]+:[\w.]+$")
+    tier: Tier | None = None  # a @tool function has its own; this overrides it
+    description: str = ""
+
+
+class HttpToolSection(_Section):
+    kind: Literal["http"]
+    url: str = Field(pattern=r"^https?://")
+    tier: Tier
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
+    description: str = ""
+    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object"})
+    timeout_ms: int = Field(default=5_000, gt=0)
+    idempotent: bool = False
+    headers: dict[str, str] = Field(default_factory=dict)  # values may be "env:VAR"
+
+    @field_validator("parameters")
+    @classmethod
+    def _schema(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return _json_schema(value)
+
+
+class McpSection(_Section):
+    """An MCP server: `url` (streamable HTTP) or `command` (stdio)."""
+
+    url: str | None = Field(default=None, pattern=r"^https?://")
+    command: str | None = None
+    args: list[str] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict)
+    tiers: dict[str, Tier] = Field(default_factory=dict)  # tool -> tier (else annotations)
+    idempotent: list[str] = Field(default_factory=list)  # tools safe to send again
+    timeout_ms: int = Field(default=10_000, gt=0)
+    headers: dict[str, str] = Field(default_factory=dict)
+
+
+class ConfigFile(_Section):
+    demo: bool = True
+    model: ModelSection = ModelSection()
+    gateway: GatewaySection = GatewaySection()
+    agents: dict[str, AgentSection] = Field(default_factory=dict)
+    tools: dict[str, PythonToolSection | HttpToolSection] = Field(default_factory=dict)
+    mcp: dict[str, McpSection] = Field(default_factory=dict)
+    canary: CanaryConfig = CanaryConfig()
+
+    @field_validator("tools", mode="before")
+    @classmethod
+    def _tool_kind(cls, value: Any) -> Any:
+        if isinstance(value, Mapping):  # a table with `kind` is an endpoint, else Python
+            for name, table in value.items():
+                if isinstance(table, Mapping) and "kind" not in table and "python" not in table:
+                    raise ValueError(
+                        f'{name}: a tool needs `python = "module:function"` or `kind = "http"`'
+                    )
+        return value
+
+
+DEMO_PACKAGE = "salon"  # the demo plugin: its `orchestra.toml` is the default config
+
+
+def effective_config(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The file's data over the demo's config (unless it says `demo = false`)."""
+    if data.get("demo") is False:
+        return dict(data)
+    try:
+        resource = files(DEMO_PACKAGE).joinpath("orchestra.toml")
+        demo = tomllib.loads(resource.read_text())
+    except (ModuleNotFoundError, FileNotFoundError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"the demo config ({DEMO_PACKAGE}) cannot be read: {exc}") from exc
+    return merge(demo, data)
+
+
+def merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """`over` on top of `base`, tables merged key by key."""
+    merged = dict(base)
+    for key, value in over.items():
+        old = merged.get(key)
+        merged[key] = (
+            merge(old, value) if isinstance(value, Mapping) and isinstance(old, Mapping) else value
+        )
+    return merged
 
 
 def load_file(path: str | Path) -> dict[str, Any]:
@@ -73,57 +186,20 @@ def load_file(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def _env_overrides(agent: str, env: Mapping[str, str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for scope in ("ALL", agent.upper()):
-        prefix = f"ORCHESTRA_{scope}__"
-        for key, value in env.items():
-            if not key.startswith(prefix):
-                continue
-            field = key[len(prefix) :].lower()
-            if field.startswith("recursion_budget__"):
-                out.setdefault("recursion_budget", {})[field.split("__", 1)[1].upper()] = value
-            else:
-                out[field] = value
-    return out
-
-
-def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in over.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
-def resolve_config(
-    agent: str,
-    file_data: Mapping[str, Any] | None = None,
-    env: Mapping[str, str] | None = None,
-    base: str | None = None,
-) -> OrchestratorConfig:
-    """The effective config of one agent type (`base`: the preset of an extra agent)."""
-    preset = PRESETS.get(agent) or (PRESETS.get(base) if base else None)
-    if preset is None:
-        raise ConfigError(f"unknown agent {agent!r}; expected one of {', '.join(PRESETS)}")
-    data = preset.model_dump()
-    agents_section = (file_data or {}).get("agents", {})
-    if isinstance(agents_section, Mapping):
-        for scope in ("all", agent):
-            section = agents_section.get(scope)
-            if isinstance(section, Mapping):
-                preset_fields = {k: v for k, v in section.items() if k not in AGENT_KEYS}
-                data = _merge(data, preset_fields)
-    data = _merge(data, _env_overrides(agent, os.environ if env is None else env))
+def parse_config(data: Mapping[str, Any], source: str = "the config") -> ConfigFile:
+    """The validated file; `ConfigError` names `source`, the key and the reason."""
     try:
-        return OrchestratorConfig.model_validate(data)
+        return ConfigFile.model_validate(dict(data))
     except ValidationError as exc:
-        raise ConfigError(f"invalid config for agent {agent}: {exc}") from exc
+        first = exc.errors()[0]
+        loc = [str(p) for p in first["loc"] if not str(p).startswith(("function-", "union["))]
+        where = ".".join(_tidy(loc)) or "top level"
+        reason = first["msg"]
+        if first["type"] == "extra_forbidden":
+            reason = "unknown key (not in the config format: a typo?)"
+        raise ConfigError(f"{source}: {where}: {reason}") from exc
 
 
-def resolve_all(
-    file_data: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None
-) -> dict[str, OrchestratorConfig]:
-    return {name: resolve_config(name, file_data, env) for name in PRESETS}
+def _tidy(loc: list[str]) -> list[str]:
+    """Drop pydantic's union branch names (`PythonToolSection`, ...) from a path."""
+    return [p for p in loc if p not in ("PythonToolSection", "HttpToolSection", "class_")] or loc

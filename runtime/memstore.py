@@ -9,10 +9,10 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from . import paging
-from .agents.business import apply_op, new_business
+from .data import Change
 from .errors import NotOwner
 from .proposals import Proposal, ProposalStatus
-from .store import LedgerState, SessionRecord, TenantRecord
+from .store import LedgerEntry, LedgerState, SessionRecord, TenantRecord
 
 _OPEN = (ProposalStatus.PENDING, ProposalStatus.CONFIRMED)
 
@@ -26,16 +26,20 @@ class MemoryStore:
         self.state: dict[tuple[str, str], dict[str, Any]] = {}
         self.audit: dict[str, list[dict[str, Any]]] = {}
         self.proposals: dict[tuple[str, str], Proposal] = {}
-        self.ledger: dict[tuple[str, str], LedgerState] = {}
-        self.business: dict[str, dict[str, Any]] = {}
-        self.applied: dict[tuple[str, str], Any] = {}
-        self.versions: dict[str, int] = {}
+        self.ledger: dict[tuple[str, str], LedgerEntry] = {}
+        self.data: dict[tuple[str, str], tuple[int, Any]] = {}  # (tenant, name) -> (version, doc)
+        self.applied: dict[tuple[str, str, str], Any] = {}  # (tenant, name, key) -> result
+        self.tenant_ids: dict[str, TenantRecord] = {}
         self.owners: dict[tuple[str, str], str] = {}
         self.live: dict[str, tuple[str, float]] = {}  # host -> (incarnation, expiry)
         self._lock = asyncio.Lock()
 
     async def put_tenant(self, tenant: TenantRecord) -> None:
         self.tenants[tenant.key_hash] = tenant
+        self.tenant_ids[tenant.tenant_id] = tenant
+
+    async def get_tenant(self, tenant_id: str) -> TenantRecord | None:
+        return self.tenant_ids.get(tenant_id)
 
     async def tenant_by_key_hash(self, key_hash: str) -> TenantRecord | None:
         return self.tenants.get(key_hash)
@@ -157,7 +161,15 @@ class MemoryStore:
         events = self.audit.get(tenant_id, [])
         return [copy.deepcopy(e) for e in events if session_id in (None, e.get("session_id"))]
 
-    async def save_proposals(self, proposals: list[Proposal], audit: list[dict[str, Any]]) -> None:
+    async def save_proposals(
+        self,
+        proposals: list[Proposal],
+        audit: list[dict[str, Any]],
+        ledger: dict[str, LedgerEntry] | None = None,
+    ) -> None:
+        for pid, entry in (ledger or {}).items():
+            tenant = next(p.tenant_id for p in proposals if p.proposal_id == pid)
+            self.ledger[(tenant, pid)] = entry
         for p in proposals:
             self.proposals[(p.tenant_id, p.proposal_id)] = p
         for event in audit:
@@ -198,35 +210,33 @@ class MemoryStore:
             if p.status is ProposalStatus.CONFIRMED and p.updated_at <= before
         ]
 
-    async def ledger_claim(self, tenant_id: str, proposal_id: str, at: float) -> LedgerState | None:
+    async def ledger_claim(self, tenant_id: str, proposal_id: str, at: float) -> LedgerEntry | None:
         key = (tenant_id, proposal_id)
         if key in self.ledger:
             return self.ledger[key]
-        self.ledger[key] = LedgerState.DISPATCHING
+        self.ledger[key] = LedgerEntry(state=LedgerState.DISPATCHING, at=at)
         return None
 
-    async def ledger_set(self, tenant_id: str, proposal_id: str, state: LedgerState) -> None:
-        self.ledger[(tenant_id, proposal_id)] = state
+    async def ledger_put(self, tenant_id: str, proposal_id: str, entry: LedgerEntry) -> None:
+        self.ledger[(tenant_id, proposal_id)] = entry
 
-    async def business_read(self, tenant_id: str) -> dict[str, Any]:
-        return copy.deepcopy(self.business.get(tenant_id) or new_business())
+    # tenant data
+    async def data_read(self, tenant_id: str, name: str) -> tuple[int, Any]:
+        version, doc = self.data.get((tenant_id, name), (0, None))
+        return version, copy.deepcopy(doc)
 
-    async def business_write(self, tenant_id: str, key: str, op: str, args: dict[str, Any]) -> Any:
+    async def data_update(self, tenant_id: str, name: str, key: str, change: Change) -> Any:
         async with self._lock:
-            if (tenant_id, key) in self.applied:
-                return copy.deepcopy(self.applied[(tenant_id, key)])
-            doc = copy.deepcopy(self.business.get(tenant_id) or new_business())
-            result = apply_op(doc, op, args)  # raises before anything is stored
-            self.business[tenant_id] = doc
-            self.applied[(tenant_id, key)] = copy.deepcopy(result)
-            self.versions[tenant_id] = self.versions.get(tenant_id, 0) + 1
+            if (tenant_id, name, key) in self.applied:
+                return copy.deepcopy(self.applied[(tenant_id, name, key)])
+            version, doc = self.data.get((tenant_id, name), (0, None))
+            new, result = change(copy.deepcopy(doc))  # raises before anything is stored
+            self.data[(tenant_id, name)] = (version + 1, copy.deepcopy(new))
+            self.applied[(tenant_id, name, key)] = copy.deepcopy(result)
             return copy.deepcopy(result)
 
-    async def business_applied(self, tenant_id: str, key: str) -> bool:
-        return (tenant_id, key) in self.applied
-
-    async def business_snapshot(self, tenant_id: str) -> tuple[int, dict[str, Any]]:
-        return self.versions.get(tenant_id, 0), await self.business_read(tenant_id)
+    async def data_applied(self, tenant_id: str, name: str, key: str) -> bool:
+        return (tenant_id, name, key) in self.applied
 
     async def ping(self) -> bool:
         return True

@@ -53,6 +53,18 @@ PROPOSAL_TRANSITIONS = Counter(
     ["tier", "to"],
     registry=REGISTRY,
 )
+OUTCOME_UNKNOWN = Counter(
+    "orchestra_outcome_unknown",
+    "Approved executions whose effect is unknown (cut short, not idempotent): to reconcile.",
+    ["tool"],
+    registry=REGISTRY,
+)
+REDISPATCHES = Counter(
+    "orchestra_redispatches",
+    "Idempotent tools dispatched again with the same key after a cut-short call.",
+    ["tool"],
+    registry=REGISTRY,
+)
 BREAKER_CHANGES = Counter(
     "orchestra_breaker_transitions", "Circuit breaker state changes.", ["to"], registry=REGISTRY
 )

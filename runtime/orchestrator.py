@@ -16,14 +16,14 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from functools import cached_property
-from typing import Any, ClassVar
+from typing import Any
 
 import orjson
 
 from . import logs, metrics
-from .agents.business import context_summary
 from .breaker import OPEN_MESSAGE, BreakerState, CircuitBreaker
 from .config import OrchestratorConfig
+from .data import TenantData, TurnData
 from .errors import ToolError, ToolValidationError, TurnAborted, classify
 from .events import Emit, ProposalEvent, TokenEvent, ToolCallEvent
 from .history import History
@@ -44,13 +44,14 @@ from .proposals import Proposal, ProposalStatus, check_dependencies, proposal_ev
 from .retry import RetryPolicy, retry
 from .sanitize import sanitize_for_prompt
 from .state import ProposalPort, SessionState, TurnResult, _Turn
-from .store import SessionRecord, SnapshotBusinessPort, Store
+from .store import SessionRecord, Store
+from .tenants import tenant_name
 from .tiers import Tier, TierCounter, exhausted_message
 from .tools import Tool, ToolContext, ToolRegistry
 
 
 class BaseOrchestrator(ABC):
-    agent: ClassVar[str]
+    agent: str = ""  # its name in the catalog (the config's [agents.NAME])
 
     def __init__(
         self,
@@ -58,11 +59,15 @@ class BaseOrchestrator(ABC):
         model: Model,
         clock: Callable[[], float] = time.time,
         retry_policy: RetryPolicy | None = None,
+        *,
+        name: str = "",
     ) -> None:
         self.config = config
         self.model = model
         self.clock = clock
         self.retry_policy = retry_policy or RetryPolicy(max_attempts=config.max_model_attempts)
+        if name:
+            self.agent = name
 
     # -- what agent types supply -------------------------------------------
     @abstractmethod
@@ -73,6 +78,17 @@ class BaseOrchestrator(ABC):
 
     @abstractmethod
     def get_greeting(self, context: dict[str, str]) -> str: ...
+
+    async def prompt_context(self, ctx: ToolContext) -> dict[str, str]:
+        """The facts `build_system_prompt` and `get_greeting` are given (each value
+        is sanitised before use). By default the tenant's name; an agent with data of
+        its own reads it here (`ctx.store()`; a read is the turn's snapshot)."""
+        return {"tenant_name": ctx.tenant_name}
+
+    async def context_version(self, ctx: ToolContext) -> int:
+        """Moves when what `prompt_context` reads changes: the cached context of a
+        session is rebuilt then (and at the latest every `context_cache_ttl_ms`)."""
+        return 0
 
     def script(self, text: str, tools: set[str]) -> Plan:
         """The calls the offline ScriptedModel makes for `text` (its `!tools`
@@ -107,16 +123,31 @@ class BaseOrchestrator(ABC):
             state.recent = dict(snapshot.get("recent", {}))
         return state
 
-    def context(self, state: SessionState, doc: dict[str, Any], version: int) -> dict[str, str]:
-        """The tenant's business facts for the prompt: cached per session (TTL) until
-        the business changes (its version moves), sanitised."""
+    async def context(self, state: SessionState, ctx: ToolContext) -> dict[str, str]:
+        """The prompt context: cached per session (TTL) until its version moves, and
+        sanitised (every field a tenant or user wrote goes through one sanitiser)."""
         now_ms = self.clock() * 1000
+        version = await self.context_version(ctx)
         fresh = now_ms - state.context_at < self.config.context_cache_ttl_ms
         if state.context is not None and fresh and version == state.context_version:
             return state.context
-        state.context = {k: sanitize_for_prompt(v) for k, v in context_summary(doc).items()}
+        raw = await self.prompt_context(ctx)
+        state.context = {k: sanitize_for_prompt(v) for k, v in raw.items()}
         state.context_at, state.context_version = now_ms, version
         return state.context
+
+    def tool_context(
+        self, rec: SessionRecord, data: TenantData, tenant_name: str, key: str | None = None
+    ) -> ToolContext:
+        return ToolContext(
+            tenant_id=rec.tenant_id,
+            session_id=rec.session_id,
+            subject=rec.subject,
+            agent=self.agent,
+            tenant_name=tenant_name,
+            idempotency_key=key,
+            data=data,
+        )
 
     async def run_turn(
         self,
@@ -156,11 +187,12 @@ class BaseOrchestrator(ABC):
                 if p.status is ProposalStatus.EXECUTED:
                     state.context = None  # our own write: rebuild the context
 
-        # One round trip: the version (is the cached context stale?) and the document
-        # (the context, and what this turn's read tools see).
-        version, doc = await store.business_snapshot(rec.tenant_id)
-        turn.doc = doc
-        context = self.context(state, doc, version)
+        # The turn's tools share one view of the tenant's data (a document read once
+        # is served from that read), and so does the prompt context.
+        turn.ctx = self.tool_context(
+            rec, TurnData(store, rec.tenant_id), await tenant_name(store, rec.tenant_id)
+        )
+        context = await self.context(state, turn.ctx)
         system = self.build_system_prompt(context)
         if state.history.summary:
             system += "\n\nEarlier in this conversation: " + state.history.summary
@@ -314,26 +346,19 @@ class BaseOrchestrator(ABC):
         except ToolValidationError as exc:
             return self._record(turn, use, tool, "invalid", str(exc), True)
         if tool.tier is not Tier.T1:
-            return await self._propose(turn, use, tool, args.model_dump(), tool.describe(args))
+            return await self._propose(turn, use, tool, args, tool.describe(args))
         breaker = turn.state.breaker
         if not breaker.allow():
             turn.breaker_blocked = True
             return self._record(turn, use, tool, "breaker_open", OPEN_MESSAGE, True)
-        rec = turn.state.record
-        ctx = ToolContext(
-            tenant_id=rec.tenant_id,
-            session_id=rec.session_id,
-            subject=rec.subject,
-            agent=self.agent,
-            business=SnapshotBusinessPort(store, rec.tenant_id, turn.doc),
-        )
+        assert turn.ctx is not None
         timeout = self.config.executor_timeout_ms / 1000
         turn.send(ToolCallEvent(tool.name, tool.tier.value, "started"))
         t0 = time.perf_counter()
         status, content, is_error = "ok", "", False
         try:
             async with asyncio.timeout(timeout):  # no extra task, unlike wait_for
-                result = await tool.handler(ctx, args)
+                result = await tool.invoke(turn.ctx, args)
             content = orjson.dumps(result, default=str).decode()
             breaker.record_success()
         except TimeoutError:

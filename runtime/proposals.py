@@ -74,6 +74,7 @@ class Proposal(BaseModel):
     expires_at: float | None = None
     result: Any = None
     error: str | None = None
+    error_kind: str = ""  # e.g. "outcome_unknown": a person must reconcile it
     updated_at: float = 0.0
     # When the reply that showed it was saved (wall-clock ns, a causal stamp, not
     # rule time): only a user message received after it may soft-confirm it.
@@ -90,6 +91,7 @@ class Proposal(BaseModel):
         result: Any = None,
         error: str | None = None,
         decided_by: str = "",
+        error_kind: str = "",
     ) -> Proposal:
         if not can_transition(self.status, target):
             raise InvalidTransition(self.status.value, target.value)
@@ -100,7 +102,15 @@ class Proposal(BaseModel):
             update["error"] = error
         if decided_by:
             update["decided_by"] = decided_by
+        if error_kind:
+            update["error_kind"] = error_kind
         return self.model_copy(update=update)
+
+    def _failure(self) -> dict[str, str]:
+        failure = {"error": self.error or ""}
+        if self.error_kind:
+            failure["error_kind"] = self.error_kind
+        return failure
 
     def seen_by(self, received_ns: int) -> bool:
         """Was a user message received at `received_ns` sent after this was shown?"""
@@ -122,7 +132,7 @@ class Proposal(BaseModel):
             "depends_on": list(self.depends_on),
             "created_at": self.created_at,
             "expires_at": self.expires_at,
-            "result": self.result if self.error is None else {"error": self.error},
+            "result": self.result if self.error is None else self._failure(),
         }
 
 
@@ -138,6 +148,7 @@ def proposal_event(p: Proposal, old: ProposalStatus | None, at: float) -> dict[s
         "tier": p.tier.value,
         "from": old.value if old else None,
         "to": p.status.value,
+        **({"reason": p.error_kind} if p.error_kind and old is not None else {}),
     }
 
 

@@ -19,8 +19,8 @@ from typing import Any
 
 from . import metrics
 from .agents import AgentCatalog
-from .agents.business import context_summary
 from .breaker import BreakerState
+from .data import StoreData
 from .errors import NotFound, NotOwner, SessionClosed, Unavailable
 from .events import Emit, StartEvent
 from .history import cut_index
@@ -29,6 +29,7 @@ from .orchestrator import BaseOrchestrator
 from .sanitize import sanitize_for_prompt
 from .state import ProposalPort, SessionState, TurnResult
 from .store import SessionRecord, Store
+from .tenants import tenant_name
 
 RECENT_RESULTS = 8  # retries come right after a failure: a short memory is enough
 
@@ -170,17 +171,18 @@ async def create_session(
 ) -> tuple[dict[str, Any], bool]:
     """Create the active session of (tenant, agent, subject), or return the existing one."""
     orch = catalog.get(agent, tenant_id)  # BadRequest for an unknown agent
-    doc = await store.business_read(tenant_id)
-    context = {k: sanitize_for_prompt(v) for k, v in context_summary(doc).items()}
     rec = SessionRecord(
         session_id="s_" + uuid.uuid4().hex,
         tenant_id=tenant_id,
         agent=agent,
         subject=subject,
-        greeting=orch.get_greeting(context),
         created_at=clock(),
     )
-    stored, created = await store.create_session(rec)
+    ctx = orch.tool_context(rec, StoreData(store, tenant_id), await tenant_name(store, tenant_id))
+    context = {k: sanitize_for_prompt(v) for k, v in (await orch.prompt_context(ctx)).items()}
+    stored, created = await store.create_session(
+        rec.model_copy(update={"greeting": orch.get_greeting(context)})
+    )
     return stored.public(), created
 
 

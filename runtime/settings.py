@@ -8,8 +8,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .agents import BUILTIN, AgentCatalog, CanaryConfig
-from .config import resolve_config
+from .agents import AgentCatalog
+from .agents.build import deployment
+from .config import effective_config, parse_config
 from .errors import ConfigError
 from .models.base import Model
 from .models.scripted import ScriptedModel
@@ -33,6 +34,8 @@ class Settings(BaseModel):
     model_latency_sigma: float = Field(default=0.0, ge=0)  # scripted: lognormal spread
     model_seed: int = 7  # scripted: the delays' random seed (reproducible runs)
     config_data: dict[str, Any] = Field(default_factory=dict)  # parsed config file
+    config_source: str = "the config"  # its path, for error messages
+    mcp_tools: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)  # discovered
     extra_agents: dict[str, str] = Field(default_factory=dict)  # name -> "module:Class"
     max_message_bytes: int = Field(default=16 * 1024, gt=0)
     rate_limit_per_s: float = Field(default=200.0, gt=0)  # per tenant, per gateway process
@@ -128,24 +131,16 @@ def build_model(settings: Settings) -> Model:
     )
 
 
-def agent_classes(settings: Settings) -> dict[str, str]:
-    """Extra agents: `Settings.extra_agents` and the config file's
-    `[agents.NAME] class = "package.module:Class"` tables."""
-    found = dict(settings.extra_agents)
-    section = settings.config_data.get("agents")
-    if isinstance(section, Mapping):
-        for name, table in section.items():
-            if isinstance(table, Mapping) and isinstance(table.get("class"), str):
-                found[str(name)] = table["class"]
-    return found
-
-
 def build_catalog(settings: Settings) -> AgentCatalog:
-    extra = agent_classes(settings)
-    names = ["onboarding", "chatbot", "admin", *(n for n in extra if n not in BUILTIN)]
-    configs = {n: resolve_config(n, settings.config_data, base="admin") for n in names}
-    canary = CanaryConfig.model_validate(settings.config_data.get("canary") or {})
-    catalog = AgentCatalog(build_model(settings), configs, extra=extra, canary=canary)
-    for name in names:  # build every agent now: config errors surface at start-up
+    """The deployment's agents: the config file's (with the demo's under it unless
+    `demo = false`), the settings' extra classes, their presets and canaries.
+    Every agent is built now: a config error surfaces at start-up."""
+    data = effective_config(settings.config_data)
+    cfg = parse_config(data, settings.config_source)
+    built = deployment(cfg, data, extra=settings.extra_agents, mcp_infos=settings.mcp_tools)
+    catalog = AgentCatalog(
+        build_model(settings), built.configs, canary=cfg.canary, factories=built.factories
+    )
+    for name in catalog.names():
         catalog.get(name)
     return catalog

@@ -17,6 +17,7 @@ from .models.base import Message
 from .proposals import Proposal
 from .store import SessionRecord
 from .tiers import Tier, TierCounter
+from .tools import ToolContext
 
 
 class ProposalPort(Protocol):
@@ -95,7 +96,7 @@ class _Turn:
     counter: TierCounter
     now: float
     emit: Emit | None = None  # a streaming client's sink, if any
-    doc: dict[str, Any] = field(default_factory=dict)  # the business snapshot of this turn
+    ctx: ToolContext | None = None  # what this turn's tools run with
     proposals: dict[str, Proposal] = field(default_factory=dict)
     written: list[str] = field(default_factory=list)  # proposals of this turn, in order
     calls: list[dict[str, str]] = field(default_factory=list)

@@ -13,6 +13,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
+from .data import DataStore
 from .proposals import Proposal, ProposalStatus
 
 
@@ -54,10 +55,30 @@ class LedgerState(StrEnum):
     FAILED = "FAILED"
 
 
-class Store(Protocol):
+class LedgerEntry(BaseModel):
+    """What the exactly-once ledger knows of one proposal's execution.
+
+    DISPATCHING is written before the tool is called; DONE (with the result) or
+    FAILED (with the error) is written together with the proposal's final status.
+    A repeat finds DONE and returns `result` without calling the tool again."""
+
+    model_config = ConfigDict(frozen=True)
+
+    state: LedgerState
+    at: float = 0.0
+    attempts: int = 1  # dispatches so far (an idempotent tool may be sent again)
+    result: Any = None
+    error: str | None = None
+    error_kind: str = ""
+
+
+class Store(DataStore, Protocol):
+    """Everything that must survive a crash; tenant data (`DataStore`) included."""
+
     # tenants
     async def put_tenant(self, tenant: TenantRecord) -> None: ...
     async def tenant_by_key_hash(self, key_hash: str) -> TenantRecord | None: ...
+    async def get_tenant(self, tenant_id: str) -> TenantRecord | None: ...
 
     # sessions and history
     async def create_session(self, rec: SessionRecord) -> tuple[SessionRecord, bool]:
@@ -140,8 +161,15 @@ class Store(Protocol):
 
     # proposals
     async def save_proposals(
-        self, proposals: list[Proposal], audit: list[dict[str, Any]]
-    ) -> None: ...
+        self,
+        proposals: list[Proposal],
+        audit: list[dict[str, Any]],
+        ledger: dict[str, LedgerEntry] | None = None,
+    ) -> None:
+        """Store proposals, their audit events and (by proposal id) ledger entries:
+        all at once, or nothing."""
+        ...
+
     async def get_proposal(self, tenant_id: str, proposal_id: str) -> Proposal | None: ...
     async def list_proposals(
         self,
@@ -165,81 +193,13 @@ class Store(Protocol):
         ...
 
     # exactly-once execution ledger
-    async def ledger_claim(self, tenant_id: str, proposal_id: str, at: float) -> LedgerState | None:
-        """Record DISPATCHING; None if claimed now, else the existing state."""
+    async def ledger_claim(self, tenant_id: str, proposal_id: str, at: float) -> LedgerEntry | None:
+        """Record DISPATCHING (attempt 1) unless an entry exists: None if claimed
+        now, else the existing entry."""
         ...
 
-    async def ledger_set(self, tenant_id: str, proposal_id: str, state: LedgerState) -> None: ...
-
-    # the tenant's business document (demo domain)
-    async def business_read(self, tenant_id: str) -> dict[str, Any]: ...
-    async def business_write(self, tenant_id: str, key: str, op: str, args: dict[str, Any]) -> Any:
-        """Apply `op` once per idempotency `key`; a repeat returns the first result."""
-        ...
-
-    async def business_applied(self, tenant_id: str, key: str) -> bool: ...
-    async def business_snapshot(self, tenant_id: str) -> tuple[int, dict[str, Any]]:
-        """The business version and document, read together (one round trip)."""
-        ...
+    async def ledger_put(self, tenant_id: str, proposal_id: str, entry: LedgerEntry) -> None: ...
 
     # lifecycle
     async def ping(self) -> bool: ...
     async def close(self) -> None: ...
-
-
-class ReadOnly:
-    """Attributes are set once, in `__init__`: a tool holding a port cannot point
-    it at another tenant (`port._tenant = "other"` raises)."""
-
-    __slots__ = ()
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"{type(self).__name__} is read-only")
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"{type(self).__name__} is read-only")
-
-
-class SnapshotBusinessPort(ReadOnly):
-    """A turn's `BusinessPort`: reads serve the snapshot the turn started from
-    (no extra round trip per read tool); writes go to the store."""
-
-    __slots__ = ("_doc", "_store", "_tenant")
-    _doc: dict[str, Any]
-    _store: Store
-    _tenant: str
-
-    def __init__(self, store: Store, tenant_id: str, doc: dict[str, Any]) -> None:
-        object.__setattr__(self, "_store", store)
-        object.__setattr__(self, "_tenant", tenant_id)
-        object.__setattr__(self, "_doc", doc)
-
-    async def read(self) -> dict[str, Any]:
-        return self._doc  # read tools must not mutate it (the built-in ones don't)
-
-    async def write(self, key: str, op: str, args: dict[str, Any]) -> Any:
-        return await self._store.business_write(self._tenant, key, op, args)
-
-    async def applied(self, key: str) -> bool:
-        return await self._store.business_applied(self._tenant, key)
-
-
-class StoreBusinessPort(ReadOnly):
-    """A `BusinessPort` over a `Store`, bound to one tenant."""
-
-    __slots__ = ("_store", "_tenant")
-    _store: Store
-    _tenant: str
-
-    def __init__(self, store: Store, tenant_id: str) -> None:
-        object.__setattr__(self, "_store", store)
-        object.__setattr__(self, "_tenant", tenant_id)
-
-    async def read(self) -> dict[str, Any]:
-        return await self._store.business_read(self._tenant)
-
-    async def write(self, key: str, op: str, args: dict[str, Any]) -> Any:
-        return await self._store.business_write(self._tenant, key, op, args)
-
-    async def applied(self, key: str) -> bool:
-        return await self._store.business_applied(self._tenant, key)

@@ -10,6 +10,23 @@ import time
 from .errors import BadRequest
 from .store import Store, TenantRecord
 
+NAME_TTL_S = 60.0
+_names: dict[str, tuple[str, float]] = {}  # tenant id -> (name, expiry), this process
+
+
+async def tenant_name(store: Store, tenant_id: str) -> str:
+    """The tenant's name (kept for a minute in this process; the id if unknown)."""
+    now = time.monotonic()
+    found = _names.get(tenant_id)
+    if found is not None and found[1] > now:
+        return found[0]
+    rec = await store.get_tenant(tenant_id)
+    name = rec.name if rec is not None else tenant_id
+    if len(_names) > 10_000:
+        _names.clear()
+    _names[tenant_id] = (name, now + NAME_TTL_S)
+    return name
+
 
 def hash_key(api_key: str) -> str:
     return hashlib.sha256(api_key.encode()).hexdigest()

@@ -1,8 +1,8 @@
-"""The demo agents' script: which tools the ScriptedModel calls for which words.
+"""The salon agents' script: which tools the ScriptedModel calls for which words.
 
-A `Planner` for `runtime.models.scripted.ScriptedModel`: the demo journeys of
-API.md ("book a haircut tomorrow at 10", "add service massage for 50 dollars",
-"open 9am to 5pm", ...) become tool calls, so the demo runs without a key.
+The agents' `script()` (see `runtime.BaseOrchestrator.script`): the demo
+journeys of API.md ("book a haircut tomorrow at 10", "add service massage for
+50 dollars", "open 9am to 5pm", ...) become tool calls, so the demo runs offline.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..models.base import Plan
+from runtime import Plan
 
 _DAY = r"(today|tomorrow|monday|tuesday|wednesday|thursday|friday|saturday|sunday|\d{4}-\d\d-\d\d)"
 

@@ -1,33 +1,37 @@
-"""Tools: a tier, a pydantic argument schema, a handler, and a frozen context."""
+"""Tools: whatever their source, a name, a tier, a JSON Schema and a way to run.
+
+A `Tool` is what the orchestrator calls and the proposal registry executes:
+`check(raw)` validates the model's arguments into the JSON-able dict a
+proposal stores, `invoke(ctx, args)` runs it. `idempotent` says that sending
+the same call again with the same idempotency key has no second effect (the
+ledger may then re-dispatch after a crash); `outcome(ctx)`, when a tool has
+it, says whether a call cut short took effect.
+
+Sources build Tools: `runtime.tools.python` (async functions, typed, with a
+decorator), `runtime.tools.http` (declared endpoints), `runtime.tools.mcp`
+(MCP servers' tools).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from .errors import ToolValidationError
-from .models.base import ToolSpec
-from .tiers import Tier
+from ..data import TenantData
+from ..errors import ToolValidationError
+from ..models.base import ToolSpec
+from ..tiers import Tier
 
-
-class BusinessPort(Protocol):
-    """What tools may do to the tenant's business data (see agents/business.py)."""
-
-    async def read(self) -> dict[str, Any]: ...
-
-    async def write(self, key: str, op: str, args: dict[str, Any]) -> Any: ...
-
-    async def applied(self, key: str) -> bool:
-        """Has the write with idempotency `key` happened?"""
-        ...
+Source = Literal["python", "http", "mcp"]
 
 
 class ToolContext(BaseModel):
-    """Read-only facts a tool runs with. Assigning a field or item raises."""
+    """Read-only facts a tool runs with. Assigning a field or item raises, and the
+    data port is read-only too (a tool cannot point it at another tenant)."""
 
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
@@ -35,9 +39,10 @@ class ToolContext(BaseModel):
     session_id: str
     subject: str
     agent: str
-    idempotency_key: str | None = None
+    tenant_name: str = ""
+    idempotency_key: str | None = None  # the proposal id, for approved writes
     settings: Mapping[str, Any] = Field(default_factory=lambda: MappingProxyType({}))
-    business: Any = None  # a BusinessPort; Any keeps pydantic from copying it
+    data: Any = None  # a TenantData; Any keeps pydantic from copying it
 
     @field_validator("settings", mode="after")
     @classmethod
@@ -45,10 +50,11 @@ class ToolContext(BaseModel):
         frozen: Mapping[str, Any] = _deep_freeze(value)
         return frozen
 
-    def port(self) -> BusinessPort:
-        if self.business is None:
-            raise ToolValidationError("this tool needs business data but none is attached")
-        port: BusinessPort = self.business
+    def store(self) -> TenantData:
+        """The tenant's data (`runtime.data`)."""
+        if self.data is None:
+            raise ToolValidationError("this tool needs tenant data but none is attached")
+        port: TenantData = self.data
         return port
 
 
@@ -62,7 +68,9 @@ def _deep_freeze(value: Any) -> Any:
     return value
 
 
-Handler = Callable[[ToolContext, Any], Awaitable[Any]]
+Args = dict[str, Any]
+Invoke = Callable[[ToolContext, Args], Awaitable[Any]]
+Check = Callable[[Mapping[str, Any]], Args]
 # Did the call with this context's idempotency key take effect? True, False, or
 # None when the tool cannot tell (then a call cut short has an unknown outcome).
 OutcomeCheck = Callable[[ToolContext], Awaitable[bool | None]]
@@ -73,28 +81,30 @@ class Tool:
     name: str
     tier: Tier
     description: str
-    args: type[BaseModel]
-    handler: Handler
-    preview: Callable[[Any], str] | None = None
+    parameters: Mapping[str, Any]  # the JSON Schema of its arguments
+    invoke: Invoke
+    check: Check
+    idempotent: bool = False
     outcome: OutcomeCheck | None = None
+    preview: Callable[[Args], str] | None = None
+    source: Source = "python"
+    _spec: ToolSpec = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        schema = dict(self.parameters)
+        object.__setattr__(self, "_spec", ToolSpec(self.name, self.description, schema))
 
     def spec(self) -> ToolSpec:
-        return ToolSpec(self.name, self.description, self.args.model_json_schema())
+        return self._spec
 
-    def parse(self, raw: Mapping[str, Any]) -> BaseModel:
-        try:
-            return self.args.model_validate(dict(raw))
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "arguments"
-            raise ToolValidationError(f"{self.name}: {where}: {first['msg']}") from exc
+    def parse(self, raw: Mapping[str, Any]) -> Args:
+        """The validated arguments (`ToolValidationError` names the first bad one)."""
+        return self.check(raw)
 
-    def describe(self, parsed: BaseModel) -> str:
+    def describe(self, args: Args) -> str:
         if self.preview is not None:
-            return self.preview(parsed)
-        fields = ", ".join(
-            f"{k}={v}" for k, v in parsed.model_dump().items() if v not in ("", None)
-        )
+            return self.preview(args)
+        fields = ", ".join(f"{k}={v}" for k, v in args.items() if v not in ("", None))
         return f"{self.name}({fields})"
 
 

@@ -1,0 +1,125 @@
+"""A deployment's agents and tools, built from its config file.
+
+`deployment(cfg, ...)` turns a validated `ConfigFile` into what an
+`AgentCatalog` needs: a factory and a preset per agent. Tools are built once
+per process: Python functions (`[tools.X] python = ...`), HTTP endpoints
+(`kind = "http"`) and the tools of MCP servers (`[mcp.NAME]`, discovered once
+at start-up: `mcp_infos`). A name that does not resolve is a `ConfigError`
+naming the key, before anything starts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..config import AgentSection, ConfigFile, HttpToolSection, PythonToolSection
+from ..errors import ConfigError
+from ..models.base import Model
+from ..orchestrator import BaseOrchestrator
+from ..presets import AGENT_KEYS, PRESETS, OrchestratorConfig, resolve_config
+from ..tools import Tool, load_tool
+from . import Clock, Factory, class_factory, load_class
+from .declared import DeclaredAgent, check_template
+
+McpInfos = Mapping[str, list[dict[str, Any]]]  # server -> its tools, as discovered
+
+
+@dataclass(frozen=True)
+class Deployment:
+    factories: dict[str, Factory]
+    configs: dict[str, OrchestratorConfig]
+
+
+def build_tools(cfg: ConfigFile, mcp_infos: McpInfos) -> dict[str, list[Tool]]:
+    """Every tool the config declares, by the name an agent's `tools` list uses."""
+    tools: dict[str, list[Tool]] = {}
+    for name, section in cfg.tools.items():
+        if isinstance(section, PythonToolSection):
+            found = load_tool(section.python, section.tier, section.description)
+            tools[name] = [found if found.name == name else _renamed(found, name)]
+        else:
+            tools[name] = [_http_tool(name, section)]
+    for server, section in cfg.mcp.items():
+        infos = mcp_infos.get(server)
+        if infos is None:
+            raise ConfigError(f"mcp.{server}: the server's tools were not discovered")
+        from ..tools.mcp import mcp_tools
+
+        tools[f"mcp:{server}"] = mcp_tools(server, section, infos)
+    return tools
+
+
+def _http_tool(name: str, section: HttpToolSection) -> Tool:
+    from ..tools.http import http_tool
+
+    return http_tool(name, section)
+
+
+def _renamed(tool: Tool, name: str) -> Tool:
+    from dataclasses import replace
+
+    return replace(tool, name=name)
+
+
+def deployment(
+    cfg: ConfigFile,
+    file_data: Mapping[str, Any],
+    env: Mapping[str, str] | None = None,
+    extra: Mapping[str, str] | None = None,
+    mcp_infos: McpInfos | None = None,
+) -> Deployment:
+    tools = build_tools(cfg, mcp_infos or {})
+    factories: dict[str, Factory] = {}
+    for name, path in (extra or {}).items():
+        factories[name] = class_factory(name, load_class(path))
+    sections = {n: s for n, s in cfg.agents.items() if n != "all"}
+    for name, section in sections.items():
+        if section.class_ is not None:
+            factories[name] = class_factory(name, load_class(section.class_))
+        elif section.declared:
+            factories[name] = _declared(name, section, tools)
+        elif name not in factories:
+            raise ConfigError(
+                f"agents.{name}: no such agent to configure (give it `class` or "
+                "`system_prompt` and `tools`)"
+            )
+    configs = {}
+    for name in factories:
+        section = sections.get(name)
+        preset = section.preset if section is not None else None
+        if preset is not None and preset not in PRESETS:
+            raise ConfigError(f"agents.{name}.preset: unknown preset {preset!r}")
+        configs[name] = resolve_config(name, file_data, env, base=preset)
+    return Deployment(factories, configs)
+
+
+def _declared(name: str, section: AgentSection, tools: dict[str, list[Tool]]) -> Factory:
+    where = f"agents.{name}"
+    prompt = section.system_prompt or f"You are {name}, an assistant of {{tenant_name}}."
+    greeting = section.greeting or "Hello! How can I help?"
+    check_template(prompt, f"{where}.system_prompt")
+    check_template(greeting, f"{where}.greeting")
+    chosen: list[Tool] = []
+    for ref in section.tools or []:
+        if ref not in tools:
+            known = ", ".join(sorted(tools)) or "none declared"
+            raise ConfigError(f"{where}.tools: no tool {ref!r} (declared: {known})")
+        chosen.extend(tools[ref])
+
+    def make(config: OrchestratorConfig, model: Model, clock: Clock | None) -> BaseOrchestrator:
+        return DeclaredAgent(
+            config,
+            model,
+            clock,
+            name=name,
+            system_prompt=prompt,
+            greeting=greeting,
+            tools=chosen,
+        )
+
+    return make
+
+
+__all__ = ["AGENT_KEYS", "Deployment", "McpInfos", "build_tools", "deployment"]

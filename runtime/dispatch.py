@@ -1,0 +1,123 @@
+"""Exactly-once dispatch of an approved proposal's tool, driven by the ledger.
+
+The ledger is the source of truth:
+
+- before the tool is called, DISPATCHING is recorded under the proposal id (the
+  tool's idempotency key); the result is journaled as DONE, or the failure as
+  FAILED, together with the proposal's final status (`ProposalBook`);
+- a repeat (a concurrent confirm, a retry, recovery after a crash) that finds
+  DONE returns the journaled result and FAILED the journaled error, without
+  calling the tool;
+- DISPATCHING found again means a dispatch was cut short (the caller holds the
+  proposal's lock, so none is in flight here): a tool declared `idempotent` is
+  dispatched again with the same key; any other is never run twice: it ends
+  FAILED with the kind `outcome_unknown` for a person to reconcile, unless it can
+  tell that the cut-short call had no effect (`Tool.outcome`).
+
+A call that times out is cut short too: the same rules decide.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from . import metrics
+from .errors import ToolError
+from .proposals import Proposal
+from .store import LedgerEntry, LedgerState, Store
+from .tools import Tool, ToolContext
+
+OUTCOME_UNKNOWN = "outcome_unknown"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    executed: bool
+    result: Any = None
+    error: str | None = None
+    error_kind: str = ""
+
+    def entry(self, at: float, attempts: int) -> LedgerEntry:
+        """The ledger entry that journals this outcome."""
+        state = LedgerState.DONE if self.executed else LedgerState.FAILED
+        return LedgerEntry(
+            state=state,
+            at=at,
+            attempts=attempts,
+            result=self.result,
+            error=self.error,
+            error_kind=self.error_kind,
+        )
+
+
+def unknown(p: Proposal, why: str) -> Outcome:
+    metrics.OUTCOME_UNKNOWN.labels(p.tool).inc()
+    return Outcome(
+        False,
+        error=f"{why}; whether it took effect is unknown: check before retrying",
+        error_kind=OUTCOME_UNKNOWN,
+    )
+
+
+async def dispatch(
+    store: Store,
+    tool: Tool,
+    ctx: ToolContext,
+    p: Proposal,
+    timeout_s: float,
+    clock: Callable[[], float] = time.time,
+) -> tuple[Outcome, int, bool]:
+    """Run `p`'s tool at most once (see the module docstring).
+
+    Returns the outcome, the dispatch attempts so far, and whether the outcome is
+    new (to be journaled) rather than read back from the ledger."""
+    prior = await store.ledger_claim(p.tenant_id, p.proposal_id, clock())
+    attempts = 1
+    if prior is not None:
+        if prior.state is LedgerState.DONE:
+            return Outcome(True, prior.result), prior.attempts, False
+        if prior.state is LedgerState.FAILED:
+            error = prior.error or "execution failed earlier"
+            return Outcome(False, error=error, error_kind=prior.error_kind), prior.attempts, False
+        if not tool.idempotent:  # DISPATCHING: cut short by a crash
+            applied = None if tool.outcome is None else await tool.outcome(ctx)
+            if applied is None:
+                return unknown(p, "its execution was interrupted"), prior.attempts, True
+            if applied:
+                return Outcome(True, None), prior.attempts, True
+        attempts = prior.attempts + 1
+        metrics.REDISPATCHES.labels(p.tool).inc()
+        await store.ledger_put(
+            p.tenant_id,
+            p.proposal_id,
+            LedgerEntry(state=LedgerState.DISPATCHING, at=clock(), attempts=attempts),
+        )
+    return await _call(tool, ctx, p, timeout_s), attempts, True
+
+
+async def _call(tool: Tool, ctx: ToolContext, p: Proposal, timeout_s: float) -> Outcome:
+    t0 = time.perf_counter()
+    try:
+        result = await asyncio.wait_for(tool.invoke(ctx, tool.parse(p.args)), timeout_s)
+    except TimeoutError:
+        ms = (time.perf_counter() - t0) * 1000
+        metrics.TOOL_DURATION.labels(p.tier.value, p.tool, "timeout").observe(ms)
+        applied = None if tool.outcome is None else await tool.outcome(ctx)
+        if applied is None:
+            return unknown(p, f"timed out after {timeout_s:g}s")
+        if not applied:
+            return Outcome(False, error=f"timed out after {timeout_s:g}s; it did not run")
+        if tool.idempotent:  # it took effect: the same key returns its result
+            return Outcome(True, await tool.invoke(ctx, tool.parse(p.args)))
+        return Outcome(True, None)
+    except (ToolError, ValueError) as exc:
+        return Outcome(False, error=str(exc))
+    except Exception as exc:
+        return Outcome(False, error=f"{type(exc).__name__}: {exc}")
+    ms = (time.perf_counter() - t0) * 1000
+    metrics.TOOL_DURATION.labels(p.tier.value, p.tool, "ok").observe(ms)
+    return Outcome(True, result)
