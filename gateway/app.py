@@ -70,7 +70,12 @@ def create_app(
     ctx = GatewayContext(
         backend=backend,
         settings=settings,
-        auth=Authenticator(backend.authenticate),
+        auth=Authenticator(
+            backend.authenticate,
+            unknown_limiter=RateLimiter(
+                settings.unknown_key_rate_per_s, settings.unknown_key_burst
+            ),
+        ),
         limiter=RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst),
         http_metrics=http_metrics,
     )

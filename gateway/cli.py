@@ -46,6 +46,7 @@ def _serve(args: argparse.Namespace) -> int:
     # Settings (and so the config file) are checked before anything starts.
     settings = Settings.from_env(
         config_data=config_data,
+        config_source=args.config or "the config",
         redis_url=args.redis_url,
         placement=args.placement,
         hosts=args.hosts,
@@ -317,7 +318,7 @@ def parser() -> argparse.ArgumentParser:
     c = sub.add_parser("chat", help="chat with an agent in the terminal")
     c.add_argument("--url", default="http://127.0.0.1:8000")
     c.add_argument("--key")
-    c.add_argument("--agent", default="chatbot", choices=["chatbot", "onboarding", "admin"])
+    c.add_argument("--agent", default="chatbot", help="an agent of the deployment")
     c.add_argument("--subject", default="terminal-user")
     c.set_defaults(func=_chat)
     return p

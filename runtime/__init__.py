@@ -1,1 +1,139 @@
-"""Orchestra runtime: agent logic in pure Python (no Ray)."""
+"""Orchestra's runtime: the agent rules in pure Python (no Ray, no HTTP).
+
+This module is the front door: what other packages (`actors`, `gateway`) and
+plugins (the demo `salon`, a team's own agents and tools) may use. The
+submodules behind it are internal.
+"""
+
+from .agents import AgentCatalog, CanaryConfig, DeclaredAgent, load_class
+from .book import ProposalBook
+from .data import Change, DataStore, StoreData, TenantData, TurnData
+from .errors import (
+    BadRequest,
+    ConfigError,
+    Conflict,
+    ErrorClass,
+    InvalidTransition,
+    ModelError,
+    NotFound,
+    NotOwner,
+    OrchestraError,
+    RateLimited,
+    SessionClosed,
+    TooLarge,
+    ToolError,
+    ToolTimeout,
+    ToolValidationError,
+    TurnAborted,
+    Unauthorized,
+    Unavailable,
+    classify,
+    error_from_wire,
+    error_to_wire,
+    http_status_of,
+    retry_after_header,
+)
+from .events import (
+    DoneEvent,
+    Emit,
+    ErrorEvent,
+    ProposalEvent,
+    StartEvent,
+    TokenEvent,
+    ToolCallEvent,
+    TurnEvent,
+)
+from .local import LocalRuntime
+from .memstore import MemoryStore
+from .models.base import Model, ModelRequest, ModelResponse, Plan, StreamEvent
+from .models.scripted import ScriptedModel
+from .orchestrator import BaseOrchestrator
+from .presets import PRESETS, OrchestratorConfig, resolve_config
+from .proposals import Proposal, ProposalStatus
+from .session import SessionPool, create_session, public_messages
+from .settings import Settings, build_catalog, build_model
+from .store import LedgerEntry, LedgerState, SessionRecord, Store, TenantRecord
+from .streaming import TurnStream
+from .tenants import add_tenant, hash_key
+from .tiers import Tier
+from .tools import NoArgs, Tool, ToolContext, ToolRegistry, function_tool, load_tool, tool
+
+__all__ = [
+    "PRESETS",
+    "AgentCatalog",
+    "BadRequest",
+    "BaseOrchestrator",
+    "CanaryConfig",
+    "Change",
+    "ConfigError",
+    "Conflict",
+    "DataStore",
+    "DeclaredAgent",
+    "DoneEvent",
+    "Emit",
+    "ErrorClass",
+    "ErrorEvent",
+    "InvalidTransition",
+    "LedgerEntry",
+    "LedgerState",
+    "LocalRuntime",
+    "MemoryStore",
+    "Model",
+    "ModelError",
+    "ModelRequest",
+    "ModelResponse",
+    "NoArgs",
+    "NotFound",
+    "NotOwner",
+    "OrchestraError",
+    "OrchestratorConfig",
+    "Plan",
+    "Proposal",
+    "ProposalBook",
+    "ProposalEvent",
+    "ProposalStatus",
+    "RateLimited",
+    "ScriptedModel",
+    "SessionClosed",
+    "SessionPool",
+    "SessionRecord",
+    "Settings",
+    "StartEvent",
+    "Store",
+    "StoreData",
+    "StreamEvent",
+    "TenantData",
+    "TenantRecord",
+    "Tier",
+    "TokenEvent",
+    "TooLarge",
+    "Tool",
+    "ToolCallEvent",
+    "ToolContext",
+    "ToolError",
+    "ToolRegistry",
+    "ToolTimeout",
+    "ToolValidationError",
+    "TurnAborted",
+    "TurnData",
+    "TurnEvent",
+    "TurnStream",
+    "Unauthorized",
+    "Unavailable",
+    "add_tenant",
+    "build_catalog",
+    "build_model",
+    "classify",
+    "create_session",
+    "error_from_wire",
+    "error_to_wire",
+    "function_tool",
+    "hash_key",
+    "http_status_of",
+    "load_class",
+    "load_tool",
+    "public_messages",
+    "resolve_config",
+    "retry_after_header",
+    "tool",
+]

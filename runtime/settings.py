@@ -40,6 +40,9 @@ class Settings(BaseModel):
     max_message_bytes: int = Field(default=16 * 1024, gt=0)
     rate_limit_per_s: float = Field(default=200.0, gt=0)  # per tenant, per gateway process
     rate_limit_burst: int = Field(default=400, gt=0)
+    # requests with unknown API keys, per client address and gateway process
+    unknown_key_rate_per_s: float = Field(default=10.0, gt=0)
+    unknown_key_burst: int = Field(default=20, gt=0)
     idle_evict_s: float = Field(default=600.0, gt=0)
     sweep_interval_s: float = Field(default=1.0, gt=0)
 

@@ -7,13 +7,18 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from runtime import Tier, Tool, ToolContext, function_tool
+from runtime import DataStore, Tier, Tool, ToolContext, function_tool
 from runtime.testing import LabOrchestrator
 
 from .agents import ChatbotOrchestrator
-from .domain import DOCUMENT
+from .domain import DOCUMENT, new_business
 from .tools import applied, change, read_tool, write_tool
 
+SALON_AGENTS = {
+    "onboarding": "salon.agents:OnboardingOrchestrator",
+    "chatbot": "salon.agents:ChatbotOrchestrator",
+    "admin": "salon.agents:AdminOrchestrator",
+}
 SALON_LAB = {"lab": "salon.testing:SalonLab"}
 
 
@@ -36,7 +41,13 @@ class SalonLab(LabOrchestrator):
 
     def build_tools(self) -> list[Tool]:
         slow_write = function_tool(
-            "slow_write", Tier.T2, "A slow write.", WriteArgs, _slow_write, outcome=applied
+            "slow_write",
+            Tier.T2,
+            "A slow write.",
+            WriteArgs,
+            _slow_write,
+            outcome=applied,
+            idempotent=True,
         )
         return [
             *super().build_tools(),
@@ -53,3 +64,27 @@ class CanaryChatbot(ChatbotOrchestrator):
 
     def get_greeting(self, context: dict[str, str]) -> str:
         return f"[canary] Welcome to {context['name']}!"
+
+
+# -- the business document, for tests that look at it directly ----------------------
+
+
+async def business(store: DataStore, tenant_id: str) -> dict[str, Any]:
+    """The tenant's business document (the default one until it is first changed)."""
+    _, doc = await store.data_read(tenant_id, DOCUMENT)
+    return doc if doc is not None else new_business()
+
+
+async def business_version(store: DataStore, tenant_id: str) -> int:
+    return (await store.data_read(tenant_id, DOCUMENT))[0]
+
+
+async def business_write(
+    store: DataStore, tenant_id: str, key: str, op: str, args: dict[str, Any]
+) -> Any:
+    """Apply `op` as the salon's write tools do: once per idempotency `key`."""
+    return await store.data_update(tenant_id, DOCUMENT, key, lambda doc: change(doc, op, args))
+
+
+async def business_applied(store: DataStore, tenant_id: str, key: str) -> bool:
+    return await store.data_applied(tenant_id, DOCUMENT, key)

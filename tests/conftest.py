@@ -22,7 +22,7 @@ from runtime.memstore import MemoryStore
 from runtime.settings import Settings
 from runtime.store import Store
 from runtime.tenants import add_tenant
-from runtime.testing import LAB_AGENT
+from salon.testing import SALON_LAB as LAB_AGENT
 
 StorePeers = Callable[[int], Awaitable[list[Store]]]
 

@@ -11,10 +11,10 @@ naming the key, before anything starts.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from ..config import AgentSection, ConfigFile, HttpToolSection, PythonToolSection
+from ..config import AgentSection, ConfigFile, PythonToolSection
 from ..errors import ConfigError
 from ..models.base import Model
 from ..orchestrator import BaseOrchestrator
@@ -38,29 +38,19 @@ def build_tools(cfg: ConfigFile, mcp_infos: McpInfos) -> dict[str, list[Tool]]:
     for name, section in cfg.tools.items():
         if isinstance(section, PythonToolSection):
             found = load_tool(section.python, section.tier, section.description)
-            tools[name] = [found if found.name == name else _renamed(found, name)]
+            tools[name] = [found if found.name == name else replace(found, name=name)]
         else:
-            tools[name] = [_http_tool(name, section)]
-    for server, section in cfg.mcp.items():
+            from ..tools.http import http_tool
+
+            tools[name] = [http_tool(name, section)]
+    for server, mcp in cfg.mcp.items():
         infos = mcp_infos.get(server)
         if infos is None:
             raise ConfigError(f"mcp.{server}: the server's tools were not discovered")
         from ..tools.mcp import mcp_tools
 
-        tools[f"mcp:{server}"] = mcp_tools(server, section, infos)
+        tools[f"mcp:{server}"] = mcp_tools(server, mcp, infos)
     return tools
-
-
-def _http_tool(name: str, section: HttpToolSection) -> Tool:
-    from ..tools.http import http_tool
-
-    return http_tool(name, section)
-
-
-def _renamed(tool: Tool, name: str) -> Tool:
-    from dataclasses import replace
-
-    return replace(tool, name=name)
 
 
 def deployment(
@@ -71,24 +61,27 @@ def deployment(
     mcp_infos: McpInfos | None = None,
 ) -> Deployment:
     tools = build_tools(cfg, mcp_infos or {})
-    factories: dict[str, Factory] = {}
-    for name, path in (extra or {}).items():
-        factories[name] = class_factory(name, load_class(path))
+    extras = {name: class_factory(name, load_class(path)) for name, path in (extra or {}).items()}
+    factories: dict[str, Factory] = {}  # the config file's agents first, in its order
     sections = {n: s for n, s in cfg.agents.items() if n != "all"}
     for name, section in sections.items():
         if section.class_ is not None:
             factories[name] = class_factory(name, load_class(section.class_))
         elif section.declared:
             factories[name] = _declared(name, section, tools)
-        elif name not in factories:
+        elif name in extras:
+            factories[name] = extras[name]
+        else:
             raise ConfigError(
                 f"agents.{name}: no such agent to configure (give it `class` or "
                 "`system_prompt` and `tools`)"
             )
+    for name, make in extras.items():
+        factories.setdefault(name, make)
     configs = {}
     for name in factories:
-        section = sections.get(name)
-        preset = section.preset if section is not None else None
+        table = sections.get(name)
+        preset = table.preset if table is not None else None
         if preset is not None and preset not in PRESETS:
             raise ConfigError(f"agents.{name}.preset: unknown preset {preset!r}")
         configs[name] = resolve_config(name, file_data, env, base=preset)

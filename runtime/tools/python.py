@@ -121,9 +121,7 @@ def from_function(
         default = ... if p.default is p.empty else p.default
         fields[p.name] = (hints[p.name], default)
     tool_name = name or fn.__name__
-    model = create_model(  # type: ignore[call-overload]
-        f"{tool_name}_args", __config__=ConfigDict(extra="forbid"), **fields
-    )
+    model = create_model(f"{tool_name}_args", __config__=ConfigDict(extra="forbid"), **fields)
     summary = description or (inspect.getdoc(fn) or tool_name).strip().splitlines()[0]
 
     async def invoke(ctx: ToolContext, raw: Args) -> Any:

@@ -14,6 +14,7 @@ from actors import RayBackend, kill_actors
 from actors.common import registry_name
 from runtime.errors import Unavailable
 from runtime.tenants import add_tenant
+from salon.testing import business
 from tests.conftest import LAB_AGENT, Stack, make_stack
 
 pytestmark = [pytest.mark.ray, pytest.mark.store]
@@ -73,7 +74,7 @@ async def test_host_killed_mid_turn(fault_stack: Stack, how: str) -> None:
         assert '!tools slow {"seconds": 3}' not in users  # the killed turn was never half-saved
         assert (await b.get_proposal(tenant, pid))["status"] == "EXECUTED"
         await b.send_message(tenant, sid, "yes")  # would soft-confirm again if it were pending
-        doc = await b.store.business_read(tenant)
+        doc = await business(b.store, tenant)
         assert doc["services"]["once"]["price"] == 1
         executed = [
             e
@@ -106,7 +107,7 @@ async def test_registry_killed_mid_execution_recovers_once(fault_stack: Stack) -
         assert (await b.get_proposal(tenant, pid))["status"] == "EXECUTED"
         assert (await b.get_proposal(tenant, t3))["status"] == "PENDING"  # survived the kill
         assert (await b.confirm(tenant, t3))["status"] == "EXECUTED"
-        doc = await b.store.business_read(tenant)
+        doc = await business(b.store, tenant)
         assert "durable" in doc["services"] and "haircut" not in doc["services"]
         events = [e["to"] for e in await b.audit(tenant, sid) if e.get("proposal_id") == pid]
         assert events.count("EXECUTED") == 1 and events.count("CONFIRMED") == 1

@@ -15,6 +15,7 @@ from actors import RayBackend
 from runtime.errors import InvalidTransition, NotFound, SessionClosed
 from runtime.proposals import ProposalStatus
 from runtime.tenants import add_tenant
+from salon.testing import business
 
 pytestmark = [pytest.mark.ray, pytest.mark.store]
 
@@ -96,7 +97,7 @@ async def test_t3_waits_for_explicit_confirm_then_executes_once(
     with pytest.raises(InvalidTransition) as err:
         await backend.confirm(a, p["proposal_id"])
     assert err.value.current == "EXECUTED"
-    doc = await backend.store.business_read(a)
+    doc = await business(backend.store, a)
     assert len(doc["appointments"]) == 1
 
 
@@ -108,7 +109,7 @@ async def test_reject_then_confirm_conflicts(backend: RayBackend, two_tenants: T
     assert (await backend.reject(a, pid))["status"] == "REJECTED"
     with pytest.raises(InvalidTransition):
         await backend.confirm(a, pid)
-    assert "coloring" in (await backend.store.business_read(a))["services"]
+    assert "coloring" in (await business(backend.store, a))["services"]
 
 
 async def test_dependent_write_fails_when_its_dependency_is_rejected(
@@ -131,7 +132,7 @@ async def test_dependent_write_fails_when_its_dependency_is_rejected(
         "REJECTED",
         "FAILED",
     )
-    assert "spa" not in (await backend.store.business_read(a))["services"]
+    assert "spa" not in (await business(backend.store, a))["services"]
 
 
 # -- session concurrency (2) + the concurrency cases ----------------------------
@@ -174,7 +175,7 @@ async def test_fifty_concurrent_confirms_execute_once(
     ok = [o for o in outcomes if isinstance(o, dict)]
     assert len(ok) == 1 and ok[0]["status"] == "EXECUTED"
     assert all(isinstance(o, InvalidTransition) for o in outcomes if not isinstance(o, dict))
-    appts = (await backend.store.business_read(a))["appointments"]
+    appts = (await business(backend.store, a))["appointments"]
     assert [x["time"] for x in appts] == ["14:00"]
     events = [e for e in await backend.audit(a, sid) if e.get("proposal_id") == pid]
     assert [e["to"] for e in events].count("EXECUTED") == 1
@@ -200,7 +201,7 @@ async def test_reply_inside_window_confirms(backend: RayBackend, two_tenants: Te
     pid = r["proposals"][0]["proposal_id"]
     r2 = await backend.send_message(a, sid, "great")
     assert [(p["proposal_id"], p["status"]) for p in r2["proposals"]] == [(pid, "EXECUTED")]
-    assert "massage" in (await backend.store.business_read(a))["services"]
+    assert "massage" in (await business(backend.store, a))["services"]
 
 
 async def test_reply_after_window_finds_it_expired(
@@ -214,7 +215,7 @@ async def test_reply_after_window_finds_it_expired(
     assert (await backend.get_proposal(a, pid))["status"] == "EXPIRED"
     await backend.send_message(a, sid, "yes")
     assert (await backend.get_proposal(a, pid))["status"] == "EXPIRED"
-    assert "sauna" not in (await backend.store.business_read(a))["services"]
+    assert "sauna" not in (await business(backend.store, a))["services"]
 
 
 # -- recursion budgets (2) -----------------------------------------------------------------
@@ -269,7 +270,7 @@ async def test_timed_out_write_fails_without_applying(
     r2 = await backend.send_message(a, sid, "ok")
     [p] = [p for p in r2["proposals"] if p["proposal_id"] == pid]
     assert p["status"] == "FAILED" and "did not run" in p["result"]["error"]
-    assert "late" not in (await backend.store.business_read(a))["services"]
+    assert "late" not in (await business(backend.store, a))["services"]
 
 
 # -- breaker and context cache (2 + 2) -------------------------------------------------------
@@ -339,7 +340,7 @@ async def test_failed_execution_fails_dependents(backend: RayBackend, two_tenant
     statuses = {p["proposal_id"]: p["status"] for p in r2["proposals"]}
     assert statuses[first["proposal_id"]] == "FAILED"
     assert (await backend.get_proposal(a, second["proposal_id"]))["status"] == "FAILED"
-    assert "after" not in (await backend.store.business_read(a))["services"]
+    assert "after" not in (await business(backend.store, a))["services"]
 
 
 async def test_listing_filters_by_session_and_status(
@@ -356,7 +357,7 @@ async def test_listing_filters_by_session_and_status(
 
 async def test_new_tenant_is_isolated_from_existing_business(backend: RayBackend) -> None:
     t, _ = await add_tenant(backend.store, "Fresh")
-    doc = await backend.store.business_read(t.tenant_id)
+    doc = await business(backend.store, t.tenant_id)
     assert doc["appointments"] == [] and doc["name"] == "Demo Salon"
 
 

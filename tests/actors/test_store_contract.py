@@ -14,10 +14,12 @@ from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import ResponseError
 
 from actors.store import EmbeddedValkey, RedisStore, connect_store
+from runtime.data import StoreData, TurnData
 from runtime.errors import BadRequest, NotFound, ToolValidationError, Unavailable
 from runtime.proposals import Proposal, ProposalStatus
-from runtime.store import LedgerState, SessionRecord, Store, StoreBusinessPort, TenantRecord
+from runtime.store import LedgerEntry, LedgerState, SessionRecord, Store, TenantRecord
 from runtime.tiers import Tier
+from salon.testing import SALON_AGENTS, business, business_applied, business_version, business_write
 from tests.conftest import StorePeers
 
 PENDING, CONFIRMED = ProposalStatus.PENDING, ProposalStatus.CONFIRMED
@@ -318,47 +320,67 @@ async def test_open_proposals(store: Store) -> None:
     assert await store.open_proposals() == []
 
 
-async def test_ledger_claim_and_set(store: Store) -> None:
+async def test_ledger_claim_and_journal(store: Store) -> None:
     assert await store.ledger_claim("t1", "p1", at=1.0) is None
-    assert await store.ledger_claim("t1", "p1", at=2.0) == LedgerState.DISPATCHING
+    first = await store.ledger_claim("t1", "p1", at=2.0)
+    assert first is not None and (first.state, first.at) == (LedgerState.DISPATCHING, 1.0)
     assert await store.ledger_claim("t2", "p1", at=2.0) is None  # per tenant
-    await store.ledger_set("t1", "p1", LedgerState.DONE)
-    assert await store.ledger_claim("t1", "p1", at=3.0) == LedgerState.DONE
+    done = LedgerEntry(state=LedgerState.DONE, at=3.0, result={"refund": "r-1"})
+    await store.ledger_put("t1", "p1", done)
+    assert await store.ledger_claim("t1", "p1", at=4.0) == done  # the result is journaled
+
+
+async def test_a_final_status_and_its_ledger_entry_are_one_write(store: Store) -> None:
+    p = Proposal(
+        proposal_id="p9",
+        tenant_id="t1",
+        session_id="s1",
+        agent="a",
+        tool="refund",
+        tier=Tier.T3,
+        created_at=1.0,
+    ).transition(CONFIRMED, at=2.0)
+    await store.ledger_claim("t1", "p9", at=2.0)
+    done = p.transition(ProposalStatus.EXECUTED, at=3.0, result={"ok": True})
+    entry = LedgerEntry(state=LedgerState.DONE, at=3.0, result={"ok": True})
+    await store.save_proposals([done], [], {"p9": entry})
+    assert await store.ledger_claim("t1", "p9", at=4.0) == entry
+    assert (await store.get_proposal("t1", "p9")) == done
 
 
 async def test_ledger_claim_concurrent(store: Store, store_peers: StorePeers) -> None:
     clients = await store_peers(4)
     got = await asyncio.gather(*(clients[i % 4].ledger_claim("t1", "p", 1.0) for i in range(20)))
     assert got.count(None) == 1
-    assert set(got) == {None, LedgerState.DISPATCHING}
+    assert {g if g is None else g.state for g in got} == {None, LedgerState.DISPATCHING}
 
 
 # -- business document --------------------------------------------------------
 
 
 async def test_business_write_once_per_key(store: Store) -> None:
-    assert (await store.business_read("t1"))["appointments"] == []
-    assert not await store.business_applied("t1", "k1")
-    first = await store.business_write("t1", "k1", "book_appointment", booking("10:00"))
-    again = await store.business_write("t1", "k1", "book_appointment", booking("11:00"))
+    assert (await business(store, "t1"))["appointments"] == []
+    assert not await business_applied(store, "t1", "k1")
+    first = await business_write(store, "t1", "k1", "book_appointment", booking("10:00"))
+    again = await business_write(store, "t1", "k1", "book_appointment", booking("11:00"))
     assert first == again and first["id"] == "appt-1" and first["time"] == "10:00"
-    assert await store.business_applied("t1", "k1")
-    assert not await store.business_applied("t2", "k1")
-    assert len((await store.business_read("t1"))["appointments"]) == 1
-    assert (await store.business_read("t2"))["appointments"] == []
+    assert await business_applied(store, "t1", "k1")
+    assert not await business_applied(store, "t2", "k1")
+    assert len((await business(store, "t1"))["appointments"]) == 1
+    assert (await business(store, "t2"))["appointments"] == []
 
 
 async def test_business_write_concurrent_same_key(store: Store, store_peers: StorePeers) -> None:
     clients = await store_peers(5)
     results = await asyncio.gather(
         *(
-            clients[i % 5].business_write("t1", "same", "book_appointment", booking("09:00"))
+            business_write(clients[i % 5], "t1", "same", "book_appointment", booking("09:00"))
             for i in range(20)
         )
     )
     assert all(r == results[0] for r in results)
-    assert len((await store.business_read("t1"))["appointments"]) == 1
-    assert (await store.business_snapshot("t1"))[0] == 1
+    assert len((await business(store, "t1"))["appointments"]) == 1
+    assert (await business_version(store, "t1")) == 1
 
 
 async def test_business_write_different_keys(store: Store, store_peers: StorePeers) -> None:
@@ -366,40 +388,55 @@ async def test_business_write_different_keys(store: Store, store_peers: StorePee
     times = [f"{h:02d}:00" for h in range(9, 17)]
     results = await asyncio.gather(
         *(
-            clients[i % 4].business_write("t1", f"k{i}", "book_appointment", booking(t))
+            business_write(clients[i % 4], "t1", f"k{i}", "book_appointment", booking(t))
             for i, t in enumerate(times)
         )
     )
-    doc = await store.business_read("t1")
+    doc = await business(store, "t1")
     assert sorted(a["time"] for a in doc["appointments"]) == times
     assert sorted(r["id"] for r in results) == sorted(a["id"] for a in doc["appointments"])
-    assert (await store.business_snapshot("t1"))[0] == len(times)
+    assert (await business_version(store, "t1")) == len(times)
 
 
 async def test_business_write_bad_args_store_nothing(store: Store) -> None:
-    await store.business_write("t1", "k1", "book_appointment", booking("10:00"))
+    await business_write(store, "t1", "k1", "book_appointment", booking("10:00"))
     with pytest.raises(ToolValidationError):
-        await store.business_write("t1", "k2", "book_appointment", booking("10:00"))  # taken
+        await business_write(store, "t1", "k2", "book_appointment", booking("10:00"))  # taken
     with pytest.raises(ToolValidationError):
-        await store.business_write("t1", "k3", "drop_tables", {})
+        await business_write(store, "t1", "k3", "drop_tables", {})
     with pytest.raises(ToolValidationError):
-        await store.business_write(
-            "t1", "k4", "create_service", {"name": "Haircut", "price": 1, "duration_min": 5}
+        await business_write(
+            store, "t1", "k4", "create_service", {"name": "Haircut", "price": 1, "duration_min": 5}
         )
-    assert not any([await store.business_applied("t1", k) for k in ("k2", "k3", "k4")])
-    assert len((await store.business_read("t1"))["appointments"]) == 1
-    assert (await store.business_snapshot("t1"))[0] == 1
+    assert not any([await business_applied(store, "t1", k) for k in ("k2", "k3", "k4")])
+    assert len((await business(store, "t1"))["appointments"]) == 1
+    assert (await business_version(store, "t1")) == 1
 
 
-async def test_business_version_and_port(store: Store) -> None:
-    assert [(await store.business_snapshot(t))[0] for t in ("t1", "t2")] == [0, 0]
-    port = StoreBusinessPort(store, "t2")
-    await port.write("a", "set_business_profile", {"name": "Nails & Co"})
-    await port.write("b", "set_hours", {"open": "08:00", "close": "12:00", "days": "Mon"})
-    await port.write("b", "set_hours", {"open": "01:00", "close": "02:00", "days": "Sun"})
-    doc = await port.read()
-    assert doc["name"] == "Nails & Co" and doc["hours"]["open"] == "08:00"
-    assert [(await store.business_snapshot(t))[0] for t in ("t1", "t2", "t3")] == [0, 2, 0]
+def add(n: int) -> Any:
+    return lambda doc: ((doc or 0) + n, (doc or 0) + n)  # (new document, result)
+
+
+async def test_tenant_data_versions_and_the_port(store: Store) -> None:
+    assert [(await store.data_read(t, "counter")) for t in ("t1", "t2")] == [(0, None)] * 2
+    port = StoreData(store, "t2")
+    assert await port.update("counter", "a", add(5)) == 5
+    assert await port.update("counter", "b", add(2)) == 7
+    assert await port.update("counter", "b", add(100)) == 7  # a repeat of "b": no effect
+    assert await port.read("counter") == (2, 7)
+    assert await port.applied("counter", "b") and not await port.applied("counter", "c")
+    assert await store.data_read("t1", "counter") == (0, None)  # per tenant
+    assert await store.data_read("t2", "other") == (0, None)  # per document
+
+
+async def test_a_turn_reads_a_document_once(store: Store) -> None:
+    await store.data_update("t1", "doc", "k1", lambda doc: ({"n": 1}, None))
+    turn = TurnData(store, "t1")
+    assert await turn.read("doc") == (1, {"n": 1})
+    await store.data_update("t1", "doc", "k2", lambda doc: ({"n": 2}, None))  # someone else
+    assert await turn.read("doc") == (1, {"n": 1})  # the turn's snapshot
+    await turn.update("doc", "k3", lambda doc: ({"n": 3}, None))
+    assert await turn.read("doc") == (3, {"n": 3})  # its own change shows
 
 
 # -- redis only ---------------------------------------------------------------
@@ -416,7 +453,7 @@ async def test_persistence_across_restart(tmp_path: Path) -> None:
             await s.create_session(sess("s1"))
             await s.save_turn("t1", "s1", [{"n": 1}], {"k": "v"}, [{"session_id": "s1"}])
             await s.save_proposals([prop("p1")], [])
-            await s.business_write("t1", "k1", "book_appointment", booking("12:00"))
+            await business_write(s, "t1", "k1", "book_appointment", booking("12:00"))
         finally:
             await s.close()
     finally:
@@ -431,8 +468,8 @@ async def test_persistence_across_restart(tmp_path: Path) -> None:
             assert (await s.get_session("t1", "s1")) == sess("s1")
             assert await s.load_session("t1", "s1", 5) == ({"k": "v"}, [{"n": 1}])
             assert [p.proposal_id for p in await s.open_proposals()] == ["p1"]
-            assert await s.business_applied("t1", "k1")
-            assert (await s.business_snapshot("t1"))[0] == 1
+            assert await business_applied(s, "t1", "k1")
+            assert (await business_version(s, "t1")) == 1
         finally:
             await s.close()
     finally:
@@ -474,7 +511,7 @@ def _connected() -> set[int]:
 async def test_close_disconnects_every_connection(store_redis_url: str) -> None:
     before = _connected()
     s = await connect_store(store_redis_url, prefix="orc-close")
-    await asyncio.gather(*(s.business_write("t", f"k{i}", "publish_site", {}) for i in range(8)))
+    await asyncio.gather(*(business_write(s, "t", f"k{i}", "publish_site", {}) for i in range(8)))
     assert len(_connected() - before) > 1  # the burst used several pooled connections
     await s.close()
     assert _connected() - before == set()
@@ -492,10 +529,10 @@ async def test_due_proposals_are_pending_ones_past_their_window(store: Store) ->
     assert [p.proposal_id for p in await store.due_proposals(25.0)] == ["later"]
 
 
-async def test_business_snapshot_reads_version_and_document_together(store: Store) -> None:
-    assert await store.business_snapshot("t1") == (0, await store.business_read("t1"))
-    await store.business_write("t1", "k1", "publish_site", {})
-    version, doc = await store.business_snapshot("t1")
+async def test_a_data_read_is_the_version_and_the_document_together(store: Store) -> None:
+    assert await store.data_read("t1", "business") == (0, None)  # no document yet
+    await business_write(store, "t1", "k1", "publish_site", {})
+    version, doc = await store.data_read("t1", "business")
     assert version == 1 and doc["published"] is True
 
 
@@ -514,7 +551,7 @@ async def test_concurrent_turns_keep_each_session_intact(store: Store) -> None:
     async def session(sid: str) -> None:
         for turn in range(5):
             await store.save_turn("t1", sid, [{"sid": sid, "n": turn}], {"turn": turn}, [])
-            assert (await store.business_snapshot("t1"))[0] == 0
+            assert (await business_version(store, "t1")) == 0
 
     await asyncio.gather(*(session(f"s{i}") for i in range(40)))
     for i in range(40):
@@ -536,7 +573,7 @@ async def test_concurrent_turns_share_round_trips(own_redis_store: RedisStore) -
     s = own_redis_store
     await asyncio.gather(
         *(s.save_turn("t1", f"s{i}", [{"n": i}], {}, []) for i in range(50)),
-        *(s.business_snapshot("t1") for _ in range(50)),
+        *(s.data_read("t1", "business") for _ in range(50)),
     )
     assert s._auto.round_trips <= 3  # 100 commands queued in one iteration
     assert [await s.list_messages("t1", f"s{i}") for i in (0, 49)] == [[{"n": 0}], [{"n": 49}]]
@@ -551,10 +588,10 @@ async def test_one_failing_command_does_not_fail_its_neighbours(
     results = await asyncio.gather(
         s.save_turn("t1", "good", [{"n": 1}], {"ok": 1}, []),
         s.save_turn("t1", "bad", [{"n": 1}], {"ok": 1}, []),
-        s.business_snapshot("t1"),
+        s.data_read("t1", "business"),
         return_exceptions=True,
     )
-    assert results[0] is None and results[2] == (0, await s.business_read("t1"))
+    assert results[0] is None and results[2] == (0, None)
     assert isinstance(results[1], ResponseError) and "WRONGTYPE" in str(results[1])
     assert await s.load_session("t1", "good", 5) == ({"ok": 1}, [{"n": 1}])
     assert await s._r.get(s._k("t1", "state", "bad")) is None  # stopped before the state
@@ -578,7 +615,7 @@ async def test_a_session_comes_to_life_in_one_round_trip(own_redis_store: RedisS
     from runtime.models.scripted import ScriptedModel
 
     s = own_redis_store
-    catalog = AgentCatalog(ScriptedModel())
+    catalog = AgentCatalog(ScriptedModel(), extra=SALON_AGENTS)
     rt = LocalRuntime(s, catalog)
     info, _ = await rt.create_session("t1", "chatbot", "ann")
     sid = info["session_id"]

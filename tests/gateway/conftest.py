@@ -22,14 +22,14 @@ import uvicorn
 from actors import kill_actors
 from gateway import create_app
 from runtime.agents import AgentCatalog
-from runtime.config import resolve_config
 from runtime.local import LocalRuntime
 from runtime.memstore import MemoryStore
 from runtime.models.scripted import ScriptedModel
+from runtime.presets import resolve_config
 from runtime.service import Backend
 from runtime.settings import Settings
 from runtime.tenants import add_tenant
-from runtime.testing import LAB_AGENT
+from salon.testing import SALON_AGENTS, SALON_LAB
 from tests.conftest import LAB_CONFIG, Stack, make_stack
 
 Hook = Callable[[], Awaitable[None]]
@@ -51,7 +51,7 @@ async def backend_factory(settings: Settings) -> BackendBundle:
         AgentCatalog(
             ScriptedModel(),
             configs={"lab": resolve_config("lab", LAB_CONFIG, base="admin")},
-            extra=LAB_AGENT,
+            extra=SALON_AGENTS | SALON_LAB,
         ),
         sweep_interval_s=settings.sweep_interval_s,
     )
@@ -148,7 +148,13 @@ class LiveServer:
 
 
 # Generous limits: the shared server must not rate-limit the suite itself.
-MAIN_SETTINGS = Settings(rate_limit_per_s=100_000, rate_limit_burst=100_000, sweep_interval_s=0.2)
+MAIN_SETTINGS = Settings(
+    rate_limit_per_s=100_000,
+    rate_limit_burst=100_000,
+    unknown_key_rate_per_s=100_000,
+    unknown_key_burst=100_000,
+    sweep_interval_s=0.2,
+)
 
 
 @pytest.fixture(scope="session", params=["local", pytest.param("ray", marks=pytest.mark.ray)])

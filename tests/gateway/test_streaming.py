@@ -26,6 +26,7 @@ from runtime.models.anthropic import AnthropicModel
 from runtime.retry import RetryPolicy
 from runtime.settings import Settings
 from runtime.tenants import add_tenant
+from salon.testing import SALON_AGENTS
 from tests.gateway.conftest import BackendBundle, LiveServer
 from tests.gateway.test_sse import SSE, parse_sse
 from tests.support.fake_anthropic import (
@@ -64,7 +65,7 @@ def live(fake: FakeAnthropic) -> Iterator[LiveServer]:
         model = AnthropicModel(
             api_key="sk-test", base_url=fake.base_url, policy=RetryPolicy(max_attempts=1)
         )
-        runtime = LocalRuntime(store, AgentCatalog(model))
+        runtime = LocalRuntime(store, AgentCatalog(model, extra=SALON_AGENTS))
         _, key = await add_tenant(store, "Streaming")
         return BackendBundle(runtime, {"A": key}, [runtime.start], [runtime.stop, model.aclose])
 

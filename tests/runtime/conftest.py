@@ -17,13 +17,14 @@ from typing import Any
 import pytest
 
 from runtime.agents import AgentCatalog
-from runtime.config import OrchestratorConfig
+from runtime.data import Change
 from runtime.local import LocalRuntime
 from runtime.memstore import MemoryStore
 from runtime.models.base import Model, ModelRequest, ModelResponse, StreamEvent
 from runtime.models.scripted import ScriptedModel
+from runtime.presets import OrchestratorConfig
 from runtime.proposals import Proposal
-from runtime.testing import LAB_AGENT
+from salon.testing import SALON_AGENTS, SALON_LAB, business
 
 from .probe import PROBE_AGENT
 
@@ -100,21 +101,23 @@ class YieldingStore(MemoryStore):
         await asyncio.sleep(0)
         return await super().get_proposal(tenant_id, proposal_id)
 
-    async def save_proposals(self, proposals: list[Proposal], audit: list[dict[str, Any]]) -> None:
+    async def save_proposals(
+        self, proposals: list[Proposal], audit: list[dict[str, Any]], ledger: Any = None
+    ) -> None:
         await asyncio.sleep(0)
-        await super().save_proposals(proposals, audit)
+        await super().save_proposals(proposals, audit, ledger)
 
     async def ledger_claim(self, tenant_id: str, proposal_id: str, at: float) -> Any:
         await asyncio.sleep(0)
         return await super().ledger_claim(tenant_id, proposal_id, at)
 
-    async def business_write(self, tenant_id: str, key: str, op: str, args: dict[str, Any]) -> Any:
+    async def data_update(self, tenant_id: str, name: str, key: str, change: Change) -> Any:
         await asyncio.sleep(0)
-        return await super().business_write(tenant_id, key, op, args)
+        return await super().data_update(tenant_id, name, key, change)
 
-    async def business_read(self, tenant_id: str) -> dict[str, Any]:
+    async def data_read(self, tenant_id: str, name: str) -> tuple[int, Any]:
         await asyncio.sleep(0)
-        return await super().business_read(tenant_id)
+        return await super().data_read(tenant_id, name)
 
 
 def lab_config(**overrides: Any) -> OrchestratorConfig:
@@ -142,7 +145,7 @@ class Harness:
         return await self.rt.send_message(tenant, sid, text)
 
     async def business(self, tenant: str = TENANT) -> dict[str, Any]:
-        return await self.store.business_read(tenant)
+        return await business(self.store, tenant)
 
     async def proposal(self, pid: str, tenant: str = TENANT) -> Proposal:
         return await self.rt.book.get(tenant, pid)
@@ -172,7 +175,9 @@ def make_harness(clock: FakeClock) -> MakeHarness:
         st = store if store is not None else MemoryStore()
         model = RecordingModel(inner if inner is not None else ScriptedModel())
         cfgs = {"lab": lab_config()} | dict(configs or {})
-        catalog = AgentCatalog(model, configs=cfgs, extra=LAB_AGENT | PROBE_AGENT, clock=clock)
+        catalog = AgentCatalog(
+            model, configs=cfgs, extra=SALON_AGENTS | SALON_LAB | PROBE_AGENT, clock=clock
+        )
         return Harness(LocalRuntime(st, catalog, clock=clock), st, clock, model)
 
     return make

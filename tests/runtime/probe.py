@@ -12,7 +12,7 @@ from typing import Any
 from runtime.errors import ToolError, ToolValidationError
 from runtime.orchestrator import BaseOrchestrator
 from runtime.tiers import Tier
-from runtime.tools import NoArgs, Tool, ToolContext
+from runtime.tools import NoArgs, Tool, ToolContext, function_tool
 
 PROBE_AGENT = {"probe": "tests.runtime.probe:ProbeOrchestrator"}
 CALLS: Counter[str] = Counter()
@@ -38,13 +38,13 @@ class ProbeOrchestrator(BaseOrchestrator):
 
     def build_tools(self) -> list[Tool]:
         return [
-            Tool("count", Tier.T1, "Count calls.", NoArgs, _count),
-            Tool("fail", Tier.T1, "Always fail.", NoArgs, _fail),
-            Tool("reject_input", Tier.T1, "Reject its input.", NoArgs, _reject_input),
+            function_tool("count", Tier.T1, "Count calls.", NoArgs, _count),
+            function_tool("fail", Tier.T1, "Always fail.", NoArgs, _fail),
+            function_tool("reject_input", Tier.T1, "Reject its input.", NoArgs, _reject_input),
         ]
 
     def build_system_prompt(self, context: dict[str, str]) -> str:
-        return f"Probe agent for {context['name']}."
+        return f"Probe agent for {context['tenant_name']}."
 
     def get_greeting(self, context: dict[str, str]) -> str:
         return "Probe ready."

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from runtime.agents import AgentCatalog, CanaryConfig, ChatbotOrchestrator
+from runtime.agents import AgentCatalog, CanaryConfig
 from runtime.errors import ConfigError
 from runtime.local import LocalRuntime
 from runtime.memstore import MemoryStore
 from runtime.models.scripted import ScriptedModel
 from runtime.tenants import add_tenant
-from runtime.testing.agents import CanaryChatbot
+from salon import ChatbotOrchestrator
+from salon.testing import SALON_AGENTS, CanaryChatbot
 
-NEW = {"chatbot": "runtime.testing.agents:CanaryChatbot"}
+NEW = {"chatbot": "salon.testing:CanaryChatbot"}
 TENANTS = [f"tenant-{i}" for i in range(400)]
 
 
@@ -21,7 +22,9 @@ def in_canary(canary: CanaryConfig) -> set[str]:
 
 
 def test_listed_tenants_and_only_listed_agents_switch() -> None:
-    catalog = AgentCatalog(ScriptedModel(), canary=CanaryConfig(tenants=("pilot",), agents=NEW))
+    catalog = AgentCatalog(
+        ScriptedModel(), extra=SALON_AGENTS, canary=CanaryConfig(tenants=("pilot",), agents=NEW)
+    )
     assert type(catalog.get("chatbot", "pilot")) is CanaryChatbot
     assert type(catalog.get("chatbot", "other")) is ChatbotOrchestrator
     assert type(catalog.get("chatbot")) is ChatbotOrchestrator
@@ -43,23 +46,33 @@ def test_percent_is_a_stable_growing_share_of_tenants() -> None:
 
 def test_unknown_agent_or_class_is_a_config_error() -> None:
     with pytest.raises(ConfigError):
-        AgentCatalog(ScriptedModel(), canary=CanaryConfig(agents={"nope": NEW["chatbot"]}))
+        AgentCatalog(
+            ScriptedModel(),
+            extra=SALON_AGENTS,
+            canary=CanaryConfig(agents={"nope": NEW["chatbot"]}),
+        )
     with pytest.raises(ConfigError):
-        AgentCatalog(ScriptedModel(), canary=CanaryConfig(agents={"chatbot": "no.such:Thing"}))
+        AgentCatalog(
+            ScriptedModel(),
+            extra=SALON_AGENTS,
+            canary=CanaryConfig(agents={"chatbot": "no.such:Thing"}),
+        )
 
 
 async def test_rollback_applies_from_the_next_message() -> None:
     store = MemoryStore()
-    rt = LocalRuntime(store, AgentCatalog(ScriptedModel()))
+    rt = LocalRuntime(store, AgentCatalog(ScriptedModel(), extra=SALON_AGENTS))
     t, _ = await add_tenant(store, "Pilot")
     rt.pool.catalog = AgentCatalog(
-        ScriptedModel(), canary=CanaryConfig(tenants=(t.tenant_id,), agents=NEW)
+        extra=SALON_AGENTS,
+        model=ScriptedModel(),
+        canary=CanaryConfig(tenants=(t.tenant_id,), agents=NEW),
     )
     s, _ = await rt.create_session(t.tenant_id, "chatbot", "c")
     assert s["greeting"].startswith("[canary]")
     await rt.send_message(t.tenant_id, s["session_id"], "what services do you have?")
     assert type(rt.pool.cores[s["session_id"]].orch) is CanaryChatbot
-    rt.pool.catalog = AgentCatalog(ScriptedModel())  # rollback: the flag is off
+    rt.pool.catalog = AgentCatalog(ScriptedModel(), extra=SALON_AGENTS)  # rollback: the flag is off
     r = await rt.send_message(t.tenant_id, s["session_id"], "what services do you have?")
     assert r["tool_calls"] == [{"tool": "list_services", "tier": "T1", "status": "ok"}]
     assert type(rt.pool.cores[s["session_id"]].orch) is ChatbotOrchestrator

@@ -7,19 +7,15 @@ from pathlib import Path
 import pydantic
 import pytest
 
-from runtime.agents import AdminOrchestrator, AgentCatalog, load_class
-from runtime.config import (
-    AGENTS,
-    PRESETS,
-    OrchestratorConfig,
-    load_file,
-    resolve_all,
-    resolve_config,
-)
+from runtime.agents import AgentCatalog, load_class
+from runtime.config import load_file
 from runtime.errors import BadRequest, ConfigError
 from runtime.models.scripted import ScriptedModel
+from runtime.presets import PRESETS, OrchestratorConfig, resolve_all, resolve_config
 from runtime.settings import Settings
 from runtime.tiers import RecursionBudget
+from salon import AdminOrchestrator
+from salon.testing import SALON_AGENTS
 
 NO_ENV: dict[str, str] = {}
 
@@ -45,7 +41,7 @@ def test_presets(agent: str, history: int, window_ms: int, timeout_ms: int) -> N
 
 def test_resolve_all_covers_every_agent() -> None:
     configs = resolve_all(env=NO_ENV)
-    assert tuple(configs) == AGENTS
+    assert tuple(configs) == tuple(PRESETS) == ("onboarding", "chatbot", "admin")
     assert configs["chatbot"].soft_confirm_window_ms == 30_000
 
 
@@ -183,16 +179,18 @@ def test_empty_yaml_is_an_empty_mapping(tmp_path: Path) -> None:
     assert resolve_config("admin", load_file(path), env=NO_ENV) == PRESETS["admin"]
 
 
-def test_unknown_agent() -> None:
-    with pytest.raises(ConfigError, match="unknown agent 'support'"):
-        resolve_config("support", env=NO_ENV)
+def test_unknown_agent_and_preset() -> None:
+    assert resolve_config("support", env=NO_ENV) == PRESETS["admin"]  # the default preset
+    assert resolve_config("support", env=NO_ENV, base="chatbot") == PRESETS["chatbot"]
+    with pytest.raises(ConfigError, match="unknown preset 'nope'"):
+        resolve_config("support", env=NO_ENV, base="nope")
     with pytest.raises(BadRequest, match="unknown agent"):
-        AgentCatalog(ScriptedModel()).get("support")
+        AgentCatalog(ScriptedModel(), extra=SALON_AGENTS).get("support")
 
 
 def test_catalog_uses_given_config_and_presets() -> None:
     custom = OrchestratorConfig(max_history_messages=4)
-    catalog = AgentCatalog(ScriptedModel(), configs={"admin": custom})
+    catalog = AgentCatalog(ScriptedModel(), configs={"admin": custom}, extra=SALON_AGENTS)
     assert catalog.get("admin").config is custom
     assert catalog.get("admin") is catalog.get("admin")
     assert catalog.get("chatbot").config.max_history_messages == 10
@@ -201,7 +199,7 @@ def test_catalog_uses_given_config_and_presets() -> None:
 
 @pytest.mark.parametrize(
     "path",
-    ["runtime.nowhere:Agent", "runtime.agents:NoSuchClass", "runtime.config:OrchestratorConfig"],
+    ["runtime.nowhere:Agent", "runtime.agents:NoSuchClass", "runtime.presets:OrchestratorConfig"],
 )
 def test_load_class_errors(path: str) -> None:
     with pytest.raises(ConfigError):
@@ -209,7 +207,7 @@ def test_load_class_errors(path: str) -> None:
 
 
 def test_load_class_ok() -> None:
-    assert load_class("runtime.agents.admin:AdminOrchestrator") is AdminOrchestrator
+    assert load_class("salon.agents:AdminOrchestrator") is AdminOrchestrator
 
 
 def test_service_settings_from_file_env_and_flags(monkeypatch: pytest.MonkeyPatch) -> None:

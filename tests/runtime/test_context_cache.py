@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from runtime.config import PRESETS
+from runtime.presets import PRESETS
 
 from .conftest import OTHER_TENANT, TENANT, Harness, MakeHarness
 
@@ -18,7 +18,7 @@ async def sneak_price(h: Harness, service: str, price: float, tenant: str = TENA
     """Change the business document behind the runtime's back (no version bump)."""
     doc = await h.business(tenant)
     doc["services"][service]["price"] = price
-    h.store.business[tenant] = doc
+    h.store.data[(tenant, "business")] = (h.store.data.get((tenant, "business"), (0, None))[0], doc)
 
 
 async def test_turns_inside_the_ttl_use_the_cached_context(make_harness: MakeHarness) -> None:

@@ -11,8 +11,9 @@ import pytest
 from runtime.errors import Conflict, InvalidTransition, NotFound
 from runtime.memstore import MemoryStore
 from runtime.proposals import Proposal, ProposalStatus
-from runtime.store import LedgerState
+from runtime.store import LedgerEntry, LedgerState
 from runtime.testing.agents import EFFECTS
+from salon.testing import business_version, business_write
 
 from .conftest import TENANT, FakeClock, Harness, MakeHarness, lab_config
 
@@ -41,7 +42,7 @@ async def test_confirm_twice_second_is_a_conflict_and_books_once(h: Harness) -> 
     assert len(appts) == 1
     assert appts[0]["service"] == "haircut" and appts[0]["time"] == "15:00"
     assert appts[0]["customer"] == "carol"
-    assert h.store.ledger[(TENANT, pid)] is LedgerState.DONE
+    assert h.store.ledger[(TENANT, pid)].state is LedgerState.DONE
     with pytest.raises(InvalidTransition):
         await h.rt.reject(TENANT, pid)
 
@@ -58,14 +59,14 @@ async def test_recover_dispatching_already_applied_does_not_apply_again(h: Harne
     p = await h.proposal(pid)
     await confirmed_with_ledger(h, pid)
     args = p.args | {"customer": "carol"}
-    applied = await h.store.business_write(TENANT, pid, "book_appointment", args)
-    assert h.store.versions[TENANT] == 1
+    applied = await business_write(h.store, TENANT, pid, "book_appointment", args)
+    assert (await business_version(h.store, TENANT)) == 1
     [done] = await h.rt.book.recover()
     assert done.proposal_id == pid and done.status is S.EXECUTED
     assert done.result == applied
-    assert h.store.versions[TENANT] == 1  # no second application
+    assert (await business_version(h.store, TENANT)) == 1  # no second application
     assert len((await h.business())["appointments"]) == 1
-    assert h.store.ledger[(TENANT, pid)] is LedgerState.DONE
+    assert h.store.ledger[(TENANT, pid)].state is LedgerState.DONE
 
 
 async def test_recover_dispatching_not_applied_applies_once(h: Harness) -> None:
@@ -82,17 +83,19 @@ async def test_recover_ledger_done_finishes_without_reapplying(h: Harness) -> No
     pid = await pending_booking(h)
     p = await h.proposal(pid)
     await confirmed_with_ledger(h, pid)
-    await h.store.business_write(TENANT, pid, "book_appointment", p.args | {"customer": "c"})
-    await h.store.ledger_set(TENANT, pid, LedgerState.DONE)
+    result = await business_write(
+        h.store, TENANT, pid, "book_appointment", p.args | {"customer": "c"}
+    )
+    await h.store.ledger_put(TENANT, pid, LedgerEntry(state=LedgerState.DONE, result=result))
     [done] = await h.rt.book.recover()
-    assert done.status is S.EXECUTED
-    assert h.store.versions[TENANT] == 1
+    assert done.status is S.EXECUTED and done.result == result  # the journaled result
+    assert (await business_version(h.store, TENANT)) == 1
 
 
 async def test_recover_ledger_failed_marks_failed(h: Harness) -> None:
     pid = await pending_booking(h)
     await confirmed_with_ledger(h, pid)
-    await h.store.ledger_set(TENANT, pid, LedgerState.FAILED)
+    await h.store.ledger_put(TENANT, pid, LedgerEntry(state=LedgerState.FAILED))
     [failed] = await h.rt.book.recover()
     assert failed.status is S.FAILED and failed.error == "execution failed earlier"
     assert (await h.business())["appointments"] == []
@@ -110,7 +113,7 @@ async def test_timed_out_write_that_did_not_apply_is_failed(make_harness: MakeHa
     assert "timed out after 0.05s; it did not run" in out["result"]["error"]
     await asyncio.sleep(0.2)  # the cancelled write never lands later
     assert "spa" not in (await h.business())["services"]
-    assert h.store.ledger[(TENANT, p["proposal_id"])] is LedgerState.FAILED
+    assert h.store.ledger[(TENANT, p["proposal_id"])].state is LedgerState.FAILED
 
 
 async def test_timed_out_write_that_did_apply_is_executed(make_harness: MakeHarness) -> None:
@@ -119,13 +122,13 @@ async def test_timed_out_write_that_did_apply_is_executed(make_harness: MakeHarn
     r = await h.send(sid, '!tools slow_write {"name": "spa", "seconds": 0.1}')
     pid = r["proposals"][0]["proposal_id"]
     # The write landed (e.g. the tool hung after writing): same idempotency key.
-    first = await h.store.business_write(
-        TENANT, pid, "add_service", {"name": "spa", "price": 1.0, "duration_min": 10}
+    first = await business_write(
+        h.store, TENANT, pid, "add_service", {"name": "spa", "price": 1.0, "duration_min": 10}
     )
     out = await h.rt.confirm(TENANT, pid)
     assert out["status"] == "EXECUTED"
     assert out["result"] == first
-    assert h.store.versions[TENANT] == 1
+    assert (await business_version(h.store, TENANT)) == 1
 
 
 async def test_failing_write_is_failed_with_reason(h: Harness) -> None:
@@ -138,7 +141,7 @@ async def test_failing_write_is_failed_with_reason(h: Harness) -> None:
 
 
 class BrokenWrites(MemoryStore):
-    async def business_write(self, tenant_id: str, key: str, op: str, args: dict[str, Any]) -> Any:
+    async def data_update(self, tenant_id: str, name: str, key: str, change: Any) -> Any:
         raise RuntimeError("disk on fire")
 
 
@@ -172,8 +175,8 @@ async def test_timed_out_effect_outside_the_store_has_an_unknown_outcome(
     out = await h.rt.confirm(TENANT, pid)
     assert EFFECTS[-1] == pid  # the handler ran: its effect happened
     assert out["status"] == "FAILED"
-    assert "the outcome is unknown" in out["result"]["error"]
-    assert "did not run" not in out["result"]["error"]
+    assert out["result"]["error_kind"] == "outcome_unknown"
+    assert "unknown" in out["result"]["error"] and "did not run" not in out["result"]["error"]
 
 
 class LosesTheExecutedWrite(MemoryStore):
@@ -181,11 +184,13 @@ class LosesTheExecutedWrite(MemoryStore):
 
     lose = True
 
-    async def save_proposals(self, proposals: list[Proposal], audit: list[dict[str, Any]]) -> None:
+    async def save_proposals(
+        self, proposals: list[Proposal], audit: list[dict[str, Any]], ledger: Any = None
+    ) -> None:
         if self.lose and any(p.status is S.EXECUTED for p in proposals):
             self.lose = False
             raise ConnectionError("store blip")
-        await super().save_proposals(proposals, audit)
+        await super().save_proposals(proposals, audit, ledger)
 
 
 async def test_the_sweeper_finishes_a_proposal_left_confirmed(
@@ -198,11 +203,13 @@ async def test_the_sweeper_finishes_a_proposal_left_confirmed(
     with pytest.raises(ConnectionError):
         await h.rt.confirm(TENANT, pid)
     assert (await h.proposal(pid)).status is S.CONFIRMED  # the write happened, though
-    assert h.store.versions[TENANT] == 1
+    assert (await business_version(h.store, TENANT)) == 1
     clock.advance(10)
     await h.rt.book.sweep()
     assert (await h.proposal(pid)).status is S.EXECUTED
-    assert h.store.versions[TENANT] == 1  # through the same exactly-once path: once
+    assert (
+        await business_version(h.store, TENANT)
+    ) == 1  # through the same exactly-once path: once
     with pytest.raises(InvalidTransition) as info:
         await h.rt.confirm(TENANT, pid)
     assert info.value.current == "EXECUTED"

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from runtime.agents.business import resolve_day
-from runtime.agents.script import plan
 from runtime.models.base import ModelRequest, ToolSpec, user_text
 from runtime.models.scripted import ScriptedModel, directive
+from salon.domain import resolve_day
+from salon.script import plan
 
 from .conftest import TENANT, Harness
 

@@ -163,7 +163,7 @@ def test_settings_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
         3,
         "orchestra",
     )
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigError, match="setting hosts"):
         Settings.from_env(hosts=0)
 
 

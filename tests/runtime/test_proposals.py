@@ -25,6 +25,7 @@ from runtime.proposals import (
     window_open,
 )
 from runtime.tiers import Tier
+from salon.testing import business_version
 
 from .conftest import (
     OTHER_TENANT,
@@ -200,8 +201,8 @@ async def test_concurrent_confirms_one_winner(make_harness: MakeHarness) -> None
     wins = [o for o in outcomes if isinstance(o, dict)]
     assert len(wins) == 1 and wins[0]["status"] == "EXECUTED"
     assert all(isinstance(o, InvalidTransition) for o in outcomes if o not in wins)
-    assert h.store.versions[TENANT] == 1  # the business change applied once
-    assert list(h.store.applied) == [(TENANT, p["proposal_id"])]
+    assert (await business_version(h.store, TENANT)) == 1  # the business change applied once
+    assert list(h.store.applied) == [(TENANT, "business", p["proposal_id"])]
     assert (await h.business())["services"]["spa"]["price"] == 1.0
 
 

@@ -8,11 +8,11 @@ from typing import Any
 import pydantic
 import pytest
 
-from runtime.agents.business import ServiceArgs, write_tool
+from runtime.data import StoreData
 from runtime.errors import ToolValidationError
-from runtime.store import StoreBusinessPort
 from runtime.tiers import Tier
-from runtime.tools import NoArgs, Tool, ToolContext, ToolRegistry
+from runtime.tools import NoArgs, ToolContext, ToolRegistry, function_tool
+from salon.tools import ServiceArgs, write_tool
 
 from .conftest import TENANT, Harness
 
@@ -59,15 +59,15 @@ def test_nested_settings_are_read_only_too() -> None:
     assert list(ctx.settings["tags"]) == ["a", "b"]
 
 
-def test_port_without_business_is_a_validation_error() -> None:
-    with pytest.raises(ToolValidationError, match="needs business data"):
-        make_ctx().port()
+def test_a_context_without_data_is_a_validation_error() -> None:
+    with pytest.raises(ToolValidationError, match="needs tenant data"):
+        make_ctx().store()
 
 
 async def test_writer_without_idempotency_key_refuses() -> None:
     tool = write_tool("create_service")
     with pytest.raises(ToolValidationError, match="needs a confirmed proposal"):
-        await tool.handler(make_ctx(), tool.parse({"name": "x", "price": 1}))
+        await tool.invoke(make_ctx(), tool.parse({"name": "x", "price": 1}))
 
 
 async def test_mutate_context_tool_is_an_error_not_a_crash(h: Harness) -> None:
@@ -85,12 +85,12 @@ async def test_mutate_context_tool_is_an_error_not_a_crash(h: Harness) -> None:
 
 
 def test_parse_reports_the_first_bad_field() -> None:
-    tool = Tool("svc", Tier.T2, "d", ServiceArgs, _noop)
+    tool = function_tool("svc", Tier.T2, "d", ServiceArgs, _noop)
     with pytest.raises(ToolValidationError, match=r"^svc: price: "):
         tool.parse({"name": "x", "price": -1})
     with pytest.raises(ToolValidationError, match="colour: Extra inputs"):
         tool.parse({"name": "x", "price": 1, "colour": "red"})
-    assert tool.parse({"name": "x", "price": 2}).model_dump() == {
+    assert tool.parse({"name": "x", "price": 2}) == {
         "name": "x",
         "price": 2.0,
         "duration_min": 30,
@@ -98,16 +98,18 @@ def test_parse_reports_the_first_bad_field() -> None:
 
 
 def test_describe_default_and_custom_preview() -> None:
-    plain = Tool("svc", Tier.T2, "d", ServiceArgs, _noop)
+    plain = function_tool("svc", Tier.T2, "d", ServiceArgs, _noop)
     args = plain.parse({"name": "x", "price": 2})
     assert plain.describe(args) == "svc(name=x, price=2.0, duration_min=30)"
-    custom = Tool("svc", Tier.T2, "d", ServiceArgs, _noop, preview=lambda a: f"add {a.name}")
+    custom = function_tool(
+        "svc", Tier.T2, "d", ServiceArgs, _noop, preview=lambda a: f"add {a.name}"
+    )
     assert custom.describe(args) == "add x"
 
 
 def test_registry() -> None:
-    a = Tool("a", Tier.T1, "first", NoArgs, _noop)
-    b = Tool("b", Tier.T3, "second", ServiceArgs, _noop)
+    a = function_tool("a", Tier.T1, "first", NoArgs, _noop)
+    b = function_tool("b", Tier.T3, "second", ServiceArgs, _noop)
     reg = ToolRegistry([a, b])
     assert reg.names() == ["a", "b"] and len(reg) == 2
     assert "a" in reg and "z" not in reg
@@ -151,7 +153,7 @@ async def test_a_tool_cannot_point_its_port_at_another_tenant(h: Harness) -> Non
     r = await h.send(sid, "!tools retarget_port")
     assert r["tool_calls"] == [{"tool": "retarget_port", "tier": "T1", "status": "error"}]
     assert "retarget_port failed: AttributeError" in r["reply"]
-    port = StoreBusinessPort(h.store, TENANT)
+    port = StoreData(h.store, TENANT)
     with pytest.raises(AttributeError, match="read-only"):
         port._tenant = "other"  # type: ignore[misc]
     with pytest.raises(AttributeError, match="read-only"):

@@ -29,7 +29,8 @@ from actors.store import connect_store
 from runtime.errors import InvalidTransition, Unavailable
 from runtime.settings import Settings
 from runtime.tenants import add_tenant
-from runtime.testing import LAB_AGENT
+from salon.testing import SALON_LAB as LAB_AGENT
+from salon.testing import business
 from tests.support.listeners import listeners_of, ray_processes
 
 NODE = {"num_cpus": 1, "object_store_memory": 80 * 1024 * 1024}
@@ -90,7 +91,7 @@ async def core(b: RayBackend) -> dict[str, Any]:
         "roles": [m["role"] for m in history],
         "confirm_ok": sum(isinstance(o, dict) for o in outcomes),
         "confirm_conflict": sum(isinstance(o, InvalidTransition) for o in outcomes),
-        "appointments": len((await b.store.business_read(tid))["appointments"]),
+        "appointments": len((await business(b.store, tid))["appointments"]),
         "hosts": await host_nodes(b),
     }
 
@@ -132,7 +133,7 @@ async def node_loss(b: RayBackend, cluster: Cluster) -> dict[str, Any]:
     histories = {s: await b.list_messages(tid, s) for s in sessions}
     proposals = await b.list_proposals(tid, None, None)
     audit = await b.audit(tid, None)
-    doc = await b.store.business_read(tid)
+    doc = await business(b.store, tid)
     return {
         "victim_hosted": sum(v == victim.node_id for v in before.values()),
         "hosts_before": before,
@@ -195,7 +196,7 @@ async def two_gateways(b: RayBackend, gcs: str) -> dict[str, Any]:
         "roles": [m["role"] for m in history],
         "users": [m["content"] for m in history if m["role"] == "user"],
         "confirm_results": results,
-        "appointments": len((await b.store.business_read(tid))["appointments"]),
+        "appointments": len((await business(b.store, tid))["appointments"]),
     }
 
 
