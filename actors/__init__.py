@@ -4,13 +4,13 @@
 up; `RedisStore`/`EmbeddedValkey` hold everything that must survive.
 """
 
-from .backend import RayBackend
 from .cluster import connect_ray, ensure_actors, kill_actors, wait_for_registry
 from .host import SessionHost
+from .ray_backend import RayBackend
+from .redis_store import RedisStore, connect_store, redis_url_from_env
 from .registry import ProposalRegistry, RegistryPort
 from .ring import rendezvous
 from .router import SessionRouter
-from .store import RedisStore, connect_store, redis_url_from_env
 from .valkey import EmbeddedValkey
 
 __all__ = [

@@ -7,7 +7,7 @@ every worker) listen on every interface unless that IP is loopback, and the
 dashboard agent, runtime-env agent and metrics servers listen on that IP. On
 Linux a local start never gets loopback: `ray.init(_node_ip_address=...)`,
 `ray start --node-ip-address=...` and `ray.init(address="127.0.0.1:port")`
-all pass the host through `services.resolve_ip_for_localhost`, which swaps
+all pass the host through Ray's `resolve_ip_for_localhost`, which swaps
 127.0.0.1 for the machine's routable address. Only Ray's single-machine mode
 (`ray_constants.ENABLE_RAY_CLUSTER` false, its default on macOS and Windows,
 and `RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0` anywhere) makes the node IP

@@ -11,7 +11,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from runtime.errors import ConfigError, Unavailable, error_from_wire, error_to_wire
 from runtime.settings import Settings
 
-from .store import RedisStore, redis_client
+from .redis_store import RedisStore, redis_client
 
 HOST_PREFIX = "orchestra-host-"
 REGISTRY_PREFIX = "orchestra-registry-"

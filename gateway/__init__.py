@@ -1,4 +1,4 @@
-"""Orchestra's HTTP gateway: FastAPI over one `runtime.service.Backend`."""
+"""Orchestra's HTTP gateway: FastAPI over one `runtime.backend.Backend`."""
 
 from .app import create_app
 

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.telemetry import TelemetryConfig
 
-from runtime.service import Backend
+from runtime.backend import Backend
 from runtime.settings import Settings
 
 from .auth import Authenticator, RateLimiter

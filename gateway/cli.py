@@ -143,7 +143,7 @@ def _run_gateway(args: argparse.Namespace, settings: Settings, gcs: str) -> None
 
 async def _demo_key(redis_url: str, prefix: str) -> str:
     """The demo tenant's key: reused across restarts (kept in ORCHESTRA_HOME)."""
-    from actors.store import connect_store
+    from actors.redis_store import connect_store
     from runtime.tenants import add_tenant, hash_key
 
     store = await connect_store(redis_url, prefix=prefix)
@@ -187,7 +187,7 @@ def _tenant_add(args: argparse.Namespace) -> int:
 
 
 async def _tenant_add_async(args: argparse.Namespace) -> int:
-    from actors.store import EmbeddedValkey, connect_store
+    from actors.redis_store import EmbeddedValkey, connect_store
     from runtime.tenants import add_tenant
 
     url = args.redis_url or os.environ.get("REDIS_URL", "")

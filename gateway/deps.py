@@ -8,8 +8,8 @@ from typing import Annotated, cast
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from runtime.backend import Backend
 from runtime.errors import RateLimited, Unauthorized
-from runtime.service import Backend
 from runtime.settings import Settings
 
 from .auth import Authenticator, RateLimiter, bearer_key

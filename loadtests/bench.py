@@ -400,7 +400,7 @@ def make_tenants(serve: Serve, n: int) -> list[str]:
     """`n` tenants' API keys, made like `orchestra tenant add` makes them (store API)."""
     import asyncio
 
-    from actors.store import connect_store
+    from actors.redis_store import connect_store
     from runtime.settings import Settings
     from runtime.tenants import add_tenant
 

@@ -23,7 +23,7 @@ import psutil
 import ray
 
 from actors import EmbeddedValkey, RayBackend, connect_ray, ensure_actors, kill_actors
-from actors.store import connect_store
+from actors.redis_store import connect_store
 from runtime.settings import Settings
 from runtime.tenants import add_tenant
 

@@ -43,7 +43,7 @@ from .events import (
     ToolCallEvent,
     TurnEvent,
 )
-from .local import LocalRuntime
+from .local_backend import LocalBackend
 from .memstore import MemoryStore
 from .models.base import Model, ModelRequest, ModelResponse, Plan, StreamEvent
 from .models.scripted import ScriptedModel
@@ -76,7 +76,7 @@ __all__ = [
     "InvalidTransition",
     "LedgerEntry",
     "LedgerState",
-    "LocalRuntime",
+    "LocalBackend",
     "MemoryStore",
     "Model",
     "ModelError",

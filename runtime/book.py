@@ -1,6 +1,6 @@
 """`ProposalBook`: the single writer of proposal state, and exactly-once execution.
 
-Runs inside the `ProposalRegistry` actor (or in-process in `LocalRuntime`).
+Runs inside the `ProposalRegistry` actor (or in-process in `LocalBackend`).
 Before a confirmed proposal's tool runs, the ledger records DISPATCHING
 under the proposal id, and the tool gets that id as its idempotency key: a
 repeat (a retry, a concurrent confirm, recovery after a crash) finds the key

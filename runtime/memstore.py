@@ -1,4 +1,4 @@
-"""`MemoryStore`: the `Store` protocol in process memory (tests, LocalRuntime)."""
+"""`MemoryStore`: the `Store` protocol in process memory (tests, LocalBackend)."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@
 wakes waiters in arrival order) so its messages run one at a time, the
 in-memory state the orchestrator works on, and the one pipelined store write
 per turn. `SessionPool` holds many cores, loads them from the store on
-demand and evicts idle ones; the Ray `SessionHost` and `LocalRuntime` both
+demand and evicts idle ones; the Ray `SessionHost` and `LocalBackend` both
 use it.
 """
 

@@ -1,4 +1,4 @@
-"""Service settings (one frozen object shared by the gateway, the CLI and every actor)."""
+"""Settings of a deployment (one frozen object shared by the gateway, the CLI and every actor)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The `Store` protocol: everything that must survive a crash.
 
 One implementation per backend: `MemoryStore` (in-process, for unit tests and
-`LocalRuntime`) and `actors.store.RedisStore` (Redis/Valkey). Every method
+`LocalBackend`) and `actors.redis_store.RedisStore` (Redis/Valkey). Every method
 takes the tenant and never returns another tenant's records.
 """
 

@@ -17,7 +17,7 @@ import pytest
 import redis
 
 from actors import RayBackend, connect_ray, ensure_actors, kill_actors
-from actors.store import EmbeddedValkey, RedisStore, connect_store, redis_url_from_env
+from actors.redis_store import EmbeddedValkey, RedisStore, connect_store, redis_url_from_env
 from runtime.memstore import MemoryStore
 from runtime.settings import Settings
 from runtime.store import Store

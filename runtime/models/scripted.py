@@ -2,7 +2,7 @@
 
 It plans tool calls from the user's latest text: an explicit directive
 
-    !tools list_services*3; check_availability {"day": "tomorrow"}
+    !tools lookup*3; refund {"order_id": "o-1"}
 
 calls any tool by name (so every tool source is testable offline), and
 otherwise the agent's own script (`ModelRequest.script`, a `Planner` of
@@ -91,7 +91,7 @@ def _answer(prompt: str, results: list[ToolResultBlock]) -> str:
     if not results:
         if not prompt.strip():
             return "How can I help?"
-        return "Got it. Ask me about services, availability, or what you'd like to change."
+        return "Got it. Ask me anything, or tell me what you'd like to change."
     parts = []
     for r in results:
         parts.append(("Problem: " if r.is_error else "") + r.content[:300])

@@ -13,7 +13,7 @@ import pytest
 from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import ResponseError
 
-from actors.store import EmbeddedValkey, RedisStore, connect_store
+from actors.redis_store import EmbeddedValkey, RedisStore, connect_store
 from runtime.data import StoreData, TurnData
 from runtime.errors import BadRequest, NotFound, ToolValidationError, Unavailable
 from runtime.proposals import Proposal, ProposalStatus
@@ -611,12 +611,12 @@ async def test_a_session_comes_to_life_in_one_round_trip(own_redis_store: RedisS
     """Loading a session (record, state, history) is one shared round trip, and the
     history loaded up to the longest agent bound is cut to the session's own."""
     from runtime.agents import AgentCatalog
-    from runtime.local import LocalRuntime
+    from runtime.local_backend import LocalBackend
     from runtime.models.scripted import ScriptedModel
 
     s = own_redis_store
     catalog = AgentCatalog(ScriptedModel(), extra=SALON_AGENTS)
-    rt = LocalRuntime(s, catalog)
+    rt = LocalBackend(s, catalog)
     info, _ = await rt.create_session("t1", "chatbot", "ann")
     sid = info["session_id"]
     for i in range(12):  # 24 messages; the chatbot keeps 10 (x2 loaded), onboarding 30

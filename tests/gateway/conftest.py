@@ -1,6 +1,6 @@
 """A real gateway over real HTTP: uvicorn in a background thread, httpx clients.
 
-The suite runs twice: against the in-process `LocalRuntime` and against
+The suite runs twice: against the in-process `LocalBackend` and against
 `RayBackend` on real Ray actors and the real Redis-protocol store (the
 `server` fixture is parametrized). Tests only speak HTTP.
 """
@@ -22,11 +22,11 @@ import uvicorn
 from actors import kill_actors
 from gateway import create_app
 from runtime.agents import AgentCatalog
-from runtime.local import LocalRuntime
+from runtime.backend import Backend
+from runtime.local_backend import LocalBackend
 from runtime.memstore import MemoryStore
 from runtime.models.scripted import ScriptedModel
 from runtime.presets import resolve_config
-from runtime.service import Backend
 from runtime.settings import Settings
 from runtime.tenants import add_tenant
 from salon.testing import SALON_AGENTS, SALON_LAB
@@ -46,7 +46,7 @@ class BackendBundle:
 async def backend_factory(settings: Settings) -> BackendBundle:
     """The backend under test, with tenants A and B. Runs in the server's event loop."""
     store = MemoryStore()
-    runtime = LocalRuntime(
+    runtime = LocalBackend(
         store,
         AgentCatalog(
             ScriptedModel(),

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from actors.store import RedisStore, redis_client
+from actors.redis_store import RedisStore, redis_client
 from runtime.agents import AgentCatalog
-from runtime.local import LocalRuntime
+from runtime.local_backend import LocalBackend
 from runtime.models.scripted import ScriptedModel
 from runtime.settings import Settings
 
@@ -26,7 +26,7 @@ def _closed_port() -> int:
 
 async def _down_factory(settings: Settings) -> BackendBundle:
     store = RedisStore(redis_client(f"redis://127.0.0.1:{_closed_port()}", wait=0.5))
-    runtime = LocalRuntime(store, AgentCatalog(ScriptedModel()))
+    runtime = LocalBackend(store, AgentCatalog(ScriptedModel()))
 
     async def close() -> None:
         await store.close()

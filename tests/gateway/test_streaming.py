@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from runtime.agents import AgentCatalog
-from runtime.local import LocalRuntime
+from runtime.local_backend import LocalBackend
 from runtime.memstore import MemoryStore
 from runtime.models.anthropic import AnthropicModel
 from runtime.retry import RetryPolicy
@@ -65,7 +65,7 @@ def live(fake: FakeAnthropic) -> Iterator[LiveServer]:
         model = AnthropicModel(
             api_key="sk-test", base_url=fake.base_url, policy=RetryPolicy(max_attempts=1)
         )
-        runtime = LocalRuntime(store, AgentCatalog(model, extra=SALON_AGENTS))
+        runtime = LocalBackend(store, AgentCatalog(model, extra=SALON_AGENTS))
         _, key = await add_tenant(store, "Streaming")
         return BackendBundle(runtime, {"A": key}, [runtime.start], [runtime.stop, model.aclose])
 

@@ -1,6 +1,6 @@
 """Fixtures of the runtime unit tests: a fake clock, a recording model, runtimes.
 
-Everything runs in-process (`LocalRuntime` over `MemoryStore`, no Ray). Time
+Everything runs in-process (`LocalBackend` over `MemoryStore`, no Ray). Time
 that matters to a rule (soft-confirm windows, breaker reset, context TTL) comes
 from `FakeClock`; only tool timeouts use real time, kept at ~0.1 s.
 """
@@ -18,7 +18,7 @@ import pytest
 
 from runtime.agents import AgentCatalog
 from runtime.data import Change
-from runtime.local import LocalRuntime
+from runtime.local_backend import LocalBackend
 from runtime.memstore import MemoryStore
 from runtime.models.base import Model, ModelRequest, ModelResponse, StreamEvent
 from runtime.models.scripted import ScriptedModel
@@ -128,9 +128,9 @@ def lab_config(**overrides: Any) -> OrchestratorConfig:
 
 @dataclass
 class Harness:
-    """One LocalRuntime with its store, clock and model, plus helpers."""
+    """One LocalBackend with its store, clock and model, plus helpers."""
 
-    rt: LocalRuntime
+    rt: LocalBackend
     store: MemoryStore
     clock: FakeClock
     model: RecordingModel
@@ -178,7 +178,7 @@ def make_harness(clock: FakeClock) -> MakeHarness:
         catalog = AgentCatalog(
             model, configs=cfgs, extra=SALON_AGENTS | SALON_LAB | PROBE_AGENT, clock=clock
         )
-        return Harness(LocalRuntime(st, catalog, clock=clock), st, clock, model)
+        return Harness(LocalBackend(st, catalog, clock=clock), st, clock, model)
 
     return make
 

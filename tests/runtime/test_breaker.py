@@ -1,4 +1,4 @@
-"""The per-session circuit breaker: the state machine, and through LocalRuntime."""
+"""The per-session circuit breaker: the state machine, and through LocalBackend."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Trust tiers and the per-message recursion budget, unit and through LocalRuntime."""
+"""Trust tiers and the per-message recursion budget, unit and through LocalBackend."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ import pytest
 
 from runtime.agents import AgentCatalog, CanaryConfig
 from runtime.errors import ConfigError
-from runtime.local import LocalRuntime
+from runtime.local_backend import LocalBackend
 from runtime.memstore import MemoryStore
 from runtime.models.scripted import ScriptedModel
 from runtime.tenants import add_tenant
@@ -61,7 +61,7 @@ def test_unknown_agent_or_class_is_a_config_error() -> None:
 
 async def test_rollback_applies_from_the_next_message() -> None:
     store = MemoryStore()
-    rt = LocalRuntime(store, AgentCatalog(ScriptedModel(), extra=SALON_AGENTS))
+    rt = LocalBackend(store, AgentCatalog(ScriptedModel(), extra=SALON_AGENTS))
     t, _ = await add_tenant(store, "Pilot")
     rt.pool.catalog = AgentCatalog(
         extra=SALON_AGENTS,

@@ -1,4 +1,4 @@
-"""The three demo journeys through LocalRuntime with the ScriptedModel."""
+"""The three demo journeys through LocalBackend with the ScriptedModel."""
 
 from __future__ import annotations
 

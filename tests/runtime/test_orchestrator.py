@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 
 from runtime import logs, metrics
+from runtime.backend import Backend
 from runtime.errors import ConfigError, ErrorClass, ModelError, NotFound, Unavailable
-from runtime.local import LocalRuntime
+from runtime.local_backend import LocalBackend
 from runtime.memstore import MemoryStore
 from runtime.models.anthropic import AnthropicModel
 from runtime.models.base import ModelRequest, ModelResponse, Usage
 from runtime.models.scripted import ScriptedModel
-from runtime.service import Backend
 from runtime.settings import Settings, build_catalog, build_model
 
 from .conftest import OTHER_TENANT, TENANT, MakeHarness, YieldingStore
@@ -142,7 +142,7 @@ async def test_concurrent_loads_share_one_core(make_harness: MakeHarness) -> Non
 
 def test_local_runtime_implements_the_backend_api() -> None:
     for name, member in inspect.getmembers(Backend, inspect.iscoroutinefunction):
-        impl = getattr(LocalRuntime, name)
+        impl = getattr(LocalBackend, name)
         assert inspect.iscoroutinefunction(impl), name
         assert list(inspect.signature(impl).parameters) == list(
             inspect.signature(member).parameters

@@ -25,7 +25,7 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from actors import RayBackend, ensure_actors, kill_actors, rendezvous
 from actors.cluster import single_machine_ray
-from actors.store import connect_store
+from actors.redis_store import connect_store
 from runtime.errors import InvalidTransition, Unavailable
 from runtime.settings import Settings
 from runtime.tenants import add_tenant

@@ -13,7 +13,7 @@ import sys
 import ray
 
 from actors import RayBackend
-from actors.store import connect_store
+from actors.redis_store import connect_store
 from runtime.errors import InvalidTransition
 from runtime.settings import Settings
 

@@ -12,7 +12,7 @@ import sys
 import ray
 
 from actors import RayBackend
-from actors.store import connect_store
+from actors.redis_store import connect_store
 from runtime.settings import Settings
 
 

@@ -1,4 +1,4 @@
-"""`LocalRuntime`: the whole runtime in one asyncio process (no Ray).
+"""`LocalBackend`: the whole runtime in one asyncio process (no Ray).
 
 Same semantics as the Ray layer: one message at a time per session, the
 proposal book as the single writer, one store. Used by unit tests and as
@@ -15,15 +15,15 @@ from typing import Any
 
 from . import metrics
 from .agents import AgentCatalog
+from .backend_reads import BackendReads
 from .book import ProposalBook
 from .events import TurnEvent
-from .reads import StoreReads
 from .session import SessionPool
 from .store import Store
 from .streaming import TurnStream
 
 
-class LocalRuntime(StoreReads):
+class LocalBackend(BackendReads):
     def __init__(
         self,
         store: Store,

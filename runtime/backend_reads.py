@@ -1,6 +1,6 @@
-"""`StoreReads`: the Backend calls answered straight from the store.
+"""`BackendReads`: the Backend calls answered straight from the store.
 
-Both backends (`LocalRuntime`, `actors.RayBackend`) serve these the same way:
+Both backends (`LocalBackend`, `actors.RayBackend`) serve these the same way:
 no actor is needed to read a tenant's keys, sessions, history, proposals or
 audit.
 """
@@ -16,7 +16,7 @@ from .store import Store
 from .tenants import hash_key
 
 
-class StoreReads:
+class BackendReads:
     store: Store
 
     async def authenticate(self, api_key: str) -> str | None:

@@ -16,8 +16,8 @@ import ray
 
 from runtime import metrics
 from runtime.agents import AgentCatalog
+from runtime.backend_reads import BackendReads
 from runtime.events import TurnEvent
-from runtime.reads import StoreReads
 from runtime.session import create_session
 from runtime.settings import Settings, build_catalog
 from runtime.store import Store
@@ -36,7 +36,7 @@ from .router import SessionRouter
 METRICS_MAX_SESSION_ACTORS = 32  # dedicated actors scraped per /metrics (hosts always are)
 
 
-class RayBackend(StoreReads):
+class RayBackend(BackendReads):
     def __init__(
         self, settings: Settings, store: Store | None = None, catalog: AgentCatalog | None = None
     ) -> None:
