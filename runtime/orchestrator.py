@@ -22,7 +22,7 @@ import orjson
 
 from . import logs, metrics
 from .breaker import OPEN_MESSAGE, BreakerState, CircuitBreaker
-from .config import OrchestratorConfig
+from .presets import OrchestratorConfig
 from .data import TenantData, TurnData
 from .errors import ToolError, ToolValidationError, TurnAborted, classify
 from .events import Emit, ProposalEvent, TokenEvent, ToolCallEvent
