@@ -22,7 +22,6 @@ import orjson
 
 from . import logs, metrics
 from .breaker import OPEN_MESSAGE, BreakerState, CircuitBreaker
-from .presets import OrchestratorConfig
 from .data import TenantData, TurnData
 from .errors import ToolError, ToolValidationError, TurnAborted, classify
 from .events import Emit, ProposalEvent, TokenEvent, ToolCallEvent
@@ -40,6 +39,7 @@ from .models.base import (
     ToolUseBlock,
     collect,
 )
+from .presets import OrchestratorConfig
 from .proposals import Proposal, ProposalStatus, check_dependencies, proposal_event
 from .retry import RetryPolicy, retry
 from .sanitize import sanitize_for_prompt
