@@ -44,7 +44,7 @@ from ..errors import RETRYABLE, ErrorClass, ToolError, ToolValidationError, clas
 from ..retry import RetryPolicy, retry
 from ..tiers import Tier
 from .base import Args, Tool, ToolContext
-from .headers import resolve_headers
+from .envrefs import resolve_env_refs
 from .jsonargs import json_checker
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -211,7 +211,7 @@ def http_tool(name: str, section: HttpToolSection) -> Tool:
     """The tool `[tools.NAME]` declares (see the module docstring). A header's
     `env:VAR` that is not set is a `ConfigError` naming the header and VAR."""
     where = f"tools.{name}"
-    endpoint = _Endpoint(name, section, resolve_headers(where, section.headers))
+    endpoint = _Endpoint(name, section, resolve_env_refs(f"{where}.headers", section.headers))
     tier = section.tier
 
     async def invoke(ctx: ToolContext, args: Args) -> Any:
@@ -220,7 +220,7 @@ def http_tool(name: str, section: HttpToolSection) -> Tool:
     return Tool(
         name,
         tier,
-        section.description or f"{section.method} {section.url}",
+        section.description or name,  # not the URL: it would go to the model provider
         section.parameters,
         invoke,
         json_checker(name, section.parameters, f"{where}.parameters"),
