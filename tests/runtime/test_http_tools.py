@@ -199,7 +199,7 @@ async def test_a_retry_after_beyond_the_budget_gives_up_at_once(server: ToolServ
     t0 = time.monotonic()
     with pytest.raises(ToolError, match="no time left"):
         await tool.invoke(CTX, {})
-    assert time.monotonic() - t0 < 0.5
+    assert time.monotonic() - t0 < 1.0  # not the 5 s asked for
     assert len(server.calls) == 1
 
 
@@ -217,7 +217,7 @@ async def test_no_answer_within_the_budget_is_a_timeout(server: ToolServer) -> N
     t0 = time.monotonic()
     with pytest.raises(TimeoutError, match=r"no answer within 0\.3s"):
         await tool.invoke(CTX, {})
-    assert 0.25 <= time.monotonic() - t0 < 1.0
+    assert 0.25 <= time.monotonic() - t0 < 1.4  # the sleep is 1.5 s
     assert len(server.calls) == 1  # it may have taken effect: never sent again
 
 
