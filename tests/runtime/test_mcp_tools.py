@@ -28,6 +28,7 @@ from runtime.tools import Tool, ToolContext
 from runtime.tools.mcp import discover, mcp_tools, model_names
 from runtime.tools.mcp_session import close_sessions, session_for
 from tests.support.mcp_server import McpHttpServer, free_port
+from tests.support.tool_server import ToolServer
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVER_SCRIPT = ROOT / "tests" / "support" / "mcp_server.py"
@@ -217,6 +218,13 @@ async def test_discovering_a_server_that_is_down_is_a_config_error() -> None:
     url = f"http://127.0.0.1:{free_port()}/mcp"
     with pytest.raises(ConfigError, match=rf"^mcp\.crm: cannot list the tools of {url}: Connect"):
         await discover("crm", McpSection(url=url))
+
+
+async def test_discovering_something_that_is_not_an_mcp_server_is_a_config_error() -> None:
+    with ToolServer() as plain:  # HTTP, but it answers 404 to the handshake
+        url = plain.url("/mcp")
+        with pytest.raises(ConfigError, match=rf"^mcp\.crm: cannot list the tools of {url}: MCP"):
+            await discover("crm", McpSection(url=url, timeout_ms=3000))
 
 
 async def test_discovering_a_server_that_never_answers_is_a_config_error() -> None:
