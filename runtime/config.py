@@ -20,7 +20,7 @@ from typing import Any, Literal
 import yaml
 from jsonschema.exceptions import SchemaError
 from jsonschema.validators import validator_for
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .agents.canary import CanaryConfig
 from .errors import ConfigError
@@ -113,11 +113,17 @@ class McpSection(_Section):
     url: str | None = Field(default=None, pattern=r"^https?://")
     command: str | None = None
     args: list[str] = Field(default_factory=list)
-    env: dict[str, str] = Field(default_factory=dict)
+    env: dict[str, str] = Field(default_factory=dict)  # values may be "env:VAR"
     tiers: dict[str, Tier] = Field(default_factory=dict)  # tool -> tier (else annotations)
     idempotent: list[str] = Field(default_factory=list)  # tools safe to send again
     timeout_ms: int = Field(default=10_000, gt=0)
-    headers: dict[str, str] = Field(default_factory=dict)
+    headers: dict[str, str] = Field(default_factory=dict)  # values may be "env:VAR"
+
+    @model_validator(mode="after")
+    def _one_transport(self) -> McpSection:
+        if (self.url is None) == (self.command is None):
+            raise ValueError("give the server either `url` (streamable HTTP) or `command` (stdio)")
+        return self
 
 
 class ConfigFile(_Section):
