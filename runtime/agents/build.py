@@ -40,14 +40,14 @@ def build_tools(cfg: ConfigFile, mcp_infos: McpInfos) -> dict[str, list[Tool]]:
             found = load_tool(section.python, section.tier, section.description)
             tools[name] = [found if found.name == name else replace(found, name=name)]
         else:
-            from ..tools.http import http_tool
+            from ..tools.http import http_tool  # an HTTP client: only when configured
 
             tools[name] = [http_tool(name, section)]
     for server, mcp in cfg.mcp.items():
         infos = mcp_infos.get(server)
         if infos is None:
             raise ConfigError(f"mcp.{server}: the server's tools were not discovered")
-        from ..tools.mcp import mcp_tools
+        from ..tools.mcp import mcp_tools  # imports the SDK (~1 s): only when configured
 
         tools[f"mcp:{server}"] = mcp_tools(server, mcp, infos)
     return tools
