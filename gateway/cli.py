@@ -39,7 +39,7 @@ def say(msg: str) -> None:
 
 def _serve(args: argparse.Namespace) -> int:
     from actors import EmbeddedValkey, connect_ray, ensure_actors, kill_actors
-    from runtime.settings import Settings, build_catalog
+    from runtime.settings import Settings, build_catalog, with_mcp_tools
 
     started = time.monotonic()
     config_data = load_file(args.config) if args.config else {}
@@ -54,6 +54,7 @@ def _serve(args: argparse.Namespace) -> int:
         rate_limit_per_s=args.rate_limit_per_s,
         rate_limit_burst=args.rate_limit_burst,
     )
+    settings = asyncio.run(with_mcp_tools(settings))  # MCP servers answer, or we stop here
     build_catalog(settings)  # every agent and tool builds, or we stop here
     valkey: EmbeddedValkey | None = None
     if not settings.redis_url:

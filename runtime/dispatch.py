@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import metrics
-from .errors import ToolError
+from .errors import ToolError, ToolOutcomeUnknown
 from .proposals import Proposal
 from .store import LedgerEntry, LedgerState, Store
 from .tools import Tool, ToolContext
@@ -114,6 +114,8 @@ async def _call(tool: Tool, ctx: ToolContext, p: Proposal, timeout_s: float) -> 
         if tool.idempotent:  # it took effect: the same key returns its result
             return Outcome(True, await tool.invoke(ctx, tool.parse(p.args)))
         return Outcome(True, None)
+    except ToolOutcomeUnknown as exc:  # it reached the tool, then the answer was lost
+        return unknown(p, str(exc))
     except (ToolError, ValueError) as exc:
         return Outcome(False, error=str(exc))
     except Exception as exc:

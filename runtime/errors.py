@@ -18,7 +18,8 @@ applies, `retry_after` (seconds). This docstring is the only mapping table:
     │   └── NotOwner             not_owner              503  (+ "owner": the host that holds it)
     ├── ToolError                tool_error             500
     │   ├── ToolTimeout          tool_timeout           500
-    │   └── ToolValidationError  tool_invalid           500
+    │   ├── ToolValidationError  tool_invalid           500
+    │   └── ToolOutcomeUnknown   outcome_unknown        500  (it may or may not have run)
     ├── ModelError               model_error            502  (carries an ErrorClass)
     └── TurnAborted              turn_aborted           502  (the model failed after the
                                                               client got text)
@@ -191,6 +192,12 @@ class ToolTimeout(ToolError):
 
 class ToolValidationError(ToolError):
     code = "tool_invalid"
+
+
+class ToolOutcomeUnknown(ToolError):
+    """The call reached the tool, then was lost: whether it took effect is unknown."""
+
+    code = "outcome_unknown"
 
 
 class ModelError(OrchestraError):

@@ -134,6 +134,19 @@ def build_model(settings: Settings) -> Model:
     )
 
 
+async def with_mcp_tools(settings: Settings) -> Settings:
+    """The settings with every configured MCP server's tools discovered (once, at
+    start-up: the processes that call them build their tools from these). A server
+    that cannot be reached is a `ConfigError` naming it."""
+    cfg = parse_config(effective_config(settings.config_data), settings.config_source)
+    if not cfg.mcp:
+        return settings
+    from .tools.mcp import discover  # imports the MCP SDK: only when configured
+
+    found = {name: await discover(name, section) for name, section in cfg.mcp.items()}
+    return settings.model_copy(update={"mcp_tools": found})
+
+
 def build_catalog(settings: Settings) -> AgentCatalog:
     """The deployment's agents: the config file's (with the demo's under it unless
     `demo = false`), the settings' extra classes, their presets and canaries.

@@ -40,7 +40,14 @@ from typing import Any
 import httpx
 
 from ..config import HttpToolSection
-from ..errors import RETRYABLE, ErrorClass, ToolError, ToolValidationError, classify_status
+from ..errors import (
+    RETRYABLE,
+    ErrorClass,
+    ToolError,
+    ToolOutcomeUnknown,
+    ToolValidationError,
+    classify_status,
+)
 from ..retry import RetryPolicy, retry
 from ..tiers import Tier
 from .base import Args, Tool, ToolContext
@@ -58,11 +65,17 @@ class _Transient(ConnectionError):
     none and is a `ConnectionError` (NETWORK); `response` carries `Retry-After`."""
 
     def __init__(
-        self, message: str, status_code: int | None = None, response: httpx.Response | None = None
+        self,
+        message: str,
+        status_code: int | None = None,
+        response: httpx.Response | None = None,
+        *,
+        sent: bool = False,
     ) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.response = response
+        self.sent = sent  # it reached the endpoint before failing (no answer came back)
 
 
 class _OutOfBudget(Exception):
@@ -132,6 +145,10 @@ class _Endpoint:
             try:
                 return await attempt()
             except _Transient as exc:
+                if exc.sent:  # it may have taken effect: never sent twice, never guessed
+                    raise ToolOutcomeUnknown(
+                        f"{exc}; not retried (the tool is not idempotent)"
+                    ) from exc
                 raise ToolError(f"{exc}; not retried (the tool is not idempotent)") from exc
         last: list[BaseException] = []
 
@@ -174,7 +191,9 @@ class _Endpoint:
         except httpx.TransportError as exc:
             # sent, then the connection failed: for an idempotent endpoint the same key
             # makes sending again safe; for another one the outcome is unknown
-            raise _Transient(f"{self.name}: the connection failed: {_reason(exc)}") from exc
+            raise _Transient(
+                f"{self.name}: the connection failed: {_reason(exc)}", sent=True
+            ) from exc
 
     def result(self, response: httpx.Response) -> Any:
         status = response.status_code

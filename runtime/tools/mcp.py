@@ -44,7 +44,7 @@ import mcp.types as types
 from mcp.shared.exceptions import MCPError
 
 from ..config import McpSection
-from ..errors import ConfigError, ToolError, ToolValidationError
+from ..errors import ConfigError, ToolError, ToolOutcomeUnknown, ToolValidationError
 from ..tiers import Tier
 from .base import Args, Invoke, Tool, ToolContext
 from .jsonargs import json_checker
@@ -200,7 +200,7 @@ async def _call(
             if attempt == 1 and (idempotent or not_delivered(failure)):
                 continue  # a new session; the same key
             why = reason(failure) if failure is not None else exc.message
-            raise ToolError(
+            raise ToolOutcomeUnknown(
                 f"{session.where}: the connection was lost during {qualified} ({why}); "
                 "whether it took effect is unknown"
             ) from exc

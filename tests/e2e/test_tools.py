@@ -1,0 +1,273 @@
+"""Bring-your-own tools through a real `orchestra serve` with a config file.
+
+One declared agent uses a Python tool module, a real local HTTP tool server and
+a real local MCP server (the SDK's own, over streamable HTTP), each at T1 (runs
+at once), T2 (soft-confirmed by the next message) and T3 (confirmed over the
+API); the tier budgets and the circuit breaker hold for them as for built-in
+tools; and an approved action runs once, even when the registry is SIGKILLed
+in the middle of it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+import pytest
+
+from tests.e2e.test_serve import Served, start_serve, stop
+from tests.support.mcp_server import McpHttpServer
+from tests.support.tool_server import ToolServer
+
+pytestmark = pytest.mark.e2e
+
+REPO = Path(__file__).resolve().parents[2]
+SLEEP_MS = 3000
+
+
+def config(tools: ToolServer, mcp: McpHttpServer) -> str:
+    effect = tools.url("/effect")
+    return f"""
+[tools.lookup_order]
+python = "tests.support.acme_tools:lookup_order"
+
+[tools.note_order]
+python = "tests.support.acme_tools:note_order"
+
+[tools.refund_order]
+python = "tests.support.acme_tools:refund_order"
+
+[tools.stock]
+kind = "http"
+tier = "T1"
+url = "{tools.url("/echo")}"
+description = "How many are in stock."
+parameters = {{ type = "object", required = ["sku"], properties = {{ sku = {{ type = "string" }} }} }}
+
+[tools.reserve]
+kind = "http"
+tier = "T2"
+url = "{effect}"
+idempotent = true
+parameters = {{ type = "object", properties = {{ sku = {{ type = "string" }} }} }}
+
+[tools.refund]
+kind = "http"
+tier = "T3"
+url = "{effect}"
+idempotent = true
+headers = {{ Authorization = "env:ACME_REFUND_TOKEN" }}
+parameters = {{ type = "object", properties = {{ order_id = {{ type = "string" }} }} }}
+
+[tools.broken]
+kind = "http"
+tier = "T1"
+url = "{tools.url("/status/500")}"
+
+[tools.pay_idempotent]
+kind = "http"
+tier = "T3"
+url = "{tools.url(f"/effect?sleep_ms={SLEEP_MS}")}"
+idempotent = true
+timeout_ms = 20000
+
+[tools.pay_once]
+kind = "http"
+tier = "T3"
+url = "{tools.url(f"/effect-nodedupe?sleep_ms={SLEEP_MS}")}"
+timeout_ms = 20000
+
+[mcp.crm]
+url = "{mcp.url}"
+
+[agents.desk]
+preset = "chatbot"
+system_prompt = "You are the order desk of {{tenant_name}}."
+greeting = "Order desk: how can I help?"
+executor_timeout_ms = 20000
+tools = ["lookup_order", "note_order", "refund_order", "stock", "reserve", "refund",
+         "broken", "pay_idempotent", "pay_once", "mcp:crm"]
+"""
+
+
+@dataclass
+class World:
+    served: Served
+    tools: ToolServer
+    mcp: McpHttpServer
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    home = tmp_path_factory.mktemp("tools")
+    with ToolServer() as tools, McpHttpServer() as mcp:
+        path = home / "orchestra.toml"
+        path.write_text(config(tools, mcp))
+        env = {"PYTHONPATH": str(REPO), "ACME_REFUND_TOKEN": "Bearer refund-secret"}
+        served = start_serve(home, "--config", str(path), env=env)
+        try:
+            yield World(served, tools, mcp)
+        finally:
+            if served.proc.poll() is None:
+                stop(served)
+
+
+def turn(api: httpx.Client, sid: str, text: str) -> dict[str, Any]:
+    r = api.post(f"/v1/sessions/{sid}/messages", json={"text": text})
+    assert r.status_code == 200, r.text
+    body: dict[str, Any] = r.json()
+    return body
+
+
+def desk(api: httpx.Client) -> str:
+    r = api.post("/v1/sessions", json={"agent": "desk", "subject": f"u{time.time_ns()}"})
+    assert r.status_code == 201, r.text
+    assert r.json()["greeting"] == "Order desk: how can I help?"
+    return str(r.json()["session_id"])
+
+
+def calls(r: dict[str, Any]) -> list[tuple[str, str, str]]:
+    return [(c["tool"], c["tier"], c["status"]) for c in r["tool_calls"]]
+
+
+@pytest.mark.parametrize(
+    ("t1", "t2", "t3"),
+    [
+        (
+            'lookup_order {"order_id": "o-1"}',
+            'note_order {"order_id": "o-1", "text": "late"}',
+            'refund_order {"order_id": "o-1", "amount": 12.5}',
+        ),
+        ('stock {"sku": "s-1"}', 'reserve {"sku": "s-1"}', 'refund {"order_id": "o-2"}'),
+        (
+            'crm__get_customer {"customer_id": "c-1"}',
+            'crm__add_note {"customer_id": "c-1", "text": "vip"}',
+            'crm__delete_customer {"customer_id": "c-1"}',
+        ),
+    ],
+    ids=["python", "http", "mcp"],
+)
+def test_each_source_at_each_tier(world: World, t1: str, t2: str, t3: str) -> None:
+    with world.served.client() as api:
+        sid = desk(api)
+        r = turn(api, sid, f"!tools {t1}")
+        assert calls(r)[0][1:] == ("T1", "ok") and r["proposals"] == []
+        r = turn(api, sid, f"!tools {t2}")
+        [proposed] = r["proposals"]
+        assert (proposed["tier"], proposed["status"]) == ("T2", "PENDING")
+        r = turn(api, sid, "thanks")  # the next message soft-confirms it
+        assert [(p["proposal_id"], p["status"]) for p in r["proposals"]] == [
+            (proposed["proposal_id"], "EXECUTED")
+        ]
+        r = turn(api, sid, f"!tools {t3}")
+        [pending] = r["proposals"]
+        assert (pending["tier"], pending["status"]) == ("T3", "PENDING")
+        turn(api, sid, "yes, go ahead")  # a T3 is never soft-confirmed
+        assert api.get(f"/v1/proposals/{pending['proposal_id']}").json()["status"] == "PENDING"
+        done = api.post(f"/v1/proposals/{pending['proposal_id']}/confirm")
+        assert done.status_code == 200 and done.json()["status"] == "EXECUTED", done.text
+        assert api.post(f"/v1/proposals/{pending['proposal_id']}/confirm").status_code == 409
+
+
+def test_http_tools_send_the_idempotency_key_and_the_callers(world: World) -> None:
+    with world.served.client() as api:
+        sid = desk(api)
+        turn(api, sid, '!tools stock {"sku": "s-9"}')
+        r = turn(api, sid, '!tools refund {"order_id": "o-9"}')
+        pid = r["proposals"][0]["proposal_id"]
+        assert api.post(f"/v1/proposals/{pid}/confirm").json()["status"] == "EXECUTED"
+    [read] = [c for c in world.tools.calls_to("/echo") if c.body == {"sku": "s-9"}]
+    assert read.key is None  # a read has no proposal
+    assert read.headers["x-orchestra-session"] == sid
+    [write] = [c for c in world.tools.calls_to("/effect") if c.key == pid]
+    assert write.body == {"order_id": "o-9"}
+    assert write.headers["authorization"] == "Bearer refund-secret"  # from the environment
+    assert world.tools.effects[pid] == 1
+
+
+def test_budgets_and_the_breaker_hold_for_declared_tools(world: World) -> None:
+    with world.served.client() as api:
+        sid = desk(api)
+        r = turn(api, sid, '!tools stock*11 {"sku": "s-1"}')
+        statuses = [c[2] for c in calls(r)]
+        assert statuses == ["ok"] * 10 + ["exhausted"]  # T1 budget: 10 per message
+        assert "I've exhausted my capability for T1 operations." in r["reply"]
+        r = turn(api, sid, "!tools broken*4")
+        assert [c[2] for c in calls(r)] == ["error"] * 3 + ["breaker_open"]
+        r = turn(api, sid, '!tools lookup_order {"order_id": "o-1"}')
+        assert calls(r) == [("lookup_order", "T1", "breaker_open")]  # open for every tool
+        assert api.get(f"/v1/sessions/{sid}").json()["breaker"] == "open"
+
+
+def registry_pid(served: Served) -> int:
+    root = psutil.Process(served.proc.pid)
+    for p in root.children(recursive=True):
+        try:
+            if "ProposalRegistry" in " ".join(p.cmdline()):
+                return p.pid
+        except psutil.Error:
+            continue
+    raise AssertionError("no registry process")
+
+
+@pytest.mark.parametrize("tool", ["pay_idempotent", "pay_once"])
+def test_an_approved_call_runs_once_when_the_registry_is_killed(world: World, tool: str) -> None:
+    with world.served.client() as api:
+        sid = desk(api)
+        r = turn(api, sid, f'!tools {tool} {{"amount": 30}}')
+        pid = r["proposals"][0]["proposal_id"]
+        victim = registry_pid(world.served)
+        with httpx.Client(base_url=world.served.url, headers=api.headers, timeout=60) as confirmer:
+            answers: list[httpx.Response | Exception] = []
+
+            def confirm() -> None:
+                try:
+                    answers.append(confirmer.post(f"/v1/proposals/{pid}/confirm"))
+                except httpx.HTTPError as exc:
+                    answers.append(exc)
+
+            t = threading.Thread(target=confirm)
+            t.start()
+            deadline = time.monotonic() + 10
+            while not [c for c in world.tools.calls if c.key == pid]:  # in the tool's sleep
+                assert time.monotonic() < deadline, "the tool was never called"
+                time.sleep(0.05)
+            os.kill(victim, signal.SIGKILL)
+            t.join(60)
+        [first] = answers
+        assert isinstance(first, httpx.Response) and first.status_code == 503, first
+        status = ""
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # the client retries, as Retry-After says
+            again = api.post(f"/v1/proposals/{pid}/confirm")
+            body = again.json()
+            status = body.get("status") or body["error"].get("status", "")
+            if status in ("EXECUTED", "FAILED"):
+                break
+            assert again.status_code in (409, 503), again.text
+            time.sleep(0.5)
+        final = api.get(f"/v1/proposals/{pid}").json()
+    effects = world.tools.effects[pid]
+    if tool == "pay_idempotent":  # dispatched again with the same key: one effect
+        assert final["status"] == "EXECUTED", final
+        assert effects == 1 and world.tools.calls_per_key[pid] == 2
+    else:  # never sent twice: the outcome is for a person to reconcile
+        assert final["status"] == "FAILED", final
+        assert final["result"]["error_kind"] == "outcome_unknown"
+        assert effects <= 1 and world.tools.calls_per_key[pid] == 1
+    with world.served.client() as api:
+        audit = api.get("/v1/audit", params={"session_id": sid}).json()["events"]
+    ends = [e for e in audit if e.get("proposal_id") == pid and e["to"] in ("EXECUTED", "FAILED")]
+    assert len(ends) == 1
+    if tool == "pay_once":
+        assert ends[0]["reason"] == "outcome_unknown"
+        assert json.dumps(final["result"]).count("outcome_unknown") == 1
