@@ -51,7 +51,9 @@ kind = "http"
 tier = "T1"
 url = "{tools.url("/echo")}"
 description = "How many are in stock."
-parameters = {{ type = "object", required = ["sku"], properties = {{ sku = {{ type = "string" }} }} }}
+parameters.type = "object"
+parameters.required = ["sku"]
+parameters.properties.sku.type = "string"
 
 [tools.reserve]
 kind = "http"
