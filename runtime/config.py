@@ -15,12 +15,21 @@ import tomllib
 from collections.abc import Mapping
 from importlib.resources import files
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from jsonschema.exceptions import SchemaError
 from jsonschema.validators import validator_for
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from .agents.canary import CanaryConfig
 from .errors import ConfigError
@@ -126,12 +135,24 @@ class McpSection(_Section):
         return self
 
 
+def _tool_source(table: Any) -> str:
+    if isinstance(table, Mapping):
+        return "http" if "kind" in table else "python"
+    return "http" if getattr(table, "kind", None) else "python"
+
+
+ToolSection = Annotated[
+    Annotated[PythonToolSection, Tag("python")] | Annotated[HttpToolSection, Tag("http")],
+    Discriminator(_tool_source),
+]
+
+
 class ConfigFile(_Section):
     demo: bool = True
     model: ModelSection = ModelSection()
     gateway: GatewaySection = GatewaySection()
     agents: dict[str, AgentSection] = Field(default_factory=dict)
-    tools: dict[str, PythonToolSection | HttpToolSection] = Field(default_factory=dict)
+    tools: dict[str, ToolSection] = Field(default_factory=dict)
     mcp: dict[str, McpSection] = Field(default_factory=dict)
     canary: CanaryConfig = CanaryConfig()
 
@@ -208,4 +229,4 @@ def parse_config(data: Mapping[str, Any], source: str = "the config") -> ConfigF
 
 def _tidy(loc: list[str]) -> list[str]:
     """Drop pydantic's union branch names (`PythonToolSection`, ...) from a path."""
-    return [p for p in loc if p not in ("PythonToolSection", "HttpToolSection", "class_")] or loc
+    return [p for p in loc if p not in ("python", "http", "class_")] or loc
