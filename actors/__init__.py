@@ -4,7 +4,8 @@
 up; `RedisStore`/`EmbeddedValkey` hold everything that must survive.
 """
 
-from .cluster import connect_ray, ensure_actors, kill_actors, wait_for_registry
+from .cluster import connect_ray, ensure_actors, kill_actors, single_machine_ray, wait_for_registry
+from .common import open_store
 from .host import SessionHost
 from .ray_backend import RayBackend
 from .redis_store import RedisStore, connect_store, redis_url_from_env
@@ -25,7 +26,9 @@ __all__ = [
     "connect_store",
     "ensure_actors",
     "kill_actors",
+    "open_store",
     "redis_url_from_env",
     "rendezvous",
+    "single_machine_ray",
     "wait_for_registry",
 ]

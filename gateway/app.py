@@ -10,8 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.telemetry import TelemetryConfig
 
-from runtime.backend import Backend
-from runtime.settings import Settings
+from runtime import Backend, Settings
 
 from .auth import Authenticator, RateLimiter
 from .deps import GatewayContext

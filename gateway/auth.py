@@ -21,7 +21,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from runtime.errors import RateLimited
+from runtime import RateLimited
 
 Clock = Callable[[], float]
 

@@ -15,11 +15,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from runtime.config import load_file
-from runtime.errors import OrchestraError
+from runtime import OrchestraError, load_file
 
 if TYPE_CHECKING:
-    from runtime.settings import Settings
+    from runtime import Settings
 
 DEMO_TENANT = "Demo Salon"
 
@@ -39,7 +38,7 @@ def say(msg: str) -> None:
 
 def _serve(args: argparse.Namespace) -> int:
     from actors import EmbeddedValkey, connect_ray, ensure_actors, kill_actors
-    from runtime.settings import Settings, build_catalog, with_mcp_tools
+    from runtime import Settings, build_catalog, with_mcp_tools
 
     started = time.monotonic()
     config_data = load_file(args.config) if args.config else {}
@@ -144,8 +143,8 @@ def _run_gateway(args: argparse.Namespace, settings: Settings, gcs: str) -> None
 
 async def _demo_key(redis_url: str, prefix: str) -> str:
     """The demo tenant's key: reused across restarts (kept in ORCHESTRA_HOME)."""
-    from actors.redis_store import connect_store
-    from runtime.tenants import add_tenant, hash_key
+    from actors import connect_store
+    from runtime import add_tenant, hash_key
 
     store = await connect_store(redis_url, prefix=prefix)
     try:
@@ -188,8 +187,8 @@ def _tenant_add(args: argparse.Namespace) -> int:
 
 
 async def _tenant_add_async(args: argparse.Namespace) -> int:
-    from actors.redis_store import EmbeddedValkey, connect_store
-    from runtime.tenants import add_tenant
+    from actors import EmbeddedValkey, connect_store
+    from runtime import add_tenant
 
     url = args.redis_url or os.environ.get("REDIS_URL", "")
     explicit = bool(url)

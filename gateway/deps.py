@@ -8,9 +8,7 @@ from typing import Annotated, cast
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from runtime.backend import Backend
-from runtime.errors import RateLimited, Unauthorized
-from runtime.settings import Settings
+from runtime import Backend, RateLimited, Settings, Unauthorized
 
 from .auth import Authenticator, RateLimiter, bearer_key
 from .metrics import HttpMetrics

@@ -20,7 +20,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from runtime.errors import (
+from runtime import (
     OrchestraError,
     RequestInvalid,
     Unavailable,

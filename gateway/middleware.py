@@ -20,9 +20,7 @@ import time
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from runtime import logs
-from runtime.errors import BadRequest, OrchestraError, TooLarge
-from runtime.logs import REQUEST_ID
+from runtime import REQUEST_ID, BadRequest, OrchestraError, TooLarge, log_event
 
 from .errors import orchestra_error_response
 from .metrics import HttpMetrics
@@ -145,7 +143,7 @@ class GatewayMiddleware:
             ms = (time.perf_counter() - t0) * 1000
             route = route_template(scope)
             self.http_metrics.observe(method, route, status, ms)
-            logs.event("http", method=method, route=route, status=status, ms=round(ms, 3))
+            log_event("http", method=method, route=route, status=status, ms=round(ms, 3))
 
 
 def _replay(body: bytes, pending: list[Message], receive: Receive) -> Receive:

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from runtime.proposals import ProposalStatus
+from runtime import ProposalStatus
 
 AGENT_DOC = (
     "The agent type: `onboarding`, `chatbot` or `admin`, or another agent the runtime "

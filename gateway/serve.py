@@ -11,10 +11,8 @@ import os
 
 from fastapi import FastAPI
 
-from actors import RayBackend, connect_ray, wait_for_registry
-from actors.common import open_store
-from runtime import logs
-from runtime.settings import Settings
+from actors import RayBackend, connect_ray, open_store, wait_for_registry
+from runtime import Settings, configure_logging
 
 from .app import create_app
 
@@ -22,7 +20,7 @@ SETTINGS_ENV = "ORCHESTRA_SETTINGS_JSON"
 
 
 def app_for(settings: Settings) -> FastAPI:
-    logs.configure()  # one JSON line per request on stderr (ORCHESTRA_LOG_LEVEL)
+    configure_logging()  # one JSON line per request on stderr (ORCHESTRA_LOG_LEVEL)
     backend = RayBackend(settings, open_store(settings))
     return create_app(backend, settings, on_shutdown=backend.close)
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from starlette.responses import StreamingResponse
 
-from runtime.events import DoneEvent, ErrorEvent, StartEvent, TurnEvent
+from runtime import DoneEvent, ErrorEvent, StartEvent, TurnEvent
 
 from .responses import dumps
 

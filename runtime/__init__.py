@@ -6,7 +6,9 @@ submodules behind it are internal.
 """
 
 from .agents import AgentCatalog, CanaryConfig, DeclaredAgent, load_class
+from .backend import Backend
 from .book import ProposalBook
+from .config import ConfigFile, load_file, parse_config
 from .data import Change, DataStore, StoreData, TenantData, TurnData
 from .errors import (
     BadRequest,
@@ -19,6 +21,7 @@ from .errors import (
     NotOwner,
     OrchestraError,
     RateLimited,
+    RequestInvalid,
     SessionClosed,
     TooLarge,
     ToolError,
@@ -44,14 +47,18 @@ from .events import (
     TurnEvent,
 )
 from .local_backend import LocalBackend
+from .logs import REQUEST_ID
+from .logs import configure as configure_logging
+from .logs import event as log_event
 from .memstore import MemoryStore
 from .models.base import Model, ModelRequest, ModelResponse, Plan, StreamEvent
 from .models.scripted import ScriptedModel
 from .orchestrator import BaseOrchestrator
+from .paging import MAX_PAGE
 from .presets import PRESETS, OrchestratorConfig, resolve_config
 from .proposals import Proposal, ProposalStatus
 from .session import SessionPool, create_session, public_messages
-from .settings import Settings, build_catalog, build_model
+from .settings import Settings, build_catalog, build_model, with_mcp_tools
 from .store import LedgerEntry, LedgerState, SessionRecord, Store, TenantRecord
 from .streaming import TurnStream
 from .tenants import add_tenant, hash_key
@@ -59,13 +66,17 @@ from .tiers import Tier
 from .tools import NoArgs, Tool, ToolContext, ToolRegistry, function_tool, load_tool, tool
 
 __all__ = [
+    "MAX_PAGE",
     "PRESETS",
+    "REQUEST_ID",
     "AgentCatalog",
+    "Backend",
     "BadRequest",
     "BaseOrchestrator",
     "CanaryConfig",
     "Change",
     "ConfigError",
+    "ConfigFile",
     "Conflict",
     "DataStore",
     "DeclaredAgent",
@@ -93,6 +104,7 @@ __all__ = [
     "ProposalEvent",
     "ProposalStatus",
     "RateLimited",
+    "RequestInvalid",
     "ScriptedModel",
     "SessionClosed",
     "SessionPool",
@@ -124,6 +136,7 @@ __all__ = [
     "build_catalog",
     "build_model",
     "classify",
+    "configure_logging",
     "create_session",
     "error_from_wire",
     "error_to_wire",
@@ -131,9 +144,13 @@ __all__ = [
     "hash_key",
     "http_status_of",
     "load_class",
+    "load_file",
     "load_tool",
+    "log_event",
+    "parse_config",
     "public_messages",
     "resolve_config",
     "retry_after_header",
     "tool",
+    "with_mcp_tools",
 ]

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
-from runtime.errors import Unavailable
+from runtime import Unavailable
 
 from ..deps import Ctx, Tenant
 from ..errors import orchestra_error_response

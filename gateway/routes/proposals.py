@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from starlette.responses import Response
 
-from runtime.proposals import ProposalStatus
+from runtime import ProposalStatus
 
 from ..deps import Ctx, Tenant
 from ..responses import FastJSON

@@ -10,8 +10,7 @@ from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
-from runtime.paging import MAX_PAGE
-from runtime.settings import Settings
+from runtime import MAX_PAGE, Settings
 
 from ..deps import Ctx, Tenant
 from ..responses import FastJSON
