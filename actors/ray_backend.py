@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from typing import Any
 
 import ray
 
@@ -20,6 +19,7 @@ from runtime.backend_reads import BackendReads
 from runtime.events import TurnEvent
 from runtime.session import create_session
 from runtime.settings import Settings, build_catalog
+from runtime.shapes import AgentOut, CloseOut, ProposalOut, SessionDetail, SessionOut, TurnOut
 from runtime.store import Store
 from runtime.streaming import TurnStream
 
@@ -55,17 +55,17 @@ class RayBackend(BackendReads):
 
     async def create_session(
         self, tenant_id: str, agent: str, subject: str
-    ) -> tuple[dict[str, Any], bool]:
+    ) -> tuple[SessionOut, bool]:
         return await create_session(self.store, self.catalog, tenant_id, agent, subject)
 
-    async def list_agents(self, tenant_id: str) -> list[dict[str, Any]]:
+    async def list_agents(self, tenant_id: str) -> list[AgentOut]:
         return [{"name": name} for name in self.catalog.names()]
 
-    async def get_session(self, tenant_id: str, session_id: str) -> dict[str, Any]:
+    async def get_session(self, tenant_id: str, session_id: str) -> SessionDetail:
         await self.require_session(tenant_id, session_id)
         return await self.router.info(tenant_id, session_id)
 
-    async def close_session(self, tenant_id: str, session_id: str) -> dict[str, Any]:
+    async def close_session(self, tenant_id: str, session_id: str) -> CloseOut:
         await self.require_session(tenant_id, session_id)
         return await self.router.close(tenant_id, session_id)
 
@@ -77,7 +77,7 @@ class RayBackend(BackendReads):
 
     async def send_message(
         self, tenant_id: str, session_id: str, text: str, message_id: str | None = None
-    ) -> dict[str, Any]:
+    ) -> TurnOut:
         received_ns = time.time_ns()
         await self._check(tenant_id, session_id)
         return await self.router.send(
@@ -111,10 +111,10 @@ class RayBackend(BackendReads):
         task.add_done_callback(self._turns.discard)
         return stream
 
-    async def confirm(self, tenant_id: str, proposal_id: str) -> dict[str, Any]:
+    async def confirm(self, tenant_id: str, proposal_id: str) -> ProposalOut:
         return await self.registry.confirm(tenant_id, proposal_id)
 
-    async def reject(self, tenant_id: str, proposal_id: str) -> dict[str, Any]:
+    async def reject(self, tenant_id: str, proposal_id: str) -> ProposalOut:
         return await self.registry.reject(tenant_id, proposal_id)
 
     async def ready(self) -> bool:

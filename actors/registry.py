@@ -20,6 +20,7 @@ from runtime.book import ProposalBook
 from runtime.errors import Unavailable
 from runtime.proposals import Proposal
 from runtime.settings import Settings, build_catalog
+from runtime.shapes import ProposalOut
 
 from .common import Reply, failed, open_store, shard_of, unwrap
 
@@ -120,18 +121,18 @@ class RegistryPort:
         result: list[Proposal] = unwrap(reply)
         return result
 
-    async def confirm(self, tenant_id: str, proposal_id: str) -> dict[str, Any]:
+    async def confirm(self, tenant_id: str, proposal_id: str) -> ProposalOut:
         reply = await ask(
             self.handle(tenant_id).confirm.remote(tenant_id, proposal_id, logs.REQUEST_ID.get())
         )
-        result: dict[str, Any] = unwrap(reply)
+        result: ProposalOut = unwrap(reply)
         return result
 
-    async def reject(self, tenant_id: str, proposal_id: str) -> dict[str, Any]:
+    async def reject(self, tenant_id: str, proposal_id: str) -> ProposalOut:
         reply = await ask(
             self.handle(tenant_id).reject.remote(tenant_id, proposal_id, logs.REQUEST_ID.get())
         )
-        result: dict[str, Any] = unwrap(reply)
+        result: ProposalOut = unwrap(reply)
         return result
 
 

@@ -33,6 +33,7 @@ from runtime.errors import NotOwner, Unavailable, error_from_wire, error_to_wire
 from runtime.events import TurnEvent
 from runtime.logs import REQUEST_ID
 from runtime.settings import Settings
+from runtime.shapes import CloseOut, SessionDetail, TurnOut
 
 from .common import SESSION_PREFIX, host_name
 from .host import SessionHost
@@ -288,7 +289,7 @@ class SessionRouter:
         *,
         received_ns: int = 0,
         sink: Sink | None = None,
-    ) -> dict[str, Any]:
+    ) -> TurnOut:
         """Send one message. With a `message_id` the host dedupes, so a message whose
         host died mid-turn is retried (with backoff) instead of failing: it runs
         once whether or not the dead host had saved it. A streaming turn whose
@@ -319,7 +320,7 @@ class SessionRouter:
         delays = SEND_RETRY_DELAYS if message_id else ()
         for delay in delays:
             try:
-                result: dict[str, Any] = await self.call(session_id, make, forward)
+                result: TurnOut = await self.call(session_id, make, forward)
                 return result
             except Unavailable:
                 if streamed:
@@ -328,31 +329,31 @@ class SessionRouter:
         result = await self.call(session_id, make, forward)
         return result
 
-    async def info(self, tenant_id: str, session_id: str) -> dict[str, Any]:
+    async def info(self, tenant_id: str, session_id: str) -> SessionDetail:
         rid = REQUEST_ID.get()
 
         def make(op_id: int, redirected: bool) -> Op:
             return InfoOp(op_id, rid, tenant_id, session_id, redirected)
 
         try:
-            result: dict[str, Any] = await self.call(session_id, make)
+            result: SessionDetail = await self.call(session_id, make)
         except Unavailable:  # reads are idempotent: one retry once the host is back
             await asyncio.sleep(0.5)
             result = await self.call(session_id, make)
         return result
 
-    async def close(self, tenant_id: str, session_id: str) -> dict[str, Any]:
+    async def close(self, tenant_id: str, session_id: str) -> CloseOut:
         rid = REQUEST_ID.get()
 
         def make(op_id: int, redirected: bool) -> Op:
             return CloseOp(op_id, rid, tenant_id, session_id, redirected)
 
-        result: dict[str, Any] = await self.call(session_id, make)
+        closed: CloseOut = await self.call(session_id, make)
         if self.settings.placement == "dedicated":
             client = self._clients.pop(self.actor_name(session_id), None)
             if client is not None:
                 ray.kill(client.handle, no_restart=True)
-        return result
+        return closed
 
     def handles(self) -> list[Any]:
         return [c.handle for c in self._clients.values()]

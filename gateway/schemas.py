@@ -1,16 +1,47 @@
 """Request and response models: what /openapi.json documents.
 
-Routes return the backend's dicts as JSON directly (no re-validation on the
-hot path); these models describe those shapes, and tests hold the two together.
+Responses are the runtime's own shapes (`runtime.shapes`, the `Backend`
+protocol's return types), generated into the schema from those TypedDicts, so
+the documented body and the body served cannot drift apart. Routes return them
+as JSON directly (no re-validation on the hot path).
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
+from typing_extensions import TypedDict
 
-from runtime import ProposalStatus
+from runtime import (
+    AgentOut,
+    AuditEvent,
+    ChatMessage,
+    CloseOut,
+    ProposalOut,
+    ProposalStatus,
+    SessionDetail,
+    SessionOut,
+    ToolCallOut,
+    TurnOut,
+)
+
+__all__ = [
+    "AgentList",
+    "AuditList",
+    "CloseOut",
+    "ErrorBody",
+    "MessageList",
+    "ProposalList",
+    "ProposalOut",
+    "SessionCreate",
+    "SessionDetail",
+    "SessionList",
+    "SessionOut",
+    "StatusOut",
+    "ToolCallOut",
+    "TurnOut",
+]
 
 AGENT_DOC = (
     "The agent type: `onboarding`, `chatbot` or `admin`, or another agent the runtime "
@@ -46,102 +77,34 @@ class SessionCreate(BaseModel):
     )
 
 
-class SessionOut(BaseModel):
-    session_id: str
-    agent: str
-    subject: str
-    status: Literal["active", "closed"]
-    greeting: str
-    created_at: float
+# The bodies: the runtime's own shapes (runtime.shapes), not copies of them, and
+# the envelopes the routes wrap lists in.
 
 
-class SessionDetail(SessionOut):
-    usage: dict[str, int] = Field(description="Tier counters of the last turn.")
-    breaker: Literal["closed", "open", "half_open"]
-    breaker_half_open_at: float | None = Field(
-        default=None,
-        description=(
-            "While the breaker is `open`: when it goes half-open and lets one trial call "
-            "through (epoch seconds); null otherwise."
-        ),
-    )
+class SessionList(TypedDict):
+    sessions: Annotated[list[SessionOut], Field(description="Newest first.")]
+    next_cursor: Annotated[
+        str | None, Field(description="Pass as `cursor` for the next page; null on the last page.")
+    ]
 
 
-class SessionList(BaseModel):
-    sessions: list[SessionOut] = Field(description="Newest first.")
-    next_cursor: str | None = Field(
-        description="Pass as `cursor` for the next page; null on the last page."
-    )
-
-
-class AgentOut(BaseModel):
-    name: str = Field(description="The value of `agent` in `POST /v1/sessions`.")
-
-
-class AgentList(BaseModel):
+class AgentList(TypedDict):
     agents: list[AgentOut]
 
 
-class ChatMessage(BaseModel):
-    role: str
-    content: str
-    at: float
-
-
-class MessageList(BaseModel):
+class MessageList(TypedDict):
     messages: list[ChatMessage]
 
 
-class CloseOut(BaseModel):
-    status: Literal["closed"]
+class ProposalList(TypedDict):
+    proposals: Annotated[list[ProposalOut], Field(description="Newest first.")]
 
 
-class ProposalOut(BaseModel):
-    proposal_id: str
-    session_id: str
-    tool: str
-    tier: Literal["T1", "T2", "T3"]
-    status: ProposalStatus
-    preview: str
-    depends_on: list[str]
-    created_at: float
-    expires_at: float | None
-    result: Any = None
+class AuditList(TypedDict):
+    events: Annotated[list[AuditEvent], Field(description="Oldest first; append-only.")]
 
 
-class ProposalList(BaseModel):
-    proposals: list[ProposalOut] = Field(description="Newest first.")
-
-
-class ToolCallOut(BaseModel):
-    tool: str
-    tier: str
-    status: str
-
-
-class TurnOut(BaseModel):
-    reply: str
-    proposals: list[ProposalOut] = Field(description="Proposals created or changed by this turn.")
-    tool_calls: list[ToolCallOut]
-    usage: dict[str, int] = Field(description='{"T1": n, "T2": n, "T3": n}')
-
-
-class AuditEvent(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
-
-    type: str = Field(description="`message`, `tool_call`, `proposal` or `breaker`.")
-    at: float
-    session_id: str | None = None
-    proposal_id: str | None = None
-    from_: str | None = Field(default=None, alias="from")
-    to: str | None = None
-
-
-class AuditList(BaseModel):
-    events: list[AuditEvent] = Field(description="Oldest first; append-only.")
-
-
-class StatusOut(BaseModel):
+class StatusOut(TypedDict):
     status: str
 
 

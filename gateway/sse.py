@@ -17,11 +17,10 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
 
 from starlette.responses import StreamingResponse
 
-from runtime import DoneEvent, ErrorEvent, StartEvent, TurnEvent
+from runtime import DoneEvent, ErrorEvent, StartEvent, TurnEvent, TurnOut
 
 from .responses import dumps
 
@@ -56,7 +55,7 @@ def word_chunks(text: str) -> list[str]:
     return [c for c in _BOUNDARY.split(text) if c]
 
 
-def turn_events(result: dict[str, Any]) -> Iterator[tuple[str, bytes]]:
+def turn_events(result: TurnOut) -> Iterator[tuple[str, bytes]]:
     for chunk in word_chunks(str(result.get("reply", ""))):
         yield "token", dumps({"text": chunk})
     for call in result.get("tool_calls", []):
@@ -75,7 +74,7 @@ _HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 KEEPALIVE_S = 15.0
 
 
-def replay_turn(result: dict[str, Any]) -> StreamingResponse:
+def replay_turn(result: TurnOut) -> StreamingResponse:
     """A finished turn as SSE (a repeat of its message)."""
 
     async def body() -> AsyncIterator[bytes]:

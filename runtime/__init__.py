@@ -59,6 +59,17 @@ from .presets import PRESETS, OrchestratorConfig, resolve_config
 from .proposals import Proposal, ProposalStatus
 from .session import SessionPool, create_session, public_messages
 from .settings import Settings, build_catalog, build_model, with_mcp_tools
+from .shapes import (
+    AgentOut,
+    AuditEvent,
+    ChatMessage,
+    CloseOut,
+    ProposalOut,
+    SessionDetail,
+    SessionOut,
+    ToolCallOut,
+    TurnOut,
+)
 from .store import LedgerEntry, LedgerState, SessionRecord, Store, TenantRecord
 from .streaming import TurnStream
 from .tenants import add_tenant, hash_key
@@ -70,11 +81,15 @@ __all__ = [
     "PRESETS",
     "REQUEST_ID",
     "AgentCatalog",
+    "AgentOut",
+    "AuditEvent",
     "Backend",
     "BadRequest",
     "BaseOrchestrator",
     "CanaryConfig",
     "Change",
+    "ChatMessage",
+    "CloseOut",
     "ConfigError",
     "ConfigFile",
     "Conflict",
@@ -102,11 +117,14 @@ __all__ = [
     "Proposal",
     "ProposalBook",
     "ProposalEvent",
+    "ProposalOut",
     "ProposalStatus",
     "RateLimited",
     "RequestInvalid",
     "ScriptedModel",
     "SessionClosed",
+    "SessionDetail",
+    "SessionOut",
     "SessionPool",
     "SessionRecord",
     "Settings",
@@ -121,6 +139,7 @@ __all__ = [
     "TooLarge",
     "Tool",
     "ToolCallEvent",
+    "ToolCallOut",
     "ToolContext",
     "ToolError",
     "ToolRegistry",
@@ -129,6 +148,7 @@ __all__ = [
     "TurnAborted",
     "TurnData",
     "TurnEvent",
+    "TurnOut",
     "TurnStream",
     "Unauthorized",
     "Unavailable",

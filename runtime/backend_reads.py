@@ -12,6 +12,7 @@ from typing import Any, Literal
 from .errors import NotFound
 from .proposals import ProposalStatus
 from .session import public_messages
+from .shapes import ChatMessage, ProposalOut, SessionOut
 from .store import Store
 from .tenants import hash_key
 
@@ -35,22 +36,22 @@ class BackendReads:
         status: Literal["active", "closed"] | None,
         limit: int,
         cursor: str | None,
-    ) -> tuple[list[dict[str, Any]], str | None]:
+    ) -> tuple[list[SessionOut], str | None]:
         found, next_cursor = await self.store.list_sessions(
             tenant_id, agent, subject, status, limit, cursor
         )
         return [rec.public() for rec in found], next_cursor
 
-    async def list_messages(self, tenant_id: str, session_id: str) -> list[dict[str, Any]]:
+    async def list_messages(self, tenant_id: str, session_id: str) -> list[ChatMessage]:
         await self.require_session(tenant_id, session_id)
         return public_messages(await self.store.list_messages(tenant_id, session_id))
 
     async def list_proposals(
         self, tenant_id: str, session_id: str | None, status: ProposalStatus | None
-    ) -> list[dict[str, Any]]:
+    ) -> list[ProposalOut]:
         return [p.public() for p in await self.store.list_proposals(tenant_id, session_id, status)]
 
-    async def get_proposal(self, tenant_id: str, proposal_id: str) -> dict[str, Any]:
+    async def get_proposal(self, tenant_id: str, proposal_id: str) -> ProposalOut:
         p = await self.store.get_proposal(tenant_id, proposal_id)
         if p is None:
             raise NotFound(f"proposal {proposal_id} not found")

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from .shapes import ProposalOut, TurnOut
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,19 +49,19 @@ class ToolCallEvent:
 
 @dataclass(frozen=True, slots=True)
 class ProposalEvent:
-    proposal: dict[str, Any]  # the API.md proposal object
+    proposal: ProposalOut  # the API.md proposal object
     kind: Literal["proposal"] = "proposal"
 
-    def data(self) -> dict[str, Any]:
+    def data(self) -> ProposalOut:
         return self.proposal
 
 
 @dataclass(frozen=True, slots=True)
 class DoneEvent:
-    result: dict[str, Any]  # the JSON body of the non-streaming call
+    result: TurnOut  # the JSON body of the non-streaming call
     kind: Literal["done"] = "done"
 
-    def data(self) -> dict[str, Any]:
+    def data(self) -> TurnOut:
         return self.result
 
 

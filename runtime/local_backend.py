@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import Any
 
 from . import metrics
 from .agents import AgentCatalog
@@ -19,6 +18,7 @@ from .backend_reads import BackendReads
 from .book import ProposalBook
 from .events import TurnEvent
 from .session import SessionPool
+from .shapes import AgentOut, CloseOut, ProposalOut, SessionDetail, SessionOut, TurnOut
 from .store import Store
 from .streaming import TurnStream
 
@@ -51,21 +51,21 @@ class LocalBackend(BackendReads):
 
     async def create_session(
         self, tenant_id: str, agent: str, subject: str
-    ) -> tuple[dict[str, Any], bool]:
+    ) -> tuple[SessionOut, bool]:
         return await self.pool.create(tenant_id, agent, subject)
 
-    async def list_agents(self, tenant_id: str) -> list[dict[str, Any]]:
+    async def list_agents(self, tenant_id: str) -> list[AgentOut]:
         return [{"name": name} for name in self.pool.catalog.names()]
 
-    async def get_session(self, tenant_id: str, session_id: str) -> dict[str, Any]:
+    async def get_session(self, tenant_id: str, session_id: str) -> SessionDetail:
         return await self.pool.info(tenant_id, session_id)
 
-    async def close_session(self, tenant_id: str, session_id: str) -> dict[str, Any]:
+    async def close_session(self, tenant_id: str, session_id: str) -> CloseOut:
         return await self.pool.close(tenant_id, session_id)
 
     async def send_message(
         self, tenant_id: str, session_id: str, text: str, message_id: str | None = None
-    ) -> dict[str, Any]:
+    ) -> TurnOut:
         received_ns = time.time_ns()  # before it waits for anything: when it arrived
         return await self.pool.send(
             tenant_id, session_id, text, message_id or "", received_ns=received_ns
@@ -97,10 +97,10 @@ class LocalBackend(BackendReads):
         task.add_done_callback(self._turns.discard)
         return stream
 
-    async def confirm(self, tenant_id: str, proposal_id: str) -> dict[str, Any]:
+    async def confirm(self, tenant_id: str, proposal_id: str) -> ProposalOut:
         return (await self.book.confirm(tenant_id, proposal_id)).public()
 
-    async def reject(self, tenant_id: str, proposal_id: str) -> dict[str, Any]:
+    async def reject(self, tenant_id: str, proposal_id: str) -> ProposalOut:
         return (await self.book.reject(tenant_id, proposal_id)).public()
 
     async def ready(self) -> bool:

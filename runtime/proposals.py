@@ -12,13 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from .consent import is_refusal as is_refusal  # re-exported: the book reads it from here
 from .errors import BadRequest, InvalidTransition
 from .tiers import Tier
+
+if TYPE_CHECKING:
+    from .shapes import ProposalOut
 
 
 class ProposalStatus(StrEnum):
@@ -120,14 +123,14 @@ class Proposal(BaseModel):
     def terminal(self) -> bool:
         return self.status in TERMINAL
 
-    def public(self) -> dict[str, Any]:
+    def public(self) -> ProposalOut:
         """The API.md shape."""
         return {
             "proposal_id": self.proposal_id,
             "session_id": self.session_id,
             "tool": self.tool,
             "tier": self.tier.value,
-            "status": self.status.value,
+            "status": self.status,
             "preview": self.preview,
             "depends_on": list(self.depends_on),
             "created_at": self.created_at,

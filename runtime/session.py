@@ -27,6 +27,7 @@ from .history import cut_index
 from .models.base import message_from_dict, message_to_dict
 from .orchestrator import BaseOrchestrator
 from .sanitize import sanitize_for_prompt
+from .shapes import ChatMessage, CloseOut, SessionDetail, SessionOut, TurnOut
 from .state import ProposalPort, SessionState, TurnResult
 from .store import SessionRecord, Store
 from .tenants import tenant_name
@@ -66,7 +67,7 @@ class SessionCore:
         received_ns: int = 0,
         owner: str | None = None,
         emit: Emit | None = None,
-    ) -> dict[str, Any]:
+    ) -> TurnOut:
         """Run one message; a message id seen before returns its first result."""
         received_ns = received_ns or time.time_ns()
         async with self.mailbox():
@@ -136,23 +137,23 @@ class SessionCore:
     def busy(self) -> bool:
         return self._lock.locked() or self.waiting > 0
 
-    def info(self) -> dict[str, Any]:
+    def info(self) -> SessionDetail:
         breaker = self.state.breaker
         state = breaker.current()
-        return self.state.record.public() | {
+        # open: when it lets a trial call through (the breaker runs on the
+        # orchestrator's clock, epoch seconds)
+        half_open_at = breaker.opened_at + breaker.reset_s if state is BreakerState.OPEN else None
+        return {
+            **self.state.record.public(),
             "usage": dict(self.state.last_usage),
             "breaker": state.value,
-            # open: when it lets a trial call through (the breaker runs on the
-            # orchestrator's clock, epoch seconds)
-            "breaker_half_open_at": (
-                breaker.opened_at + breaker.reset_s if state is BreakerState.OPEN else None
-            ),
+            "breaker_half_open_at": half_open_at,
         }
 
 
-def public_messages(raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def public_messages(raw: list[dict[str, Any]]) -> list[ChatMessage]:
     """Stored model messages -> API messages (text only, tool exchanges left out)."""
-    out = []
+    out: list[ChatMessage] = []
     for item in raw:
         msg = message_from_dict(item)
         if msg.is_tool_result or not msg.text:
@@ -168,7 +169,7 @@ async def create_session(
     agent: str,
     subject: str,
     clock: Callable[[], float] = time.time,
-) -> tuple[dict[str, Any], bool]:
+) -> tuple[SessionOut, bool]:
     """Create the active session of (tenant, agent, subject), or return the existing one."""
     orch = catalog.get(agent, tenant_id)  # BadRequest for an unknown agent
     rec = SessionRecord(
@@ -221,7 +222,7 @@ class SessionPool:
         self._loading: dict[tuple[str, str], asyncio.Future[SessionCore]] = {}
         self._releases: set[asyncio.Task[None]] = set()
 
-    async def create(self, tenant_id: str, agent: str, subject: str) -> tuple[dict[str, Any], bool]:
+    async def create(self, tenant_id: str, agent: str, subject: str) -> tuple[SessionOut, bool]:
         return await create_session(self.store, self.catalog, tenant_id, agent, subject, self.clock)
 
     async def core(self, tenant_id: str, session_id: str, redirected: bool = False) -> SessionCore:
@@ -298,7 +299,7 @@ class SessionPool:
         received_ns: int = 0,
         redirected: bool = False,
         emit: Emit | None = None,
-    ) -> dict[str, Any]:
+    ) -> TurnOut:
         core = await self._current(tenant_id, session_id, redirected)
         try:
             return await core.handle(
@@ -316,12 +317,10 @@ class SessionPool:
 
     async def info(
         self, tenant_id: str, session_id: str, redirected: bool = False
-    ) -> dict[str, Any]:
+    ) -> SessionDetail:
         return (await self.core(tenant_id, session_id, redirected)).info()
 
-    async def close(
-        self, tenant_id: str, session_id: str, redirected: bool = False
-    ) -> dict[str, Any]:
+    async def close(self, tenant_id: str, session_id: str, redirected: bool = False) -> CloseOut:
         """Close through the owner and its mailbox: after the turns already queued,
         before any later one; the core is dropped so nothing cached outlives it."""
         core = await self.core(tenant_id, session_id, redirected)

@@ -15,6 +15,7 @@ from .events import Emit, TurnEvent
 from .history import History
 from .models.base import Message
 from .proposals import Proposal
+from .shapes import ToolCallOut, TurnOut
 from .store import SessionRecord
 from .tiers import Tier, TierCounter
 from .tools import ToolContext
@@ -53,7 +54,7 @@ class SessionState:
     context_version: int = -1
     # Results of the newest turns by message id: a retried message returns its
     # first result instead of running twice (saved with the turn, atomically).
-    recent: dict[str, dict[str, Any]] = field(default_factory=dict)
+    recent: dict[str, TurnOut] = field(default_factory=dict)
     breaker_changes: list[tuple[BreakerState, BreakerState, float]] = field(default_factory=list)
 
     def snapshot(self) -> dict[str, Any]:
@@ -71,7 +72,7 @@ class SessionState:
 class TurnResult:
     reply: str
     proposals: list[Proposal]  # created or changed by this turn, in order
-    tool_calls: list[dict[str, str]]
+    tool_calls: list[ToolCallOut]
     usage: dict[str, int]
     messages: list[Message]
     audit: list[dict[str, Any]]
@@ -79,7 +80,7 @@ class TurnResult:
     # (a turn that is not saved proposed nothing), their window starting then.
     created: list[Proposal] = field(default_factory=list)
 
-    def public(self) -> dict[str, Any]:
+    def public(self) -> TurnOut:
         return {
             "reply": self.reply,
             "proposals": [p.public() for p in self.proposals],
@@ -99,7 +100,7 @@ class _Turn:
     ctx: ToolContext | None = None  # what this turn's tools run with
     proposals: dict[str, Proposal] = field(default_factory=dict)
     written: list[str] = field(default_factory=list)  # proposals of this turn, in order
-    calls: list[dict[str, str]] = field(default_factory=list)
+    calls: list[ToolCallOut] = field(default_factory=list)
     exhausted: list[Tier] = field(default_factory=list)
     breaker_blocked: bool = False
     audit: list[dict[str, Any]] = field(default_factory=list)

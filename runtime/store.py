@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict
 
 from .data import DataStore
 from .proposals import Proposal, ProposalStatus
+from .shapes import SessionOut
 
 
 class SessionRecord(BaseModel):
@@ -29,7 +30,7 @@ class SessionRecord(BaseModel):
     created_at: float
     closed_at: float | None = None
 
-    def public(self) -> dict[str, Any]:
+    def public(self) -> SessionOut:
         return {
             "session_id": self.session_id,
             "agent": self.agent,

@@ -18,10 +18,10 @@ disconnected) does not slow down or cancel the turn.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from .errors import error_to_wire
 from .events import DoneEvent, ErrorEvent, StartEvent, TurnEvent
+from .shapes import TurnOut
 
 
 class TurnStream:
@@ -35,7 +35,7 @@ class TurnStream:
             self._started = True
         self._queue.put_nowait(event)
 
-    def finish(self, result: dict[str, Any]) -> None:
+    def finish(self, result: TurnOut) -> None:
         self._queue.put_nowait(DoneEvent(result))
 
     def fail(self, exc: BaseException) -> None:
