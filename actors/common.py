@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import Any, Literal, TypeAlias, TypeVar
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -40,18 +40,22 @@ def open_store(settings: Settings) -> RedisStore:
 # Results cross the Ray boundary as `Reply` pairs: (True, value) or (False, the
 # error's wire form), so errors travel as data (one codec, runtime.errors) and no
 # Ray error wrapping hides their type.
-Reply = tuple[bool, Any]
+T = TypeVar("T")
+Reply: TypeAlias = tuple[Literal[True], T] | tuple[Literal[False], dict[str, Any]]
 
 
-def failed(exc: BaseException) -> Reply:
+def done(value: T) -> Reply[T]:
+    return True, value
+
+
+def failed(exc: BaseException) -> Reply[Any]:
     if isinstance(exc, RedisConnectionError | RedisTimeoutError):
         exc = Unavailable("the store is not reachable; retry shortly")
     return False, error_to_wire(exc)
 
 
-def unwrap(reply: Reply) -> Any:
+def unwrap(reply: Reply[T]) -> T:
     """The value of a reply, or its error raised."""
-    ok, payload = reply
-    if ok:
-        return payload
-    raise error_from_wire(payload)
+    if reply[0]:
+        return reply[1]
+    raise error_from_wire(reply[1])

@@ -22,7 +22,7 @@ from runtime.proposals import Proposal
 from runtime.settings import Settings, build_catalog
 from runtime.shapes import ProposalOut
 
-from .common import Reply, failed, open_store, shard_of, unwrap
+from .common import Reply, done, failed, open_store, shard_of, unwrap
 
 
 @ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=0, max_concurrency=1000)
@@ -55,26 +55,28 @@ class ProposalRegistry:
         received_ns: int,
         message_id: str,
         rid: str = "",
-    ) -> Reply:
+    ) -> Reply[list[Proposal]]:
         logs.REQUEST_ID.set(rid)
         try:
-            return True, await self.book.on_user_message(
-                tenant_id, session_id, text, now, received_ns=received_ns, message_id=message_id
+            return done(
+                await self.book.on_user_message(
+                    tenant_id, session_id, text, now, received_ns=received_ns, message_id=message_id
+                )
             )
         except Exception as exc:
             return failed(exc)
 
-    async def confirm(self, tenant_id: str, proposal_id: str, rid: str = "") -> Reply:
+    async def confirm(self, tenant_id: str, proposal_id: str, rid: str = "") -> Reply[ProposalOut]:
         logs.REQUEST_ID.set(rid)
         try:
-            return True, (await self.book.confirm(tenant_id, proposal_id)).public()
+            return done((await self.book.confirm(tenant_id, proposal_id)).public())
         except Exception as exc:
             return failed(exc)
 
-    async def reject(self, tenant_id: str, proposal_id: str, rid: str = "") -> Reply:
+    async def reject(self, tenant_id: str, proposal_id: str, rid: str = "") -> Reply[ProposalOut]:
         logs.REQUEST_ID.set(rid)
         try:
-            return True, (await self.book.reject(tenant_id, proposal_id)).public()
+            return done((await self.book.reject(tenant_id, proposal_id)).public())
         except Exception as exc:
             return failed(exc)
 
@@ -113,27 +115,24 @@ class RegistryPort:
         received_ns: int,
         message_id: str,
     ) -> list[Proposal]:
-        reply = await ask(
+        reply: Reply[list[Proposal]] = await ask(
             self.handle(tenant_id).on_user_message.remote(
                 tenant_id, session_id, text, now, received_ns, message_id, logs.REQUEST_ID.get()
             )
         )
-        result: list[Proposal] = unwrap(reply)
-        return result
+        return unwrap(reply)
 
     async def confirm(self, tenant_id: str, proposal_id: str) -> ProposalOut:
-        reply = await ask(
+        reply: Reply[ProposalOut] = await ask(
             self.handle(tenant_id).confirm.remote(tenant_id, proposal_id, logs.REQUEST_ID.get())
         )
-        result: ProposalOut = unwrap(reply)
-        return result
+        return unwrap(reply)
 
     async def reject(self, tenant_id: str, proposal_id: str) -> ProposalOut:
-        reply = await ask(
+        reply: Reply[ProposalOut] = await ask(
             self.handle(tenant_id).reject.remote(tenant_id, proposal_id, logs.REQUEST_ID.get())
         )
-        result: ProposalOut = unwrap(reply)
-        return result
+        return unwrap(reply)
 
 
 __all__ = ["ProposalRegistry", "RegistryPort", "ask"]
