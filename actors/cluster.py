@@ -91,7 +91,7 @@ def ensure_actors(settings: Settings, timeout: float = 60.0) -> dict[str, list[A
             namespace=settings.namespace,
             lifetime="detached",
             get_if_exists=True,
-        ).remote(payload)
+        ).remote(payload, i)  # each shard sweeps its own tenants
         for i in range(settings.registry_shards)
     ]
     ray.get([r.ping.remote() for r in registries], timeout=timeout)

@@ -36,7 +36,7 @@ from runtime.session import SessionPool
 from runtime.settings import Settings, build_catalog
 
 from .common import HOST_PREFIX, failed, host_name, open_store, registry_name
-from .ops import CloseOp, Delivery, InfoOp, Op, Outcome, SendOp
+from .ops import Delivery, Op, Outcome, SendOp
 from .outbox import Outbox
 from .registry import RegistryPort
 from .ring import Ring
@@ -198,11 +198,9 @@ class SessionHost:
                 redirected=op.redirected,
                 emit=emit,
             )
-        if isinstance(op, InfoOp):
+        if op.kind == "info":
             return await self.pool.info(op.tenant_id, op.session_id, op.redirected)
-        if isinstance(op, CloseOp):
-            return await self.pool.close(op.tenant_id, op.session_id, op.redirected)
-        raise ValueError(f"unknown op {op!r}")
+        return await self.pool.close(op.tenant_id, op.session_id, op.redirected)
 
     async def stats(self) -> dict[str, Any]:
         return {

@@ -1,6 +1,6 @@
 """The typed messages between the gateway and session actors.
 
-The gateway sends *operations* (`SendOp`, `InfoOp`, `CloseOp`) to a session
+The gateway sends *operations* (`SendOp`, `SessionOp`) to a session
 host in batches (`SessionHost.run`), and collects what they produce with long
 polls (`SessionHost.poll`): each answer is a `Delivery` holding the events of
 streaming turns and the `Outcome`s of finished operations, tagged with the op's
@@ -33,30 +33,19 @@ class SendOp:
 
 
 @dataclass(frozen=True, slots=True)
-class InfoOp:
-    """The session's record, last usage and breaker state."""
+class SessionOp:
+    """`info`: the session's record, last usage and breaker state; `close`: close it,
+    in its mailbox order."""
 
     op_id: int
     request_id: str
     tenant_id: str
     session_id: str
+    kind: Literal["info", "close"]
     redirected: bool = False
-    kind: Literal["info"] = "info"
 
 
-@dataclass(frozen=True, slots=True)
-class CloseOp:
-    """Close the session, in its mailbox order."""
-
-    op_id: int
-    request_id: str
-    tenant_id: str
-    session_id: str
-    redirected: bool = False
-    kind: Literal["close"] = "close"
-
-
-Op = SendOp | InfoOp | CloseOp
+Op = SendOp | SessionOp
 
 
 def redirected(op: Op) -> Op:

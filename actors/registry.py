@@ -10,6 +10,7 @@ stuck ones, for the tenants of its own shard only.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import ray
@@ -67,16 +68,18 @@ class ProposalRegistry:
             return failed(exc)
 
     async def confirm(self, tenant_id: str, proposal_id: str, rid: str = "") -> Reply[ProposalOut]:
-        logs.REQUEST_ID.set(rid)
-        try:
-            return done((await self.book.confirm(tenant_id, proposal_id)).public())
-        except Exception as exc:
-            return failed(exc)
+        return await self._decide(self.book.confirm, tenant_id, proposal_id, rid)
 
     async def reject(self, tenant_id: str, proposal_id: str, rid: str = "") -> Reply[ProposalOut]:
+        return await self._decide(self.book.reject, tenant_id, proposal_id, rid)
+
+    @staticmethod
+    async def _decide(
+        decide: Callable[[str, str], Awaitable[Proposal]], tenant_id: str, pid: str, rid: str
+    ) -> Reply[ProposalOut]:
         logs.REQUEST_ID.set(rid)
         try:
-            return done((await self.book.reject(tenant_id, proposal_id)).public())
+            return done((await decide(tenant_id, pid)).public())
         except Exception as exc:
             return failed(exc)
 

@@ -37,7 +37,7 @@ from runtime.shapes import CloseOut, SessionDetail, TurnOut
 
 from .common import SESSION_PREFIX, host_name
 from .host import SessionHost
-from .ops import CloseOp, Delivery, InfoOp, Op, Outcome, SendOp
+from .ops import Delivery, Op, Outcome, SendOp, SessionOp
 from .ring import Ring
 
 HOST_REFRESH_S = 10.0
@@ -333,7 +333,7 @@ class SessionRouter:
         rid = REQUEST_ID.get()
 
         def make(op_id: int, redirected: bool) -> Op:
-            return InfoOp(op_id, rid, tenant_id, session_id, redirected)
+            return SessionOp(op_id, rid, tenant_id, session_id, "info", redirected)
 
         try:
             result: SessionDetail = await self.call(session_id, make)
@@ -346,7 +346,7 @@ class SessionRouter:
         rid = REQUEST_ID.get()
 
         def make(op_id: int, redirected: bool) -> Op:
-            return CloseOp(op_id, rid, tenant_id, session_id, redirected)
+            return SessionOp(op_id, rid, tenant_id, session_id, "close", redirected)
 
         closed: CloseOut = await self.call(session_id, make)
         if self.settings.placement == "dedicated":

@@ -139,8 +139,8 @@ class TooLarge(OrchestraError):
     code, http_status = "payload_too_large", 413
 
 
-class RateLimited(OrchestraError):
-    code, http_status = "rate_limited", 429
+class _RetryLater(OrchestraError):
+    """An error whose caller may try again after `retry_after` seconds."""
 
     def __init__(self, message: str, retry_after: float = RETRY_AFTER_S) -> None:
         super().__init__(message)
@@ -151,18 +151,14 @@ class RateLimited(OrchestraError):
         return cls(message, float(wire.get("retry_after") or RETRY_AFTER_S))
 
 
-class Unavailable(OrchestraError):
+class RateLimited(_RetryLater):
+    code, http_status = "rate_limited", 429
+
+
+class Unavailable(_RetryLater):
     """A dependency is down; the caller may retry after `retry_after` seconds."""
 
     code, http_status = "unavailable", 503
-
-    def __init__(self, message: str, retry_after: float = RETRY_AFTER_S) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-    @classmethod
-    def from_wire(cls, message: str, wire: dict[str, Any]) -> OrchestraError:
-        return cls(message, float(wire.get("retry_after") or RETRY_AFTER_S))
 
 
 class NotOwner(Unavailable):

@@ -27,7 +27,6 @@ import json
 import os
 import random
 from collections.abc import AsyncIterator
-from types import TracebackType
 from typing import cast
 
 import anthropic
@@ -48,12 +47,12 @@ from anthropic.types import (
 )
 
 from ..errors import ConfigError, ErrorClass, ModelError, classify_status, parse_retry_after
-from ..retry import OnRetry, RetryPolicy, Sleep, retry
+from ..retry import OnRetry, RetryPolicy, Sleep
 from .base import (
     Block,
     Message,
     ModelRequest,
-    ModelResponse,
+    SdkModel,
     StreamEnd,
     StreamEvent,
     TextDelta,
@@ -61,7 +60,6 @@ from .base import (
     ToolUseBlock,
     Usage,
     block_to_dict,
-    collect,
 )
 
 DEFAULT_MODEL = "claude-sonnet-4-6"
@@ -82,7 +80,7 @@ STREAM_ERROR_CLASSES: dict[str, ErrorClass] = {
 }
 
 
-class AnthropicModel:
+class AnthropicModel(SdkModel):
     """Answers `ModelRequest`s with the Anthropic Messages API."""
 
     name = "anthropic"
@@ -109,22 +107,9 @@ class AnthropicModel:
             )
         self.model = model
         self.default_model = default_model
-        self.policy = policy if policy is not None else RetryPolicy()
-        self._sleep = sleep
-        self._on_retry = on_retry
-        self._rng = rng
+        self._retrying(policy, sleep, on_retry, rng)
         self._client = anthropic.AsyncAnthropic(
             api_key=key, base_url=base_url, timeout=timeout, max_retries=0
-        )
-
-    async def complete(self, request: ModelRequest) -> ModelResponse:
-        """One whole response; RATE_LIMIT/NETWORK errors are retried per `policy`."""
-        return await retry(
-            lambda: collect(self.stream(request)),
-            self.policy,
-            sleep=self._sleep,
-            on_retry=self._on_retry,
-            rng=self._rng,
         )
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
@@ -156,20 +141,6 @@ class AnthropicModel:
             raise ModelError(f"anthropic stream garbled: {exc}", ErrorClass.NETWORK) from exc
         if not assembler.done:
             raise ModelError("anthropic stream ended before message_stop", ErrorClass.NETWORK)
-
-    async def aclose(self) -> None:
-        await self._client.close()
-
-    async def __aenter__(self) -> AnthropicModel:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
 
 class StreamAssembler:

@@ -14,9 +14,14 @@ whoever already forwarded that text.
 
 from __future__ import annotations
 
+import random
+from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, runtime_checkable
+from types import TracebackType
+from typing import Any, Literal, Protocol, Self, runtime_checkable
+
+from ..retry import OnRetry, RetryPolicy, Sleep, retry
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +150,52 @@ class Model(Protocol):
         ...
 
     async def complete(self, request: ModelRequest) -> ModelResponse: ...
+
+
+class SdkModel(ABC):
+    """A model adapter over a vendor SDK: it owns the SDK's client (`aclose()`, or
+    `async with model:`), streams in `stream()` (one attempt), and answers
+    `complete()` from a stream, retrying RATE_LIMIT/NETWORK errors per `policy`."""
+
+    _client: Any
+    policy: RetryPolicy
+
+    def _retrying(
+        self,
+        policy: RetryPolicy | None,
+        sleep: Sleep,
+        on_retry: OnRetry | None,
+        rng: random.Random | None,
+    ) -> None:
+        self.policy = policy if policy is not None else RetryPolicy()
+        self._sleep, self._on_retry, self._rng = sleep, on_retry, rng
+
+    @abstractmethod
+    def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]: ...
+
+    async def complete(self, request: ModelRequest) -> ModelResponse:
+        """One whole response; RATE_LIMIT/NETWORK errors are retried per `policy`."""
+        return await retry(
+            lambda: collect(self.stream(request)),
+            self.policy,
+            sleep=self._sleep,
+            on_retry=self._on_retry,
+            rng=self._rng,
+        )
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
 
 
 async def collect(events: AsyncIterator[StreamEvent]) -> ModelResponse:

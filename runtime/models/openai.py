@@ -36,7 +36,6 @@ import random
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from types import TracebackType
 
 import openai
 from openai.types.chat import (
@@ -47,11 +46,11 @@ from openai.types.chat import (
 )
 
 from ..errors import ConfigError, ErrorClass, ModelError, classify_status, parse_retry_after
-from ..retry import OnRetry, RetryPolicy, Sleep, retry
+from ..retry import OnRetry, RetryPolicy, Sleep
 from .base import (
     Message,
     ModelRequest,
-    ModelResponse,
+    SdkModel,
     StreamEnd,
     StreamEvent,
     TextBlock,
@@ -60,7 +59,6 @@ from .base import (
     ToolSpec,
     ToolUseBlock,
     Usage,
-    collect,
 )
 
 PLACEHOLDER_KEY = "not-needed"  # local servers ignore the key; the SDK wants one
@@ -74,7 +72,7 @@ STOP_REASONS = {
 }
 
 
-class OpenAIModel:
+class OpenAIModel(SdkModel):
     """Answers `ModelRequest`s with an OpenAI-compatible Chat Completions server."""
 
     name = "openai"
@@ -100,21 +98,8 @@ class OpenAIModel:
                 "OpenAIModel needs OPENAI_API_KEY, or OPENAI_BASE_URL for a local server"
             )
         self.model = model
-        self.policy = policy if policy is not None else RetryPolicy()
-        self._sleep = sleep
-        self._on_retry = on_retry
-        self._rng = rng
+        self._retrying(policy, sleep, on_retry, rng)
         self._client = openai.AsyncOpenAI(api_key=key, base_url=url, timeout=timeout, max_retries=0)
-
-    async def complete(self, request: ModelRequest) -> ModelResponse:
-        """One whole response; RATE_LIMIT/NETWORK errors are retried per `policy`."""
-        return await retry(
-            lambda: collect(self.stream(request)),
-            self.policy,
-            sleep=self._sleep,
-            on_retry=self._on_retry,
-            rng=self._rng,
-        )
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
         """One streaming attempt: events as they arrive; `ModelError` on any failure."""
@@ -147,20 +132,6 @@ class OpenAIModel:
         except json.JSONDecodeError as exc:
             raise ModelError(f"openai stream garbled: {exc}", ErrorClass.NETWORK) from exc
         yield assembler.end()
-
-    async def aclose(self) -> None:
-        await self._client.close()
-
-    async def __aenter__(self) -> OpenAIModel:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
 
 @dataclass
