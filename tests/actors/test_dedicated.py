@@ -90,3 +90,39 @@ async def test_a_metrics_scrape_calls_a_bounded_number_of_session_actors(
         assert len(texts) == 1 + dedicated.settings.registry_shards + 2
     finally:
         await b.close()
+
+
+async def test_each_registry_shard_sweeps_its_own_tenants(
+    ray_session: None, store_redis_url: str
+) -> None:
+    from actors import kill_actors
+    from actors.common import shard_of
+
+    stack = make_stack(
+        store_redis_url,
+        "hosted",
+        registry_shards=2,
+        config_data={"agents": {"lab": {"soft_confirm_window_ms": 300}}},
+    )
+    b = await stack.backend()
+    try:
+        tenants = []
+        while {shard_of(t, 2) for t in tenants} != {0, 1}:  # one tenant on each shard
+            tenants.append((await add_tenant(b.store, f"Shard {len(tenants)}"))[0].tenant_id)
+        proposed = []
+        for tenant in tenants[:1] + tenants[-1:]:
+            sid = (await b.create_session(tenant, "lab", "s"))[0]["session_id"]
+            r = await b.send_message(tenant, sid, '!tools create_service {"name": "x", "price": 1}')
+            proposed.append((tenant, sid, r["proposals"][0]["proposal_id"]))
+        for _ in range(100):  # each shard's sweeper expires its own tenant's proposal
+            statuses = [(await b.get_proposal(t, p))["status"] for t, _, p in proposed]
+            if statuses == ["EXPIRED", "EXPIRED"]:
+                break
+            await asyncio.sleep(0.1)
+        assert statuses == ["EXPIRED", "EXPIRED"]
+        for tenant, sid, pid in proposed:
+            ends = [e for e in await b.audit(tenant, sid) if e.get("proposal_id") == pid]
+            assert [e["to"] for e in ends] == ["PENDING", "EXPIRED"]  # once, by one shard
+    finally:
+        await b.close()
+        kill_actors(stack.settings.namespace)
