@@ -8,7 +8,7 @@ from typing import Any, Literal, TypeAlias, TypeVar
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from runtime.errors import ConfigError, Unavailable, error_from_wire, error_to_wire
+from runtime.errors import ConfigError, Unavailable, WireError, error_from_wire, error_to_wire
 from runtime.settings import Settings
 
 from .redis_store import RedisStore, redis_client
@@ -41,7 +41,7 @@ def open_store(settings: Settings) -> RedisStore:
 # error's wire form), so errors travel as data (one codec, runtime.errors) and no
 # Ray error wrapping hides their type.
 T = TypeVar("T")
-Reply: TypeAlias = tuple[Literal[True], T] | tuple[Literal[False], dict[str, Any]]
+Reply: TypeAlias = tuple[Literal[True], T] | tuple[Literal[False], WireError]
 
 
 def done(value: T) -> Reply[T]:

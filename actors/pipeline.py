@@ -15,21 +15,23 @@ others is one Lua script (`EVALSHA`), which Redis runs atomically anyway.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, TypeAlias
 
 import redis.asyncio as aioredis
 from redis.exceptions import NoScriptError
+
+Arg: TypeAlias = str | bytes | int | float  # what a Redis command takes
 
 
 class AutoPipeline:
     def __init__(self, client: aioredis.Redis) -> None:
         self._r = client
-        self._pending: list[tuple[tuple[Any, ...], asyncio.Future[Any]]] = []
+        self._pending: list[tuple[tuple[Arg, ...], asyncio.Future[Any]]] = []
         self._scheduled = False
         self._tasks: set[asyncio.Task[None]] = set()
         self.round_trips = 0  # pipelines sent (tests read it)
 
-    def submit(self, *args: Any) -> asyncio.Future[Any]:
+    def submit(self, *args: Arg) -> asyncio.Future[Any]:
         """Queue one command; it leaves with every other command queued this iteration."""
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[Any] = loop.create_future()
@@ -39,11 +41,11 @@ class AutoPipeline:
             loop.call_soon(self._flush)
         return fut
 
-    async def execute(self, *args: Any) -> Any:
+    async def execute(self, *args: Arg) -> Any:
         """Run one command (see `submit`)."""
         return await self.submit(*args)
 
-    async def script(self, sha: str, source: str, keys: list[str], args: list[Any]) -> Any:
+    async def script(self, sha: str, source: str, keys: list[str], args: list[Arg]) -> Any:
         """`EVALSHA`, loading the script once if the server does not know it (a fresh
         or restarted server): a script is atomic, so it is one command here."""
         try:
@@ -60,7 +62,7 @@ class AutoPipeline:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _send(self, batch: list[tuple[tuple[Any, ...], asyncio.Future[Any]]]) -> None:
+    async def _send(self, batch: list[tuple[tuple[Arg, ...], asyncio.Future[Any]]]) -> None:
         self.round_trips += 1
         try:
             async with self._r.pipeline(transaction=False) as pipe:

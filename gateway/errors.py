@@ -24,6 +24,7 @@ from runtime import (
     OrchestraError,
     RequestInvalid,
     Unavailable,
+    WireError,
     error_to_wire,
     http_status_of,
     retry_after_header,
@@ -68,15 +69,13 @@ def error_response(
     return FastJSON(error_body(kind, message, **(extra or {})), status_code=status, headers=headers)
 
 
-def wire_error_response(
-    wire: Mapping[str, Any], headers: Mapping[str, str] | None = None
-) -> Response:
+def wire_error_response(wire: WireError, headers: Mapping[str, str] | None = None) -> Response:
     """The response for an error in wire form (`runtime.errors.error_to_wire`)."""
     body = {k: v for k, v in wire.items() if k not in _PRIVATE}
     out = dict(headers or {})
     if "retry_after" in wire:
         out["Retry-After"] = retry_after_header(wire["retry_after"])
-    return FastJSON({"error": body}, status_code=http_status_of(dict(wire)), headers=out)
+    return FastJSON({"error": body}, status_code=http_status_of(wire), headers=out)
 
 
 def orchestra_error_response(exc: OrchestraError) -> Response:

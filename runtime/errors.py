@@ -45,11 +45,29 @@ import math
 import socket
 from collections.abc import Mapping
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import ClassVar, Required, TypedDict
 
 import pydantic
 
 RETRY_AFTER_S = 1.0
+
+
+class WireDetails(TypedDict, total=False):
+    """What an error adds to its wire form, by kind."""
+
+    status: str  # invalid_transition: the proposal's current status
+    target: str
+    fields: list[dict[str, str]]  # validation_error: the bad fields
+    owner: str  # not_owner: the host that holds the session
+    error_class: str  # model_error
+    retry_after: float  # (seconds) for errors a caller may retry
+
+
+class WireError(WireDetails, total=False):
+    """An error's wire form: what crosses Ray, what the API's error body holds."""
+
+    type: Required[str]
+    message: Required[str]
 
 
 class ErrorClass(StrEnum):
@@ -71,12 +89,12 @@ class OrchestraError(Exception):
     retry_after: float | None = None
     shown: ClassVar[bool] = True  # False: the wire message is generic, not str(exc)
 
-    def details(self) -> dict[str, Any]:
+    def details(self) -> WireDetails:
         """Extra fields of the wire form (besides type, message and retry_after)."""
         return {}
 
     @classmethod
-    def from_wire(cls, message: str, wire: dict[str, Any]) -> OrchestraError:
+    def from_wire(cls, message: str, wire: WireError) -> OrchestraError:
         return cls(message)
 
 
@@ -100,11 +118,11 @@ class InvalidTransition(Conflict):
         self.current = current
         self.target = target
 
-    def details(self) -> dict[str, Any]:
+    def details(self) -> WireDetails:
         return {"status": self.current, "target": self.target}
 
     @classmethod
-    def from_wire(cls, message: str, wire: dict[str, Any]) -> OrchestraError:
+    def from_wire(cls, message: str, wire: WireError) -> OrchestraError:
         err = cls(str(wire.get("status", "")), str(wire.get("target", "")))
         err.args = (message,)
         return err
@@ -127,7 +145,7 @@ class RequestInvalid(BadRequest):
         super().__init__(message)
         self.fields = fields or []
 
-    def details(self) -> dict[str, Any]:
+    def details(self) -> WireDetails:
         return {"fields": self.fields}
 
 
@@ -147,7 +165,7 @@ class _RetryLater(OrchestraError):
         self.retry_after = retry_after
 
     @classmethod
-    def from_wire(cls, message: str, wire: dict[str, Any]) -> OrchestraError:
+    def from_wire(cls, message: str, wire: WireError) -> OrchestraError:
         return cls(message, float(wire.get("retry_after") or RETRY_AFTER_S))
 
 
@@ -170,11 +188,11 @@ class NotOwner(Unavailable):
         super().__init__(message, retry_after=RETRY_AFTER_S)
         self.owner = owner
 
-    def details(self) -> dict[str, Any]:
+    def details(self) -> WireDetails:
         return {"owner": self.owner}
 
     @classmethod
-    def from_wire(cls, message: str, wire: dict[str, Any]) -> OrchestraError:
+    def from_wire(cls, message: str, wire: WireError) -> OrchestraError:
         return cls(message, str(wire.get("owner", "")))
 
 
@@ -213,11 +231,11 @@ class ModelError(OrchestraError):
         self.status_code = status_code
         self.retry_after = retry_after
 
-    def details(self) -> dict[str, Any]:
+    def details(self) -> WireDetails:
         return {"error_class": self.error_class.value}
 
     @classmethod
-    def from_wire(cls, message: str, wire: dict[str, Any]) -> OrchestraError:
+    def from_wire(cls, message: str, wire: WireError) -> OrchestraError:
         return cls(message, ErrorClass(wire.get("error_class", ErrorClass.UNKNOWN.value)))
 
 
@@ -242,7 +260,7 @@ def _by_code() -> dict[str, type[OrchestraError]]:
 _BY_CODE = _by_code()
 
 
-def error_to_wire(exc: BaseException) -> dict[str, Any]:
+def error_to_wire(exc: BaseException) -> WireError:
     """The wire form of any exception: `{"type", "message", ["retry_after"], ...}`.
 
     An exception outside the tree is an `internal_error` whose message names only
@@ -250,20 +268,23 @@ def error_to_wire(exc: BaseException) -> dict[str, Any]:
     if not isinstance(exc, OrchestraError):
         return {"type": OrchestraError.code, "message": f"internal error ({type(exc).__name__})"}
     message = str(exc) if exc.shown else "the server is misconfigured"
-    wire: dict[str, Any] = {"type": exc.code, "message": message or exc.code.replace("_", " ")}
-    wire.update(exc.details())
+    wire: WireError = {
+        "type": exc.code,
+        "message": message or exc.code.replace("_", " "),
+        **exc.details(),
+    }
     if exc.retry_after is not None:
         wire["retry_after"] = exc.retry_after
     return wire
 
 
-def error_from_wire(wire: dict[str, Any]) -> OrchestraError:
+def error_from_wire(wire: WireError) -> OrchestraError:
     """The exception a wire form stands for (an unknown type: `OrchestraError`)."""
     cls = _BY_CODE.get(str(wire.get("type")), OrchestraError)
     return cls.from_wire(str(wire.get("message", "")), wire)
 
 
-def http_status_of(wire: dict[str, Any]) -> int:
+def http_status_of(wire: WireError) -> int:
     return _BY_CODE.get(str(wire.get("type")), OrchestraError).http_status
 
 
@@ -307,7 +328,7 @@ def classify(exc: BaseException) -> ErrorClass:
 
 
 def _status_of(exc: BaseException) -> int | None:
-    code: Any = getattr(exc, "status_code", None)
+    code: object = getattr(exc, "status_code", None)
     if code is None:  # an HTTP client's status error carries the response
         code = getattr(getattr(exc, "response", None), "status_code", None)
     return code if isinstance(code, int) else None
@@ -317,8 +338,8 @@ def retry_after_of(exc: BaseException) -> float | None:
     """The server's `retry-after` hint in seconds, when the exception carries one."""
     if isinstance(exc, ModelError):
         return exc.retry_after
-    response: Any = getattr(exc, "response", None)
-    headers: Any = getattr(response, "headers", None)
+    response: object = getattr(exc, "response", None)
+    headers: object = getattr(response, "headers", None)
     return parse_retry_after(headers) if isinstance(headers, Mapping) else None
 
 

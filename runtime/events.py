@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
+    from .errors import WireError
     from .shapes import ProposalOut, TurnOut
 
 
@@ -67,7 +68,7 @@ class DoneEvent:
 
 @dataclass(frozen=True, slots=True)
 class ErrorEvent:
-    error: dict[str, Any]  # {"type", "message", ...}: the API.md error object's inside
+    error: WireError  # {"type", "message", ...}: the API.md error object's inside
     kind: Literal["error"] = "error"
 
     def data(self) -> dict[str, Any]:
