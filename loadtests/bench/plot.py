@@ -76,7 +76,7 @@ def plot(data: dict[str, Any], png: Path) -> None:
     fig.suptitle(
         f"Orchestra HTTP benchmark ({m.get('nproc')} cores, {m.get('cpu_model', '')}; "
         f"{data['config']['client']}, {data['config']['duration_s']:g}s per run, "
-        f"median of {data['config'].get('rounds', 1)} round(s); "
+        f"median of {len(data.get('rounds') or []) or 1} round(s); "
         f"{time.strftime('%Y-%m-%d', time.localtime(data['finished_at']))})",
         fontsize=10,
     )
