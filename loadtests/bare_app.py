@@ -9,7 +9,7 @@ its gateway: its own local Ray (`ray.init` with the same options as
 `actors.cluster.connect_ray`: no dashboard, no log forwarding, 100 MB object
 store), the actor created before the server starts, and
 `uvicorn.run(app, host, port, log_level="warning")` with uvicorn's default
-loop and HTTP implementation. `loadtests/bench.py` drives it with the same
+loop and HTTP implementation. `loadtests/bench/` drives it with the same
 wrk load as the full Orchestra path, so their ratio is the cost of everything
 Orchestra adds on top of one Ray hop.
 
