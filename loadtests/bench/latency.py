@@ -45,6 +45,7 @@ STREAM_MODEL = "[model]\nttft_ms = 300\ntokens_per_s = 40\nlatency_sigma = 0\nse
 TTFT_S, TOKENS_PER_S = 0.3, 40.0
 SLEEP = {"median": 0.8, "sigma": 0.5, "cap": 4.0, "seed": 1}
 STREAM_TEXT = "hello, what can you do?"
+STAGGER_S = 1.0  # users start evenly spread over this long (not in lockstep)
 START_DELAY_S = 1.5  # the load generators' start-up (imports, connections) before t0
 
 
@@ -91,6 +92,7 @@ def run_users(
         "duration_s": args.duration,
         "timeout_s": 60.0,
         "text": STREAM_TEXT,
+        "stagger_s": STAGGER_S,
     }
     if mode == "json":
         spec["sleep"] = SLEEP
@@ -270,6 +272,7 @@ def phase_latency(args: argparse.Namespace, work: Path, skip: set[str]) -> dict[
             "sleep_s": SLEEP,
             "stream_model": {"ttft_ms": TTFT_S * 1000, "tokens_per_s": TOKENS_PER_S, "sigma": 0},
             "stream_text": STREAM_TEXT,
+            "users_start_spread_over_s": STAGGER_S,
             "tenants": args.tenants,
             "hosts": 2,
             "warmup_s": args.latency_warmup,

@@ -18,12 +18,15 @@ the next one at once (closed loop). Two kinds of message:
   schedule, sigma 0): the first token's lateness is the TTFT overhead, and
   each token's lateness is its delay from model to client.
 
-Only requests sent inside the measured window (after the warm-up, until
-`duration_s` later; all processes share one wall-clock schedule) are counted;
-the ones in flight at its end are awaited. The client is asyncio on uvloop
-with hand-written HTTP/1.1 (httpx costs several times more CPU per request),
-and it measures itself: its CPU time in the window and its event loop's lag
-(how late a 5 ms sleep wakes up), which bounds what the client adds.
+Users start spread evenly over `stagger_s` (the SSE turns take a fixed time,
+so users started together would stay in lockstep, each wave of messages
+arriving in the same millisecond). Only requests sent inside the measured
+window (after the warm-up, until `duration_s` later; all processes share one
+wall-clock schedule) are counted; the ones in flight at its end are awaited.
+The client is asyncio on uvloop with hand-written HTTP/1.1 (httpx costs
+several times more CPU per request), and it measures itself: its CPU time in
+the window and its event loop's lag (how late a 5 ms sleep wakes up), which
+bounds what the client adds.
 """
 
 from __future__ import annotations
@@ -167,6 +170,9 @@ async def user(spec: dict[str, Any], index: int, window: tuple[float, float], ou
     # the wall-clock schedule, in this process's perf_counter time
     offset = time.perf_counter() - time.time()
     start, stop = start + offset, stop + offset
+    # Users start spread over `stagger_s`: fixed turn times would otherwise keep
+    # them in lockstep, every user's message arriving in the same millisecond.
+    await asyncio.sleep(float(spec.get("stagger_s", 0.0)) * index / len(spec["targets"]))
     while True:
         x = next(draws) if draws is not None else -1.0
         suffix, body = message(kind, x, spec.get("text", ""))
