@@ -28,6 +28,7 @@ def role_of(proc: Any, root_pid: int) -> str:
         ("SessionHost", "session hosts"),
         ("ProposalRegistry", "proposal registry"),
         ("Responder", "bare actor"),
+        ("Sleeper", "bare actor"),
         ("valkey", "valkey"),
     ):
         if needle in text:
