@@ -70,7 +70,10 @@ def connect_ray(namespace: str, address: str | None = None, **local: Any) -> str
             }
             options.update(local)
             single_machine_ray()
-            ray.init(namespace=namespace, **options)
+            # "local": a Ray of our own. With no address, ray.init joins the cluster
+            # named in /tmp/ray/ray_current_cluster (the latest `ray start` on this
+            # machine, anyone's) and then fails on the local-only options above.
+            ray.init(address="local", namespace=namespace, **options)
             host = ray.get_runtime_context().gcs_address.rpartition(":")[0]
             if host != LOOPBACK:  # a Ray that no longer honours the switch
                 ray.shutdown()

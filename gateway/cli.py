@@ -18,6 +18,7 @@ from urllib.parse import quote
 from runtime import OrchestraError, load_file
 
 if TYPE_CHECKING:
+    from actors import EmbeddedValkey
     from runtime import Settings
 
 DEMO_TENANT = "Demo Salon"
@@ -79,7 +80,10 @@ def _serve(args: argparse.Namespace) -> int:
         )
         ensure_actors(settings)
         key = asyncio.run(_demo_key(redis_url, settings.store_prefix))
-        _banner(args, settings, key, time.monotonic() - started)
+        took = time.monotonic() - started
+        _banner(args, settings, key, took)
+        if args.ready_file:
+            _write_ready_file(Path(args.ready_file), args, key, gcs, valkey, took)
         _run_gateway(args, settings, gcs)
     finally:
         say("shutting down: stopping actors, Ray and the store ...")
@@ -162,7 +166,7 @@ async def _demo_key(redis_url: str, prefix: str) -> str:
 
 
 def _banner(args: argparse.Namespace, settings: Settings, key: str, took: float) -> None:
-    url = f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{args.port}"
+    url = _url(args)
     say(
         f"ready in {took:.1f}s: gateway on {url} ({args.workers} worker(s), "
         f"placement {settings.placement}, model {settings.model})"
@@ -177,6 +181,55 @@ def _banner(args: argparse.Namespace, settings: Settings, key: str, took: float)
     )
     print(f"  orchestra chat --url {url} --key {key}\n")
     print("  Ctrl-C stops everything.\n", flush=True)
+
+
+def _url(args: argparse.Namespace) -> str:
+    return f"http://{'127.0.0.1' if args.host in ('0.0.0.0', '::') else args.host}:{args.port}"
+
+
+def _write_ready_file(
+    path: Path,
+    args: argparse.Namespace,
+    key: str,
+    gcs: str,
+    valkey: EmbeddedValkey | None,
+    took: float,
+) -> None:
+    """`--ready-file`: what a harness needs to drive this serve, as one JSON object
+    written atomically (a temporary file renamed into place), so that whoever polls
+    for it never reads half of it. Written with the banner: uvicorn binds right after."""
+    pids = {"serve": os.getpid(), **_child_pids(valkey)}
+    ready = {
+        "url": _url(args),
+        "key": key,
+        "pid": os.getpid(),
+        "pids": pids,
+        "ray_address": gcs,
+        "ready_s": round(took, 3),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(ready) + "\n")
+    tmp.replace(path)
+
+
+def _child_pids(valkey: EmbeddedValkey | None) -> dict[str, int]:
+    """The embedded Valkey's pid and, for a Ray this process started, its GCS and
+    raylet (read from Ray's node object: private, so best effort)."""
+    found: dict[str, int] = {}
+    server = getattr(valkey, "_server", None)
+    process = getattr(server, "_process", None)
+    if process is not None:
+        found["valkey"] = int(process.pid)
+    with contextlib.suppress(Exception):
+        import ray
+
+        node = ray._private.worker._global_node
+        for kind, name in (("gcs_server", "ray_gcs"), ("raylet", "raylet")):
+            infos = (node.all_processes if node is not None else {}).get(kind) or []
+            if infos:
+                found[name] = int(infos[0].process.pid)
+    return found
 
 
 # -- tenant add -------------------------------------------------------------------
@@ -307,6 +360,10 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--data-dir", help="embedded Valkey data directory")
     s.add_argument("--config", help="TOML or YAML config file")
     s.add_argument("--ray-address", help="join this Ray cluster ('auto' for the local one)")
+    s.add_argument(
+        "--ready-file",
+        help="once ready, write {url, key, pid, pids, ray_address} here as JSON (atomically)",
+    )
     s.set_defaults(func=_serve)
     t = sub.add_parser("tenant", help="manage tenants")
     tsub = t.add_subparsers(dest="tenant_command", required=True)

@@ -1,6 +1,6 @@
 """The bare ceiling: FastAPI + ONE call to ONE Ray async actor per message.
 
-    python -m loadtests.bare_app --port 8802
+    python -m loadtests.bare_app --port 8802 [--sleeper]
 
 `POST /v1/sessions/{sid}/messages` with `{"text": "..."}` makes exactly one
 call to one async Ray actor and returns the JSON it answers. Nothing else:
@@ -9,9 +9,16 @@ its gateway: its own local Ray (`ray.init` with the same options as
 `actors.cluster.connect_ray`: no dashboard, no log forwarding, 100 MB object
 store), the actor created before the server starts, and
 `uvicorn.run(app, host, port, log_level="warning")` with uvicorn's default
-loop and HTTP implementation. `loadtests/bench.py` drives it with the same
+loop and HTTP implementation. `loadtests/bench/` drives it with the same
 wrk load as the full Orchestra path, so their ratio is the cost of everything
 Orchestra adds on top of one Ray hop.
+
+`--sleeper` adds the latency scenarios' yardstick: `POST
+/v1/sessions/{sid}/sleep` with `{"seconds": X}` is one call to another async
+actor that sleeps X seconds inside the call (like a turn whose tool sleeps X),
+so observed minus X is what HTTP plus one plain Ray call per message add. It
+is a separate actor, created only with the flag, so the zero-latency figures
+run exactly as before.
 
 It deliberately imports nothing from the project.
 """
@@ -19,6 +26,7 @@ It deliberately imports nothing from the project.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import signal
 import sys
@@ -27,7 +35,7 @@ from typing import Any
 import ray
 import uvicorn
 from fastapi import FastAPI
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 @ray.remote(num_cpus=0)
@@ -47,17 +55,40 @@ class Responder:
         return "pong"
 
 
+@ray.remote(num_cpus=0, max_concurrency=10_000)
+class Sleeper:
+    """One async actor whose call sleeps as long as it is told (a slow tool's turn)."""
+
+    async def sleep(self, session_id: str, seconds: float) -> dict[str, Any]:
+        await asyncio.sleep(seconds)
+        return {"reply": f"slept {seconds}", "session_id": session_id, "slept": seconds}
+
+    async def ping(self) -> str:
+        return "pong"
+
+
 class MessageIn(BaseModel):
     text: str
 
 
-def build_app(actor: Any) -> FastAPI:
+class SleepIn(BaseModel):
+    seconds: float = Field(ge=0, le=60)
+
+
+def build_app(actor: Any, sleeper: Any = None) -> FastAPI:
     app = FastAPI(title="bare ceiling")
 
     @app.post("/v1/sessions/{sid}/messages")
     async def post_message(sid: str, body: MessageIn) -> dict[str, Any]:
         result: dict[str, Any] = await actor.handle.remote(sid, body.text)
         return result
+
+    if sleeper is not None:
+
+        @app.post("/v1/sessions/{sid}/sleep")
+        async def post_sleep(sid: str, body: SleepIn) -> dict[str, Any]:
+            result: dict[str, Any] = await sleeper.sleep.remote(sid, body.seconds)
+            return result
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -74,10 +105,12 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8802)
+    p.add_argument("--sleeper", action="store_true", help="add POST /v1/sessions/{sid}/sleep")
     args = p.parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupt)
     os.environ.pop("RAY_ADDRESS", None)  # always a private, local Ray
     ray.init(
+        address="local",  # never the machine's latest `ray start` cluster (anyone's)
         namespace="bare-ceiling",
         include_dashboard=False,
         log_to_driver=False,
@@ -86,8 +119,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         actor = Responder.remote()  # type: ignore[attr-defined]
         ray.get(actor.ping.remote(), timeout=60)
+        sleeper = None
+        if args.sleeper:
+            sleeper = Sleeper.remote()  # type: ignore[attr-defined]
+            ray.get(sleeper.ping.remote(), timeout=60)
         print(f"bare ceiling ready on http://{args.host}:{args.port}", flush=True)
-        uvicorn.run(build_app(actor), host=args.host, port=args.port, log_level="warning")
+        uvicorn.run(build_app(actor, sleeper), host=args.host, port=args.port, log_level="warning")
     except KeyboardInterrupt:
         pass
     finally:

@@ -9,7 +9,7 @@
 -- peer), cycling over the sessions. THREADS (wrk's -t, default 2) splits the
 -- session list into one equal slice per thread to start from. done() prints one
 -- line "WRK_JSON {...}" with the counts, latency percentiles (microseconds) and
--- the HTTP status histogram, which loadtests/bench.py parses.
+-- the HTTP status histogram, which loadtests/bench/load.py parses.
 
 local threads = {}
 local counter = 0

@@ -4,8 +4,26 @@
 timeouts, failures and the breaker can be driven through the real stack with
 the ScriptedModel's `!tools` directive, e.g. `!tools fail*3` or
 `!tools slow {"seconds": 2}`. Enable it with `AgentCatalog(extra=LAB_AGENT)`.
+
+`FakeClock`/`TickingClock` (time that moves when the test says), `RecordingModel`
+(keeps the requests a model answered) and `served()` (a real `orchestra serve`
+subprocess, for end-to-end tests and benchmarks) are the rest of the kit.
 """
 
 from .agents import LAB_AGENT, LabOrchestrator
+from .clock import T0, FakeClock, TickingClock
+from .models import RecordingModel
+from .serve import Served, ServeFailed, free_port, served
 
-__all__ = ["LAB_AGENT", "LabOrchestrator"]
+__all__ = [
+    "LAB_AGENT",
+    "T0",
+    "FakeClock",
+    "LabOrchestrator",
+    "RecordingModel",
+    "ServeFailed",
+    "Served",
+    "TickingClock",
+    "free_port",
+    "served",
+]

@@ -2,7 +2,7 @@
 
 Headless Chromium (Debian's `chromium`; `.ci/run` installs it) driven by
 Playwright, finding everything as a person with a screen reader would: by
-role and label. The server is the CLI in a subprocess (test_serve's helpers),
+role and label. The server is the CLI in a subprocess (`runtime.testing.served()`),
 with the admin agent's T2 window cut to a few seconds so that an expiry can
 be watched. The breaker test needs the "lab" agent (runtime.testing), whose
 tools fail on request: it runs against the in-process gateway of
@@ -27,9 +27,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Locator, Page, Playwright, expect, sync_playwright
 
+from runtime.testing import Served
+from runtime.testing import served as orchestra_serve
 from tests.gateway.conftest import MAIN_SETTINGS, LiveServer
-
-from .test_serve import Served, start_serve, stop
 
 pytestmark = pytest.mark.e2e
 
@@ -55,13 +55,13 @@ expect.set_options(timeout=15_000)
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    s = start_serve(
-        tmp_path_factory.mktemp("home"),
+    with orchestra_serve(
+        "--hosts",
+        "1",
+        home=tmp_path_factory.mktemp("home"),
         env={"ORCHESTRA_ADMIN__SOFT_CONFIRM_WINDOW_MS": str(ADMIN_WINDOW_MS)},
-    )
-    yield s
-    if s.proc.poll() is None:
-        stop(s)
+    ) as s:
+        yield s
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.test_serve import Served, start_serve, stop
+from runtime.testing import Served
+from runtime.testing import served as orchestra_serve
 from tests.gateway.test_sse import SSE, parse_sse
 
 pytestmark = pytest.mark.e2e
@@ -39,10 +40,10 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     home = tmp_path_factory.mktemp("latency")
     config = home / "orchestra.toml"
     config.write_text(CONFIG)
-    s = start_serve(home, "--config", str(config))  # --hosts 1: every session on one host
-    yield s
-    if s.proc.poll() is None:
-        stop(s)
+    with orchestra_serve(
+        "--hosts", "1", "--config", str(config), home=home
+    ) as s:  # one host: every session
+        yield s
 
 
 async def sessions(api: httpx.AsyncClient, agent: str, n: int) -> list[str]:

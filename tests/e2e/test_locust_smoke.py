@@ -1,7 +1,7 @@
 """A short Locust run (10 users, 15 s) of loadtests/locustfile.py against `orchestra serve`.
 
-The serve process comes from the helpers of test_serve.py (own ORCHESTRA_HOME,
-embedded Valkey, key read from its banner); Locust runs headless in a
+The serve process comes from `runtime.testing.served()` (own ORCHESTRA_HOME,
+embedded Valkey, key read from its ready file); Locust runs headless in a
 subprocess (it monkey-patches the standard library with gevent, so never in
 this process) and writes its CSV statistics, which the test reads.
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from .test_serve import start_serve, stop
+from runtime.testing import served as orchestra_serve
 
 pytestmark = pytest.mark.e2e
 
@@ -32,8 +32,7 @@ def _rows(path: Path) -> list[dict[str, str]]:
 
 @pytest.mark.timeout(90)
 def test_locust_journeys_run_without_failures(tmp_path: Path) -> None:
-    served = start_serve(tmp_path / "home")
-    try:
+    with orchestra_serve("--hosts", "1", home=tmp_path / "home") as served:
         env = {
             **os.environ,
             "ORCHESTRA_API_KEY": served.key,
@@ -69,8 +68,7 @@ def test_locust_journeys_run_without_failures(tmp_path: Path) -> None:
             cwd=ROOT,
             timeout=60,
         )
-    finally:
-        code, out = stop(served)
+        code, out = served.stop()
     assert code == 0, out
     report = run.stdout[-3000:] + run.stderr[-3000:]
     assert run.returncode == 0, report  # Locust exits 1 when any request failed

@@ -20,7 +20,7 @@ import psutil
 import pytest
 
 from actors.cluster import SINGLE_MACHINE_ENV
-from tests.e2e.test_serve import start_serve, stop
+from runtime.testing import served as orchestra_serve
 from tests.support.listeners import Listener, listeners_of, ray_processes, with_descendants
 
 
@@ -36,15 +36,13 @@ def test_a_local_serve_listens_on_loopback_only(
     # mode already; the serve has to get there by itself.
     monkeypatch.delenv(SINGLE_MACHINE_ENV, raising=False)
     home = tmp_path / "home"
-    served = start_serve(home)
-    try:
+    with orchestra_serve("--hosts", "1", home=home) as served:
         up = re.search(r"Ray is up at (\S+):(\d+);", "".join(served.output))
         pid = served.proc.pid
         sockets = listeners_of(with_descendants([pid]) | ray_processes(pid))
         gcs = [s for s in sockets if s.process == "gcs_server"]
         auth_mode = psutil.Process(gcs[0].pid).environ().get("RAY_AUTH_MODE") if gcs else None
-    finally:
-        code, output = stop(served)
+        code, output = served.stop()
     assert code == 0, output
     assert up, output
     assert up.group(1) == "127.0.0.1", up.group(0)

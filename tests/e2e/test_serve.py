@@ -1,8 +1,9 @@
 """`orchestra serve` as a newcomer runs it: a real process, real HTTP, Ctrl-C, restart.
 
 These tests start the CLI in a subprocess with its own ORCHESTRA_HOME (so its
-embedded Valkey and demo key are private), read the key it prints, and talk
-to it only over HTTP.
+embedded Valkey and demo key are private) through `runtime.testing.served()`,
+which reads the key from the serve's `--ready-file`, and talk to it only over
+HTTP.
 """
 
 from __future__ import annotations
@@ -10,119 +11,33 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import psutil
 import pytest
 
+from runtime.testing import Served
+from runtime.testing import served as orchestra_serve
+
 pytestmark = pytest.mark.e2e
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-@dataclass
-class Served:
-    proc: subprocess.Popen[str]
-    url: str
-    key: str
-    ready_s: float
-    output: list[str]
-    drain: threading.Thread
-
-    def client(self, key: str | None = None) -> httpx.Client:
-        return httpx.Client(
-            base_url=self.url, headers={"Authorization": f"Bearer {key or self.key}"}, timeout=60
-        )
-
-
-def start_serve(
-    home: Path, *extra: str, env: dict[str, str] | None = None, own_group: bool = False
-) -> Served:
-    port = free_port()
-    full_env = {**os.environ, "ORCHESTRA_HOME": str(home), **(env or {})}
-    full_env.pop("REDIS_URL", None)  # a newcomer's default: the embedded store
-    full_env.pop("RAY_ADDRESS", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port), "--hosts", "1", *extra],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=full_env,
-        start_new_session=own_group,  # a process group of its own, as under systemd
-    )
-    output: list[str] = []
-    key = ""
-    deadline = time.monotonic() + 120
-    assert proc.stdout is not None
-    try:
-        while time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line:
-                raise AssertionError("orchestra serve exited early:\n" + "".join(output))
-            output.append(line)
-            if m := re.search(r"demo tenant API key: (\S+)", line):
-                key = m.group(1)
-            if "Ctrl-C stops everything" in line:
-                break
-    except BaseException:  # also a pytest-timeout: never leave a half-started server behind
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-        proc.stdout.close()
-        raise
-    ready = re.search(r"ready in ([\d.]+)s", "".join(output))
-    assert key and ready, "".join(output)
-    # Keep draining its output (one JSON log line per request) so it never blocks.
-    stdout = proc.stdout
-    drain = threading.Thread(target=lambda: output.extend(iter(stdout.readline, "")), daemon=True)
-    drain.start()
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(100):  # uvicorn binds right after the banner
-        try:
-            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.1)
-    return Served(proc, url, key, float(ready.group(1)), output, drain)
-
-
-def stop(served: Served, group: bool = False, timeout: float = 90) -> tuple[int, str]:
-    """Ctrl-C to the CLI, or (`group`) SIGTERM to its whole process group."""
-    if group:
-        os.killpg(served.proc.pid, signal.SIGTERM)
-    else:
-        served.proc.send_signal(signal.SIGINT)
-    served.proc.wait(timeout=timeout)
-    served.drain.join(timeout=10)  # it ends at EOF, after the last lines
-    assert served.proc.stdout is not None
-    served.proc.stdout.close()
-    return served.proc.returncode, "".join(served.output)
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    s = start_serve(tmp_path_factory.mktemp("home"), env={"ORCHESTRA_MODEL_LATENCY_MS": "300"})
-    yield s
-    if s.proc.poll() is None:
-        stop(s)
+    with orchestra_serve(
+        "--hosts",
+        "1",
+        home=tmp_path_factory.mktemp("home"),
+        env={"ORCHESTRA_MODEL_LATENCY_MS": "300"},
+    ) as s:
+        yield s
 
 
 def test_chatbot_booking_over_http(served: Served) -> None:
@@ -231,30 +146,27 @@ def test_same_idempotency_key_runs_once(served: Served) -> None:
 
 
 def test_ctrl_c_stops_everything_and_data_survives_restart(tmp_path: Path) -> None:
-    first = start_serve(tmp_path)
-    with first.client() as api:
-        sid = api.post("/v1/sessions", json={"agent": "chatbot", "subject": "bob"}).json()[
-            "session_id"
-        ]
-        api.post(f"/v1/sessions/{sid}/messages", json={"text": "what services do you have?"})
-    children = psutil.Process(first.proc.pid).children(recursive=True)
-    assert children, "serve started no child processes?"
-    code, out = stop(first)
+    with orchestra_serve("--hosts", "1", home=tmp_path) as first:
+        with first.client() as api:
+            sid = api.post("/v1/sessions", json={"agent": "chatbot", "subject": "bob"}).json()[
+                "session_id"
+            ]
+            api.post(f"/v1/sessions/{sid}/messages", json={"text": "what services do you have?"})
+        children = psutil.Process(first.proc.pid).children(recursive=True)
+        assert children, "serve started no child processes?"
+        code, out = first.stop()
     assert code == 0, out
     assert "stopped cleanly" in out
     time.sleep(1.0)
     alive = [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
     assert alive == [], [c.cmdline() for c in alive]
-    second = start_serve(tmp_path)
-    try:
+    with orchestra_serve("--hosts", "1", home=tmp_path) as second:
         assert second.key == first.key  # the demo tenant is kept
         with second.client() as api:
             msgs = api.get(f"/v1/sessions/{sid}/messages").json()["messages"]
             assert [m["role"] for m in msgs] == ["user", "assistant"]
             again = api.post("/v1/sessions", json={"agent": "chatbot", "subject": "bob"})
             assert again.status_code == 200 and again.json()["session_id"] == sid
-    finally:
-        stop(second)
 
 
 def _ray_logs_dir(served: Served) -> Path:
@@ -301,26 +213,40 @@ def test_sigterm_to_the_whole_group_stops_cleanly_and_keeps_data(tmp_path: Path)
     """systemd's default KillMode (and `timeout`, `kill -- -PGID`) signal every process
     of the group at once: Ray's GCS dies with the CLI, whose shutdown must not then
     wait 60 s for it and be aborted by Ray, and the store must keep what it saved."""
-    first = start_serve(tmp_path, own_group=True)
-    with first.client() as api:
-        sid = api.post("/v1/sessions", json={"agent": "chatbot", "subject": "eve"}).json()[
-            "session_id"
-        ]
-        r = api.post(f"/v1/sessions/{sid}/messages", json={"text": "what services do you have?"})
-        assert r.status_code == 200, r.text
-    children = psutil.Process(first.proc.pid).children(recursive=True)
-    # before the fix: 60 s on the GCS, then Ray aborted it
-    code, out = stop(first, group=True, timeout=45)
+    with orchestra_serve("--hosts", "1", home=tmp_path) as first:  # its own group
+        with first.client() as api:
+            sid = api.post("/v1/sessions", json={"agent": "chatbot", "subject": "eve"}).json()[
+                "session_id"
+            ]
+            r = api.post(
+                f"/v1/sessions/{sid}/messages", json={"text": "what services do you have?"}
+            )
+            assert r.status_code == 200, r.text
+        children = psutil.Process(first.proc.pid).children(recursive=True)
+        # before the fix: 60 s on the GCS, then Ray aborted it
+        code, out = first.stop(group=True, timeout=45)
     assert code == 0, out
     assert "Ray had already stopped" in out and "stopped cleanly" in out, out
     time.sleep(1.0)
     alive = [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
     assert alive == [], [c.cmdline() for c in alive]
-    second = start_serve(tmp_path)
-    try:
+    with orchestra_serve("--hosts", "1", home=tmp_path) as second:
         assert second.key == first.key
         with second.client() as api:
             msgs = api.get(f"/v1/sessions/{sid}/messages").json()["messages"]
             assert [m["role"] for m in msgs] == ["user", "assistant"]
-    finally:
-        stop(second)
+
+
+def test_ready_file_names_the_url_key_and_processes(served: Served) -> None:
+    """`--ready-file` (what `served()` waits for) agrees with the banner and names the
+    serve's own processes: the CLI, its embedded Valkey and the Ray it started."""
+    text = "".join(served.output)
+    assert f"demo tenant API key: {served.key}" in text
+    assert f"gateway on {served.url} " in text
+    assert f"Ray is up at {served.ray_address};" in text
+    assert served.ready["pid"] == served.pids["serve"] == served.proc.pid
+    names = {role: psutil.Process(pid).name() for role, pid in served.pids.items()}
+    assert names["valkey"].startswith("valkey-server"), names
+    assert (names["ray_gcs"], names["raylet"]) == ("gcs_server", "raylet"), names
+    descendants = {p.pid for p in psutil.Process(served.proc.pid).children(recursive=True)}
+    assert {served.pids[r] for r in ("valkey", "ray_gcs", "raylet")} <= descendants

@@ -24,7 +24,8 @@ import httpx
 import psutil
 import pytest
 
-from tests.e2e.test_serve import Served, start_serve, stop
+from runtime.testing import Served
+from runtime.testing import served as orchestra_serve
 from tests.support.mcp_server import McpHttpServer
 from tests.support.tool_server import ToolServer
 
@@ -115,12 +116,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         path = home / "orchestra.toml"
         path.write_text(config(tools, mcp))
         env = {"PYTHONPATH": str(REPO), "ACME_REFUND_TOKEN": "Bearer refund-secret"}
-        served = start_serve(home, "--config", str(path), env=env)
-        try:
+        with orchestra_serve("--hosts", "1", "--config", str(path), home=home, env=env) as served:
             yield World(served, tools, mcp)
-        finally:
-            if served.proc.poll() is None:
-                stop(served)
 
 
 def turn(api: httpx.Client, sid: str, text: str) -> dict[str, Any]:

@@ -11,17 +11,18 @@ import httpx
 import psutil
 import pytest
 
-from tests.e2e.test_serve import Served, start_serve, stop
+from runtime.testing import Served
+from runtime.testing import served as orchestra_serve
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
 def served2(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    s = start_serve(tmp_path_factory.mktemp("home2"), "--workers", "2")
-    yield s
-    if s.proc.poll() is None:
-        stop(s)
+    with orchestra_serve(
+        "--hosts", "1", "--workers", "2", home=tmp_path_factory.mktemp("home2")
+    ) as s:
+        yield s
 
 
 def _worker_pids(served: Served) -> set[int]:

@@ -1,5 +1,7 @@
 """Fixtures of the runtime unit tests: a fake clock, a recording model, runtimes.
 
+`FakeClock`, `TickingClock` and `RecordingModel` come from `runtime.testing`.
+
 Everything runs in-process (`LocalBackend` over `MemoryStore`, no Ray). Time
 that matters to a rule (soft-confirm windows, breaker reset, context TTL) comes
 from `FakeClock`; only tool timeouts use real time, kept at ~0.1 s.
@@ -10,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import warnings
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -20,10 +22,13 @@ from runtime.agents import AgentCatalog
 from runtime.data import Change
 from runtime.local_backend import LocalBackend
 from runtime.memstore import MemoryStore
-from runtime.models.base import Model, ModelRequest, ModelResponse, StreamEvent
+from runtime.models.base import Model
 from runtime.models.scripted import ScriptedModel
 from runtime.presets import OrchestratorConfig
 from runtime.proposals import Proposal
+from runtime.testing import T0 as T0  # re-exported: the tests import these from here
+from runtime.testing import FakeClock, RecordingModel
+from runtime.testing import TickingClock as TickingClock
 from salon.testing import SALON_AGENTS, SALON_LAB, business
 
 from .probe import PROBE_AGENT
@@ -36,57 +41,8 @@ with warnings.catch_warnings(), contextlib.suppress(ImportError):
     import libcst.codemod
     import libcst.metadata  # noqa: F401
 
-T0 = 1_700_000_000.0
 TENANT = "acme"
 OTHER_TENANT = "globex"
-
-
-class FakeClock:
-    """A settable wall clock: `clock()` reads it, `clock.advance(s)` moves it."""
-
-    def __init__(self, start: float = T0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-class TickingClock(FakeClock):
-    """A FakeClock that also moves 1 ms forward on every read (ordering tests)."""
-
-    def __call__(self) -> float:
-        self.now += 0.001
-        return self.now
-
-
-@dataclass
-class RecordingModel:
-    """Wraps a model and keeps every request it answered."""
-
-    inner: Model = field(default_factory=ScriptedModel)
-    name: str = "recording"
-    requests: list[ModelRequest] = field(default_factory=list)
-
-    async def complete(self, request: ModelRequest) -> ModelResponse:
-        self.requests.append(request)
-        return await self.inner.complete(request)
-
-    async def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
-        self.requests.append(request)
-        async for event in self.inner.stream(request):
-            yield event
-
-    def chats(self) -> list[ModelRequest]:
-        return [r for r in self.requests if r.purpose == "chat"]
-
-    def summaries(self) -> list[ModelRequest]:
-        return [r for r in self.requests if r.purpose == "summary"]
-
-    def last_system(self) -> str:
-        return self.chats()[-1].system
 
 
 class YieldingStore(MemoryStore):
