@@ -3,8 +3,9 @@
 Sessions live in a `SessionPool`; each session's mailbox runs its messages
 one at a time. The gateway sends *batches* of operations (`run`: every message
 that arrived for this host while its previous batch was on the way) in one Ray
-call, which returns as soon as they are dispatched; what they produce comes
-back through the caller's `Outbox`, taken out by long polls (`poll`), so each
+call, which answers when the first of them ends (with every outcome made by
+then) or after a few milliseconds; what they produce after that comes back
+through the caller's `Outbox`, taken out by long polls (`poll`), so each
 result leaves the moment its turn ends, whatever else shared its batch.
 Batches from one caller carry a sequence number and are dispatched strictly in
 that order, so per-session arrival order holds with several batches in flight.
@@ -36,8 +37,8 @@ from runtime.session import SessionPool
 from runtime.settings import Settings, build_catalog
 
 from .common import HOST_PREFIX, failed, host_name, open_store, registry_name
-from .ops import Delivery, Op, Outcome, SendOp
-from .outbox import Outbox
+from .ops import Ack, Delivery, Op, Outcome, SendOp
+from .outbox import Hold, Outbox
 from .registry import RegistryPort
 from .ring import Ring
 
@@ -133,15 +134,18 @@ class SessionHost:
         return box
 
     # -- the gateway's calls ------------------------------------------------------------
-    async def run(self, caller: str, seq: int, ops: list[Op], floor: int | None = None) -> int:
+    async def run(self, caller: str, seq: int, ops: list[Op], floor: int | None = None) -> Ack:
         """Dispatch a batch after every earlier batch of `caller` has been dispatched;
-        returns how many ops it dispatched (their results come through `poll`).
+        answers once the first of its ops has ended (with the outcomes that ended
+        by then), or after `run_hold_ms` at most (`Hold`): the rest come through
+        `poll`.
 
         `floor` is the caller's lowest batch still unanswered: a new or restarted
         host adopts the caller there, so batches that overtook an earlier one on
         the way still wait for it (bounded by `SEQ_GAP_S`).
         """
         box = self._outbox(caller)
+        hold = Hold(box, sum(1 for op in ops if not (isinstance(op, SendOp) and op.stream)))
         async with self._turn:
             self._next_seq.setdefault(caller, seq if floor is None else min(floor, seq))
             # If an earlier batch never comes (it went to a host incarnation that
@@ -154,20 +158,22 @@ class SessionHost:
             # Tasks start in creation order, and each enters its session's FIFO
             # mailbox before yielding, so dispatch order == arrival order.
             for op in ops:
-                task = asyncio.ensure_future(self._one(op, box))
+                task = asyncio.ensure_future(self._one(op, box, hold))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
             # never lower it: a late, lower batch (one below the floor, or let through
             # by the timeout) must not send the counter back, or later batches stall
             self._next_seq[caller] = max(self._next_seq[caller], seq + 1)
             self._turn.notify_all()
-        return len(ops)
+        return Ack(len(ops), await hold.wait(self.settings.run_hold_ms / 1000))
 
     async def poll(self, caller: str, wait_s: float = POLL_TIMEOUT_S) -> Delivery:
         """What `caller`'s ops produced since its last poll (waits until there is some)."""
         return await self._outbox(caller).next(wait_s)
 
-    async def _one(self, op: Op, box: Outbox) -> None:
+    async def _one(self, op: Op, box: Outbox, hold: Hold) -> None:
+        streamed = isinstance(op, SendOp) and op.stream
+        done = box.outcome if streamed else hold.outcome  # a stream's outcome follows its events
         logs.REQUEST_ID.set(op.request_id)  # this task's own context: the id follows it
         try:
             if time.monotonic() >= self._alive_until:
@@ -176,10 +182,10 @@ class SessionHost:
                     await asyncio.wait_for(self._first_beat.wait(), LEASE_TTL_S / 2)
             if time.monotonic() >= self._alive_until:
                 raise Unavailable("this session host cannot reach the store", retry_after=1.0)
-            box.outcome(Outcome(op.op_id, True, await self._result(op, box)))
+            done(Outcome(op.op_id, True, await self._result(op, box)))
         except Exception as exc:
             ok, wire = failed(exc)
-            box.outcome(Outcome(op.op_id, ok, wire))
+            done(Outcome(op.op_id, ok, wire))
 
     async def _result(self, op: Op, box: Outbox) -> Any:
         if isinstance(op, SendOp):

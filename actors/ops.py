@@ -1,10 +1,11 @@
 """The typed messages between the gateway and session actors.
 
 The gateway sends *operations* (`SendOp`, `SessionOp`) to a session
-host in batches (`SessionHost.run`), and collects what they produce with long
-polls (`SessionHost.poll`): each answer is a `Delivery` holding the events of
-streaming turns and the `Outcome`s of finished operations, tagged with the op's
-id. An op's events always come before its outcome; deliveries carry a sequence
+host in batches (`SessionHost.run`, answered with an `Ack` that carries the
+outcomes of ops that ended while it was held open) and collects the rest with
+long polls (`SessionHost.poll`): each answer is a `Delivery` holding the events
+of streaming turns and the `Outcome`s of finished operations, tagged with the
+op's id. An op's events always come before its outcome; deliveries carry a sequence
 number so the gateway applies them in the order the host made them.
 """
 
@@ -60,6 +61,15 @@ class Outcome:
     op_id: int
     ok: bool
     value: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    """`run`'s answer: how many ops it dispatched, and the outcomes of those that
+    ended while the call was held open (every other outcome comes through `poll`)."""
+
+    dispatched: int
+    outcomes: tuple[Outcome, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,10 +4,11 @@ Operations finish at their own pace; their events and outcomes collect here,
 and the caller's long polls (`SessionHost.poll`) take them out as `Delivery`s.
 Nothing waits for anything else: a finished op's outcome leaves with the next
 delivery, and a delivery leaves as soon as a poll is waiting and there is an
-outcome (at the end of the event-loop iteration, so outcomes made together
-travel together), or, for streaming events only, once the oldest of them has
-waited `token_flush_s` (tokens of many streams travel in one delivery, a few
-tens of milliseconds apart: one Ray reply per host per flush, not one per token).
+outcome, a stream's first token or a tool or proposal event (at the end of the
+event-loop iteration, so what is made together travels together), or, for the
+rest of a stream's tokens, once the oldest of them has waited `token_flush_s`
+(tokens of many streams travel in one delivery, a few tens of milliseconds
+apart: one Ray reply per host per flush, not one per token).
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ class Outbox:
         self._first_event_at = 0.0
         self._waiters: deque[asyncio.Future[Delivery]] = deque()
         self._seq = 0
+        self._started: set[int] = set()  # ops whose tokens have begun
+        self._urgent = False  # a stream's first event is waiting
         self._scheduled = False
         self._timer: asyncio.TimerHandle | None = None
         self.last_poll = time.monotonic()
@@ -38,12 +41,20 @@ class Outbox:
     def event(self, op_id: int, event: TurnEvent) -> None:
         if not self._events:
             self._first_event_at = time.monotonic()
-            if not self._outcomes and self._timer is None:
-                loop = asyncio.get_running_loop()
-                self._timer = loop.call_later(self.token_flush_s, self._flush)
         self._events.append((op_id, event))
+        if event.kind != "token" or op_id not in self._started:
+            # a stream's first token leaves at once (time to first token), and so do
+            # the rarer tool and proposal events; later tokens wait for the window
+            if event.kind == "token":
+                self._started.add(op_id)
+            self._urgent = True
+            self._schedule()
+        elif len(self._events) == 1 and not self._outcomes and self._timer is None:
+            loop = asyncio.get_running_loop()
+            self._timer = loop.call_later(self.token_flush_s, self._flush)
 
     def outcome(self, outcome: Outcome) -> None:
+        self._started.discard(outcome.op_id)
         self._outcomes.append(outcome)
         self._schedule()
 
@@ -60,10 +71,10 @@ class Outbox:
         while self._waiters and self._waiters[0].done():
             self._waiters.popleft()  # a poll that timed out or was cancelled
         if not self._waiters or not (self._events or self._outcomes):
-            return
+            return  # (the next poll looks again)
         delivery = Delivery(self._seq, tuple(self._events), tuple(self._outcomes))
         self._seq += 1
-        self._events, self._outcomes = [], []
+        self._events, self._outcomes, self._urgent = [], [], False
         self._waiters.popleft().set_result(delivery)
 
     async def next(self, wait_s: float) -> Delivery:
@@ -71,7 +82,7 @@ class Outbox:
         self.last_poll = time.monotonic()
         fut: asyncio.Future[Delivery] = asyncio.get_running_loop().create_future()
         self._waiters.append(fut)
-        if self._outcomes:
+        if self._outcomes or self._urgent:
             self._schedule()
         elif self._events:
             age = time.monotonic() - self._first_event_at
@@ -90,3 +101,55 @@ class Outbox:
 
     def pending(self) -> int:
         return len(self._events) + len(self._outcomes)
+
+
+class Hold:
+    """The outcomes of one `run` batch that end while the call is still open.
+
+    `run` stays open until the first of its ops ends (and the others that end in
+    the same event-loop iteration), until all have ended, or for `hold_s` at
+    most; outcomes made by then travel in its reply, and later ones through the
+    outbox. A result is never held for another op's turn: the first to end
+    closes the hold. What this buys is batching: while a batch is open the
+    gateway collects the next one, so at zero latency one call carries many
+    messages and their replies, as when a batch was a unit of completion.
+
+    Streaming ops are not held: their outcome must follow their events, which
+    travel through the outbox.
+    """
+
+    def __init__(self, box: Outbox, count: int) -> None:
+        self.box = box
+        self.left = count
+        self.outcomes: list[Outcome] = []
+        self._open: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._closing = False
+        if count <= 0:
+            self._open.set_result(None)
+
+    def outcome(self, outcome: Outcome) -> None:
+        if self._open.done():
+            self.box.outcome(outcome)
+            return
+        self.outcomes.append(outcome)
+        self.left -= 1
+        if self.left == 0:
+            self._open.set_result(None)
+        elif not self._closing:  # the end of this iteration: outcomes made together
+            self._closing = True
+            asyncio.get_running_loop().call_soon(self._close)
+
+    def _close(self) -> None:
+        if not self._open.done():
+            self._open.set_result(None)
+
+    async def wait(self, hold_s: float) -> tuple[Outcome, ...]:
+        """The outcomes that ended within the hold (after it, the outbox takes them)."""
+        if not self._open.done():
+            timer = asyncio.get_running_loop().call_later(hold_s, self._close)
+            try:
+                await self._open
+            finally:
+                timer.cancel()
+                self._close()
+        return tuple(self.outcomes)

@@ -9,7 +9,9 @@ race-free). Each actor has a `HostClient`:
   previous batch was on its way travels in the next `run` call (a batch is a
   way to carry messages, never a unit of completion: `run` returns once the ops
   are dispatched);
-- one long poll at a time (`poll`) brings back deliveries: the outcome of each
+- `run` answers with the outcomes of the ops that ended while it was held
+  (the first few milliseconds); while any op outlasts that, or a turn streams,
+  one long poll at a time (`poll`) brings back deliveries: the outcome of each
   op as soon as it exists, and the events of streaming turns, coalesced.
 
 A host that does not hold a session answers `not_owner` with the holder (or
@@ -37,7 +39,7 @@ from runtime.shapes import CloseOut, SessionDetail, TurnOut
 
 from .common import SESSION_PREFIX, host_name
 from .host import SessionHost
-from .ops import Delivery, Op, Outcome, SendOp, SessionOp
+from .ops import Ack, Delivery, Op, Outcome, SendOp, SessionOp
 from .ring import Ring
 
 HOST_REFRESH_S = 10.0
@@ -111,7 +113,11 @@ class HostClient:
         self._open.add(seq)
         ref = self.handle.run.remote(self.caller, seq, batch, min(self._open))
         self._spawn(self._acknowledged(seq, ref, batch))
-        if self._poller is None:
+        if any(isinstance(op, SendOp) and op.stream for op in batch):
+            self._start_polling()  # its events flow while the turn runs
+
+    def _start_polling(self) -> None:
+        if self._poller is None and not self.dead:
             self._poller = asyncio.get_running_loop().create_task(self._poll())
 
     def _spawn(self, coro: Any) -> None:
@@ -121,7 +127,10 @@ class HostClient:
 
     async def _acknowledged(self, seq: int, ref: Any, batch: list[Op]) -> None:
         try:
-            await ref
+            ack: Ack = await ref
+            self._apply(Delivery(-1, (), ack.outcomes))
+            if any(op.op_id in self._waiters for op in batch):
+                self._start_polling()  # what outlasted the hold comes by poll
         except RayError as exc:
             # The actor died or is restarting: each op either finished (its turn was
             # saved) or never ran; none is retried blindly here.

@@ -36,6 +36,11 @@ _RID_PREFIX = os.urandom(8).hex()
 _RID_COUNTER = itertools.count(1)
 
 
+def fresh_id() -> str:
+    """A new id, unique across processes (32 hex characters)."""
+    return f"{_RID_PREFIX}{next(_RID_COUNTER):016x}"
+
+
 def request_id_of(scope: Scope) -> str:
     for name, value in scope.get("headers", ()):
         if name == b"x-request-id":
@@ -43,7 +48,7 @@ def request_id_of(scope: Scope) -> str:
             if _RID_OK.match(text):
                 return text
             break
-    return f"{_RID_PREFIX}{next(_RID_COUNTER):016x}"
+    return fresh_id()
 
 
 def route_template(scope: Scope) -> str:

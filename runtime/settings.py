@@ -43,6 +43,8 @@ class Settings(BaseModel):
     # requests with unknown API keys, per client address and gateway process
     unknown_key_rate_per_s: float = Field(default=10.0, gt=0)
     unknown_key_burst: int = Field(default=20, gt=0)
+    # how long a session host holds a batch's call open for its first result (batching)
+    run_hold_ms: float = Field(default=5.0, ge=0)
     idle_evict_s: float = Field(default=600.0, gt=0)
     sweep_interval_s: float = Field(default=1.0, gt=0)
 
@@ -95,6 +97,7 @@ ENV_KEYS: tuple[tuple[str, str], ...] = (
     ("ORCHESTRA_MODEL_SEED", "model_seed"),
     ("ORCHESTRA_RATE_LIMIT_PER_S", "rate_limit_per_s"),
     ("ORCHESTRA_RATE_LIMIT_BURST", "rate_limit_burst"),
+    ("ORCHESTRA_RUN_HOLD_MS", "run_hold_ms"),
 )
 
 

@@ -3,7 +3,6 @@
 # No `from __future__ import annotations` here: `MessageIn` is built per app
 # (its length limit comes from the settings) and FastAPI must see the class.
 
-import uuid
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request
@@ -13,6 +12,7 @@ from starlette.responses import Response
 from runtime import MAX_PAGE, Settings
 
 from ..deps import Ctx, Tenant
+from ..middleware import fresh_id
 from ..responses import FastJSON
 from ..schemas import (
     COMMON_ERRORS,
@@ -155,7 +155,7 @@ def build_router(settings: Settings) -> APIRouter:
     async def post_message(
         session_id: SessionId, body: MessageIn, request: Request, ctx: Ctx, tenant: Tenant
     ) -> Response:
-        message_id = body.message_id or request.headers.get("idempotency-key") or uuid.uuid4().hex
+        message_id = body.message_id or request.headers.get("idempotency-key") or fresh_id()
         if wants_event_stream(request.headers.get("accept")):
             events = await ctx.backend.stream_message(tenant, session_id, body.text, message_id)
             return await stream_events(events)

@@ -32,6 +32,7 @@ from .base import (
     Plan,
     StreamEnd,
     StreamEvent,
+    TextBlock,
     TextDelta,
     ToolResultBlock,
     ToolUseBlock,
@@ -158,4 +159,12 @@ class ScriptedModel:
         yield StreamEnd()
 
     async def complete(self, request: ModelRequest) -> ModelResponse:
-        return await collect(self.stream(request))
+        if self.tokens_per_s > 0:  # paced: as long as the stream takes
+            return await collect(self.stream(request))
+        delay = self._draw(self.latency_s) + self._draw(self.ttft_s)
+        if delay:
+            await asyncio.sleep(delay)
+        text, use = self._reply(request)  # what `stream` would yield, collected
+        if use is not None:
+            return ModelResponse((use,), stop_reason="tool_use")
+        return ModelResponse((TextBlock(text),) if text else ())

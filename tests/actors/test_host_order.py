@@ -14,7 +14,7 @@ import ray
 
 from actors import RayBackend, kill_actors
 from actors.common import host_name
-from actors.ops import Outcome, SendOp
+from actors.ops import Ack, Outcome, SendOp
 from runtime.tenants import add_tenant
 from tests.conftest import Stack, make_stack
 
@@ -47,9 +47,9 @@ def send(op_id: int, tenant: str, sid: str, text: str) -> SendOp:
     return SendOp(op_id, "", tenant, sid, text)
 
 
-async def outcomes(host: Any, caller: str, n: int) -> list[Outcome]:
-    """Poll `caller`'s deliveries until `n` ops have finished."""
-    found: list[Outcome] = []
+async def outcomes(host: Any, caller: str, n: int, acks: list[Ack]) -> list[Outcome]:
+    """The outcomes `run` answered with, then `caller`'s polls until `n` ops finished."""
+    found = [o for ack in acks for o in ack.outcomes]
     while len(found) < n:
         delivery = await host.poll.remote(caller)
         found.extend(delivery.outcomes)
@@ -64,10 +64,10 @@ async def test_out_of_order_batches_dispatch_in_sequence(hosted: Stack, hb: RayB
     def op(i: int) -> SendOp:
         return send(i, tenant, sid, f"!tools echo {i}")
 
-    assert await host.run.remote(caller, 0, [op(0)]) == 1  # the host adopts the caller at 0
+    first: Ack = await host.run.remote(caller, 0, [op(0)])  # the host adopts the caller at 0
+    assert first.dispatched == 1
     late = [host.run.remote(caller, seq, [op(seq)]) for seq in (3, 2, 1)]  # arrive reversed
-    await asyncio.gather(*late)
-    done = await outcomes(host, caller, 4)
+    done = await outcomes(host, caller, 4, [first, *await asyncio.gather(*late)])
     assert all(o.ok for o in done)
     users = [m["content"] for m in await backend.list_messages(tenant, sid) if m["role"] == "user"]
     assert users == [f"!tools echo {i}" for i in range(4)]
@@ -78,12 +78,12 @@ async def test_a_missing_batch_stalls_its_caller_only_briefly(
 ) -> None:
     host, tenant, sid = await _host_and_session(hosted, hb)
     caller = uuid.uuid4().hex
-    await host.run.remote(caller, 0, [send(0, tenant, sid, "!tools echo a")])
+    acks = [await host.run.remote(caller, 0, [send(0, tenant, sid, "!tools echo a")])]
     t0 = time.monotonic()
     # seq 1 is "lost"; seq 2 must still run, after the bounded wait.
-    await host.run.remote(caller, 2, [send(1, tenant, sid, "!tools echo b")])
+    acks.append(await host.run.remote(caller, 2, [send(1, tenant, sid, "!tools echo b")]))
     assert 1.5 < time.monotonic() - t0 < 10
-    assert all(o.ok for o in await outcomes(host, caller, 2))
+    assert all(o.ok for o in await outcomes(host, caller, 2, acks))
 
 
 async def test_a_new_host_adopts_the_callers_floor_not_the_first_arrival(
@@ -99,7 +99,6 @@ async def test_a_new_host_adopts_the_callers_floor_not_the_first_arrival(
     calls = [host.run.remote(caller, 2, [op(2)], 0)]
     await asyncio.sleep(0.2)
     calls += [host.run.remote(caller, seq, [op(seq)], 0) for seq in (1, 0)]
-    await asyncio.gather(*calls)
-    await outcomes(host, caller, 3)
+    await outcomes(host, caller, 3, list(await asyncio.gather(*calls)))
     users = [m["content"] for m in await hb.list_messages(tenant, sid) if m["role"] == "user"]
     assert users == [f"!tools echo {i}" for i in range(3)]

@@ -13,8 +13,8 @@ import pytest
 import ray
 
 from actors import RayBackend, rendezvous
-from actors.ops import Delivery, Outcome
-from actors.outbox import Outbox
+from actors.ops import Ack, Delivery, Outcome
+from actors.outbox import Hold, Outbox
 from actors.router import HostClient, MakeOp
 from runtime.tenants import add_tenant
 from tests.conftest import Stack
@@ -104,24 +104,30 @@ def nap(name: str, seconds: float) -> MakeOp:
 @ray.remote(num_cpus=0)
 class BatchRecorder:
     """A real actor with SessionHost's `run`/`poll` protocol (and its real `Outbox`):
-    records each batch, acknowledges it after `ack_s`, and finishes each op after
-    its own `seconds`."""
+    records each batch, acknowledges it after `ack_s` (holding it up to `hold_s`
+    more for its first outcomes, `Hold`), and finishes each op after its own
+    `seconds`."""
 
-    def __init__(self, ack_s: float = 0.0) -> None:
+    def __init__(self, ack_s: float = 0.0, hold_s: float = 0.0) -> None:
         self.ack_s = ack_s
+        self.hold_s = hold_s
         self.batches: list[list[str]] = []
         self.seqs: list[tuple[int, int]] = []
         self.box = Outbox()
 
-    async def run(self, caller: str, seq: int, ops: list[Nap], floor: int) -> int:
+    async def run(self, caller: str, seq: int, ops: list[Nap], floor: int) -> Ack:
         self.batches.append([op.name for op in ops])
         self.seqs.append((seq, floor))
+        hold = Hold(self.box, len(ops))
         for op in ops:
             asyncio.get_running_loop().call_later(
-                op.seconds, self.box.outcome, Outcome(op.op_id, True, op.name)
+                op.seconds, hold.outcome, Outcome(op.op_id, True, op.name)
             )
         await asyncio.sleep(self.ack_s)
-        return len(ops)
+        return Ack(len(ops), await hold.wait(self.hold_s))
+
+    async def deliveries(self) -> int:
+        return self.box._seq
 
     async def poll(self, caller: str) -> Delivery:
         return await self.box.next(20.0)
@@ -170,3 +176,19 @@ async def test_a_slow_op_never_holds_another_ops_reply(ray_session: None) -> Non
     assert await client.handle.seen.remote() == [["slow", "quick"], ["later"]]
     assert await client.handle.seen_seqs.remote() == [(0, 0), (1, 1)]
     slow.cancel()
+
+
+@pytest.mark.ray
+async def test_replies_made_together_come_back_in_the_batchs_own_call(ray_session: None) -> None:
+    """Zero-latency turns end together: their outcomes ride in `run`'s answer (one
+    Ray call per batch), not in a poll delivery each; a slow op still leaves later."""
+    client = HostClient(BatchRecorder.remote(0.0, 1.0), "recorder", max_wait_s=5.0)  # type: ignore[attr-defined]
+    await client.handle.seen.remote()
+    fast = [client.submit(nap(f"f{i}", 0.01), False, None) for i in range(10)]
+    slow = client.submit(nap("slow", 0.5), False, None)
+    t0 = time.monotonic()
+    assert [await value(f) for f in fast] == [f"f{i}" for i in range(10)]
+    assert time.monotonic() - t0 < 0.4  # not held for the slow op
+    assert client.calls == 1 and await client.handle.deliveries.remote() == 0
+    assert await value(slow) == "slow"
+    assert await client.handle.deliveries.remote() == 1  # the slow one came by poll
