@@ -5,10 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any, Literal, TypeAlias, TypeVar
 
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
-
-from runtime.errors import ConfigError, Unavailable, WireError, error_from_wire, error_to_wire
+from runtime.errors import ConfigError, WireError, error_from_wire, error_to_wire
 from runtime.settings import Settings
 
 from .redis_store import RedisStore, redis_client
@@ -49,8 +46,6 @@ def done(value: T) -> Reply[T]:
 
 
 def failed(exc: BaseException) -> Reply[Any]:
-    if isinstance(exc, RedisConnectionError | RedisTimeoutError):
-        exc = Unavailable("the store is not reachable; retry shortly")
     return False, error_to_wire(exc)
 
 

@@ -6,7 +6,7 @@ round trip (pool checkout, timeout, send, parse): about 300 µs of CPU per
 turn. Queued here instead, every command issued within one event-loop
 iteration leaves in one non-transactional pipeline, and each caller gets its
 own reply (or its own error) back: about 80 µs per turn
-(`loadtests/bench.py` shows the effect on the full path).
+(`python -m loadtests.bench` shows the effect on the full path).
 
 Only single commands go through it; a command that must be atomic with
 others is one Lua script (`EVALSHA`), which Redis runs atomically anyway.

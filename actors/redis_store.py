@@ -4,21 +4,27 @@ Every key carries the tenant: ``{prefix}:t:{tenant}:...``; key parts are
 escaped so ``:`` and ``|`` in ids cannot make two keys collide. Multi-key
 writes are one MULTI/EXEC pipeline or one Lua script; read-modify-writes use
 WATCH and retry. The per-turn commands (`data_read`, `save_turn`) go
-through an `AutoPipeline`, so concurrent turns share round trips.
+through an `AutoPipeline`, so concurrent turns share round trips. A server
+that does not answer is `Unavailable` (retryable, 503) from every method: no
+Redis exception leaves the store.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import inspect
 import os
 import random
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, ParamSpec, TypeVar
 
 import orjson
 import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, WatchError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from runtime import paging
 from runtime.data import Change
@@ -31,6 +37,8 @@ from .pipeline import AutoPipeline
 from .valkey import EmbeddedValkey as EmbeddedValkey  # re-exported: one import for the store
 
 T = TypeVar("T")
+R = TypeVar("R")
+P = ParamSpec("P")
 _OPEN = (ProposalStatus.PENDING, ProposalStatus.CONFIRMED)
 _MAX_ATTEMPTS = 500
 
@@ -447,6 +455,25 @@ class RedisStore:
     async def close(self) -> None:
         await self._auto.close()
         await self._r.aclose()
+
+
+def _unavailable_when_down(method: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    @functools.wraps(method)
+    async def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await method(*args, **kwargs)
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            raise Unavailable(
+                f"the store is not reachable ({type(exc).__name__}); retry shortly"
+            ) from exc
+
+    return call
+
+
+# Every public coroutine method of the store: the one place store errors are mapped.
+for _name, _method in list(vars(RedisStore).items()):
+    if not _name.startswith("_") and _name != "close" and inspect.iscoroutinefunction(_method):
+        setattr(RedisStore, _name, _unavailable_when_down(_method))
 
 
 def redis_url_from_env() -> str | None:

@@ -15,15 +15,12 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from runtime import (
     OrchestraError,
     RequestInvalid,
-    Unavailable,
     WireError,
     error_to_wire,
     http_status_of,
@@ -155,14 +152,7 @@ async def _on_http_exception(request: Request, exc: Exception) -> Response:
     return http_exception_response(request, exc)
 
 
-async def _on_store_down(request: Request, exc: Exception) -> Response:
-    """The store (Redis/Valkey) did not answer: retryable, never a 500."""
-    return orchestra_error_response(Unavailable("the store is not reachable; retry shortly"))
-
-
 def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(RedisConnectionError, _on_store_down)
-    app.add_exception_handler(RedisTimeoutError, _on_store_down)
     app.add_exception_handler(OrchestraError, _on_orchestra_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_exception)

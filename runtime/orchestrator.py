@@ -43,7 +43,7 @@ from .presets import OrchestratorConfig
 from .proposals import Proposal, ProposalStatus, check_dependencies, proposal_event
 from .retry import RetryPolicy, retry
 from .sanitize import sanitize_for_prompt
-from .state import ProposalPort, SessionState, TurnResult, _Turn
+from .state import ProposalPort, SessionState, TurnResult, TurnScratch
 from .store import SessionRecord, Store
 from .tenants import tenant_name
 from .tiers import Tier, TierCounter, exhausted_message
@@ -166,7 +166,7 @@ class BaseOrchestrator(ABC):
         started = time.perf_counter()
         now = self.clock()
         rec = state.record
-        turn = _Turn(state, TierCounter(self.config.recursion_budget), now, emit)
+        turn = TurnScratch(state, TierCounter(self.config.recursion_budget), now, emit)
         turn.audit.append(self._event(rec, "message", now, role="user", chars=len(text)))
         metrics.MESSAGES.labels(self.agent).inc()
 
@@ -261,7 +261,7 @@ class BaseOrchestrator(ABC):
             audit=result.audit + audit,
         )
 
-    async def _loop(self, turn: _Turn, system: str, new: list[Message], store: Store) -> str:
+    async def _loop(self, turn: TurnScratch, system: str, new: list[Message], store: Store) -> str:
         budget = self.config.recursion_budget
         max_steps = budget.T1 + budget.T2 + budget.T3 + 3
         for _ in range(max_steps):
@@ -281,7 +281,9 @@ class BaseOrchestrator(ABC):
             new.append(Message("user", tuple(results), at=self.clock()))
         return "I stopped here because this request needed too many steps."
 
-    async def _complete(self, turn: _Turn, system: str, messages: list[Message]) -> ModelResponse:
+    async def _complete(
+        self, turn: TurnScratch, system: str, messages: list[Message]
+    ) -> ModelResponse:
         """One model call, streamed: text deltas go to the client as they come.
 
         A failure before this call's first delta reached the client is retried
@@ -333,7 +335,7 @@ class BaseOrchestrator(ABC):
             metrics.MODEL_TOKENS.labels(name, "output").inc(response.usage.output_tokens)
         return response
 
-    async def _call(self, turn: _Turn, use: ToolUseBlock, store: Store) -> ToolResultBlock:
+    async def _call(self, turn: TurnScratch, use: ToolUseBlock, store: Store) -> ToolResultBlock:
         tool = self.tools.get(use.name)
         if tool is None:
             return self._record(turn, use, None, "unknown", f"No tool named {use.name}.", True)
@@ -380,7 +382,7 @@ class BaseOrchestrator(ABC):
         return self._record(turn, use, tool, status, content, is_error)
 
     async def _propose(
-        self, turn: _Turn, use: ToolUseBlock, tool: Tool, args: dict[str, Any], preview: str
+        self, turn: TurnScratch, use: ToolUseBlock, tool: Tool, args: dict[str, Any], preview: str
     ) -> ToolResultBlock:
         """A draft: it exists for nobody until the turn is saved (`commit`)."""
         rec = turn.state.record
@@ -411,7 +413,7 @@ class BaseOrchestrator(ABC):
 
     def _record(
         self,
-        turn: _Turn,
+        turn: TurnScratch,
         use: ToolUseBlock,
         tool: Tool | None,
         status: str,
@@ -433,7 +435,7 @@ class BaseOrchestrator(ABC):
         )
         return ToolResultBlock(use.id, content, is_error)
 
-    def _drain_breaker(self, turn: _Turn) -> None:
+    def _drain_breaker(self, turn: TurnScratch) -> None:
         for old, new, at in turn.state.breaker_changes:
             metrics.BREAKER_CHANGES.labels(new.value).inc()
             turn.audit.append(

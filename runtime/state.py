@@ -90,8 +90,8 @@ class TurnResult:
 
 
 @dataclass
-class _Turn:
-    """Scratch state of one user message."""
+class TurnScratch:
+    """Scratch state of one user message (what the orchestrator carries through a turn)."""
 
     state: SessionState
     counter: TierCounter

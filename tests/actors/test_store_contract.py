@@ -631,3 +631,26 @@ async def test_a_session_comes_to_life_in_one_round_trip(own_redis_store: RedisS
     assert core.state.history.messages[-2].text == "hello 11"
     with pytest.raises(NotFound):
         await rt.pool.core("t1", "s_missing")
+
+
+async def test_a_store_that_does_not_answer_is_unavailable_from_every_method() -> None:
+    """No Redis exception leaves the store: callers (the gateway, the actors' codec)
+    see `Unavailable`, a retryable 503, whatever the method."""
+    from actors.redis_store import redis_client
+
+    store = RedisStore(redis_client("redis://127.0.0.1:1", wait=0.5), "down")
+    try:
+        calls = [
+            store.get_tenant("t1"),
+            store.tenant_by_key_hash("h"),
+            store.load_session("t1", "s1", 10),
+            store.list_proposals("t1"),
+            store.data_read("t1", "business"),
+            store.append_audit("t1", [{"type": "message"}]),
+        ]
+        for call in calls:
+            with pytest.raises(Unavailable):
+                await call
+        assert await store.ping() is False
+    finally:
+        await store.close()
