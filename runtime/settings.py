@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -146,7 +147,8 @@ async def with_mcp_tools(settings: Settings) -> Settings:
         return settings
     from .tools.mcp import discover  # imports the MCP SDK: only when configured
 
-    found = {name: await discover(name, section) for name, section in cfg.mcp.items()}
+    with naming_the_file(settings.config_source):
+        found = {name: await discover(name, section) for name, section in cfg.mcp.items()}
     return settings.model_copy(update={"mcp_tools": found})
 
 
@@ -156,10 +158,23 @@ def build_catalog(settings: Settings) -> AgentCatalog:
     Every agent is built now: a config error surfaces at start-up."""
     data = effective_config(settings.config_data)
     cfg = parse_config(data, settings.config_source)
-    built = deployment(cfg, data, extra=settings.extra_agents, mcp_infos=settings.mcp_tools)
-    catalog = AgentCatalog(
-        build_model(settings), built.configs, canary=cfg.canary, factories=built.factories
-    )
-    for name in catalog.names():
-        catalog.get(name)
+    with naming_the_file(settings.config_source):
+        built = deployment(cfg, data, extra=settings.extra_agents, mcp_infos=settings.mcp_tools)
+        catalog = AgentCatalog(
+            build_model(settings), built.configs, canary=cfg.canary, factories=built.factories
+        )
+        for name in catalog.names():
+            catalog.get(name)
     return catalog
+
+
+@contextlib.contextmanager
+def naming_the_file(source: str) -> Iterator[None]:
+    """A `ConfigError` raised while the file's agents and tools are built names the
+    file first, as the parser's own errors do (`orchestra.toml: agents.desk...`)."""
+    try:
+        yield
+    except ConfigError as exc:
+        if str(exc).startswith(f"{source}: "):
+            raise
+        raise ConfigError(f"{source}: {exc}") from exc

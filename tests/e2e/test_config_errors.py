@@ -42,6 +42,7 @@ def test_a_config_mistake_stops_serve_with_one_message(
     assert out.returncode == 1, out.stdout + out.stderr
     errors = [line for line in out.stdout.splitlines() if line.startswith("orchestra: error:")]
     assert len(errors) == 1, out.stdout
+    assert errors[0].startswith(f"orchestra: error: {path}: "), errors[0]  # the file, first
     assert says in errors[0]
     assert "valkey" not in out.stdout.lower() and "Ray" not in out.stdout  # nothing started
     assert "Traceback" not in out.stderr

@@ -87,7 +87,7 @@ def test_a_bad_file_is_one_clear_message(data: dict[str, Any], says: str) -> Non
     ],
 )
 def test_a_file_that_does_not_build_stops_the_start(data: dict[str, Any], says: str) -> None:
-    with pytest.raises(ConfigError, match=says):
+    with pytest.raises(ConfigError, match=r"^orchestra\.toml: .*" + says):
         catalog_of(data)
 
 
@@ -96,7 +96,7 @@ def test_an_unreachable_mcp_server_stops_the_start() -> None:
         config_data={"mcp": {"crm": {"url": "http://127.0.0.1:9/mcp"}}},
         config_source="orchestra.toml",
     )
-    with pytest.raises(ConfigError, match=r"mcp\.crm"):
+    with pytest.raises(ConfigError, match=r"^orchestra\.toml: mcp\.crm"):
         asyncio.run(with_mcp_tools(settings))
 
 
