@@ -124,7 +124,8 @@ class McpSection(_Section):
     args: list[str] = Field(default_factory=list)
     env: dict[str, str] = Field(default_factory=dict)  # values may be "env:VAR"
     tiers: dict[str, Tier] = Field(default_factory=dict)  # tool -> tier (else annotations)
-    idempotent: list[str] = Field(default_factory=list)  # tools safe to send again
+    # the tools safe to send again after a crash: a list, or true for every tool
+    idempotent: bool | list[str] = Field(default_factory=list)
     timeout_ms: int = Field(default=10_000, gt=0)
     headers: dict[str, str] = Field(default_factory=dict)  # values may be "env:VAR"
 

@@ -92,7 +92,8 @@ def mcp_tools(name: str, section: McpSection, infos: list[dict[str, Any]]) -> li
     """The `Tool`s of server `name` from its discovered `infos` (no connection)."""
     where = f"mcp.{name}"
     offered = [str(info["name"]) for info in infos]
-    for key, listed in (("tiers", list(section.tiers)), ("idempotent", section.idempotent)):
+    listed_idempotent = section.idempotent if isinstance(section.idempotent, list) else []
+    for key, listed in (("tiers", list(section.tiers)), ("idempotent", listed_idempotent)):
         for tool in listed:
             if tool not in offered:
                 known = ", ".join(offered) or "none"
@@ -106,7 +107,11 @@ def mcp_tools(name: str, section: McpSection, infos: list[dict[str, Any]]) -> li
         tool = str(info["name"])
         hints: Mapping[str, Any] = info.get("annotations") or {}
         tier = section.tiers.get(tool) or tier_from_hints(hints)
-        idempotent = tool in section.idempotent or hints.get("idempotentHint") is True
+        idempotent = (
+            section.idempotent is True
+            or tool in listed_idempotent
+            or hints.get("idempotentHint") is True
+        )
         schema: dict[str, Any] = dict(info.get("inputSchema") or {"type": "object"})
         qualified = names[tool]
         built.append(

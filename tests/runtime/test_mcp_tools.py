@@ -94,6 +94,13 @@ async def test_the_config_overrides_tiers_and_idempotence(crm: McpHttpServer) ->
     assert tools["crm__delete_customer"].tier is Tier.T3
 
 
+async def test_idempotent_true_covers_every_tool_of_the_server(crm: McpHttpServer) -> None:
+    every = await tools_of(crm, idempotent=True)
+    assert all(t.idempotent for t in every.values()), every
+    listed = await tools_of(crm, idempotent=["add_note"])
+    assert not listed["crm__fail"].idempotent  # (delete_customer says idempotentHint)
+
+
 @pytest.mark.parametrize("key", ["tiers", "idempotent"])
 async def test_a_tool_the_server_lacks_in_the_config_is_an_error(
     crm: McpHttpServer, key: str
