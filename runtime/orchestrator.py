@@ -407,9 +407,8 @@ class BaseOrchestrator(ABC):
             how = "It will run when you reply, unless you say no."
         else:
             how = "It needs your explicit confirmation (the Confirm button)."
-        block = self._record(turn, use, tool, "proposed", f"Proposed: {preview}. {how}", False)
-        turn.send(ProposalEvent(proposal.public()))
-        return block
+        # (its `proposal` event goes out when the turn's save creates it)
+        return self._record(turn, use, tool, "proposed", f"Proposed: {preview}. {how}", False)
 
     def _record(
         self,

@@ -22,7 +22,7 @@ from .agents import AgentCatalog
 from .breaker import BreakerState
 from .data import StoreData
 from .errors import NotFound, NotOwner, SessionClosed, Unavailable
-from .events import Emit, StartEvent
+from .events import Emit, ProposalEvent, StartEvent
 from .history import cut_index
 from .models.base import message_from_dict, message_to_dict
 from .orchestrator import BaseOrchestrator
@@ -36,7 +36,7 @@ RECENT_RESULTS = 8  # retries come right after a failure: a short memory is enou
 
 
 class SessionCore:
-    __slots__ = ("_lock", "broken", "last_used", "orch", "state", "waiting")
+    __slots__ = ("_lock", "_shown", "broken", "last_used", "orch", "state", "waiting")
 
     def __init__(self, orch: BaseOrchestrator, state: SessionState) -> None:
         self.orch = orch
@@ -45,6 +45,9 @@ class SessionCore:
         self.waiting = 0
         self.last_used = time.monotonic()
         self.broken = False
+        # (stamped, released): the last proposing turn's proposals carry `stamped` as
+        # their `shown_ns`; its reply left this core at `released`, after the save
+        self._shown = (0, 0)
 
     @asynccontextmanager
     async def mailbox(self) -> AsyncIterator[None]:
@@ -68,8 +71,13 @@ class SessionCore:
         owner: str | None = None,
         emit: Emit | None = None,
     ) -> TurnOut:
-        """Run one message; a message id seen before returns its first result."""
-        received_ns = received_ns or time.time_ns()
+        """Run one message; a message id seen before returns its first result.
+
+        `received_ns` is when the gateway received it; it is also bounded by when it
+        reached this core (on this machine's clock), whichever is earlier: the
+        message can soft-confirm only what was shown before it was sent."""
+        arrived = time.time_ns()
+        received_ns = min(received_ns, arrived) if received_ns else arrived
         async with self.mailbox():
             done = self.state.recent.get(message_id) if message_id else None
             if done is not None:
@@ -94,6 +102,12 @@ class SessionCore:
             raise SessionClosed(f"session {rec.session_id} is closed")
         if emit is not None:
             emit(StartEvent())  # from here on, a failure is an `error` event
+        stamped, released = self._shown
+        if stamped < received_ns <= released:
+            # sent while the last proposing turn was being saved: its reply, the one
+            # that showed those proposals, had not left yet, so this message cannot
+            # answer them (older proposals, shown before `stamped`, it can)
+            received_ns = stamped
         try:
             result = await self.orch.run_turn(
                 self.state,
@@ -108,7 +122,8 @@ class SessionCore:
             self.broken = True  # a turn that did not finish may have moved memory
             raise
         # The turn's proposals are born with its save: their windows start now.
-        result = self.orch.commit(result, self.orch.clock(), time.time_ns())
+        stamped = time.time_ns()
+        result = self.orch.commit(result, self.orch.clock(), stamped)
         if message_id:
             recent = self.state.recent
             recent[message_id] = result.public()
@@ -130,8 +145,12 @@ class SessionCore:
         except Exception as exc:
             self.broken = True  # memory is ahead of the store: reload before next turn
             raise Unavailable(f"could not save the turn: {type(exc).__name__}") from exc
+        if result.created:
+            self._shown = (stamped, time.time_ns())
         for p in result.created:
             metrics.PROPOSAL_TRANSITIONS.labels(p.tier.value, p.status.value).inc()
+            if emit is not None:  # created now, by the save: the client may see it
+                emit(ProposalEvent(p.public()))
         return result
 
     def busy(self) -> bool:

@@ -59,9 +59,9 @@ def test_sse_events_in_order_and_done_equals_json(api: httpx.Client) -> None:
 
     n_tokens = names.count("token")
     assert n_tokens >= 2
-    # as they happen: the read tool starts and ends, the booking is proposed, then
-    # the model's answer streams, then done
-    assert names == ["tool_call"] * 3 + ["proposal"] + ["token"] * n_tokens + ["done"]
+    # as they happen: the read tool starts and ends, the booking is proposed, the
+    # model's answer streams, the save creates the proposal (its event), then done
+    assert names == ["tool_call"] * 3 + ["token"] * n_tokens + ["proposal", "done"]
 
     done = events[-1][1]
     assert set(done) == {"reply", "proposals", "tool_calls", "usage"}

@@ -565,6 +565,69 @@ async def test_a_message_sent_before_the_proposal_existed_does_not_confirm_it(
     assert (await h.business())["name"] == "Evil Corp"
 
 
+class SlowSaves(MemoryStore):
+    """A MemoryStore whose turn saves take a while (a store under load)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.saving = asyncio.Event()
+
+    async def save_turn(self, *args: Any, **kwargs: Any) -> None:
+        self.saving.set()
+        await asyncio.sleep(0.2)
+        await super().save_turn(*args, **kwargs)
+
+
+async def test_a_message_sent_while_the_proposing_turn_is_saved_does_not_confirm_it(
+    make_harness: MakeHarness,
+) -> None:
+    store = SlowSaves()
+    h = make_harness(store=store)
+    sid = await h.session("onboarding")
+    first = asyncio.ensure_future(h.send(sid, "my business is called Evil Corp"))
+    await store.saving.wait()  # the proposal is stamped; its reply has not left
+    store.saving.clear()
+    second = await h.send(sid, "what is my setup progress?")  # sent blind to it
+    [proposed] = (await first)["proposals"]
+    assert second["proposals"] == []
+    assert (await h.proposal(proposed["proposal_id"])).status is S.PENDING
+    third = await h.send(sid, "sounds good")  # sent after the reply that showed it
+    assert [p["status"] for p in third["proposals"]] == ["EXECUTED"]
+    assert (await h.business())["name"] == "Evil Corp"
+
+
+class FailingSaves(MemoryStore):
+    fail = False
+
+    async def save_turn(self, *args: Any, **kwargs: Any) -> None:
+        if self.fail:
+            raise ConnectionError("store blip")
+        await super().save_turn(*args, **kwargs)
+
+
+async def streamed(h: Harness, sid: str, text: str) -> list[Any]:
+    return [e async for e in await h.rt.stream_message(TENANT, sid, text)]
+
+
+async def test_a_proposal_event_shows_the_saved_proposal_and_only_that(
+    make_harness: MakeHarness,
+) -> None:
+    store = FailingSaves()
+    h = make_harness(store=store)
+    sid = await h.session("onboarding")
+    store.fail = True  # the turn proposes, then its save fails: the draft is nobody's
+    failed = await streamed(h, sid, "my business is called Evil Corp")
+    assert [e.kind for e in failed if e.kind in ("proposal", "error")] == ["error"]
+    store.fail = False
+    events = await streamed(h, sid, "my business is called Evil Corp")
+    [shown] = [e.data() for e in events if e.kind == "proposal"]
+    [saved] = next(e for e in events if e.kind == "done").data()["proposals"]
+    assert shown == saved  # with its window: it starts with the save
+    assert shown["expires_at"] is not None and shown["status"] == "PENDING"
+    kinds = [e.kind for e in events]
+    assert kinds.index("proposal") > kinds.index("tool_call")  # after the tool's end
+
+
 class SlowTurnModel(ScriptedModel):
     """Each model call takes `seconds` of the fake clock (a slow real model)."""
 
