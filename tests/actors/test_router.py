@@ -185,10 +185,10 @@ async def test_replies_made_together_come_back_in_the_batchs_own_call(ray_sessio
     client = HostClient(BatchRecorder.remote(0.0, 1.0), "recorder", max_wait_s=5.0)  # type: ignore[attr-defined]
     await client.handle.seen.remote()
     fast = [client.submit(nap(f"f{i}", 0.01), False, None) for i in range(10)]
-    slow = client.submit(nap("slow", 0.5), False, None)
+    slow = client.submit(nap("slow", 3.0), False, None)
     t0 = time.monotonic()
     assert [await value(f) for f in fast] == [f"f{i}" for i in range(10)]
-    assert time.monotonic() - t0 < 0.4  # not held for the slow op
+    assert time.monotonic() - t0 < 2.0  # not held for the slow op (room for a loaded machine)
     assert client.calls == 1 and await client.handle.deliveries.remote() == 0
     assert await value(slow) == "slow"
     assert await client.handle.deliveries.remote() == 1  # the slow one came by poll
