@@ -21,7 +21,8 @@ again (friction). Hence:
   changed my mind) and corrections (actually, instead, rather, wrong): a
   message that corrects the proposal does not consent to it as proposed.
 - Words keep their boundaries, so "know", "notary", "snow", "noon" and
-  "Ann's Nails" are not refusals.
+  "Ann's Nails" are not refusals. A word spelled letter by letter ("n o",
+  "N.O.", "s-t-o-p") is read joined, and a zero inside a word as an o ("n0").
 
 Two deliberate choices:
 
@@ -183,16 +184,29 @@ def normalise(text: str) -> str:
     return " ".join("".join(map(_normal_char, text)).split())
 
 
+# Letters one by one ("n o", "N.O.", "s-t-o-p" normalise to single-letter words)
+# are read joined, and a zero inside a word as an o ("n0", "st0p").
+_SPELLED_OUT = re.compile(r"(?<!\w)\w(?: \w)+(?!\w)")
+_ZERO_IN_WORD = re.compile(r"(?<=[a-z])0|0(?=[a-z])")
+
+
+def _refuses(normal: str) -> bool:
+    if _REFUSAL.search(normal) is not None:
+        return True
+    variant = _ZERO_IN_WORD.sub("o", _SPELLED_OUT.sub(lambda m: m[0].replace(" ", ""), normal))
+    return variant != normal and _REFUSAL.search(variant) is not None
+
+
 def _separates(ch: str) -> bool:
     return ch in FILLERS or unicodedata.category(ch) == "Cf"
 
 
 def is_refusal(text: str) -> bool:
     """Does the user's next message refuse what was proposed? (module docstring)"""
-    if _REFUSAL.search(normalise(text)) is not None:
+    if _refuses(normalise(text)):
         return True
     if text.isascii() or not any(map(_separates, text)):
         return False
     # Invisible characters also read as word separators: "yes\u200bno".
     spaced = "".join(" " if _separates(ch) else ch for ch in text)
-    return _REFUSAL.search(normalise(spaced)) is not None
+    return _refuses(normalise(spaced))

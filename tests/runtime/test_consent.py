@@ -90,6 +90,15 @@ REGRESSIONS = [
     "\u26d4\ufe0f",
     "\U0001f645\u200d\u2642\ufe0f",
     "yes\u200bbut\u200bhold on",
+    # spelled out letter by letter, or with a zero for an o
+    "n o",
+    "N.O.",
+    "n-o",
+    "N0",
+    "st0p",
+    "s t o p",
+    "C-A-N-C-E-L",
+    "w.a.i.t!",
 ]
 
 # Refusals before the change too, kept: invisible characters between words.
@@ -286,6 +295,20 @@ def perturbed_refusals(draw: st.DrawFn) -> str:
 @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(perturbed_refusals())
 def test_fuzz_perturbed_refusals_still_refuse(text: str) -> None:
+    assert is_refusal(text), (text, normalise(text))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from([p for p in PHRASES if " " not in p and "'" not in p]),
+    st.sampled_from([" ", ".", "-", ". ", " - ", "\u00a0", "_", "/"]),
+    st.booleans(),
+    st.sampled_from(SUFFIXES),
+)
+def test_fuzz_refusals_spelled_letter_by_letter_still_refuse(
+    word: str, sep: str, upper: bool, suffix: str
+) -> None:
+    text = sep.join(word.upper() if upper else word) + suffix
     assert is_refusal(text), (text, normalise(text))
 
 
