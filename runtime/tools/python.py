@@ -57,6 +57,21 @@ def function_tool(
     idempotent: bool = False,
 ) -> Tool:
     """A tool from an argument model and `handler(ctx, parsed_args)`."""
+    return _model_tool(name, tier, description, args, handler, preview, outcome, idempotent)
+
+
+def _model_tool(
+    name: str,
+    tier: Tier,
+    description: str,
+    args: type[BaseModel],
+    handler: Handler,
+    preview: Callable[[Any], str] | None,
+    outcome: OutcomeCheck | None,
+    idempotent: bool,
+) -> Tool:
+    """The one way a Python tool is built: `args` validates the arguments (and is
+    the schema), `handler(ctx, parsed)` runs it, `preview(parsed)` describes it."""
 
     async def invoke(ctx: ToolContext, raw: Args) -> Any:
         return await handler(ctx, args.model_validate(raw))
@@ -124,25 +139,17 @@ def from_function(
     model = create_model(f"{tool_name}_args", __config__=ConfigDict(extra="forbid"), **fields)
     summary = description or (inspect.getdoc(fn) or tool_name).strip().splitlines()[0]
 
-    async def invoke(ctx: ToolContext, raw: Args) -> Any:
-        kwargs = dict(model.model_validate(raw))
-        return await (fn(ctx, **kwargs) if takes_ctx else fn(**kwargs))
+    def call(ctx: ToolContext, parsed: BaseModel) -> Awaitable[Any]:
+        kwargs = dict(parsed)
+        return fn(ctx, **kwargs) if takes_ctx else fn(**kwargs)
 
-    return Tool(
-        tool_name,
-        tier,
-        summary,
-        model.model_json_schema(),
-        invoke,
-        _checker(tool_name, model),
-        idempotent=idempotent,
-        outcome=outcome,
-    )
+    return _model_tool(tool_name, tier, summary, model, call, None, outcome, idempotent)
 
 
 def load_tool(path: str, tier: Tier | None = None, description: str = "") -> Tool:
     """`package.module:function` -> its Tool: a `@tool` function as declared (the
-    config may override its tier), or a plain async function with `tier` given."""
+    config's `tier` and `description`, each when given, override the decorator's),
+    or a plain async function with `tier` given."""
     module, _, attr = path.partition(":")
     try:
         fn = getattr(import_module(module), attr)
@@ -153,6 +160,8 @@ def load_tool(path: str, tier: Tier | None = None, description: str = "") -> Too
         if tier is None:
             raise ConfigError(f"{path!r} is not a @tool function: give it a tier")
         return from_function(fn, tier, description)
-    if tier is not None and tier is not declared.tier:
-        return replace(declared, tier=tier, description=description or declared.description)
-    return declared
+    return replace(
+        declared,
+        tier=declared.tier if tier is None else tier,
+        description=description or declared.description,
+    )
