@@ -53,7 +53,7 @@ def single_machine_ray() -> None:
     ray_constants.ENABLE_RAY_CLUSTER = False
 
 
-def connect_ray(namespace: str, address: str | None = None, **local: Any) -> str:
+def connect_ray(namespace: str, address: str | None = None, **local: object) -> str:
     """Join a cluster (`address`, or RAY_ADDRESS) or start a local Ray on 127.0.0.1.
 
     Returns the GCS address.
@@ -63,7 +63,7 @@ def connect_ray(namespace: str, address: str | None = None, **local: Any) -> str
         if address:
             ray.init(address=address, namespace=namespace, log_to_driver=False)
         else:
-            options: dict[str, Any] = {
+            options: dict[str, object] = {
                 "include_dashboard": False,
                 "log_to_driver": False,
                 "object_store_memory": 100 * 1024 * 1024,

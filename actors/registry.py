@@ -30,7 +30,7 @@ T = TypeVar("T")
 
 @ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=0, max_concurrency=1000)
 class ProposalRegistry:
-    def __init__(self, settings: dict[str, Any], shard: int = 0) -> None:
+    def __init__(self, settings: dict[str, object], shard: int = 0) -> None:
         self.settings = Settings.model_validate(settings)
         logs.configure()
         self.store = open_store(self.settings)

@@ -19,20 +19,23 @@ import inspect
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from importlib import import_module
-from typing import Any, get_type_hints
+from typing import Any, TypeVar, get_type_hints
 
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
 from ..errors import ConfigError, ToolValidationError
 from ..tiers import Tier
-from .base import Args, OutcomeCheck, Tool, ToolContext
+from .base import Args, Check, OutcomeCheck, Tool, ToolContext
 
-Handler = Callable[[ToolContext, Any], Awaitable[Any]]
+M = TypeVar("M", bound=BaseModel)
+Handler = Callable[[ToolContext, M], Awaitable[object]]
+ToolFunction = Callable[..., Awaitable[object]]  # an async function, typed (see above)
+F = TypeVar("F", bound=ToolFunction)
 TOOL_ATTR = "__orchestra_tool__"
 
 
-def _checker(name: str, model: type[BaseModel]) -> Callable[[Mapping[str, Any]], Args]:
-    def check(raw: Mapping[str, Any]) -> Args:
+def _checker(name: str, model: type[BaseModel]) -> Check:
+    def check(raw: Mapping[str, object]) -> Args:
         try:
             parsed = model.model_validate(dict(raw))
         except ValidationError as exc:
@@ -49,10 +52,10 @@ def function_tool(
     name: str,
     tier: Tier,
     description: str,
-    args: type[BaseModel],
-    handler: Handler,
+    args: type[M],
+    handler: Handler[M],
     *,
-    preview: Callable[[Any], str] | None = None,
+    preview: Callable[[M], str] | None = None,
     outcome: OutcomeCheck | None = None,
     idempotent: bool = False,
 ) -> Tool:
@@ -64,16 +67,16 @@ def _model_tool(
     name: str,
     tier: Tier,
     description: str,
-    args: type[BaseModel],
-    handler: Handler,
-    preview: Callable[[Any], str] | None,
+    args: type[M],
+    handler: Handler[M],
+    preview: Callable[[M], str] | None,
     outcome: OutcomeCheck | None,
     idempotent: bool,
 ) -> Tool:
     """The one way a Python tool is built: `args` validates the arguments (and is
     the schema), `handler(ctx, parsed)` runs it, `preview(parsed)` describes it."""
 
-    async def invoke(ctx: ToolContext, raw: Args) -> Any:
+    async def invoke(ctx: ToolContext, raw: Args) -> object:
         return await handler(ctx, args.model_validate(raw))
 
     def describe(raw: Args) -> str:
@@ -100,11 +103,11 @@ def tool(
     name: str = "",
     idempotent: bool = False,
     outcome: OutcomeCheck | None = None,
-) -> Callable[[Callable[..., Awaitable[Any]]], Callable[..., Awaitable[Any]]]:
+) -> Callable[[F], F]:
     """Mark an async function as a tool of `tier` (T1 runs at once; T2 and T3 are
     proposals). The function stays callable as it was."""
 
-    def mark(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    def mark(fn: F) -> F:
         setattr(
             fn, TOOL_ATTR, from_function(fn, Tier(tier), description, name, idempotent, outcome)
         )
@@ -114,7 +117,7 @@ def tool(
 
 
 def from_function(
-    fn: Callable[..., Awaitable[Any]],
+    fn: ToolFunction,
     tier: Tier,
     description: str = "",
     name: str = "",
@@ -127,7 +130,7 @@ def from_function(
     hints = get_type_hints(fn)
     params = list(inspect.signature(fn).parameters.values())
     takes_ctx = bool(params) and hints.get(params[0].name) is ToolContext
-    fields: dict[str, Any] = {}
+    fields: dict[str, Any] = {}  # create_model's field definitions
     for p in params[1:] if takes_ctx else params:
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
             raise ConfigError(f"tool {fn.__qualname__}: *args/**kwargs have no schema")
@@ -139,7 +142,7 @@ def from_function(
     model = create_model(f"{tool_name}_args", __config__=ConfigDict(extra="forbid"), **fields)
     summary = description or (inspect.getdoc(fn) or tool_name).strip().splitlines()[0]
 
-    def call(ctx: ToolContext, parsed: BaseModel) -> Awaitable[Any]:
+    def call(ctx: ToolContext, parsed: BaseModel) -> Awaitable[object]:
         kwargs = dict(parsed)
         return fn(ctx, **kwargs) if takes_ctx else fn(**kwargs)
 
