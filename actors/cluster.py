@@ -53,7 +53,7 @@ def single_machine_ray() -> None:
     ray_constants.ENABLE_RAY_CLUSTER = False
 
 
-def connect_ray(namespace: str, address: str | None = None, **local: Any) -> str:
+def connect_ray(namespace: str, address: str | None = None, **local: object) -> str:
     """Join a cluster (`address`, or RAY_ADDRESS) or start a local Ray on 127.0.0.1.
 
     Returns the GCS address.
@@ -63,7 +63,7 @@ def connect_ray(namespace: str, address: str | None = None, **local: Any) -> str
         if address:
             ray.init(address=address, namespace=namespace, log_to_driver=False)
         else:
-            options: dict[str, Any] = {
+            options: dict[str, object] = {
                 "include_dashboard": False,
                 "log_to_driver": False,
                 "object_store_memory": 100 * 1024 * 1024,
@@ -85,16 +85,22 @@ def connect_ray(namespace: str, address: str | None = None, **local: Any) -> str
     return gcs
 
 
+def _named(actor_class: Any, name: str, settings: Settings, **options: object) -> Any:
+    """`actor_class` with the detached, get-or-create options of a named actor."""
+    return actor_class.options(
+        name=name,
+        namespace=settings.namespace,
+        lifetime="detached",
+        get_if_exists=True,
+        **options,
+    )
+
+
 def ensure_actors(settings: Settings, timeout: float = 60.0) -> dict[str, list[Any]]:
     """Get-or-create the named registry shards and session hosts, and wait until they answer."""
     payload = settings.model_dump()
     registries = [
-        ProposalRegistry.options(  # type: ignore[attr-defined]
-            name=registry_name(i),
-            namespace=settings.namespace,
-            lifetime="detached",
-            get_if_exists=True,
-        ).remote(payload, i)  # each shard sweeps its own tenants
+        _named(ProposalRegistry, registry_name(i), settings).remote(payload, i)  # its own tenants
         for i in range(settings.registry_shards)
     ]
     ray.get([r.ping.remote() for r in registries], timeout=timeout)
@@ -104,11 +110,10 @@ def ensure_actors(settings: Settings, timeout: float = 60.0) -> dict[str, list[A
         # on another one (max_restarts) and rehydrates its sessions from the store.
         nodes = sorted(n["NodeID"] for n in ray.nodes() if n["Alive"])
         hosts = [
-            SessionHost.options(  # type: ignore[attr-defined]
-                name=host_name(i),
-                namespace=settings.namespace,
-                lifetime="detached",
-                get_if_exists=True,
+            _named(
+                SessionHost,
+                host_name(i),
+                settings,
                 scheduling_strategy=NodeAffinitySchedulingStrategy(
                     nodes[i % len(nodes)], soft=True
                 ),

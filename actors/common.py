@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Literal, TypeAlias, TypeVar
+from typing import Literal, NoReturn, TypeAlias, TypeVar
 
 from runtime.errors import ConfigError, WireError, error_from_wire, error_to_wire
 from runtime.settings import Settings
@@ -45,7 +45,7 @@ def done(value: T) -> Reply[T]:
     return True, value
 
 
-def failed(exc: BaseException) -> Reply[Any]:
+def failed(exc: BaseException) -> Reply[NoReturn]:
     return False, error_to_wire(exc)
 
 

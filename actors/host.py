@@ -51,7 +51,7 @@ OUTBOX_IDLE_S = 120.0  # a caller that has not polled this long is gone
 
 @ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=0, max_concurrency=10_000)
 class SessionHost:
-    def __init__(self, settings: dict[str, Any], label: str = "0", name: str = "") -> None:
+    def __init__(self, settings: dict[str, object], label: str = "0", name: str = "") -> None:
         self.settings = Settings.model_validate(settings)
         logs.configure()
         self.label = label

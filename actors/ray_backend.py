@@ -21,7 +21,7 @@ from runtime.session import create_session
 from runtime.settings import Settings, build_catalog
 from runtime.shapes import AgentOut, CloseOut, ProposalOut, SessionDetail, SessionOut, TurnOut
 from runtime.store import Store
-from runtime.streaming import TurnStream
+from runtime.streaming import start_turn
 
 from .common import (
     HOST_PREFIX,
@@ -89,27 +89,12 @@ class RayBackend(BackendReads):
     ) -> AsyncIterator[TurnEvent]:
         received_ns = time.time_ns()
         await self._check(tenant_id, session_id)
-        stream = TurnStream()
-
-        async def run() -> None:
-            try:
-                stream.finish(
-                    await self.router.send(
-                        tenant_id,
-                        session_id,
-                        text,
-                        message_id or "",
-                        received_ns=received_ns,
-                        sink=stream.feed,
-                    )
-                )
-            except Exception as exc:
-                stream.fail(exc)
-
-        task = asyncio.get_running_loop().create_task(run())  # never cancelled by the client
-        self._turns.add(task)
-        task.add_done_callback(self._turns.discard)
-        return stream
+        return start_turn(
+            lambda feed: self.router.send(
+                tenant_id, session_id, text, message_id or "", received_ns=received_ns, sink=feed
+            ),
+            self._turns,
+        )
 
     async def confirm(self, tenant_id: str, proposal_id: str) -> ProposalOut:
         return await self.registry.confirm(tenant_id, proposal_id)

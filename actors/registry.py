@@ -10,8 +10,8 @@ stuck ones, for the tenants of its own shard only.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 import ray
 from ray.exceptions import RayError
@@ -25,10 +25,12 @@ from runtime.shapes import ProposalOut
 
 from .common import Reply, done, failed, open_store, shard_of, unwrap
 
+T = TypeVar("T")
+
 
 @ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=0, max_concurrency=1000)
 class ProposalRegistry:
-    def __init__(self, settings: dict[str, Any], shard: int = 0) -> None:
+    def __init__(self, settings: dict[str, object], shard: int = 0) -> None:
         self.settings = Settings.model_validate(settings)
         logs.configure()
         self.store = open_store(self.settings)
@@ -57,34 +59,35 @@ class ProposalRegistry:
         message_id: str,
         rid: str = "",
     ) -> Reply[list[Proposal]]:
-        logs.REQUEST_ID.set(rid)
-        try:
-            return done(
-                await self.book.on_user_message(
-                    tenant_id, session_id, text, now, received_ns=received_ns, message_id=message_id
-                )
-            )
-        except Exception as exc:
-            return failed(exc)
+        return await _reply(
+            rid,
+            self.book.on_user_message(
+                tenant_id, session_id, text, now, received_ns=received_ns, message_id=message_id
+            ),
+        )
 
     async def confirm(self, tenant_id: str, proposal_id: str, rid: str = "") -> Reply[ProposalOut]:
-        return await self._decide(self.book.confirm, tenant_id, proposal_id, rid)
+        return await _reply(rid, _public(self.book.confirm(tenant_id, proposal_id)))
 
     async def reject(self, tenant_id: str, proposal_id: str, rid: str = "") -> Reply[ProposalOut]:
-        return await self._decide(self.book.reject, tenant_id, proposal_id, rid)
-
-    @staticmethod
-    async def _decide(
-        decide: Callable[[str, str], Awaitable[Proposal]], tenant_id: str, pid: str, rid: str
-    ) -> Reply[ProposalOut]:
-        logs.REQUEST_ID.set(rid)
-        try:
-            return done((await decide(tenant_id, pid)).public())
-        except Exception as exc:
-            return failed(exc)
+        return await _reply(rid, _public(self.book.reject(tenant_id, proposal_id)))
 
     async def metrics(self) -> bytes:
         return metrics.exposition()
+
+
+async def _reply(rid: str, work: Awaitable[T]) -> Reply[T]:
+    """`work`'s result as a `Reply` (its exception as the error's wire form), run
+    under the caller's request id."""
+    logs.REQUEST_ID.set(rid)
+    try:
+        return done(await work)
+    except Exception as exc:
+        return failed(exc)
+
+
+async def _public(decided: Awaitable[Proposal]) -> ProposalOut:
+    return (await decided).public()
 
 
 async def ask(pending: Any) -> Any:

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import orjson
 from fastapi.responses import JSONResponse
 
 _OPTIONS = orjson.OPT_NON_STR_KEYS
 
 
-def _fallback(value: Any) -> Any:
+def _fallback(value: object) -> object:
     if isinstance(value, set | frozenset):
         return sorted(value, key=str)
     return str(value)
 
 
-def dumps(content: Any) -> bytes:
+def dumps(content: object) -> bytes:
     """JSON bytes of `content`; values orjson does not know are rendered as strings."""
     return orjson.dumps(content, default=_fallback, option=_OPTIONS)
 
@@ -24,5 +22,5 @@ def dumps(content: Any) -> bytes:
 class FastJSON(JSONResponse):
     """`JSONResponse` through orjson: API bodies are plain dicts, not re-validated models."""
 
-    def render(self, content: Any) -> bytes:
+    def render(self, content: object) -> bytes:
         return dumps(content)

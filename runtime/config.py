@@ -136,7 +136,7 @@ class McpSection(_Section):
         return self
 
 
-def _tool_source(table: Any) -> str:
+def _tool_source(table: object) -> str:
     if isinstance(table, Mapping):
         return "http" if "kind" in table else "python"
     return "http" if getattr(table, "kind", None) else "python"
@@ -159,7 +159,7 @@ class ConfigFile(_Section):
 
     @field_validator("tools", mode="before")
     @classmethod
-    def _tool_kind(cls, value: Any) -> Any:
+    def _tool_kind(cls, value: object) -> object:
         if isinstance(value, Mapping):  # a table with `kind` is an endpoint, else Python
             for name, table in value.items():
                 if isinstance(table, Mapping) and "kind" not in table and "python" not in table:

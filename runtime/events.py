@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from .errors import WireError
@@ -24,7 +24,7 @@ class StartEvent:
 
     kind: Literal["start"] = "start"
 
-    def data(self) -> dict[str, Any]:
+    def data(self) -> dict[str, object]:
         return {}
 
 
@@ -33,7 +33,7 @@ class TokenEvent:
     text: str
     kind: Literal["token"] = "token"
 
-    def data(self) -> dict[str, Any]:
+    def data(self) -> dict[str, object]:
         return {"text": self.text}
 
 
@@ -44,7 +44,7 @@ class ToolCallEvent:
     status: str  # started, then ok | error | timeout | proposed | blocked | ...
     kind: Literal["tool_call"] = "tool_call"
 
-    def data(self) -> dict[str, Any]:
+    def data(self) -> dict[str, object]:
         return {"tool": self.tool, "tier": self.tier, "status": self.status}
 
 
@@ -71,7 +71,7 @@ class ErrorEvent:
     error: WireError  # {"type", "message", ...}: the API.md error object's inside
     kind: Literal["error"] = "error"
 
-    def data(self) -> dict[str, Any]:
+    def data(self) -> dict[str, object]:
         return {"error": self.error}
 
 

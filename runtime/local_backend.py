@@ -20,7 +20,7 @@ from .events import TurnEvent
 from .session import SessionPool
 from .shapes import AgentOut, CloseOut, ProposalOut, SessionDetail, SessionOut, TurnOut
 from .store import Store
-from .streaming import TurnStream
+from .streaming import start_turn
 
 
 class LocalBackend(BackendReads):
@@ -75,27 +75,12 @@ class LocalBackend(BackendReads):
         self, tenant_id: str, session_id: str, text: str, message_id: str | None = None
     ) -> AsyncIterator[TurnEvent]:
         received_ns = time.time_ns()
-        stream = TurnStream()
-
-        async def run() -> None:
-            try:
-                stream.finish(
-                    await self.pool.send(
-                        tenant_id,
-                        session_id,
-                        text,
-                        message_id or "",
-                        received_ns=received_ns,
-                        emit=stream.feed,
-                    )
-                )
-            except Exception as exc:
-                stream.fail(exc)
-
-        task = asyncio.get_running_loop().create_task(run())  # never cancelled by the client
-        self._turns.add(task)
-        task.add_done_callback(self._turns.discard)
-        return stream
+        return start_turn(
+            lambda feed: self.pool.send(
+                tenant_id, session_id, text, message_id or "", received_ns=received_ns, emit=feed
+            ),
+            self._turns,
+        )
 
     async def confirm(self, tenant_id: str, proposal_id: str) -> ProposalOut:
         return (await self.book.confirm(tenant_id, proposal_id)).public()

@@ -20,8 +20,9 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from contextvars import ContextVar
-from typing import IO, Any
+from typing import IO
 
 import orjson
 
@@ -32,13 +33,13 @@ _MAX_BUFFERED = 64 * 1024
 logger = logging.getLogger("orchestra")
 
 
-def _line(data: dict[str, Any]) -> str:
+def _line(data: Mapping[str, object]) -> str:
     return orjson.dumps(data, default=str).decode()
 
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        data: dict[str, Any] = {
+        data: dict[str, object] = {
             "ts": round(record.created, 6),
             "level": record.levelname.lower(),
             "event": record.getMessage(),
@@ -120,7 +121,7 @@ def flush() -> None:
         handler.flush()
 
 
-def event(name: str, level: int = logging.INFO, **fields: Any) -> None:
+def event(name: str, level: int = logging.INFO, **fields: object) -> None:
     """Log `name` with `fields` (and the current request id) as one JSON line.
 
     The hot path: it skips `logging`'s record machinery (and the record

@@ -18,10 +18,13 @@ disconnected) does not slow down or cancel the turn.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 from .errors import error_to_wire
 from .events import DoneEvent, ErrorEvent, StartEvent, TurnEvent
 from .shapes import TurnOut
+
+Feed = Callable[[TurnEvent], None]
 
 
 class TurnStream:
@@ -53,3 +56,23 @@ class TurnStream:
             raise item
         self._done = isinstance(item, DoneEvent | ErrorEvent)
         return item
+
+
+def start_turn(
+    run: Callable[[Feed], Awaitable[TurnOut]], turns: set[asyncio.Task[None]]
+) -> TurnStream:
+    """The stream of `run(feed)`, started now in a task of its own that the client
+    never cancels (kept in `turns` until it ends): `run` feeds the events, its result
+    finishes the stream and its exception fails it."""
+    stream = TurnStream()
+
+    async def drive() -> None:
+        try:
+            stream.finish(await run(stream.feed))
+        except Exception as exc:
+            stream.fail(exc)
+
+    task = asyncio.get_running_loop().create_task(drive())
+    turns.add(task)
+    task.add_done_callback(turns.discard)
+    return stream

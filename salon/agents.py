@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from runtime import BaseOrchestrator, Plan, Tool, ToolContext
 
-from .domain import DOCUMENT, context_summary, new_business
+from .domain import DOCUMENT, Business, context_summary, new_business
 from .script import plan
 from .tools import read_tool, write_tool
 
@@ -24,6 +24,7 @@ class SalonAgent(BaseOrchestrator):
         return version
 
     async def prompt_context(self, ctx: ToolContext) -> dict[str, str]:
+        doc: Business | None
         _, doc = await ctx.store().read(DOCUMENT)
         return context_summary(doc or new_business())
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any
+from typing import Any, TypedDict
 
 import orjson
 
@@ -18,7 +18,39 @@ from runtime import ToolValidationError
 
 DOCUMENT = "business"
 
-DEFAULT_BUSINESS: dict[str, Any] = {
+
+class Service(TypedDict):
+    name: str  # lower case: its key in `services`
+    price: float
+    duration_min: int
+
+
+class Hours(TypedDict):
+    open: str  # HH:MM
+    close: str
+    days: str  # "Mon-Sat"
+
+
+class Appointment(TypedDict):
+    id: str
+    service: str
+    date: str  # ISO date
+    time: str  # HH:MM
+    customer: str
+
+
+class Business(TypedDict):
+    """The business document."""
+
+    name: str
+    description: str
+    services: dict[str, Service]
+    hours: Hours
+    appointments: list[Appointment]
+    published: bool
+
+
+DEFAULT_BUSINESS: Business = {
     "name": "Demo Salon",
     "description": "A friendly neighbourhood salon",
     "services": {
@@ -32,31 +64,31 @@ DEFAULT_BUSINESS: dict[str, Any] = {
 }
 
 
-def new_business() -> dict[str, Any]:
+def new_business() -> Business:
     # a JSON round trip is a deep copy at a fifth of copy.deepcopy's cost (every turn
     # of a tenant that never edited its business asks for one)
-    doc: dict[str, Any] = orjson.loads(orjson.dumps(DEFAULT_BUSINESS))
+    doc: Business = orjson.loads(orjson.dumps(DEFAULT_BUSINESS))
     return doc
 
 
-def service_of(doc: dict[str, Any], name: str) -> dict[str, Any]:
+def service_of(doc: Business, name: str) -> Service:
     svc = doc["services"].get(name.lower())
     if svc is None:
         known = ", ".join(sorted(doc["services"])) or "none"
         raise ToolValidationError(f"no service named {name!r} (known: {known})")
-    result: dict[str, Any] = svc
-    return result
+    return svc
 
 
-def slots_of(doc: dict[str, Any]) -> list[str]:
+def slots_of(doc: Business) -> list[str]:
     start = int(doc["hours"]["open"][:2])
     end = int(doc["hours"]["close"][:2])
     return [f"{h:02d}:00" for h in range(start, end)]
 
 
-def apply_op(doc: dict[str, Any], op: str, args: dict[str, Any]) -> Any:
-    """Apply write `op` to `doc` in place and return its result."""
-    services: dict[str, Any] = doc["services"]
+def apply_op(doc: Business, op: str, args: dict[str, Any]) -> object:
+    """Apply write `op` to `doc` in place and return its result (JSON-able); `args`
+    are the write tool's validated arguments."""
+    services = doc["services"]
     if op == "set_business_profile":
         doc["name"] = args["name"]
         if args.get("description"):
@@ -70,9 +102,10 @@ def apply_op(doc: dict[str, Any], op: str, args: dict[str, Any]) -> Any:
         return services[key]
     if op == "update_service":
         svc = service_of(doc, args["name"])
-        for field in ("price", "duration_min"):
-            if args.get(field) is not None:
-                svc[field] = args[field]
+        if args.get("price") is not None:
+            svc["price"] = args["price"]
+        if args.get("duration_min") is not None:
+            svc["duration_min"] = args["duration_min"]
         return dict(svc)
     if op == "delete_service":
         svc = service_of(doc, args["name"])
@@ -89,7 +122,7 @@ def apply_op(doc: dict[str, Any], op: str, args: dict[str, Any]) -> Any:
         taken = {(a["date"], a["time"]) for a in doc["appointments"]}
         if args["time"] not in slots_of(doc) or (args["day"], args["time"]) in taken:
             raise ToolValidationError(f"{args['day']} {args['time']} is not available")
-        appt = {
+        appt: Appointment = {
             "id": f"appt-{len(doc['appointments']) + 1}",
             "service": args["service"].lower(),
             "date": args["day"],
@@ -123,7 +156,7 @@ def resolve_day(day: str, today: dt.date | None = None) -> str:
         raise ValueError(f"cannot understand the day {day!r}") from exc
 
 
-def context_summary(doc: dict[str, Any]) -> dict[str, str]:
+def context_summary(doc: Business) -> dict[str, str]:
     """The business facts a system prompt shows (sanitised by the caller)."""
     services = ", ".join(
         f"{s['name']} (${s['price']:g}, {s['duration_min']} min)" for s in doc["services"].values()

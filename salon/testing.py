@@ -11,7 +11,7 @@ from runtime import DataStore, Tier, Tool, ToolContext, function_tool
 from runtime.testing import LabOrchestrator
 
 from .agents import ChatbotOrchestrator
-from .domain import DOCUMENT, new_business
+from .domain import DOCUMENT, Business, new_business
 from .tools import applied, change, read_tool, write_tool
 
 SALON_AGENTS = {
@@ -28,7 +28,7 @@ class WriteArgs(BaseModel):
     seconds: float = Field(default=0.0, ge=0, le=60)
 
 
-async def _slow_write(ctx: ToolContext, args: WriteArgs) -> Any:
+async def _slow_write(ctx: ToolContext, args: WriteArgs) -> object:
     """A T2 write that waits, then adds a service (once per idempotency key)."""
     await asyncio.sleep(args.seconds)
     key = ctx.idempotency_key or "unkeyed"
@@ -69,8 +69,9 @@ class CanaryChatbot(ChatbotOrchestrator):
 # -- the business document, for tests that look at it directly ----------------------
 
 
-async def business(store: DataStore, tenant_id: str) -> dict[str, Any]:
+async def business(store: DataStore, tenant_id: str) -> Business:
     """The tenant's business document (the default one until it is first changed)."""
+    doc: Business | None
     _, doc = await store.data_read(tenant_id, DOCUMENT)
     return doc if doc is not None else new_business()
 
@@ -81,7 +82,7 @@ async def business_version(store: DataStore, tenant_id: str) -> int:
 
 async def business_write(
     store: DataStore, tenant_id: str, key: str, op: str, args: dict[str, Any]
-) -> Any:
+) -> object:
     """Apply `op` as the salon's write tools do: once per idempotency `key`."""
     return await store.data_update(tenant_id, DOCUMENT, key, lambda doc: change(doc, op, args))
 

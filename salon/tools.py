@@ -8,13 +8,23 @@ cut short took effect.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from runtime import NoArgs, Tier, Tool, ToolContext, ToolValidationError, function_tool
 
-from .domain import DOCUMENT, apply_op, new_business, resolve_day, service_of, slots_of
+from .domain import (
+    DOCUMENT,
+    Business,
+    Service,
+    apply_op,
+    new_business,
+    resolve_day,
+    service_of,
+    slots_of,
+)
 
 # -- argument schemas -------------------------------------------------------
 
@@ -75,25 +85,30 @@ class BookingArgs(_Args):
 # -- tools ------------------------------------------------------------------
 
 
-async def read_business(ctx: ToolContext) -> dict[str, Any]:
+async def read_business(ctx: ToolContext) -> Business:
     """The tenant's business document (the turn's snapshot of it)."""
+    doc: Business | None
     _, doc = await ctx.store().read(DOCUMENT)
     return doc or new_business()
 
 
-async def _list_services(ctx: ToolContext, _: NoArgs) -> Any:
+async def _list_services(ctx: ToolContext, _: NoArgs) -> list[Service]:
     doc = await read_business(ctx)
     return sorted(doc["services"].values(), key=lambda s: str(s["name"]))
 
 
-async def _get_profile(ctx: ToolContext, _: NoArgs) -> Any:
+async def _get_profile(ctx: ToolContext, _: NoArgs) -> dict[str, object]:
     doc = await read_business(ctx)
-    return {k: doc[k] for k in ("name", "description", "hours", "published")} | {
-        "services": sorted(doc["services"])
+    return {
+        "name": doc["name"],
+        "description": doc["description"],
+        "hours": doc["hours"],
+        "published": doc["published"],
+        "services": sorted(doc["services"]),
     }
 
 
-async def _check_availability(ctx: ToolContext, args: DayArgs) -> Any:
+async def _check_availability(ctx: ToolContext, args: DayArgs) -> dict[str, object]:
     doc = await read_business(ctx)
     if args.service:
         service_of(doc, args.service)
@@ -101,15 +116,15 @@ async def _check_availability(ctx: ToolContext, args: DayArgs) -> Any:
     return {"date": args.day, "free": [s for s in slots_of(doc) if s not in taken]}
 
 
-def change(doc: dict[str, Any] | None, op: str, args: dict[str, Any]) -> tuple[Any, Any]:
+def change(doc: Business | None, op: str, args: dict[str, Any]) -> tuple[Business, object]:
     """`op` applied to (a copy of) the document: (new document, result)."""
     new = new_business() if doc is None else doc
     result = apply_op(new, op, args)  # raises before anything is stored
     return new, result
 
 
-def _writer(op: str) -> Any:
-    async def handler(ctx: ToolContext, args: BaseModel) -> Any:
+def _writer(op: str) -> Callable[[ToolContext, BaseModel], Awaitable[object]]:
+    async def handler(ctx: ToolContext, args: BaseModel) -> object:
         key = ctx.idempotency_key
         if key is None:
             raise ToolValidationError(f"{op} is a write and needs a confirmed proposal")
@@ -122,17 +137,15 @@ def _writer(op: str) -> Any:
 
 
 def read_tool(name: str) -> Tool:
-    table: dict[str, tuple[str, type[BaseModel], Any]] = {
-        "list_services": ("List the business's services with prices.", NoArgs, _list_services),
-        "get_profile": ("Show the business profile and setup progress.", NoArgs, _get_profile),
-        "check_availability": (
-            "Free appointment slots for a day (today, tomorrow, weekday or ISO date).",
-            DayArgs,
-            _check_availability,
-        ),
+    if name == "check_availability":
+        desc = "Free appointment slots for a day (today, tomorrow, weekday or ISO date)."
+        return function_tool(name, Tier.T1, desc, DayArgs, _check_availability)
+    reads = {
+        "list_services": ("List the business's services with prices.", _list_services),
+        "get_profile": ("Show the business profile and setup progress.", _get_profile),
     }
-    desc, args, handler = table[name]
-    return function_tool(name, Tier.T1, desc, args, handler)
+    desc, handler = reads[name]
+    return function_tool(name, Tier.T1, desc, NoArgs, handler)
 
 
 _WRITES: dict[str, tuple[Tier, str, type[BaseModel]]] = {

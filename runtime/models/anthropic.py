@@ -22,12 +22,10 @@ and the API answers 400 to one smuggled in through `extra_body`).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-import random
 from collections.abc import AsyncIterator
-from typing import cast
+from typing import Unpack, cast
 
 import anthropic
 import httpx2  # the SDK's transport: its errors mid-stream reach us unwrapped
@@ -47,12 +45,12 @@ from anthropic.types import (
 )
 
 from ..errors import ConfigError, ErrorClass, ModelError, classify_status, parse_retry_after
-from ..retry import OnRetry, RetryPolicy, Sleep
 from .base import (
     Block,
     Message,
     ModelRequest,
     SdkModel,
+    SdkOptions,
     StreamEnd,
     StreamEvent,
     TextDelta,
@@ -80,35 +78,28 @@ STREAM_ERROR_CLASSES: dict[str, ErrorClass] = {
 }
 
 
-class AnthropicModel(SdkModel):
+class AnthropicModel(SdkModel[anthropic.AsyncAnthropic]):
     """Answers `ModelRequest`s with the Anthropic Messages API."""
 
     name = "anthropic"
 
     def __init__(
-        self,
-        *,
-        api_key: str | None = None,
-        base_url: str | None = None,
-        timeout: float = 60.0,
-        model: str | None = None,
-        default_model: str = DEFAULT_MODEL,
-        policy: RetryPolicy | None = None,
-        sleep: Sleep = asyncio.sleep,
-        on_retry: OnRetry | None = None,
-        rng: random.Random | None = None,
+        self, *, default_model: str = DEFAULT_MODEL, **options: Unpack[SdkOptions]
     ) -> None:
-        """`model`, when given, wins over `request.model`; `default_model` stands in
-        for an empty `request.model`."""
+        """`default_model` stands in for an empty `request.model`; the API key
+        defaults to `ANTHROPIC_API_KEY`."""
+        self.default_model = default_model
+        super().__init__(**options)
+
+    def _connect(
+        self, api_key: str | None, base_url: str | None, timeout: float
+    ) -> anthropic.AsyncAnthropic:
         key = api_key if api_key is not None else os.environ.get("ANTHROPIC_API_KEY")
         if not key:
             raise ConfigError(
                 "AnthropicModel needs an API key: pass api_key= or set ANTHROPIC_API_KEY"
             )
-        self.model = model
-        self.default_model = default_model
-        self._retrying(policy, sleep, on_retry, rng)
-        self._client = anthropic.AsyncAnthropic(
+        return anthropic.AsyncAnthropic(
             api_key=key, base_url=base_url, timeout=timeout, max_retries=0
         )
 

@@ -14,12 +14,13 @@ whoever already forwarded that text.
 
 from __future__ import annotations
 
+import asyncio
 import random
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Literal, Protocol, Self, runtime_checkable
+from typing import Any, Generic, Literal, Protocol, Self, TypedDict, TypeVar, runtime_checkable
 
 from ..retry import OnRetry, RetryPolicy, Sleep, retry
 
@@ -139,6 +140,15 @@ class StreamEnd:
 StreamEvent = TextDelta | ToolUseBlock | StreamEnd
 
 
+class SdkClient(Protocol):
+    """What `SdkModel` needs of a vendor SDK's async client (the rest is the adapter's)."""
+
+    async def close(self) -> None: ...
+
+
+C = TypeVar("C", bound=SdkClient)
+
+
 @runtime_checkable
 class Model(Protocol):
     """Anything that answers a `ModelRequest`. Raise `ModelError` for every failure."""
@@ -152,23 +162,48 @@ class Model(Protocol):
     async def complete(self, request: ModelRequest) -> ModelResponse: ...
 
 
-class SdkModel(ABC):
+class SdkOptions(TypedDict, total=False):
+    """What every `SdkModel` takes (keywords): `model`, when given, wins over
+    `request.model`; `api_key`, `base_url` and `timeout` are the SDK client's
+    (each adapter says where a missing key or URL comes from); `policy` (with
+    `sleep`, `on_retry` and `rng`) is how `complete()` retries."""
+
+    model: str | None
+    api_key: str | None
+    base_url: str | None
+    timeout: float
+    policy: RetryPolicy | None
+    sleep: Sleep
+    on_retry: OnRetry | None
+    rng: random.Random | None
+
+
+class SdkModel(ABC, Generic[C]):
     """A model adapter over a vendor SDK: it owns the SDK's client (`aclose()`, or
     `async with model:`), streams in `stream()` (one attempt), and answers
-    `complete()` from a stream, retrying RATE_LIMIT/NETWORK errors per `policy`."""
+    `complete()` from a stream, retrying RATE_LIMIT/NETWORK errors per `policy`.
+    A subclass makes its client in `_connect` (the SDK's own retries off)."""
 
-    _client: Any
-    policy: RetryPolicy
-
-    def _retrying(
+    def __init__(
         self,
-        policy: RetryPolicy | None,
-        sleep: Sleep,
-        on_retry: OnRetry | None,
-        rng: random.Random | None,
+        *,
+        model: str | None = None,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        timeout: float = 60.0,
+        policy: RetryPolicy | None = None,
+        sleep: Sleep = asyncio.sleep,
+        on_retry: OnRetry | None = None,
+        rng: random.Random | None = None,
     ) -> None:
+        self.model = model
         self.policy = policy if policy is not None else RetryPolicy()
         self._sleep, self._on_retry, self._rng = sleep, on_retry, rng
+        self._client = self._connect(api_key, base_url, timeout)
+
+    @abstractmethod
+    def _connect(self, api_key: str | None, base_url: str | None, timeout: float) -> C:
+        """The SDK's client; `ConfigError` when it cannot be made (no key)."""
 
     @abstractmethod
     def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]: ...

@@ -29,10 +29,8 @@ and tool arguments that are not a JSON object (VALIDATION).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-import random
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -46,7 +44,6 @@ from openai.types.chat import (
 )
 
 from ..errors import ConfigError, ErrorClass, ModelError, classify_status, parse_retry_after
-from ..retry import OnRetry, RetryPolicy, Sleep
 from .base import (
     Message,
     ModelRequest,
@@ -72,34 +69,22 @@ STOP_REASONS = {
 }
 
 
-class OpenAIModel(SdkModel):
+class OpenAIModel(SdkModel[openai.AsyncOpenAI]):
     """Answers `ModelRequest`s with an OpenAI-compatible Chat Completions server."""
 
     name = "openai"
 
-    def __init__(
-        self,
-        *,
-        model: str | None = None,
-        api_key: str | None = None,
-        base_url: str | None = None,
-        timeout: float = 60.0,
-        policy: RetryPolicy | None = None,
-        sleep: Sleep = asyncio.sleep,
-        on_retry: OnRetry | None = None,
-        rng: random.Random | None = None,
-    ) -> None:
-        """`model`, when given, wins over `request.model`. `api_key` and `base_url`
-        default to `OPENAI_API_KEY` and `OPENAI_BASE_URL`."""
+    def _connect(
+        self, api_key: str | None, base_url: str | None, timeout: float
+    ) -> openai.AsyncOpenAI:
+        """`api_key` and `base_url` default to `OPENAI_API_KEY` and `OPENAI_BASE_URL`."""
         url = base_url or os.environ.get("OPENAI_BASE_URL") or None
         key = api_key or os.environ.get("OPENAI_API_KEY") or (PLACEHOLDER_KEY if url else None)
         if not key:
             raise ConfigError(
                 "OpenAIModel needs OPENAI_API_KEY, or OPENAI_BASE_URL for a local server"
             )
-        self.model = model
-        self._retrying(policy, sleep, on_retry, rng)
-        self._client = openai.AsyncOpenAI(api_key=key, base_url=url, timeout=timeout, max_retries=0)
+        return openai.AsyncOpenAI(api_key=key, base_url=url, timeout=timeout, max_retries=0)
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
         """One streaming attempt: events as they arrive; `ModelError` on any failure."""

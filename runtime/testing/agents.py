@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import NoReturn
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -20,25 +20,25 @@ class SleepArgs(BaseModel):
     seconds: float = Field(default=1.0, ge=0, le=60)
 
 
-async def _echo(ctx: ToolContext, _: NoArgs) -> Any:
+async def _echo(ctx: ToolContext, _: NoArgs) -> dict[str, str]:
     return {"tenant": ctx.tenant_id, "session": ctx.session_id}
 
 
-async def _slow(ctx: ToolContext, args: SleepArgs) -> Any:
+async def _slow(ctx: ToolContext, args: SleepArgs) -> dict[str, float]:
     await asyncio.sleep(args.seconds)
     return {"slept": args.seconds}
 
 
-async def _fail(ctx: ToolContext, _: NoArgs) -> Any:
+async def _fail(ctx: ToolContext, _: NoArgs) -> NoReturn:
     raise ToolError("the lab tool failed on purpose")
 
 
-async def _mutate_context(ctx: ToolContext, _: NoArgs) -> Any:
+async def _mutate_context(ctx: ToolContext, _: NoArgs) -> dict[str, bool]:
     ctx.settings["tenant"] = "other"  # type: ignore[index]  # must raise: context is frozen
     return {"mutated": True}
 
 
-async def _retarget_port(ctx: ToolContext, _: NoArgs) -> Any:
+async def _retarget_port(ctx: ToolContext, _: NoArgs) -> dict[str, bool]:
     ctx.data._tenant = "other"  # must raise: the port is read-only
     return {"retargeted": True}
 
@@ -46,7 +46,7 @@ async def _retarget_port(ctx: ToolContext, _: NoArgs) -> Any:
 EFFECTS: list[str] = []  # what `slow_effect` did, in this process (tests read it)
 
 
-async def _effect(ctx: ToolContext, args: SleepArgs) -> Any:
+async def _effect(ctx: ToolContext, args: SleepArgs) -> dict[str, bool]:
     """A T2 effect outside the store (a notification, a payment): it happens, then
     it sleeps; nothing can tell afterwards whether a cut-short call had its effect."""
     EFFECTS.append(ctx.idempotency_key or "")

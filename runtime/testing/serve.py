@@ -42,7 +42,7 @@ import urllib.request
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 if TYPE_CHECKING:
     import httpx
@@ -194,36 +194,38 @@ def _tail(text: str, lines: int = 40) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-def start(
-    *args: str,
-    home: str | Path | None = None,
-    env: Mapping[str, str] | None = None,
-    base_env: Mapping[str, str] | None = None,
-    log: Path | None = None,
-    cwd: str | Path | None = None,
-    timeout: float = READY_TIMEOUT_S,
-    attempts: int = 3,
-) -> Served:
+class ServeOptions(TypedDict, total=False):
+    """How `start()` and `served()` run the serve (each optional).
+
+    `home` is its ORCHESTRA_HOME (a temporary directory, removed afterwards, by
+    default); `env` is added to the environment (`base_env`, by default this
+    process's); `log` sends the output to a file instead of memory; `cwd` is its
+    working directory; `timeout` is how long it may take to be ready (s).
+    """
+
+    home: str | Path | None
+    env: Mapping[str, str] | None
+    base_env: Mapping[str, str] | None
+    log: Path | None
+    cwd: str | Path | None
+    timeout: float
+
+
+def start(*args: str, attempts: int = 3, **options: Unpack[ServeOptions]) -> Served:
     """Start `orchestra serve ARGS` and return it once it answers over HTTP (retried
     on another port when the chosen one was taken meanwhile). Prefer `served()`."""
     for attempt in range(1, attempts + 1):
         try:
-            return _start_once(args, home, env, base_env, log, cwd, timeout)
+            return _start_once(args, options)
         except ServeFailed as exc:
             if not exc.bind_error or attempt == attempts:
                 raise
     raise AssertionError("unreachable")
 
 
-def _start_once(
-    args: tuple[str, ...],
-    home: str | Path | None,
-    env: Mapping[str, str] | None,
-    base_env: Mapping[str, str] | None,
-    log: Path | None,
-    cwd: str | Path | None,
-    timeout: float,
-) -> Served:
+def _start_once(args: tuple[str, ...], options: ServeOptions) -> Served:
+    home, env, base_env = options.get("home"), options.get("env"), options.get("base_env")
+    log, timeout = options.get("log"), options.get("timeout", READY_TIMEOUT_S)
     scratch = Path(tempfile.mkdtemp(prefix="orchestra-served-"))
     cleanup = [scratch]
     if home is None:
@@ -249,7 +251,7 @@ def _start_once(
             stdin=subprocess.DEVNULL,
             text=True,
             env=full_env,
-            cwd=cwd,
+            cwd=options.get("cwd"),
             start_new_session=True,  # a process group of its own, as under systemd
         )
     finally:
@@ -277,22 +279,11 @@ def _start_once(
 
 @contextlib.contextmanager
 def served(
-    *args: str,
-    home: str | Path | None = None,
-    env: Mapping[str, str] | None = None,
-    base_env: Mapping[str, str] | None = None,
-    log: Path | None = None,
-    cwd: str | Path | None = None,
-    timeout: float = READY_TIMEOUT_S,
-    stop_timeout: float = STOP_TIMEOUT_S,
+    *args: str, stop_timeout: float = STOP_TIMEOUT_S, **options: Unpack[ServeOptions]
 ) -> Iterator[Served]:
-    """`orchestra serve ARGS` for the duration of the block, stopped cleanly after it.
-
-    `env` is added to the environment (`base_env`, by default this process's);
-    `log` sends the output to a file instead of memory; `home` is the serve's
-    ORCHESTRA_HOME (a temporary directory, removed afterwards, by default).
-    """
-    s = start(*args, home=home, env=env, base_env=base_env, log=log, cwd=cwd, timeout=timeout)
+    """`orchestra serve ARGS` for the duration of the block (see `ServeOptions`),
+    stopped cleanly after it (killed if it has not exited after `stop_timeout`)."""
+    s = start(*args, **options)
     try:
         yield s
     finally:

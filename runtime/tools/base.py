@@ -69,8 +69,8 @@ def _deep_freeze(value: Any) -> Any:
 
 
 Args = dict[str, Any]
-Invoke = Callable[[ToolContext, Args], Awaitable[Any]]
-Check = Callable[[Mapping[str, Any]], Args]
+Invoke = Callable[[ToolContext, Args], Awaitable[object]]  # its result, JSON-able
+Check = Callable[[Mapping[str, object]], Args]
 # Did the call with this context's idempotency key take effect? True, False, or
 # None when the tool cannot tell (then a call cut short has an unknown outcome).
 OutcomeCheck = Callable[[ToolContext], Awaitable[bool | None]]
@@ -97,7 +97,7 @@ class Tool:
     def spec(self) -> ToolSpec:
         return self._spec
 
-    def parse(self, raw: Mapping[str, Any]) -> Args:
+    def parse(self, raw: Mapping[str, object]) -> Args:
         """The validated arguments (`ToolValidationError` names the first bad one)."""
         return self.check(raw)
 

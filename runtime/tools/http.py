@@ -35,7 +35,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 import httpx
 
@@ -117,13 +116,13 @@ class _Endpoint:
             headers["Idempotency-Key"] = ctx.idempotency_key
         return headers
 
-    async def invoke(self, tier: Tier, ctx: ToolContext, args: Args) -> Any:
+    async def invoke(self, tier: Tier, ctx: ToolContext, args: Args) -> object:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.budget_s
         headers = self.call_headers(tier, ctx)
         client = self.client()
 
-        async def attempt() -> Any:
+        async def attempt() -> object:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 raise _NoAnswer
@@ -136,10 +135,10 @@ class _Endpoint:
 
     async def attempts(
         self,
-        attempt: Callable[[], Awaitable[Any]],
+        attempt: Callable[[], Awaitable[object]],
         loop: asyncio.AbstractEventLoop,
         deadline: float,
-    ) -> Any:
+    ) -> object:
         """One attempt, or (idempotent) as many as `RETRY_POLICY` and the budget allow."""
         if not self.section.idempotent:
             try:
@@ -195,7 +194,7 @@ class _Endpoint:
                 f"{self.name}: the connection failed: {_reason(exc)}", sent=True
             ) from exc
 
-    def result(self, response: httpx.Response) -> Any:
+    def result(self, response: httpx.Response) -> object:
         status = response.status_code
         if 200 <= status < 300:
             if "json" in response.headers.get("content-type", "").lower():
@@ -233,7 +232,7 @@ def http_tool(name: str, section: HttpToolSection) -> Tool:
     endpoint = _Endpoint(name, section, resolve_env_refs(f"{where}.headers", section.headers))
     tier = section.tier
 
-    async def invoke(ctx: ToolContext, args: Args) -> Any:
+    async def invoke(ctx: ToolContext, args: Args) -> object:
         return await endpoint.invoke(tier, ctx, args)
 
     return Tool(

@@ -158,8 +158,8 @@ def model_names(server: str, tools: list[str]) -> dict[str, str]:
 def _invoker(
     session: McpSession, qualified: str, tool: str, tier: Tier, idempotent: bool
 ) -> Invoke:
-    async def invoke(ctx: ToolContext, args: Args) -> Any:
-        meta: dict[str, Any] = {TENANT_META_KEY: ctx.tenant_id, SESSION_META_KEY: ctx.session_id}
+    async def invoke(ctx: ToolContext, args: Args) -> object:
+        meta: dict[str, object] = {TENANT_META_KEY: ctx.tenant_id, SESSION_META_KEY: ctx.session_id}
         if tier is not Tier.T1 and ctx.idempotency_key:
             meta[IDEMPOTENCY_META_KEY] = ctx.idempotency_key
         result = await _call(session, qualified, tool, args, meta, idempotent)
@@ -173,7 +173,7 @@ async def _call(
     qualified: str,
     tool: str,
     args: Args,
-    meta: dict[str, Any],
+    meta: dict[str, object],
     idempotent: bool,
 ) -> types.CallToolResult:
     timeout_s = session.section.timeout_ms / 1000
@@ -214,7 +214,7 @@ async def _call(
     raise AssertionError("unreachable")
 
 
-def _result(qualified: str, result: types.CallToolResult) -> Any:
+def _result(qualified: str, result: types.CallToolResult) -> object:
     texts = [c.text for c in result.content if isinstance(c, types.TextContent)]
     if result.is_error:
         raise ToolError(f"{qualified}: {' '.join(texts) or 'the tool reported an error'}")

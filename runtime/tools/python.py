@@ -19,20 +19,23 @@ import inspect
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from importlib import import_module
-from typing import Any, get_type_hints
+from typing import Any, TypeVar, get_type_hints
 
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
 from ..errors import ConfigError, ToolValidationError
 from ..tiers import Tier
-from .base import Args, OutcomeCheck, Tool, ToolContext
+from .base import Args, Check, OutcomeCheck, Tool, ToolContext
 
-Handler = Callable[[ToolContext, Any], Awaitable[Any]]
+M = TypeVar("M", bound=BaseModel)
+Handler = Callable[[ToolContext, M], Awaitable[object]]
+ToolFunction = Callable[..., Awaitable[object]]  # an async function, typed (see above)
+F = TypeVar("F", bound=ToolFunction)
 TOOL_ATTR = "__orchestra_tool__"
 
 
-def _checker(name: str, model: type[BaseModel]) -> Callable[[Mapping[str, Any]], Args]:
-    def check(raw: Mapping[str, Any]) -> Args:
+def _checker(name: str, model: type[BaseModel]) -> Check:
+    def check(raw: Mapping[str, object]) -> Args:
         try:
             parsed = model.model_validate(dict(raw))
         except ValidationError as exc:
@@ -49,16 +52,31 @@ def function_tool(
     name: str,
     tier: Tier,
     description: str,
-    args: type[BaseModel],
-    handler: Handler,
+    args: type[M],
+    handler: Handler[M],
     *,
-    preview: Callable[[Any], str] | None = None,
+    preview: Callable[[M], str] | None = None,
     outcome: OutcomeCheck | None = None,
     idempotent: bool = False,
 ) -> Tool:
     """A tool from an argument model and `handler(ctx, parsed_args)`."""
+    return _model_tool(name, tier, description, args, handler, preview, outcome, idempotent)
 
-    async def invoke(ctx: ToolContext, raw: Args) -> Any:
+
+def _model_tool(
+    name: str,
+    tier: Tier,
+    description: str,
+    args: type[M],
+    handler: Handler[M],
+    preview: Callable[[M], str] | None,
+    outcome: OutcomeCheck | None,
+    idempotent: bool,
+) -> Tool:
+    """The one way a Python tool is built: `args` validates the arguments (and is
+    the schema), `handler(ctx, parsed)` runs it, `preview(parsed)` describes it."""
+
+    async def invoke(ctx: ToolContext, raw: Args) -> object:
         return await handler(ctx, args.model_validate(raw))
 
     def describe(raw: Args) -> str:
@@ -85,11 +103,11 @@ def tool(
     name: str = "",
     idempotent: bool = False,
     outcome: OutcomeCheck | None = None,
-) -> Callable[[Callable[..., Awaitable[Any]]], Callable[..., Awaitable[Any]]]:
+) -> Callable[[F], F]:
     """Mark an async function as a tool of `tier` (T1 runs at once; T2 and T3 are
     proposals). The function stays callable as it was."""
 
-    def mark(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    def mark(fn: F) -> F:
         setattr(
             fn, TOOL_ATTR, from_function(fn, Tier(tier), description, name, idempotent, outcome)
         )
@@ -99,7 +117,7 @@ def tool(
 
 
 def from_function(
-    fn: Callable[..., Awaitable[Any]],
+    fn: ToolFunction,
     tier: Tier,
     description: str = "",
     name: str = "",
@@ -112,7 +130,7 @@ def from_function(
     hints = get_type_hints(fn)
     params = list(inspect.signature(fn).parameters.values())
     takes_ctx = bool(params) and hints.get(params[0].name) is ToolContext
-    fields: dict[str, Any] = {}
+    fields: dict[str, Any] = {}  # create_model's field definitions
     for p in params[1:] if takes_ctx else params:
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
             raise ConfigError(f"tool {fn.__qualname__}: *args/**kwargs have no schema")
@@ -124,25 +142,17 @@ def from_function(
     model = create_model(f"{tool_name}_args", __config__=ConfigDict(extra="forbid"), **fields)
     summary = description or (inspect.getdoc(fn) or tool_name).strip().splitlines()[0]
 
-    async def invoke(ctx: ToolContext, raw: Args) -> Any:
-        kwargs = dict(model.model_validate(raw))
-        return await (fn(ctx, **kwargs) if takes_ctx else fn(**kwargs))
+    def call(ctx: ToolContext, parsed: BaseModel) -> Awaitable[object]:
+        kwargs = dict(parsed)
+        return fn(ctx, **kwargs) if takes_ctx else fn(**kwargs)
 
-    return Tool(
-        tool_name,
-        tier,
-        summary,
-        model.model_json_schema(),
-        invoke,
-        _checker(tool_name, model),
-        idempotent=idempotent,
-        outcome=outcome,
-    )
+    return _model_tool(tool_name, tier, summary, model, call, None, outcome, idempotent)
 
 
 def load_tool(path: str, tier: Tier | None = None, description: str = "") -> Tool:
     """`package.module:function` -> its Tool: a `@tool` function as declared (the
-    config may override its tier), or a plain async function with `tier` given."""
+    config's `tier` and `description`, each when given, override the decorator's),
+    or a plain async function with `tier` given."""
     module, _, attr = path.partition(":")
     try:
         fn = getattr(import_module(module), attr)
@@ -153,6 +163,8 @@ def load_tool(path: str, tier: Tier | None = None, description: str = "") -> Too
         if tier is None:
             raise ConfigError(f"{path!r} is not a @tool function: give it a tier")
         return from_function(fn, tier, description)
-    if tier is not None and tier is not declared.tier:
-        return replace(declared, tier=tier, description=description or declared.description)
-    return declared
+    return replace(
+        declared,
+        tier=declared.tier if tier is None else tier,
+        description=description or declared.description,
+    )

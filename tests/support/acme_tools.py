@@ -42,3 +42,8 @@ async def refund_order(ctx: ToolContext, order_id: str, amount: float = 0.0) -> 
         DOCUMENT, key, _with(f"refund {order_id} {amount:g}")
     )
     return result
+
+
+async def cancel_order(ctx: ToolContext, order_id: str) -> dict[str, Any]:
+    """Cancel an order. (No @tool: the config must give it a tier.)"""
+    return {"order_id": order_id, "cancelled": True}
