@@ -12,10 +12,12 @@ import time
 from collections.abc import AsyncIterator
 
 import ray
+from ray.exceptions import RayError
 
 from runtime import metrics
 from runtime.agents import AgentCatalog
 from runtime.backend_reads import BackendReads
+from runtime.errors import Unavailable
 from runtime.events import TurnEvent
 from runtime.session import create_session
 from runtime.settings import Settings, build_catalog
@@ -116,28 +118,45 @@ class RayBackend(BackendReads):
     async def metrics_texts(self) -> list[bytes]:
         """This process's metrics plus every host's and registry's, and those of at
         most `metrics_max_session_actors` dedicated session actors (a scrape stays
-        bounded however many sessions there are). An actor that does not answer
-        within 2 s is left out of this scrape rather than holding it up."""
-        names = [
-            a["name"]
-            for a in await asyncio.to_thread(ray.util.list_named_actors, all_namespaces=True)
-            if a["namespace"] == self.settings.namespace
-            and a["name"].startswith((HOST_PREFIX, REGISTRY_PREFIX, SESSION_PREFIX))
-        ]
+        bounded however many sessions there are). An actor that is gone by the time
+        it is scraped, or does not answer within 2 s, is left out of this scrape
+        rather than holding it up; Ray unable to list the actors is `Unavailable`."""
+        names = await self._named_actors()
         sessions = [n for n in names if n.startswith(SESSION_PREFIX)]
         names = [n for n in names if not n.startswith(SESSION_PREFIX)]
         names += sessions[: self.metrics_max_session_actors]
-
-        async def scrape(name: str) -> bytes | None:
-            try:
-                handle = ray.get_actor(name, namespace=self.settings.namespace)
-                text: bytes = await asyncio.wait_for(handle.metrics.remote(), timeout=2.0)
-                return text
-            except Exception:
-                return None
-
-        results = await asyncio.gather(*(scrape(n) for n in names))
+        results = await asyncio.gather(*(self._scrape(n) for n in names))
         return [metrics.exposition(), *(r for r in results if r is not None)]
+
+    async def _named_actors(self) -> list[str]:
+        """The names of this deployment's hosts, registry shards and session actors."""
+        try:
+            listed = await asyncio.to_thread(ray.util.list_named_actors, all_namespaces=True)
+        except (RayError, OSError) as exc:  # the GCS restarting or unreachable
+            raise Unavailable(
+                f"cannot list the runtime actors ({type(exc).__name__}); retry", retry_after=1.0
+            ) from exc
+        return [
+            a["name"]
+            for a in listed
+            if a["namespace"] == self.settings.namespace
+            and a["name"].startswith((HOST_PREFIX, REGISTRY_PREFIX, SESSION_PREFIX))
+        ]
+
+    async def _scrape(self, name: str) -> bytes | None:
+        """One actor's metrics; None when it is gone (killed, evicted or being
+        replaced since the listing) or does not answer within 2 s."""
+
+        async def call() -> bytes:
+            # The lookup asks the GCS: off the event loop, and inside the timeout.
+            handle = await asyncio.to_thread(ray.get_actor, name, namespace=self.settings.namespace)
+            text: bytes = await handle.metrics.remote()
+            return text
+
+        try:
+            return await asyncio.wait_for(call(), timeout=2.0)
+        except (ValueError, TimeoutError, RayError, OSError):  # ValueError: no such actor now
+            return None
 
     async def close(self) -> None:
         await self.router.shutdown()

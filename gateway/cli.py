@@ -39,21 +39,10 @@ def say(msg: str) -> None:
 
 def _serve(args: argparse.Namespace) -> int:
     from actors import EmbeddedValkey, connect_ray, ensure_actors, kill_actors
-    from runtime import Settings, build_catalog, with_mcp_tools
+    from runtime import build_catalog, with_mcp_tools
 
     started = time.monotonic()
-    config_data = load_file(args.config) if args.config else {}
-    # Settings (and so the config file) are checked before anything starts.
-    settings = Settings.from_env(
-        config_data=config_data,
-        config_source=args.config or "the config",
-        redis_url=args.redis_url,
-        placement=args.placement,
-        hosts=args.hosts,
-        model=args.model,
-        rate_limit_per_s=args.rate_limit_per_s,
-        rate_limit_burst=args.rate_limit_burst,
-    )
+    settings = serve_settings(args)  # the config file is checked before anything starts
     settings = asyncio.run(with_mcp_tools(settings))  # MCP servers answer, or we stop here
     build_catalog(settings)  # every agent and tool builds, or we stop here
     valkey: EmbeddedValkey | None = None
@@ -102,6 +91,24 @@ def _serve(args: argparse.Namespace) -> int:
             valkey.stop()
         say("stopped cleanly.")
     return 0
+
+
+def serve_settings(args: argparse.Namespace) -> Settings:
+    """`orchestra serve`'s settings: the config file <- the environment <- its flags."""
+    from runtime import Settings
+
+    return Settings.from_env(
+        config_data=load_file(args.config) if args.config else {},
+        config_source=args.config or "the config",
+        redis_url=args.redis_url,
+        placement=args.placement,
+        hosts=args.hosts,
+        model=args.model,
+        rate_limit_per_s=args.rate_limit_per_s,
+        rate_limit_burst=args.rate_limit_burst,
+        unknown_key_rate_per_s=args.unknown_key_rate_per_s,
+        unknown_key_burst=args.unknown_key_burst,
+    )
 
 
 def _reachable(address: str, timeout: float = 1.0) -> bool:
@@ -356,6 +363,13 @@ def parser() -> argparse.ArgumentParser:
         help="per-tenant requests per second, per gateway process (default 200)",
     )
     s.add_argument("--rate-limit-burst", type=int, help="per-tenant burst (default 400)")
+    s.add_argument(
+        "--unknown-key-rate-per-s",
+        type=float,
+        help="requests with unknown API keys per second, per client address and gateway"
+        " process (default 10)",
+    )
+    s.add_argument("--unknown-key-burst", type=int, help="unknown-key burst (default 20)")
     s.add_argument("--redis-url", help="external Redis/Valkey (default: embedded Valkey)")
     s.add_argument("--data-dir", help="embedded Valkey data directory")
     s.add_argument("--config", help="TOML or YAML config file")

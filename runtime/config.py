@@ -53,6 +53,8 @@ class ModelSection(_Section):
 class GatewaySection(_Section):
     rate_limit_per_s: float | None = Field(default=None, gt=0)
     rate_limit_burst: int | None = Field(default=None, gt=0)
+    unknown_key_rate_per_s: float | None = Field(default=None, gt=0)
+    unknown_key_burst: int | None = Field(default=None, gt=0)
     max_message_bytes: int | None = Field(default=None, gt=0)
 
 

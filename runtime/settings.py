@@ -84,6 +84,8 @@ FILE_KEYS: tuple[tuple[str, str, str], ...] = (
     ("model", "seed", "model_seed"),
     ("gateway", "rate_limit_per_s", "rate_limit_per_s"),
     ("gateway", "rate_limit_burst", "rate_limit_burst"),
+    ("gateway", "unknown_key_rate_per_s", "unknown_key_rate_per_s"),
+    ("gateway", "unknown_key_burst", "unknown_key_burst"),
     ("gateway", "max_message_bytes", "max_message_bytes"),
 )
 ENV_KEYS: tuple[tuple[str, str], ...] = (
@@ -98,6 +100,8 @@ ENV_KEYS: tuple[tuple[str, str], ...] = (
     ("ORCHESTRA_MODEL_SEED", "model_seed"),
     ("ORCHESTRA_RATE_LIMIT_PER_S", "rate_limit_per_s"),
     ("ORCHESTRA_RATE_LIMIT_BURST", "rate_limit_burst"),
+    ("ORCHESTRA_UNKNOWN_KEY_RATE_PER_S", "unknown_key_rate_per_s"),
+    ("ORCHESTRA_UNKNOWN_KEY_BURST", "unknown_key_burst"),
     ("ORCHESTRA_RUN_HOLD_MS", "run_hold_ms"),
 )
 

@@ -59,7 +59,7 @@ def directive(text: str) -> Plan:
             continue
         name, _, rest = item.partition(" ")
         name, _, times = name.partition("*")
-        if times and not times.isdigit():
+        if times and not (times.isascii() and times.isdigit()):  # 0-9 only (not ², ٣)
             raise DirectiveError(f"{name}*{times}: the count must be a whole number")
         count = int(times or 1)
         if len(plan) + count > MAX_CALLS:

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 import ray
 
-from actors import kill_actors
+from actors import RayBackend, connect_store, kill_actors
 from actors.common import SESSION_PREFIX
 from runtime.errors import NotFound
 from runtime.tenants import add_tenant
@@ -88,6 +88,41 @@ async def test_a_metrics_scrape_calls_a_bounded_number_of_session_actors(
         texts = await b.metrics_texts()
         # this gateway, the registry, and two of the four session actors
         assert len(texts) == 1 + dedicated.settings.registry_shards + 2
+    finally:
+        await b.close()
+
+
+class KillsAfterListing(RayBackend):
+    """A backend whose scrape finds `victim` listed and then gone (evicted or
+    killed between the listing and its call)."""
+
+    victim = ""
+
+    async def _named_actors(self) -> list[str]:
+        names = await super()._named_actors()
+        assert self.victim in names
+        ray.kill(ray.get_actor(self.victim, namespace=self.settings.namespace), no_restart=True)
+        return names
+
+
+async def test_an_actor_gone_between_listing_and_scraping_is_left_out(dedicated: Stack) -> None:
+    store = await connect_store(
+        dedicated.settings.redis_url, prefix=dedicated.settings.store_prefix
+    )
+    b = KillsAfterListing(dedicated.settings, store)
+    try:
+        for _ in range(100):  # the other tests' idle actors go first (idle_evict_s is 1 s)
+            if not session_actors(dedicated):
+                break
+            await asyncio.sleep(0.1)
+        t, _ = await add_tenant(b.store, "Gone")
+        sid = (await b.create_session(t.tenant_id, "lab", "brief"))[0]["session_id"]
+        await b.send_message(t.tenant_id, sid, "!tools echo", "m")
+        b.victim = SESSION_PREFIX + sid
+        texts = await b.metrics_texts()
+        # this gateway and the registry; the session actor is gone, not an error
+        assert len(texts) == 1 + dedicated.settings.registry_shards
+        assert b.victim not in session_actors(dedicated)
     finally:
         await b.close()
 

@@ -529,6 +529,36 @@ async def test_due_proposals_are_pending_ones_past_their_window(store: Store) ->
     assert [p.proposal_id for p in await store.due_proposals(25.0)] == ["later"]
 
 
+async def test_confirmed_proposals_are_the_sweepers_stuck_confirms_of_every_tenant(
+    store: Store,
+) -> None:
+    saved = prop("saved", status=CONFIRMED, updated_at=3.0)  # saved CONFIRMED outright
+    moved = prop("moved", tenant="t|2").transition(CONFIRMED, at=5.0)  # PENDING, then confirmed
+    fresh = prop("fresh", tenant="t2").transition(CONFIRMED, at=50.0)  # just confirmed
+    await store.save_proposals([saved, prop("pending"), prop("moved", tenant="t|2")], [])
+    await store.save_proposals([moved, fresh], [])
+
+    def ids(found: list[Proposal]) -> set[tuple[str, str]]:
+        return {(p.tenant_id, p.proposal_id) for p in found}
+
+    assert await store.confirmed_proposals(2.0) == []  # none last changed that early
+    assert ids(await store.confirmed_proposals(5.0)) == {("t1", "saved"), ("t|2", "moved")}
+    assert saved in await store.confirmed_proposals(60.0)
+    assert len(await store.confirmed_proposals(60.0)) == 3
+    await store.save_proposals(
+        [
+            saved.transition(ProposalStatus.EXECUTED, at=6.0, result={"ok": True}),
+            moved.transition(ProposalStatus.FAILED, at=6.0, error="boom"),
+        ],
+        [],
+    )
+    assert ids(await store.confirmed_proposals(60.0)) == {("t2", "fresh")}  # moved on: gone
+    await store.save_proposals([fresh.transition(ProposalStatus.EXECUTED, at=51.0)], [])
+    assert await store.confirmed_proposals(100.0) == []
+    if isinstance(store, RedisStore):  # the index lets go too: every sweep reads it
+        assert await store._r.zcard(f"{store._prefix}:confirmed") == 0
+
+
 async def test_a_data_read_is_the_version_and_the_document_together(store: Store) -> None:
     assert await store.data_read("t1", "business") == (0, None)  # no document yet
     await business_write(store, "t1", "k1", "publish_site", {})

@@ -7,10 +7,12 @@ import json
 import pytest
 
 from gateway.auth import Authenticator, KeyCache, RateLimiter, bearer_key
+from gateway.cli import parser, serve_settings
 from gateway.metrics import merge_expositions
 from gateway.sse import frame, turn_events, wants_event_stream, word_chunks
 from runtime import metrics as runtime_metrics
 from runtime.errors import RateLimited
+from runtime.settings import ENV_KEYS
 
 
 class FakeClock:
@@ -94,6 +96,18 @@ async def test_unknown_keys_cost_their_client_not_the_store() -> None:
     assert asked == ["good", "bad0", "bad1"]  # the third guess never reached the store
     assert await auth.tenant_for("good", "10.0.0.1") == "t1"  # a known key still passes
     assert await auth.tenant_for("bad4", "10.0.0.2") is None  # per client address
+
+
+def test_serve_flags_set_both_rate_limits(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ENV_KEYS:
+        monkeypatch.delenv(var[0], raising=False)
+    flags = ["--rate-limit-per-s", "50", "--rate-limit-burst", "60"]
+    flags += ["--unknown-key-rate-per-s", "1.5", "--unknown-key-burst", "4"]
+    s = serve_settings(parser().parse_args(["serve", *flags]))
+    assert (s.rate_limit_per_s, s.rate_limit_burst) == (50, 60)
+    assert (s.unknown_key_rate_per_s, s.unknown_key_burst) == (1.5, 4)
+    s = serve_settings(parser().parse_args(["serve"]))  # not given: the defaults
+    assert (s.unknown_key_rate_per_s, s.unknown_key_burst) == (10, 20)
 
 
 def test_token_bucket() -> None:

@@ -228,6 +228,23 @@ def test_service_settings_from_file_env_and_flags(monkeypatch: pytest.MonkeyPatc
     assert Settings.from_env(config_data=file, rate_limit_per_s=None).rate_limit_per_s == 7
 
 
+def test_the_unknown_key_limit_from_file_env_and_flags(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("ORCHESTRA_UNKNOWN_KEY_RATE_PER_S", "ORCHESTRA_UNKNOWN_KEY_BURST"):
+        monkeypatch.delenv(var, raising=False)
+    assert (Settings().unknown_key_rate_per_s, Settings().unknown_key_burst) == (10, 20)
+    file = {"gateway": {"unknown_key_rate_per_s": 2, "unknown_key_burst": 3}}
+    s = Settings.from_env(config_data=file)
+    assert (s.unknown_key_rate_per_s, s.unknown_key_burst) == (2, 3)
+    with pytest.raises(ConfigError, match=r"\[gateway\] unknown_key_burst"):
+        Settings.from_env(config_data={"gateway": {"unknown_key_burst": 0}})
+    monkeypatch.setenv("ORCHESTRA_UNKNOWN_KEY_RATE_PER_S", "4.5")
+    monkeypatch.setenv("ORCHESTRA_UNKNOWN_KEY_BURST", "6")
+    s = Settings.from_env(config_data=file)
+    assert (s.unknown_key_rate_per_s, s.unknown_key_burst) == (4.5, 6)  # the environment wins
+    s = Settings.from_env(config_data=file, unknown_key_rate_per_s=7, unknown_key_burst=None)
+    assert (s.unknown_key_rate_per_s, s.unknown_key_burst) == (7, 6)  # then a given flag
+
+
 def test_a_bad_service_setting_names_its_key() -> None:
     with pytest.raises(ConfigError, match=r"\[gateway\] rate_limit_per_s"):
         Settings.from_env(config_data={"gateway": {"rate_limit_per_s": -1}})

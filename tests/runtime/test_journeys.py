@@ -190,6 +190,9 @@ def test_resolve_day() -> None:
         ("!tools echo " + "x" * 5000, "at most 4096 characters"),
         ("!tools echo {not json", "are not JSON"),
         ("!tools echo*two", "must be a whole number"),
+        ("!tools echo*\u00b2", "must be a whole number"),  # superscript two: int() refuses it
+        ("!tools echo*\u0663", "must be a whole number"),  # Arabic-Indic three: int() takes it
+        ("!tools echo*\uff13", "must be a whole number"),  # fullwidth three
     ],
 )
 async def test_a_bad_directive_is_answered_clearly_and_runs_nothing(

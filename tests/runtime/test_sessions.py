@@ -273,20 +273,32 @@ async def test_a_message_whose_save_failed_runs_again_on_retry(make_harness: Mak
 
 
 class SlowLoads(MemoryStore):
-    """Loading a session takes a while (a store round trip under load)."""
+    """Loading a session takes a while (a store round trip under load): the record
+    is read, then arrives late, so a close can land in between and the load
+    returns the record as it was read (still `active`)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.record_read = asyncio.Event()
 
     async def get_session(self, tenant_id: str, session_id: str) -> Any:
+        rec = await super().get_session(tenant_id, session_id)
+        self.record_read.set()
         await asyncio.sleep(0.05)
-        return await super().get_session(tenant_id, session_id)
+        return rec
 
 
 async def test_a_close_while_the_session_loads_closes_it(make_harness: MakeHarness) -> None:
-    h = make_harness(store=SlowLoads())
+    store = SlowLoads()
+    h = make_harness(store=store)
     sid = await h.session()
     h.rt.pool.evict_idle(-1)  # not in memory: the next message loads it
-    first, closed = await asyncio.gather(
-        h.send(sid, "!tools echo"), h.rt.close_session(TENANT, sid)
-    )
+
+    async def close_mid_load() -> Any:
+        await store.record_read.wait()  # the load holds an `active` record now
+        return await h.rt.close_session(TENANT, sid)
+
+    first, closed = await asyncio.gather(h.send(sid, "!tools echo"), close_mid_load())
     assert first["tool_calls"][0]["status"] == "ok"  # sent before the close: it ran
     assert closed == {"status": "closed"}
     with pytest.raises(SessionClosed):
