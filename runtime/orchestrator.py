@@ -422,7 +422,7 @@ class BaseOrchestrator(ABC):
     ) -> ToolResultBlock:
         tier = tool.tier.value if tool else "T1"
         turn.calls.append({"tool": use.name, "tier": tier, "status": status})
-        turn.send(ToolCallEvent(use.name, tier, status))
+        turn.send(ToolCallEvent.ended(use.name, tier, status))
         turn.audit.append(
             self._event(
                 turn.state.record,
