@@ -272,12 +272,22 @@ class SessionRouter:
         ).remote(self.settings.model_dump(), "dedicated", name)
 
     async def call(self, session_id: str, make: MakeOp, sink: Sink | None = None) -> Any:
-        """Run one op where the session lives, following redirects."""
+        """Run one op where the session lives, following redirects; a streaming op
+        whose events already reached `sink` is not sent again (the client would
+        see its turn twice): it fails `Unavailable` instead."""
         self._maybe_refresh()
         name = self.actor_name(session_id)
+        streamed = False
+
+        def forward(event: TurnEvent) -> None:
+            nonlocal streamed
+            streamed = True
+            if sink is not None:
+                sink(event)
+
         for hop in range(MAX_HOPS):
             client = await self._client(name)
-            outcome = await client.submit(make, hop > 0, sink)
+            outcome = await client.submit(make, hop > 0, forward if sink is not None else None)
             if outcome.ok:
                 self._hint(session_id, name)
                 return outcome.value
@@ -287,6 +297,13 @@ class SessionRouter:
                     self._hints.pop(session_id, None)
                 raise error
             name = error.owner or self.ring.owner_of(session_id)
+            if streamed:  # the host lost the session at save: nothing of the turn was kept
+                self._hint(session_id, name)
+                raise Unavailable(
+                    f"session {session_id} moved to another host while its reply streamed; "
+                    "nothing of this turn was saved: send the message again",
+                    retry_after=1.0,
+                ) from error
         raise Unavailable(f"session {session_id} is moving between hosts; retry", retry_after=1.0)
 
     async def send(

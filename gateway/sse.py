@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Iterator
 
 from starlette.responses import StreamingResponse
 
-from runtime import DoneEvent, ErrorEvent, StartEvent, TurnEvent, TurnOut
+from runtime import DoneEvent, ErrorEvent, StartEvent, ToolCallEvent, TurnEvent, TurnOut
 
 from .responses import dumps
 
@@ -59,7 +59,8 @@ def turn_events(result: TurnOut) -> Iterator[tuple[str, bytes]]:
     for chunk in word_chunks(str(result.get("reply", ""))):
         yield "token", dumps({"text": chunk})
     for call in result.get("tool_calls", []):
-        yield "tool_call", dumps(call)
+        ended = ToolCallEvent.ended(call["tool"], call["tier"], call["status"])
+        yield "tool_call", dumps(ended.data())
     for proposal in result.get("proposals", []):
         yield "proposal", dumps(proposal)
     yield "done", dumps(result)

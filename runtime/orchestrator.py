@@ -199,6 +199,9 @@ class BaseOrchestrator(ABC):
         new: list[Message] = [Message("user", (TextBlock(text),), at=now)]
         reply = await self._loop(turn, system, new, store)
         self._drain_breaker(turn)
+        # The reply holds the text the model wrote before its tool calls too: it is
+        # kept once, in the turn's last message, not also beside the tool uses.
+        new = [_tool_uses_only(m) for m in new]
 
         final = " ".join(
             [exhausted_message(t) for t in turn.exhausted]
@@ -262,6 +265,10 @@ class BaseOrchestrator(ABC):
         )
 
     async def _loop(self, turn: TurnScratch, system: str, new: list[Message], store: Store) -> str:
+        """The model's turn: it answers, calls tools, answers again... The reply is all
+        the text it wrote, in order (what the `token` events streamed), also the text
+        it wrote before a tool call."""
+        said: list[str] = []
         budget = self.config.recursion_budget
         max_steps = budget.T1 + budget.T2 + budget.T3 + 3
         for _ in range(max_steps):
@@ -272,14 +279,18 @@ class BaseOrchestrator(ABC):
             except Exception as exc:
                 cls = classify(exc)
                 metrics.ERRORS.labels(self.agent, cls.value).inc()
-                return f"Sorry, I couldn't reach my language model ({cls.value}). Please try again."
+                sorry = (
+                    f"Sorry, I couldn't reach my language model ({cls.value}). Please try again."
+                )
+                return _then("".join(said), sorry)
+            said.append(response.text)
             uses = response.tool_uses
             if not uses:
-                return response.text
+                return "".join(said)
             new.append(Message("assistant", response.content, at=self.clock()))
             results = [await self._call(turn, use, store) for use in uses]
             new.append(Message("user", tuple(results), at=self.clock()))
-        return "I stopped here because this request needed too many steps."
+        return _then("".join(said), "I stopped here because this request needed too many steps.")
 
     async def _complete(
         self, turn: TurnScratch, system: str, messages: list[Message]
@@ -421,7 +432,7 @@ class BaseOrchestrator(ABC):
     ) -> ToolResultBlock:
         tier = tool.tier.value if tool else "T1"
         turn.calls.append({"tool": use.name, "tier": tier, "status": status})
-        turn.send(ToolCallEvent(use.name, tier, status))
+        turn.send(ToolCallEvent.ended(use.name, tier, status))
         turn.audit.append(
             self._event(
                 turn.state.record,
@@ -453,3 +464,15 @@ class BaseOrchestrator(ABC):
             "tenant_id": rec.tenant_id,
             **extra,
         }
+
+
+def _then(said: str, note: str) -> str:
+    """The model's text, then a note of ours (not streamed) after a space."""
+    return f"{said} {note}" if said else note
+
+
+def _tool_uses_only(msg: Message) -> Message:
+    """An assistant message that called tools, without its text (the reply has it)."""
+    if msg.role != "assistant" or not msg.tool_uses or not msg.text:
+        return msg
+    return Message("assistant", msg.tool_uses, at=msg.at)

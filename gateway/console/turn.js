@@ -3,10 +3,13 @@
 // `proposal`, then `done` or `error`).
 //
 // Tokens append to the turn's current reply bubble as text nodes; a tool
-// call shows inline with its tier, first as `started`, then updated in place
-// by its end status (ok, error, timeout, proposed, blocked...). `done` carries
-// the whole turn: whatever the stream did not show (a gateway that sends no
-// tokens, a reply that differs from the tokens) is reconciled from it.
+// call shows inline with its tier, first as `started` (a tool that runs),
+// then updated in place by its end: the event's `reason` when it has one
+// (unknown, invalid, exhausted, breaker_open: the detail the JSON body's
+// tool_calls give), else its status (ok, error, timeout, proposed, blocked).
+// `done` carries the whole turn: whatever the stream did not show (a gateway
+// that sends no tokens, a reply that differs from the tokens) is reconciled
+// from it.
 
 import { el, setText } from "./dom.js";
 
@@ -19,8 +22,13 @@ export function messageNode(role, who, text) {
   );
 }
 
+/** What a call's line says: the detail when the event has one. */
+function shown(call) {
+  return call.reason || call.status;
+}
+
 export function toolCallNode(call) {
-  const status = el("span", { class: `tool-status s-${call.status}` }, call.status);
+  const status = el("span", { class: `tool-status s-${call.status}` }, shown(call));
   const node = el(
     "p",
     { class: "toolcall" },
@@ -35,9 +43,9 @@ export function toolCallNode(call) {
   return node;
 }
 
-export function setToolStatus(node, status) {
-  setText(node.statusNode, status);
-  node.statusNode.className = `tool-status s-${status}`;
+export function setToolStatus(node, call) {
+  setText(node.statusNode, shown(call));
+  node.statusNode.className = `tool-status s-${call.status}`;
 }
 
 export class TurnView {
@@ -74,7 +82,7 @@ export class TurnView {
     this.sawToolCalls = true;
     const waiting = this.started.get(call.tool) || [];
     if (call.status !== "started" && waiting.length) {
-      setToolStatus(waiting.shift(), call.status);
+      setToolStatus(waiting.shift(), call);
       return;
     }
     const node = toolCallNode(call);

@@ -122,6 +122,12 @@ class ScriptedModel:
             return 0.0
         return median * math.exp(self._rng.gauss(0.0, self.sigma)) if self.sigma else median
 
+    def delay(self) -> float:
+        """The wait before a call's first token: `latency_s` and `ttft_s`, each drawn
+        anew (lognormal around its median with `sigma`; fixed when it is 0). Every
+        call of `stream` or `complete` draws one, in call order."""
+        return self._draw(self.latency_s) + self._draw(self.ttft_s)
+
     def _reply(self, request: ModelRequest) -> tuple[str, ToolUseBlock | None]:
         if request.purpose == "summary":
             texts = [m.text for m in request.messages if m.role == "user" and m.text]
@@ -143,7 +149,7 @@ class ScriptedModel:
         return request.script(raw, tools) if request.script is not None else []
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
-        delay = self._draw(self.latency_s) + self._draw(self.ttft_s)
+        delay = self.delay()
         if delay:
             await asyncio.sleep(delay)
         text, use = self._reply(request)
@@ -161,7 +167,7 @@ class ScriptedModel:
     async def complete(self, request: ModelRequest) -> ModelResponse:
         if self.tokens_per_s > 0:  # paced: as long as the stream takes
             return await collect(self.stream(request))
-        delay = self._draw(self.latency_s) + self._draw(self.ttft_s)
+        delay = self.delay()
         if delay:
             await asyncio.sleep(delay)
         text, use = self._reply(request)  # what `stream` would yield, collected

@@ -6,16 +6,21 @@ import asyncio
 import subprocess
 import sys
 import time
+import uuid
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 import ray
 
 from actors import RayBackend, rendezvous
-from actors.ops import Ack, Delivery, Outcome
+from actors.ops import Ack, Delivery, Outcome, SendOp
 from actors.outbox import Hold, Outbox
-from actors.router import HostClient, MakeOp
+from actors.router import HostClient, MakeOp, SessionRouter
+from runtime.errors import NotOwner, Unavailable, error_to_wire
+from runtime.events import StartEvent, TokenEvent, TurnEvent
+from runtime.settings import Settings
 from runtime.tenants import add_tenant
 from tests.conftest import Stack
 
@@ -192,3 +197,90 @@ async def test_replies_made_together_come_back_in_the_batchs_own_call(ray_sessio
     assert client.calls == 1 and await client.handle.deliveries.remote() == 0
     assert await value(slow) == "slow"
     assert await client.handle.deliveries.remote() == 1  # the slow one came by poll
+
+
+@ray.remote(num_cpus=0)
+class LeaseLoser:
+    """A session host with SessionHost's `run`/`poll` protocol for sends. With an
+    `owner`, it loses the session to `owner` at save (`not_owner`), after the turn's
+    first events went out if `streams` (a lease lost mid-turn), before any if not
+    (a plain redirect). Without one, it streams and answers the turn."""
+
+    def __init__(self, owner: str = "", streams: bool = True) -> None:
+        self.owner = owner
+        self.streams = streams
+        self.box = Outbox()
+        self.ops = 0
+
+    async def run(self, caller: str, seq: int, ops: list[SendOp], floor: int) -> Ack:
+        for op in ops:
+            self.ops += 1
+            if op.stream and (self.streams or not self.owner):
+                self.box.event(op.op_id, StartEvent())
+                self.box.event(op.op_id, TokenEvent("Hel" if self.owner else "Hello"))
+            if self.owner:
+                lost = NotOwner("the lease was lost at save", self.owner)
+                self.box.outcome(Outcome(op.op_id, False, error_to_wire(lost)))
+            else:
+                reply = {"reply": "Hello", "proposals": [], "tool_calls": [], "usage": {}}
+                self.box.outcome(Outcome(op.op_id, True, reply))
+        return Ack(len(ops))
+
+    async def poll(self, caller: str) -> Delivery:
+        return await self.box.next(20.0)
+
+    async def count(self) -> int:
+        return self.ops
+
+
+async def moving_session(streams: bool) -> tuple[SessionRouter, str, list[Any]]:
+    """A router over two stand-in hosts; the session's ring host loses it to the other."""
+    settings = Settings(namespace=f"orc-test-move-{uuid.uuid4().hex[:8]}", hosts=2)
+    router = SessionRouter(settings)
+    sid = "s_moving"
+    first = router.actor_name(sid)
+    other = next(h for h in router.hosts if h != first)
+    hosts = [
+        LeaseLoser.options(name=first, namespace=settings.namespace).remote(other, streams),  # type: ignore[attr-defined]
+        LeaseLoser.options(name=other, namespace=settings.namespace).remote(),  # type: ignore[attr-defined]
+    ]
+    await asyncio.gather(*(h.count.remote() for h in hosts))  # both are up
+    return router, sid, hosts
+
+
+@pytest.mark.ray
+async def test_a_streamed_turn_whose_host_lost_the_session_is_not_sent_again(
+    ray_session: None,
+) -> None:
+    """Its tokens reached the client: a re-send to the new owner would stream the
+    turn twice. It fails `unavailable` with retry advice (the stream's `error`
+    event), and no other host runs it."""
+    router, sid, (lost, owner) = await moving_session(streams=True)
+    seen: list[TurnEvent] = []
+    try:
+        with pytest.raises(Unavailable) as caught:
+            await router.send("t_1", sid, "hello", "m-1", sink=seen.append)
+        assert type(caught.value) is Unavailable and caught.value.retry_after == 1.0
+        assert seen == [StartEvent(), TokenEvent("Hel")]  # the turn's tokens, once
+        assert await lost.count.remote() == 1 and await owner.count.remote() == 0
+    finally:
+        await router.shutdown()
+        for h in (lost, owner):
+            ray.kill(h)
+
+
+@pytest.mark.ray
+async def test_a_redirect_before_the_turn_streamed_is_followed(ray_session: None) -> None:
+    """The usual redirect (nothing streamed yet): the op goes on to the owner, and
+    the client sees its turn once."""
+    router, sid, (lost, owner) = await moving_session(streams=False)
+    seen: list[TurnEvent] = []
+    try:
+        result = await router.send("t_1", sid, "hello", "m-1", sink=seen.append)
+        assert result["reply"] == "Hello"
+        assert seen == [StartEvent(), TokenEvent("Hello")]
+        assert await lost.count.remote() == 1 and await owner.count.remote() == 1
+    finally:
+        await router.shutdown()
+        for h in (lost, owner):
+            ray.kill(h)

@@ -388,7 +388,9 @@ def test_a_tripped_breaker_shows_when_it_half_opens(
     expect(state).to_contain_text(re.compile(r"open: half-open in (0:[0-5]\d|1:00)"))
     expect(state).to_contain_text("T1 3 · T2 0 · T3 0")
     type_message(page, "!tools echo")
-    expect(log.locator(".toolcall").last).to_have_text(re.compile(r"echo\s+T1\s+breaker_open"))
+    blocked = log.locator(".toolcall").last
+    expect(blocked).to_have_text(re.compile(r"echo\s+T1\s+breaker_open"))  # the event's reason
+    expect(blocked.locator(".tool-status")).to_have_class("tool-status s-blocked")  # its status
     expect(page.get_by_role("region", name="Audit")).to_contain_text("breaker closed → open")
 
 

@@ -129,3 +129,31 @@ def test_a_repeated_message_replays_its_saved_turn(api: httpx.Client) -> None:
     assert api.post(url, json=body).json() == first[-1][1]  # and as JSON
     history = api.get(f"/v1/sessions/{s['session_id']}/messages").json()["messages"]
     assert [m["role"] for m in history] == ["user", "assistant"]  # one turn, not three
+
+
+def test_tool_call_events_speak_api_md_statuses(api: httpx.Client) -> None:
+    """A `tool_call` event ends with one of API.md's statuses; the JSON body's finer
+    one (`unknown`, `invalid`, `exhausted`...) comes along as `reason`. Refused calls
+    never ran: they have no `started` event. A replay says the same."""
+    s = new_session(api, "lab")
+    url = f"/v1/sessions/{s['session_id']}/messages"
+    body = {"text": '!tools nope; slow {"seconds": -1}; echo*10', "message_id": "m-statuses"}
+    with api.stream("POST", url, json=body, headers=SSE) as r:
+        events = parse_sse(r.read().decode())
+    calls = [d for n, d in events if n == "tool_call"]
+    ran = [{"tool": "echo", "tier": "T1", "status": status} for status in ("started", "ok")]
+    assert calls == [
+        {"tool": "nope", "tier": "T1", "status": "error", "reason": "unknown"},
+        {"tool": "slow", "tier": "T1", "status": "error", "reason": "invalid"},
+        *ran * 9,
+        {"tool": "echo", "tier": "T1", "status": "blocked", "reason": "exhausted"},
+    ]
+    done = events[-1][1]
+    assert [c["status"] for c in done["tool_calls"]] == ["unknown", "invalid"] + ["ok"] * 9 + [
+        "exhausted"
+    ]  # the JSON body keeps the detail
+    with api.stream("POST", url, json=body, headers=SSE) as r:
+        replayed = parse_sse(r.read().decode())
+    ended = [c for c in calls if c["status"] != "started"]
+    assert [d for n, d in replayed if n == "tool_call"] == ended
+    assert replayed[-1] == events[-1]

@@ -37,6 +37,8 @@ from tests.support.fake_anthropic import (
     message_end,
     message_start,
     stream,
+    text_block,
+    tool_block,
 )
 from tests.support.sse_server import Hold, Reply
 
@@ -147,3 +149,46 @@ def test_a_client_that_leaves_mid_stream_does_not_cancel_the_turn(
         assert replay[-1] == ("done", again.json())
         assert json.dumps(replay[-1][1]) == json.dumps(again.json())
         assert history(api, sid) == ["user", "assistant"]
+
+
+def test_text_before_a_tool_call_is_part_of_the_reply(
+    live: LiveServer, fake: FakeAnthropic
+) -> None:
+    """The model writes, calls a tool, writes again: the reply is all it wrote, in
+    order, exactly as the tokens streamed it, in SSE and in JSON alike."""
+
+    def talk_tool_talk() -> None:
+        fake.queue(
+            stream(
+                message_start(),
+                text_block(0, "Let me ", "look. "),
+                tool_block(1, "tu_1", "list_services", "{", "}"),
+                message_end("tool_use"),
+            ),
+            text_stream("Here ", "they are."),
+        )
+
+    said = "Let me look. Here they are."
+    with live.client("A") as api:
+        talk_tool_talk()
+        sid = session(api)
+        url = f"/v1/sessions/{sid}/messages"
+        with api.stream("POST", url, json={"text": "what do you offer?"}, headers=SSE) as r:
+            events = parse_sse(r.read().decode())
+        names = [n for n, _ in events]
+        assert names == ["token"] * 2 + ["tool_call"] * 2 + ["token"] * 2 + ["done"]
+        done = events[-1][1]
+        assert "".join(d["text"] for n, d in events if n == "token") == done["reply"] == said
+        messages = api.get(url).json()["messages"]
+        assert [(m["role"], m["content"]) for m in messages] == [
+            ("user", "what do you offer?"),
+            ("assistant", said),  # once: not also beside the tool call
+        ]
+
+        talk_tool_talk()
+        plain = api.post(
+            f"/v1/sessions/{session(api)}/messages", json={"text": "what do you offer?"}
+        )
+        assert plain.status_code == 200
+        assert plain.json()["reply"] == done["reply"]
+        assert plain.json()["tool_calls"] == done["tool_calls"]
