@@ -164,6 +164,10 @@ class RequestInvalid(BadRequest):
     def details(self) -> WireDetails:
         return {"fields": self.fields}
 
+    @classmethod
+    def from_wire(cls, message: str, wire: WireError) -> OrchestraError:
+        return cls(message, list(wire.get("fields", [])))
+
 
 class Unauthorized(OrchestraError):
     code, http_status = "unauthorized", 401
@@ -198,7 +202,7 @@ class _RetryLater(OrchestraError):
 
     @classmethod
     def from_wire(cls, message: str, wire: WireError) -> OrchestraError:
-        return cls(message, float(wire.get("retry_after") or RETRY_AFTER_S))
+        return cls(message, float(wire.get("retry_after", RETRY_AFTER_S)))
 
 
 class RateLimited(_RetryLater):
@@ -296,8 +300,8 @@ for _cls in _TREE:
 
 
 def error_classes() -> list[type[OrchestraError]]:
-    """Every class of the tree, a parent before its children."""
-    return list(_TREE)
+    """Every public class of the tree, a parent before its children."""
+    return [cls for cls in _TREE if not cls.__name__.startswith("_")]
 
 
 def code_for_status(status: int) -> str:
@@ -328,7 +332,10 @@ def error_to_wire(exc: BaseException) -> WireError:
 def error_from_wire(wire: WireError) -> OrchestraError:
     """The exception a wire form stands for (an unknown type: `OrchestraError`)."""
     cls = _BY_CODE.get(str(wire.get("type")), OrchestraError)
-    return cls.from_wire(str(wire.get("message", "")), wire)
+    err = cls.from_wire(str(wire.get("message", "")), wire)
+    if "retry_after" in wire:
+        err.retry_after = float(wire["retry_after"])
+    return err
 
 
 def http_status_of(wire: WireError) -> int:
