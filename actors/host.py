@@ -181,7 +181,7 @@ class SessionHost:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._first_beat.wait(), LEASE_TTL_S / 2)
             if time.monotonic() >= self._alive_until:
-                raise Unavailable("this session host cannot reach the store", retry_after=1.0)
+                raise Unavailable("this session host cannot reach the store")
             done(Outcome(op.op_id, True, await self._result(op, box)))
         except Exception as exc:
             ok, wire = failed(exc)

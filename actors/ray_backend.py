@@ -134,7 +134,7 @@ class RayBackend(BackendReads):
             listed = await asyncio.to_thread(ray.util.list_named_actors, all_namespaces=True)
         except (RayError, OSError) as exc:  # the GCS restarting or unreachable
             raise Unavailable(
-                f"cannot list the runtime actors ({type(exc).__name__}); retry", retry_after=1.0
+                f"cannot list the runtime actors ({type(exc).__name__}); retry"
             ) from exc
         return [
             a["name"]

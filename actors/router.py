@@ -173,9 +173,7 @@ class HostClient:
 
     def _fail(self, op_ids: list[int], exc: BaseException) -> None:
         self.dead = True  # the router resolves the actor afresh next time
-        wire = error_to_wire(
-            Unavailable(f"session host unavailable ({type(exc).__name__}); retry", retry_after=1.0)
-        )
+        wire = error_to_wire(Unavailable(f"session host unavailable ({type(exc).__name__}); retry"))
         for op_id in op_ids:
             waiter = self._waiters.pop(op_id, None)
             if waiter is not None and not waiter.outcome.done():
@@ -258,7 +256,7 @@ class SessionRouter:
                 )
         except (ValueError, RayError) as exc:  # not started, or being replaced
             self._refreshed = 0.0  # re-read the ring at the next call
-            raise Unavailable(f"session host {name} is not available", retry_after=1.0) from exc
+            raise Unavailable(f"session host {name} is not available") from exc
         client = HostClient(handle, name)
         self._clients[name] = client
         return client
@@ -302,9 +300,8 @@ class SessionRouter:
                 raise Unavailable(
                     f"session {session_id} moved to another host while its reply streamed; "
                     "nothing of this turn was saved: send the message again",
-                    retry_after=1.0,
                 ) from error
-        raise Unavailable(f"session {session_id} is moving between hosts; retry", retry_after=1.0)
+        raise Unavailable(f"session {session_id} is moving between hosts; retry")
 
     async def send(
         self,

@@ -3,7 +3,8 @@
 Every error is `{"error": {"type": "<snake_case>", "message": "..."}}`, the wire
 form of runtime.errors (the one mapping table: each error class carries its
 code, HTTP status and Retry-After); an invalid proposal transition adds
-`"status": <current status>`. No handler ever returns a stack trace; an
+`"status": <current status>`, a retryable error (429, 503) `"retry_after"`:
+whole seconds, the value of its `Retry-After` header. No handler ever returns a stack trace; an
 unexpected exception is a generic 500 (the guard in `gateway.middleware` logs it).
 """
 
@@ -22,28 +23,13 @@ from runtime import (
     OrchestraError,
     RequestInvalid,
     WireError,
+    code_for_status,
     error_to_wire,
     http_status_of,
     retry_after_header,
 )
 
 from .responses import FastJSON
-
-_TYPE_BY_STATUS: dict[int, str] = {
-    400: "bad_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    406: "not_acceptable",
-    409: "conflict",
-    413: "payload_too_large",
-    415: "unsupported_media_type",
-    422: "validation_error",
-    429: "rate_limited",
-    500: "internal_error",
-    503: "unavailable",
-}
 
 _MAX_VALIDATION_ITEMS = 5
 _PRIVATE = ("owner", "target", "error_class")  # wire fields that stay inside the runtime
@@ -62,16 +48,25 @@ def error_response(
     extra: Mapping[str, Any] | None = None,
 ) -> Response:
     """An error the HTTP layer itself answers (no such route, body too large...)."""
-    kind = type_ or _TYPE_BY_STATUS.get(status, "http_error")
+    kind = type_ or code_for_status(status)
     return FastJSON(error_body(kind, message, **(extra or {})), status_code=status, headers=headers)
+
+
+def public_error(wire: WireError) -> dict[str, Any]:
+    """The API.md error object of a wire form: its private fields dropped, and
+    `retry_after` in whole seconds, the number the `Retry-After` header says."""
+    body: dict[str, Any] = {k: v for k, v in wire.items() if k not in _PRIVATE}
+    if "retry_after" in wire:
+        body["retry_after"] = int(retry_after_header(wire["retry_after"]))
+    return body
 
 
 def wire_error_response(wire: WireError, headers: Mapping[str, str] | None = None) -> Response:
     """The response for an error in wire form (`runtime.errors.error_to_wire`)."""
-    body = {k: v for k, v in wire.items() if k not in _PRIVATE}
+    body = public_error(wire)
     out = dict(headers or {})
-    if "retry_after" in wire:
-        out["Retry-After"] = retry_after_header(wire["retry_after"])
+    if "retry_after" in body:
+        out["Retry-After"] = str(body["retry_after"])
     return FastJSON({"error": body}, status_code=http_status_of(wire), headers=out)
 
 

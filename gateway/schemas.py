@@ -58,6 +58,10 @@ class ErrorDetail(BaseModel):
     status: ProposalStatus | None = Field(
         default=None, description="`invalid_transition` only: the proposal's current status."
     )
+    retry_after: int | None = Field(
+        default=None,
+        description="429 and 503: whole seconds to wait, the value of the Retry-After header.",
+    )
 
 
 class ErrorBody(BaseModel):

@@ -22,6 +22,7 @@ from starlette.responses import StreamingResponse
 
 from runtime import DoneEvent, ErrorEvent, StartEvent, ToolCallEvent, TurnEvent, TurnOut
 
+from .errors import public_error
 from .responses import dumps
 
 MEDIA_TYPE = "text/event-stream"
@@ -85,6 +86,13 @@ def replay_turn(result: TurnOut) -> StreamingResponse:
     return StreamingResponse(body(), media_type=MEDIA_TYPE, headers=_HEADERS)
 
 
+def _data(event: TurnEvent) -> object:
+    """An event's data; an `error` is the same error object as a response's."""
+    if isinstance(event, ErrorEvent):
+        return {"error": public_error(event.error)}
+    return event.data()
+
+
 async def stream_events(events: AsyncIterator[TurnEvent]) -> StreamingResponse:
     """The response for a turn's event stream; raises (before any byte is sent)
     when the turn never started, so that error is a plain JSON response."""
@@ -106,7 +114,7 @@ async def stream_events(events: AsyncIterator[TurnEvent]) -> StreamingResponse:
                 except StopAsyncIteration:
                     return
                 if not isinstance(event, StartEvent):
-                    yield frame(event.kind, dumps(event.data()), i)
+                    yield frame(event.kind, dumps(_data(event)), i)
                     i += 1
                 if isinstance(event, DoneEvent | ErrorEvent):
                     return

@@ -11,6 +11,8 @@ from .book import ProposalBook
 from .config import ConfigFile, load_file, parse_config
 from .data import Change, DataStore, StoreData, TenantData, TurnData
 from .errors import (
+    RETRY_AFTER_S,
+    RETRY_NOT_READY_S,
     BadRequest,
     ConfigError,
     Conflict,
@@ -32,6 +34,7 @@ from .errors import (
     Unavailable,
     WireError,
     classify,
+    code_for_status,
     error_from_wire,
     error_to_wire,
     http_status_of,
@@ -81,6 +84,8 @@ __all__ = [
     "MAX_PAGE",
     "PRESETS",
     "REQUEST_ID",
+    "RETRY_AFTER_S",
+    "RETRY_NOT_READY_S",
     "AgentCatalog",
     "AgentOut",
     "AuditEvent",
@@ -158,6 +163,7 @@ __all__ = [
     "build_catalog",
     "build_model",
     "classify",
+    "code_for_status",
     "configure_logging",
     "create_session",
     "error_from_wire",

@@ -7,12 +7,13 @@ Every method takes the caller's tenant; anything of another tenant is
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol
 
 from .events import TurnEvent
 from .proposals import ProposalStatus
 from .shapes import (
     AgentOut,
+    AuditEvent,
     ChatMessage,
     CloseOut,
     ProposalOut,
@@ -70,7 +71,7 @@ class Backend(Protocol):
     async def get_proposal(self, tenant_id: str, proposal_id: str) -> ProposalOut: ...
     async def confirm(self, tenant_id: str, proposal_id: str) -> ProposalOut: ...
     async def reject(self, tenant_id: str, proposal_id: str) -> ProposalOut: ...
-    async def audit(self, tenant_id: str, session_id: str | None) -> list[dict[str, Any]]: ...
+    async def audit(self, tenant_id: str, session_id: str | None) -> list[AuditEvent]: ...
     async def ready(self) -> bool: ...
     async def metrics_texts(self) -> list[bytes]:
         """Prometheus texts of every process doing work (merged by the gateway)."""

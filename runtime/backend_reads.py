@@ -7,12 +7,12 @@ audit.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal, cast
 
 from .errors import NotFound
 from .proposals import ProposalStatus
 from .session import public_messages
-from .shapes import ChatMessage, ProposalOut, SessionOut
+from .shapes import AuditEvent, ChatMessage, ProposalOut, SessionOut
 from .store import Store
 from .tenants import hash_key
 
@@ -57,10 +57,11 @@ class BackendReads:
             raise NotFound(f"proposal {proposal_id} not found")
         return p.public()
 
-    async def audit(self, tenant_id: str, session_id: str | None) -> list[dict[str, Any]]:
+    async def audit(self, tenant_id: str, session_id: str | None) -> list[AuditEvent]:
         if session_id is not None:
             await self.require_session(tenant_id, session_id)
         # A turn's own events are written when it ends, a proposal's when it moves:
-        # order by time (stable) so the trail reads oldest first.
-        events = await self.store.list_audit(tenant_id, session_id)
+        # order by time (stable) so the trail reads oldest first. The store keeps
+        # events as it got them: each is an AuditEvent (type, at, session_id...).
+        events = cast(list[AuditEvent], await self.store.list_audit(tenant_id, session_id))
         return sorted(events, key=lambda e: float(e.get("at", 0.0)))

@@ -13,6 +13,10 @@ applies, `retry_after` (seconds). This docstring is the only mapping table:
     │   └── RequestInvalid       validation_error       422  (+ "fields")
     ├── Unauthorized             unauthorized           401
     ├── TooLarge                 payload_too_large      413
+    ├── Forbidden                forbidden              403  ┐
+    ├── MethodNotAllowed         method_not_allowed     405  │ the HTTP layer's own
+    ├── NotAcceptable            not_acceptable         406  │ refusals (no route...)
+    ├── UnsupportedMediaType     unsupported_media_type 415  ┘
     ├── RateLimited              rate_limited           429  (Retry-After)
     ├── Unavailable              unavailable            503  (Retry-After: store, Ray, a host)
     │   └── NotOwner             not_owner              503  (+ "owner": the host that holds it)
@@ -26,9 +30,20 @@ applies, `retry_after` (seconds). This docstring is the only mapping table:
 
 `error_to_wire()` and `error_from_wire()` are the one codec: actors send the
 wire form across Ray, the gateway renders it (`{"error": wire}` with
-`http_status_of(wire)`), SSE `error` events carry it. `Retry-After` has one
-policy: `RETRY_AFTER_S` unless the error says otherwise, rendered by
-`retry_after_header()` in whole seconds, at least 1.
+`http_status_of(wire)`), SSE `error` events carry it. An error the HTTP layer
+answers itself (no such route, 405...) is named by `code_for_status()`: the
+code of the first class of the tree with that status (`http_error` if none).
+
+`Retry-After` has one policy, by situation:
+
+    a dependency (store, Ray, a session host) is down,   RETRY_AFTER_S       1 s
+      a session is moving or its state reloading
+    the process is not ready (`/readyz`)                 RETRY_NOT_READY_S   2 s
+    a rate limit                                         the bucket's own wait
+
+`Unavailable` and `RateLimited` default to `RETRY_AFTER_S`. The wire form keeps
+the exact value; at the HTTP edge `retry_after_header()` renders it in whole
+seconds, at least 1, and the error body's `retry_after` is that same number.
 
 `classify()` maps any exception to an `ErrorClass` by type and HTTP status
 code, never by message text. It knows no vendor: each model adapter turns its
@@ -49,7 +64,8 @@ from typing import ClassVar, Required, TypedDict
 
 import pydantic
 
-RETRY_AFTER_S = 1.0
+RETRY_AFTER_S = 1.0  # a dependency is down, a session moving or reloading
+RETRY_NOT_READY_S = 2.0  # /readyz says not ready
 
 
 class WireDetails(TypedDict, total=False):
@@ -148,6 +164,10 @@ class RequestInvalid(BadRequest):
     def details(self) -> WireDetails:
         return {"fields": self.fields}
 
+    @classmethod
+    def from_wire(cls, message: str, wire: WireError) -> OrchestraError:
+        return cls(message, list(wire.get("fields", [])))
+
 
 class Unauthorized(OrchestraError):
     code, http_status = "unauthorized", 401
@@ -155,6 +175,22 @@ class Unauthorized(OrchestraError):
 
 class TooLarge(OrchestraError):
     code, http_status = "payload_too_large", 413
+
+
+class Forbidden(OrchestraError):
+    code, http_status = "forbidden", 403
+
+
+class MethodNotAllowed(OrchestraError):
+    code, http_status = "method_not_allowed", 405
+
+
+class NotAcceptable(OrchestraError):
+    code, http_status = "not_acceptable", 406
+
+
+class UnsupportedMediaType(OrchestraError):
+    code, http_status = "unsupported_media_type", 415
 
 
 class _RetryLater(OrchestraError):
@@ -166,7 +202,7 @@ class _RetryLater(OrchestraError):
 
     @classmethod
     def from_wire(cls, message: str, wire: WireError) -> OrchestraError:
-        return cls(message, float(wire.get("retry_after") or RETRY_AFTER_S))
+        return cls(message, float(wire.get("retry_after", RETRY_AFTER_S)))
 
 
 class RateLimited(_RetryLater):
@@ -247,17 +283,32 @@ class TurnAborted(OrchestraError):
     code, http_status = "turn_aborted", 502
 
 
-def _by_code() -> dict[str, type[OrchestraError]]:
-    found: dict[str, type[OrchestraError]] = {}
-    todo: list[type[OrchestraError]] = [OrchestraError]
-    while todo:
-        cls = todo.pop()
-        found.setdefault(cls.code, cls)
-        todo.extend(cls.__subclasses__())
-    return found
+def _tree() -> list[type[OrchestraError]]:
+    """Every class of the tree, breadth first (a parent before its children)."""
+    order: list[type[OrchestraError]] = [OrchestraError]
+    for cls in order:
+        order.extend(cls.__subclasses__())
+    return order
 
 
-_BY_CODE = _by_code()
+_TREE = _tree()
+_BY_CODE: dict[str, type[OrchestraError]] = {}
+_BY_STATUS: dict[int, type[OrchestraError]] = {}
+for _cls in _TREE:
+    _BY_CODE.setdefault(_cls.code, _cls)
+    _BY_STATUS.setdefault(_cls.http_status, _cls)
+
+
+def error_classes() -> list[type[OrchestraError]]:
+    """Every public class of the tree, a parent before its children."""
+    return [cls for cls in _TREE if not cls.__name__.startswith("_")]
+
+
+def code_for_status(status: int) -> str:
+    """The wire code of an HTTP status: that of the first class of the tree
+    (breadth first) with the status, `http_error` when no class has it."""
+    cls = _BY_STATUS.get(status)
+    return cls.code if cls is not None else "http_error"
 
 
 def error_to_wire(exc: BaseException) -> WireError:
@@ -281,7 +332,10 @@ def error_to_wire(exc: BaseException) -> WireError:
 def error_from_wire(wire: WireError) -> OrchestraError:
     """The exception a wire form stands for (an unknown type: `OrchestraError`)."""
     cls = _BY_CODE.get(str(wire.get("type")), OrchestraError)
-    return cls.from_wire(str(wire.get("message", "")), wire)
+    err = cls.from_wire(str(wire.get("message", "")), wire)
+    if "retry_after" in wire:
+        err.retry_after = float(wire["retry_after"])
+    return err
 
 
 def http_status_of(wire: WireError) -> int:

@@ -97,7 +97,7 @@ class SessionCore:
     ) -> TurnResult:
         rec = self.state.record
         if self.broken:
-            raise Unavailable("session state is being reloaded; retry", retry_after=0.1)
+            raise Unavailable("session state is being reloaded; retry")
         if rec.status != "active":
             raise SessionClosed(f"session {rec.session_id} is closed")
         if emit is not None:

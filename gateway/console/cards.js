@@ -5,8 +5,9 @@
 // message confirms it and counts down to `expires_at`; a T3 card has Confirm
 // and Reject buttons, disabled on the first click (the server executes a
 // proposal once anyway: a second confirm is a 409 carrying the status, shown
-// on the card). Updates never move a card back: a stale answer that says
-// PENDING after EXECUTED is ignored.
+// on the card). A FAILED card gives the reason from its `result`, and says
+// when the outcome is unknown (the tool may have acted). Updates never move a
+// card back: a stale answer that says PENDING after EXECUTED is ignored.
 
 import { duration, el, setText, uid } from "./dom.js";
 
@@ -35,6 +36,16 @@ function resultNode(result) {
     return list;
   }
   return el("pre", { class: "result" }, JSON.stringify(result));
+}
+
+// A FAILED proposal's `result` is {"error", "error_kind"}; `outcome_unknown`:
+// the call was cut short and the tool may have acted (a person reconciles it).
+const OUTCOME_UNKNOWN_HINT = "Outcome unknown: it may have run; check before retrying.";
+
+function hintOf(p) {
+  if (p.status === "PENDING") return pendingHint(p.tier);
+  if (p.status === "FAILED" && p.result?.error_kind === "outcome_unknown") return OUTCOME_UNKNOWN_HINT;
+  return HINTS[p.status] || "";
 }
 
 function failureReason(result) {
@@ -115,7 +126,7 @@ export class ProposalCard {
     setText(this.statusNode, p.status);
     this.statusNode.className = `status s-${p.status}`;
     this.node.dataset.status = p.status;
-    setText(this.hintNode, p.status === "PENDING" ? pendingHint(p.tier) : HINTS[p.status] || "");
+    setText(this.hintNode, hintOf(p));
     this.resultBox.replaceChildren();
     if (p.status === "EXECUTED" && p.result !== null && p.result !== undefined) {
       this.resultBox.append(el("p", { class: "result-title" }, "Result:"), resultNode(p.result));

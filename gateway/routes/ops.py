@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
-from runtime import Unavailable
+from runtime import RETRY_NOT_READY_S, Unavailable
 
 from ..deps import Ctx, Tenant
 from ..errors import orchestra_error_response
@@ -22,7 +22,6 @@ log = logging.getLogger("orchestra.gateway")
 
 READY_TIMEOUT_S = 2.0
 METRICS_TIMEOUT_S = 5.0
-NOT_READY_RETRY_S = 2.0
 
 
 @router.get("/healthz", response_model=StatusOut, tags=["ops"], summary="The process is up")
@@ -46,7 +45,7 @@ async def readyz(ctx: Ctx) -> Response:
     if ready:
         return FastJSON({"status": "ready"})
     return orchestra_error_response(
-        Unavailable("not ready: the runtime is unreachable", retry_after=NOT_READY_RETRY_S)
+        Unavailable("not ready: the runtime is unreachable", retry_after=RETRY_NOT_READY_S)
     )
 
 

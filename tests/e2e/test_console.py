@@ -474,3 +474,51 @@ def test_live_events_render_in_arrival_order(served: Served, watched: Watched) -
         ["toolcall", "Tool check_availability T1 ok"],
         ["msg assistant", "chatbotcheck: free. Anything else?"],
     ]
+
+
+FAILED_CARDS_JS = """async (results) => {
+  const { ProposalCard } = await import("/ui/cards.js");
+  const actions = { decide: async () => null, refresh() {}, changed() {} };
+  return results.map((result, i) => {
+    const card = new ProposalCard(
+      {
+        proposal_id: `p_${i}`, session_id: "s_1", tool: "charge_card", tier: "T3",
+        status: "FAILED", preview: "charge 10 EUR", depends_on: [], created_at: 0,
+        expires_at: 0, result,
+      },
+      actions,
+    );
+    document.body.append(card.node);
+    return {
+      hint: card.node.querySelector(".hint").textContent,
+      reason: card.node.querySelector(".reason").textContent,
+      tags: card.node.querySelectorAll(".reason *").length,
+    };
+  });
+}"""
+
+
+def test_a_failed_card_says_why_and_when_the_outcome_is_unknown(
+    served: Served, watched: Watched
+) -> None:
+    """A FAILED proposal's `result` ({"error", "error_kind"}) on its card: the reason
+    as text, and `outcome_unknown` never called "did not run" (the tool may have acted)."""
+    page = watched.page
+    page.goto(f"{served.url}/ui")
+    cut_short = "its execution was interrupted; whether it took effect is unknown"
+    out: list[dict[str, Any]] = page.evaluate(
+        FAILED_CARDS_JS,
+        [
+            {"error": cut_short, "error_kind": "outcome_unknown"},
+            {"error": f"card declined {XSS}", "error_kind": "tool_error"},
+        ],
+    )
+    assert out == [
+        {
+            "hint": "Outcome unknown: it may have run; check before retrying.",
+            "reason": f"Reason: {cut_short}",
+            "tags": 0,
+        },
+        {"hint": "It did not run.", "reason": f"Reason: card declined {XSS}", "tags": 0},
+    ]
+    assert watched.dialogs == []

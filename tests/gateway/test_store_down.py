@@ -58,3 +58,13 @@ def test_readyz_is_503_and_healthz_200(down: LiveServer) -> None:
         assert anon.get("/healthz").status_code == 200
         ready = anon.get("/readyz")
         assert ready.status_code == 503 and "retry-after" in ready.headers
+
+
+def test_a_503_body_says_what_its_header_says(down: LiveServer) -> None:
+    with down.client("A") as api:
+        responses = [api.get("/v1/proposals"), api.get("/readyz")]
+    for r in responses:
+        assert r.status_code == 503, r.text
+        seconds = r.json()["error"]["retry_after"]
+        assert isinstance(seconds, int) and seconds == int(r.headers["retry-after"])
+    assert [r.headers["retry-after"] for r in responses] == ["1", "2"]

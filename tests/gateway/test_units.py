@@ -3,24 +3,21 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 
 import pytest
+from starlette.responses import StreamingResponse
 
 from gateway.auth import Authenticator, KeyCache, RateLimiter, bearer_key
 from gateway.cli import parser, serve_settings
+from gateway.errors import orchestra_error_response
 from gateway.metrics import merge_expositions
-from gateway.sse import frame, turn_events, wants_event_stream, word_chunks
+from gateway.sse import frame, stream_events, turn_events, wants_event_stream, word_chunks
+from runtime import ErrorEvent, StartEvent, TurnEvent
 from runtime import metrics as runtime_metrics
-from runtime.errors import RateLimited
+from runtime.errors import NotOwner, RateLimited, Unavailable, error_to_wire
 from runtime.settings import ENV_KEYS
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from runtime.testing import FakeClock
 
 
 def test_merge_of_one_exposition_is_identity() -> None:
@@ -151,3 +148,37 @@ def test_turn_events_and_frames() -> None:
     assert json.loads(events[-1][1]) == result
     raw = frame("proposal", events[3][1], 3)
     assert raw.count(b"\n") == 4 and raw.endswith(b"\n\n")  # newlines in data are escaped
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        Unavailable("session state is being reloaded; retry", retry_after=0.1),
+        Unavailable("down"),
+        Unavailable("not ready", retry_after=2.0),
+        NotOwner("moved", owner="host-7"),
+        RateLimited("slow down", retry_after=0.37),
+        RateLimited("slow down", retry_after=2.2),
+    ],
+)
+def test_error_body_retry_after_is_the_header(exc: Unavailable) -> None:
+    r = orchestra_error_response(exc)
+    err = json.loads(bytes(r.body))["error"]
+    assert r.status_code == exc.http_status
+    assert err["retry_after"] == int(r.headers["retry-after"]) >= 1
+    assert isinstance(err["retry_after"], int)  # whole seconds, as the header
+    assert "owner" not in err
+
+
+async def test_an_sse_error_is_the_same_error_object() -> None:
+    async def events() -> AsyncIterator[TurnEvent]:
+        yield StartEvent()
+        yield ErrorEvent(error_to_wire(NotOwner("the session moved", owner="host-7")))
+
+    response = await stream_events(events())
+    assert isinstance(response, StreamingResponse)
+    raw = b"".join([chunk async for chunk in response.body_iterator])  # type: ignore[misc]
+    data = json.loads(raw.split(b"data: ", 1)[1])
+    expected = orchestra_error_response(NotOwner("the session moved", owner="host-7"))
+    assert data == json.loads(bytes(expected.body))
+    assert data["error"] == {"type": "not_owner", "message": "the session moved", "retry_after": 1}

@@ -1,4 +1,4 @@
-"""Unit tests of the error classifier (`runtime.errors`) and `runtime.retry`."""
+"""Unit tests of the error classifier and codec (`runtime.errors`) and `runtime.retry`."""
 
 from __future__ import annotations
 
@@ -13,13 +13,25 @@ import httpx
 import httpx2  # the transport the anthropic SDK 2.x is built on
 import pydantic
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from runtime.errors import (
     RETRYABLE,
+    ConfigError,
     ErrorClass,
+    InvalidTransition,
     ModelError,
+    NotOwner,
+    OrchestraError,
+    RequestInvalid,
     classify,
     classify_status,
+    code_for_status,
+    error_classes,
+    error_from_wire,
+    error_to_wire,
+    http_status_of,
     parse_retry_after,
     retry_after_header,
     retry_after_of,
@@ -251,3 +263,62 @@ def test_retry_after_header_is_whole_seconds_at_least_one() -> None:
     assert retry_after_header(1.0) == "1"
     assert retry_after_header(2.2) == "3"
     assert retry_after_header(None) == "1"
+
+
+# -- the codec: error_to_wire / error_from_wire ----------------------------------
+
+_TEXT = st.text(min_size=1, max_size=40)
+_SECONDS = st.floats(min_value=0.0, max_value=86_400.0, allow_nan=False)
+
+# The classes whose constructor takes more than a message; every other class is `cls(message)`.
+_BUILD: dict[type[OrchestraError], st.SearchStrategy[OrchestraError]] = {
+    InvalidTransition: st.builds(InvalidTransition, _TEXT, _TEXT, _TEXT),
+    RequestInvalid: st.builds(
+        RequestInvalid,
+        _TEXT,
+        st.lists(st.fixed_dictionaries({"loc": _TEXT, "msg": _TEXT}), max_size=3),
+    ),
+    NotOwner: st.builds(NotOwner, _TEXT, _TEXT),
+    ModelError: st.builds(ModelError, _TEXT, st.sampled_from(ErrorClass)),
+}
+
+
+@st.composite
+def orchestra_errors(draw: st.DrawFn, cls: type[OrchestraError]) -> OrchestraError:
+    exc = draw(_BUILD.get(cls, st.builds(cls, _TEXT)))
+    # any error may carry a hint; one that is retryable by kind always has one
+    exc.retry_after = draw(_SECONDS if exc.retry_after is not None else st.none() | _SECONDS)
+    return exc
+
+
+@pytest.mark.parametrize("cls", error_classes(), ids=lambda c: c.__name__)
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_the_codec_round_trips_every_class(cls: type[OrchestraError], data: st.DataObject) -> None:
+    exc = data.draw(orchestra_errors(cls))
+    wire = error_to_wire(exc)
+    back = error_from_wire(wire)
+    if cls.shown:
+        assert type(back) is cls
+        assert str(back) == str(exc)
+    else:  # ConfigError: the wire hides it, it is an internal error to the caller
+        assert type(back) is OrchestraError
+        assert str(back) == "the server is misconfigured"
+    assert back.retry_after == exc.retry_after
+    assert back.details() == exc.details()
+    assert error_to_wire(back) == wire  # and the wire form is a fixed point
+
+
+def test_only_a_hidden_error_shares_its_wire_code() -> None:
+    classes = error_classes()
+    shared = [c for c in classes if [d.code for d in classes].count(c.code) > 1]
+    assert shared == [OrchestraError, ConfigError]
+    assert [c for c in classes if not c.shown] == [ConfigError]
+
+
+def test_every_http_status_of_the_tree_names_a_class_with_it() -> None:
+    statuses = {cls.http_status for cls in error_classes()}
+    for status in statuses:
+        assert http_status_of({"type": code_for_status(status), "message": "m"}) == status
+    assert code_for_status(404) == "not_found" and code_for_status(405) == "method_not_allowed"
+    assert code_for_status(418) == "http_error"

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from runtime import metrics
 from runtime.errors import Conflict, InvalidTransition, NotFound
 from runtime.memstore import MemoryStore
 from runtime.proposals import Proposal, ProposalStatus
@@ -99,6 +100,39 @@ async def test_recover_ledger_failed_marks_failed(h: Harness) -> None:
     [failed] = await h.rt.book.recover()
     assert failed.status is S.FAILED and failed.error == "execution failed earlier"
     assert (await h.business())["appointments"] == []
+
+
+def counted(name: str, tool: str) -> float:
+    return metrics.REGISTRY.get_sample_value(f"orchestra_{name}_total", {"tool": tool}) or 0.0
+
+
+async def test_a_cut_short_non_idempotent_call_is_counted_as_outcome_unknown(h: Harness) -> None:
+    sid = await h.session()
+    r = await h.send(sid, '!tools slow_effect {"seconds": 0}')
+    pid = r["proposals"][0]["proposal_id"]
+    await confirmed_with_ledger(h, pid)  # a crash in DISPATCHING
+    unknown = counted("outcome_unknown", "slow_effect")
+    again = counted("redispatches", "slow_effect")
+    effects = len(EFFECTS)
+    [failed] = await h.rt.book.recover()
+    assert failed.status is S.FAILED and failed.error_kind == "outcome_unknown"
+    assert len(EFFECTS) == effects  # never sent twice
+    assert counted("outcome_unknown", "slow_effect") == unknown + 1
+    assert counted("redispatches", "slow_effect") == again
+    [event] = [e for e in await h.rt.audit(TENANT, sid) if e.get("to") == "FAILED"]
+    assert event["reason"] == "outcome_unknown"
+
+
+async def test_an_idempotent_redispatch_is_counted(h: Harness) -> None:
+    pid = await pending_booking(h)
+    await confirmed_with_ledger(h, pid)  # a crash in DISPATCHING
+    unknown = counted("outcome_unknown", "book_appointment")
+    again = counted("redispatches", "book_appointment")
+    [done] = await h.rt.book.recover()
+    assert done.status is S.EXECUTED
+    assert counted("redispatches", "book_appointment") == again + 1
+    assert counted("outcome_unknown", "book_appointment") == unknown
+    assert len((await h.business())["appointments"]) == 1
 
 
 async def test_timed_out_write_that_did_not_apply_is_failed(make_harness: MakeHarness) -> None:
