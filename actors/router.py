@@ -51,6 +51,21 @@ MakeOp = Callable[[int, bool], Op]  # (op id, redirected) -> the op
 Sink = Callable[[TurnEvent], None]
 
 
+class Tracked:
+    """A sink that remembers whether any event went through it: a turn whose events
+    reached the client is never sent again (the client would see it twice)."""
+
+    __slots__ = ("sink", "streamed")
+
+    def __init__(self, sink: Sink) -> None:
+        self.sink = sink
+        self.streamed = False
+
+    def __call__(self, event: TurnEvent) -> None:
+        self.streamed = True
+        self.sink(event)
+
+
 @dataclass
 class _Waiter:
     outcome: asyncio.Future[Outcome]
@@ -275,17 +290,10 @@ class SessionRouter:
         see its turn twice): it fails `Unavailable` instead."""
         self._maybe_refresh()
         name = self.actor_name(session_id)
-        streamed = False
-
-        def forward(event: TurnEvent) -> None:
-            nonlocal streamed
-            streamed = True
-            if sink is not None:
-                sink(event)
-
+        forward = Tracked(sink) if sink is not None else None
         for hop in range(MAX_HOPS):
             client = await self._client(name)
-            outcome = await client.submit(make, hop > 0, forward if sink is not None else None)
+            outcome = await client.submit(make, hop > 0, forward)
             if outcome.ok:
                 self._hint(session_id, name)
                 return outcome.value
@@ -295,7 +303,7 @@ class SessionRouter:
                     self._hints.pop(session_id, None)
                 raise error
             name = error.owner or self.ring.owner_of(session_id)
-            if streamed:  # the host lost the session at save: nothing of the turn was kept
+            if forward is not None and forward.streamed:  # the host lost it at save: nothing kept
                 self._hint(session_id, name)
                 raise Unavailable(
                     f"session {session_id} moved to another host while its reply streamed; "
@@ -319,13 +327,7 @@ class SessionRouter:
         events already reached the client is not retried."""
         rid = REQUEST_ID.get()
         received_ns = received_ns or time.time_ns()
-        streamed = False
-
-        def forward(event: TurnEvent) -> None:
-            nonlocal streamed
-            streamed = True
-            if sink is not None:
-                sink(event)
+        forward = Tracked(sink) if sink is not None else None
 
         def make(op_id: int, redirected: bool) -> Op:
             return SendOp(
@@ -346,7 +348,7 @@ class SessionRouter:
                 result: TurnOut = await self.call(session_id, make, forward)
                 return result
             except Unavailable:
-                if streamed:
+                if forward is not None and forward.streamed:
                     raise
                 await asyncio.sleep(delay)
         result = await self.call(session_id, make, forward)
