@@ -37,7 +37,9 @@ code of the first class of the tree with that status (`http_error` if none).
 `Retry-After` has one policy, by situation:
 
     a dependency (store, Ray, a session host) is down,   RETRY_AFTER_S       1 s
-      a session is moving or its state reloading
+      a session is moving between hosts
+    a session's state is reloading after a failed save   RETRY_SOON_S        0.1 s
+      (in-process retries; over HTTP still 1 s)
     the process is not ready (`/readyz`)                 RETRY_NOT_READY_S   2 s
     a rate limit                                         the bucket's own wait
 
@@ -64,7 +66,8 @@ from typing import ClassVar, Required, TypedDict
 
 import pydantic
 
-RETRY_AFTER_S = 1.0  # a dependency is down, a session moving or reloading
+RETRY_AFTER_S = 1.0  # a dependency is down, a session moving
+RETRY_SOON_S = 0.1  # a session's state reloading: the next attempt finds it loaded
 RETRY_NOT_READY_S = 2.0  # /readyz says not ready
 
 

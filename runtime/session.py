@@ -21,7 +21,7 @@ from . import metrics
 from .agents import AgentCatalog
 from .breaker import BreakerState
 from .data import StoreData
-from .errors import NotFound, NotOwner, SessionClosed, Unavailable
+from .errors import RETRY_SOON_S, NotFound, NotOwner, SessionClosed, Unavailable
 from .events import Emit, ProposalEvent, StartEvent
 from .history import cut_index
 from .models.base import message_from_dict, message_to_dict
@@ -97,7 +97,7 @@ class SessionCore:
     ) -> TurnResult:
         rec = self.state.record
         if self.broken:
-            raise Unavailable("session state is being reloaded; retry")
+            raise Unavailable("session state is being reloaded; retry", retry_after=RETRY_SOON_S)
         if rec.status != "active":
             raise SessionClosed(f"session {rec.session_id} is closed")
         if emit is not None:

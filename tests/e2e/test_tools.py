@@ -91,6 +91,7 @@ timeout_ms = 20000
 
 [mcp.crm]
 url = "{mcp.url}"
+tiers = {{ fail = "T1" }}   # a read that fails: for the breaker
 
 [agents.desk]
 preset = "chatbot"
@@ -205,6 +206,23 @@ def test_budgets_and_the_breaker_hold_for_declared_tools(world: World) -> None:
         r = turn(api, sid, '!tools lookup_order {"order_id": "o-1"}')
         assert calls(r) == [("lookup_order", "T1", "breaker_open")]  # open for every tool
         assert api.get(f"/v1/sessions/{sid}").json()["breaker"] == "open"
+
+
+def test_budgets_and_the_breaker_hold_for_mcp_tools(world: World) -> None:
+    with world.served.client() as api:
+        sid = desk(api)
+        r = turn(api, sid, '!tools crm__get_customer*11 {"customer_id": "c-1"}')
+        assert [c[2] for c in calls(r)] == ["ok"] * 10 + ["exhausted"]  # T1: 10 per message
+        r = turn(api, sid, '!tools crm__add_note*4 {"customer_id": "c-1", "text": "x"}')
+        assert [c[2] for c in calls(r)] == ["proposed"] * 3 + ["exhausted"]  # T2: 3
+        assert "I've exhausted my capability for T2 operations." in r["reply"]
+        r = turn(api, sid, "no")  # refuses the first note; the two that depend on it fail
+        assert sorted(p["status"] for p in r["proposals"]) == ["FAILED", "FAILED", "REJECTED"]
+        assert not [c for c in world.mcp.calls if c["args"].get("text") == "x"]  # none was sent
+        r = turn(api, sid, '!tools crm__fail*4 {"reason": "down"}')
+        assert [c[2] for c in calls(r)] == ["error"] * 3 + ["breaker_open"]
+        r = turn(api, sid, '!tools crm__get_customer {"customer_id": "c-1"}')
+        assert calls(r) == [("crm__get_customer", "T1", "breaker_open")]
 
 
 def registry_pid(served: Served) -> int:
