@@ -596,15 +596,6 @@ async def test_a_message_sent_while_the_proposing_turn_is_saved_does_not_confirm
     assert (await h.business())["name"] == "Evil Corp"
 
 
-class FailingSaves(MemoryStore):
-    fail = False
-
-    async def save_turn(self, *args: Any, **kwargs: Any) -> None:
-        if self.fail:
-            raise ConnectionError("store blip")
-        await super().save_turn(*args, **kwargs)
-
-
 async def streamed(h: Harness, sid: str, text: str) -> list[Any]:
     return [e async for e in await h.rt.stream_message(TENANT, sid, text)]
 
@@ -612,13 +603,12 @@ async def streamed(h: Harness, sid: str, text: str) -> list[Any]:
 async def test_a_proposal_event_shows_the_saved_proposal_and_only_that(
     make_harness: MakeHarness,
 ) -> None:
-    store = FailingSaves()
+    store = FailNextSave()
     h = make_harness(store=store)
     sid = await h.session("onboarding")
     store.fail = True  # the turn proposes, then its save fails: the draft is nobody's
     failed = await streamed(h, sid, "my business is called Evil Corp")
     assert [e.kind for e in failed if e.kind in ("proposal", "error")] == ["error"]
-    store.fail = False
     events = await streamed(h, sid, "my business is called Evil Corp")
     [shown] = [e.data() for e in events if e.kind == "proposal"]
     [saved] = next(e for e in events if e.kind == "done").data()["proposals"]
