@@ -21,10 +21,8 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 from .errors import error_to_wire
-from .events import DoneEvent, ErrorEvent, StartEvent, TurnEvent
+from .events import DoneEvent, Emit, ErrorEvent, StartEvent, TurnEvent
 from .shapes import TurnOut
-
-Feed = Callable[[TurnEvent], None]
 
 
 class TurnStream:
@@ -59,7 +57,7 @@ class TurnStream:
 
 
 def start_turn(
-    run: Callable[[Feed], Awaitable[TurnOut]], turns: set[asyncio.Task[None]]
+    run: Callable[[Emit], Awaitable[TurnOut]], turns: set[asyncio.Task[None]]
 ) -> TurnStream:
     """The stream of `run(feed)`, started now in a task of its own that the client
     never cancels (kept in `turns` until it ends): `run` feeds the events, its result
