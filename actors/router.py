@@ -155,19 +155,18 @@ class HostClient:
             self._send()  # what waited for this batch goes now
 
     async def _poll(self) -> None:
+        # No await between the loop's last check and the reset below, so an op
+        # submitted meanwhile finds no poller and starts one. A cancel (close) or a
+        # destroyed loop ends here for good: nothing is started again from a finally.
         try:
             while self._waiters:
                 self.polls += 1
-                try:
-                    delivery: Delivery = await self.handle.poll.remote(self.caller)
-                except RayError as exc:
-                    self._fail(list(self._waiters), exc)
-                    return
+                delivery: Delivery = await self.handle.poll.remote(self.caller)
                 self._apply(delivery)
+        except Exception as exc:  # RayError, or a reply that broke: no waiter hangs on it
+            self._fail(list(self._waiters), exc)
         finally:
             self._poller = None
-            if self._waiters and not self.dead:  # submitted while we were leaving
-                self._poller = asyncio.get_running_loop().create_task(self._poll())
 
     def _apply(self, delivery: Delivery) -> None:
         for op_id, event in delivery.events:
@@ -181,6 +180,7 @@ class HostClient:
 
     async def close(self) -> None:
         """Stop polling (the gateway is going away); ops still pending are abandoned."""
+        self.dead = True  # nothing starts polling again
         tasks = [t for t in (self._poller, *self._tasks) if t is not None]
         for task in tasks:
             task.cancel()

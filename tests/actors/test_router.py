@@ -180,7 +180,26 @@ async def test_a_slow_op_never_holds_another_ops_reply(ray_session: None) -> Non
     assert await value(later) == "later" and time.monotonic() - t0 < 1.0
     assert await client.handle.seen.remote() == [["slow", "quick"], ["later"]]
     assert await client.handle.seen_seqs.remote() == [(0, 0), (1, 1)]
-    slow.cancel()
+    await client.close()
+
+
+@pytest.mark.ray
+async def test_a_closed_client_stops_polling_for_the_ops_it_abandoned(ray_session: None) -> None:
+    """`close` (the gateway going away) with an op still out: the poll for it ends
+    and nothing starts another (one left behind outlives the event loop, and dies
+    with it raising out of its `finally`)."""
+    client = HostClient(BatchRecorder.remote(), "recorder", max_wait_s=0.05)  # type: ignore[attr-defined]
+    await client.handle.seen.remote()
+    slow = client.submit(nap("slow", 30.0), False, None)
+    for _ in range(100):  # acknowledged, and polled for
+        if client.polls:
+            break
+        await asyncio.sleep(0.05)
+    assert client.polls and not slow.done()
+    await client.close()
+    await asyncio.sleep(0.05)
+    others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    assert client._poller is None and not others
 
 
 @pytest.mark.ray
