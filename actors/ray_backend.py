@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 
 import ray
 from ray.exceptions import RayError
@@ -18,12 +17,11 @@ from runtime import metrics
 from runtime.agents import AgentCatalog
 from runtime.backend_reads import BackendReads
 from runtime.errors import Unavailable
-from runtime.events import TurnEvent
 from runtime.session import create_session
 from runtime.settings import Settings, build_catalog
 from runtime.shapes import AgentOut, CloseOut, ProposalOut, SessionDetail, SessionOut, TurnOut
 from runtime.store import Store
-from runtime.streaming import start_turn
+from runtime.streaming import TurnStream, start_turn
 
 from .common import (
     HOST_PREFIX,
@@ -88,7 +86,7 @@ class RayBackend(BackendReads):
 
     async def stream_message(
         self, tenant_id: str, session_id: str, text: str, message_id: str | None = None
-    ) -> AsyncIterator[TurnEvent]:
+    ) -> TurnStream:
         received_ns = time.time_ns()
         await self._check(tenant_id, session_id)
         return start_turn(

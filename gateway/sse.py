@@ -14,13 +14,20 @@ proxies from closing the connection.
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import AsyncIterator, Iterator
 
 from starlette.responses import StreamingResponse
 
-from runtime import DoneEvent, ErrorEvent, StartEvent, ToolCallEvent, TurnEvent, TurnOut
+from runtime import (
+    DoneEvent,
+    ErrorEvent,
+    StartEvent,
+    ToolCallEvent,
+    TurnEvent,
+    TurnOut,
+    TurnStream,
+)
 
 from .errors import public_error
 from .responses import dumps
@@ -93,33 +100,32 @@ def _data(event: TurnEvent) -> object:
     return event.data()
 
 
-async def stream_events(events: AsyncIterator[TurnEvent]) -> StreamingResponse:
+async def stream_events(events: TurnStream) -> StreamingResponse:
     """The response for a turn's event stream; raises (before any byte is sent)
-    when the turn never started, so that error is a plain JSON response."""
+    when the turn never started, so that error is a plain JSON response. What
+    has arrived together (a host's delivery) is written in one send."""
     first = await anext(events)
     if isinstance(first, DoneEvent):
         return replay_turn(first.result)
 
     async def body() -> AsyncIterator[bytes]:
         i = 0
-        pending = asyncio.ensure_future(anext(events))
-        try:
-            while True:
-                done, _ = await asyncio.wait({pending}, timeout=KEEPALIVE_S)
-                if not done:
-                    yield b": keep-alive\n\n"
-                    continue
-                try:
-                    event = pending.result()
-                except StopAsyncIteration:
-                    return
+        while True:  # a client that leaves cancels this wait; the turn goes on
+            try:
+                batch = await events.batch(KEEPALIVE_S)
+            except StopAsyncIteration:
+                return
+            if not batch:
+                yield b": keep-alive\n\n"
+                continue
+            frames = []
+            for event in batch:
                 if not isinstance(event, StartEvent):
-                    yield frame(event.kind, dumps(_data(event)), i)
+                    frames.append(frame(event.kind, dumps(_data(event)), i))
                     i += 1
-                if isinstance(event, DoneEvent | ErrorEvent):
-                    return
-                pending = asyncio.ensure_future(anext(events))
-        finally:
-            pending.cancel()  # the client left: the turn itself goes on
+            if frames:
+                yield b"".join(frames)
+            if isinstance(batch[-1], DoneEvent | ErrorEvent):
+                return
 
     return StreamingResponse(body(), media_type=MEDIA_TYPE, headers=_HEADERS)

@@ -6,10 +6,8 @@ Every method takes the caller's tenant; anything of another tenant is
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Literal, Protocol
 
-from .events import TurnEvent
 from .proposals import ProposalStatus
 from .shapes import (
     AgentOut,
@@ -21,6 +19,7 @@ from .shapes import (
     SessionOut,
     TurnOut,
 )
+from .streaming import TurnStream
 
 
 class Backend(Protocol):
@@ -58,7 +57,7 @@ class Backend(Protocol):
 
     async def stream_message(
         self, tenant_id: str, session_id: str, text: str, message_id: str | None = None
-    ) -> AsyncIterator[TurnEvent]:
+    ) -> TurnStream:
         """Run one turn, streaming its events (`runtime.streaming.TurnStream`'s
         contract: StartEvent first, or DoneEvent for a repeat; an error raised
         by the first item means the turn never started). The turn runs to its

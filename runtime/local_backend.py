@@ -10,17 +10,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
 from . import metrics
 from .agents import AgentCatalog
 from .backend_reads import BackendReads
 from .book import ProposalBook
-from .events import TurnEvent
 from .session import SessionPool
 from .shapes import AgentOut, CloseOut, ProposalOut, SessionDetail, SessionOut, TurnOut
 from .store import Store
-from .streaming import start_turn
+from .streaming import TurnStream, start_turn
 
 
 class LocalBackend(BackendReads):
@@ -73,7 +72,7 @@ class LocalBackend(BackendReads):
 
     async def stream_message(
         self, tenant_id: str, session_id: str, text: str, message_id: str | None = None
-    ) -> AsyncIterator[TurnEvent]:
+    ) -> TurnStream:
         received_ns = time.time_ns()
         return start_turn(
             lambda feed: self.pool.send(

@@ -48,7 +48,33 @@ class TurnStream:
     async def __anext__(self) -> TurnEvent:
         if self._done:
             raise StopAsyncIteration
-        item = await self._queue.get()
+        return self._hand_out(await self._queue.get())
+
+    async def batch(self, wait_s: float) -> list[TurnEvent]:
+        """Every event that has arrived, waiting up to `wait_s` for the first: `[]`
+        when none came in time, and raises `StopAsyncIteration` after the last.
+        (A client writes what one delivery brought in one go: one wait, not one
+        per event.)"""
+        if self._done:
+            raise StopAsyncIteration
+        if self._queue.empty():
+            try:
+                async with asyncio.timeout(wait_s):
+                    first = await self._queue.get()
+            except TimeoutError:
+                return []
+        else:
+            first = self._queue.get_nowait()
+        events = [self._hand_out(first)]
+        while not self._done and not self._queue.empty():
+            item = self._queue.get_nowait()
+            if isinstance(item, BaseException):  # raised by the next call, after these
+                self._queue.put_nowait(item)
+                break
+            events.append(self._hand_out(item))
+        return events
+
+    def _hand_out(self, item: TurnEvent | BaseException) -> TurnEvent:
         if isinstance(item, BaseException):
             self._done = True
             raise item

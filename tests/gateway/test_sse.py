@@ -6,6 +6,10 @@ import json
 from typing import Any
 
 import httpx
+import pytest
+
+from gateway.sse import stream_events
+from runtime import StartEvent, TokenEvent, ToolCallEvent, TurnStream
 
 from .conftest import new_session, random_day
 
@@ -157,3 +161,27 @@ def test_tool_call_events_speak_api_md_statuses(api: httpx.Client) -> None:
     ended = [c for c in calls if c["status"] != "started"]
     assert [d for n, d in replayed if n == "tool_call"] == ended
     assert replayed[-1] == events[-1]
+
+
+async def test_what_arrives_together_is_written_in_one_send() -> None:
+    """A host delivery brings several of a stream's events at once: they go out as
+    one write (numbered on), not one ASGI send each; a later event is a write of its
+    own."""
+    stream = TurnStream()
+    stream.feed(StartEvent())
+    response = await stream_events(stream)
+    chunks = aiter(response.body_iterator)
+    for event in (TokenEvent("Hi "), TokenEvent("there"), ToolCallEvent("t", "T1", "started")):
+        stream.feed(event)
+    first = await anext(chunks)
+    assert isinstance(first, bytes) and first.count(b"\n\n") == 3
+    assert [line for line in first.split(b"\n") if line.startswith(b"id: ")] == [
+        b"id: 0",
+        b"id: 1",
+        b"id: 2",
+    ]
+    stream.finish({"reply": "Hi there", "proposals": [], "tool_calls": [], "usage": {}})
+    last = await anext(chunks)
+    assert isinstance(last, bytes) and last.startswith(b"id: 3\nevent: done\n")
+    with pytest.raises(StopAsyncIteration):
+        await anext(chunks)
