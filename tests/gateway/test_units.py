@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 
 import pytest
 from starlette.responses import StreamingResponse
@@ -13,9 +12,9 @@ from gateway.cli import parser, serve_settings
 from gateway.errors import orchestra_error_response
 from gateway.metrics import merge_expositions
 from gateway.sse import frame, stream_events, turn_events, wants_event_stream, word_chunks
-from runtime import ErrorEvent, StartEvent, TurnEvent
+from runtime import StartEvent, TurnStream
 from runtime import metrics as runtime_metrics
-from runtime.errors import NotOwner, RateLimited, Unavailable, error_to_wire
+from runtime.errors import NotOwner, RateLimited, Unavailable
 from runtime.settings import ENV_KEYS
 from runtime.testing import FakeClock
 
@@ -171,11 +170,11 @@ def test_error_body_retry_after_is_the_header(exc: Unavailable) -> None:
 
 
 async def test_an_sse_error_is_the_same_error_object() -> None:
-    async def events() -> AsyncIterator[TurnEvent]:
-        yield StartEvent()
-        yield ErrorEvent(error_to_wire(NotOwner("the session moved", owner="host-7")))
+    events = TurnStream()
+    events.feed(StartEvent())
+    events.fail(NotOwner("the session moved", owner="host-7"))  # after the start: an event
 
-    response = await stream_events(events())
+    response = await stream_events(events)
     assert isinstance(response, StreamingResponse)
     raw = b"".join([chunk async for chunk in response.body_iterator])  # type: ignore[misc]
     data = json.loads(raw.split(b"data: ", 1)[1])
