@@ -93,6 +93,7 @@ async def core(b: RayBackend) -> dict[str, Any]:
         "confirm_conflict": sum(isinstance(o, InvalidTransition) for o in outcomes),
         "appointments": len((await business(b.store, tid))["appointments"]),
         "hosts": await host_nodes(b),
+        "alive_nodes": sorted(n["NodeID"] for n in ray.nodes() if n["Alive"]),
     }
 
 
@@ -108,33 +109,11 @@ async def send_until_done(b: RayBackend, tid: str, sid: str, text: str, mid: str
             await asyncio.sleep(0.5)
 
 
-async def one_host_per_node(b: RayBackend) -> tuple[dict[str, str], int]:
-    """Where the hosts run once every alive node has one, and how many restarts that
-    took. `ensure_actors` places host i on node i softly; a soft affinity falls back
-    to another node when its own is not schedulable yet (a node that has just joined,
-    on a loaded machine). A host restarted then is placed by the same strategy."""
-    alive = {n["NodeID"] for n in ray.nodes() if n["Alive"]}
-    restarts = 0
-    placed = await host_nodes(b)
-    for _ in range(10):
-        if set(placed.values()) == alive:
-            break
-        seen: set[str] = set()
-        for name, node in sorted(placed.items()):
-            if node in seen:  # a second host on this node: it was meant for another
-                ray.kill(ray.get_actor(name, namespace=b.settings.namespace), no_restart=False)
-                restarts += 1
-            seen.add(node)
-        await asyncio.sleep(1.0)
-        placed = await host_nodes(b)
-    return placed, restarts
-
-
 async def node_loss(b: RayBackend, cluster: Cluster) -> dict[str, Any]:
-    before, placement_restarts = await one_host_per_node(b)  # (before any session lives)
     t, _ = await add_tenant(b.store, "Node Loss")
     tid = t.tenant_id
     sessions = [(await b.create_session(tid, "lab", f"u{i}"))[0]["session_id"] for i in range(12)]
+    before = await host_nodes(b)
     head_id = ray.get_runtime_context().get_node_id()
     worker_nodes = [n for n in cluster.list_all_nodes() if n.node_id != head_id]
     victim = max(worker_nodes, key=lambda n: sum(v == n.node_id for v in before.values()))
@@ -159,7 +138,6 @@ async def node_loss(b: RayBackend, cluster: Cluster) -> dict[str, Any]:
     return {
         "victim_hosted": sum(v == victim.node_id for v in before.values()),
         "hosts_before": before,
-        "placement_restarts": placement_restarts,
         "hosts_after": await host_nodes(b),
         "victim": victim.node_id,
         "users": {
