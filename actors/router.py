@@ -284,13 +284,12 @@ class SessionRouter:
             get_if_exists=True,
         ).remote(self.settings.model_dump(), "dedicated", name)
 
-    async def call(self, session_id: str, make: MakeOp, sink: Sink | None = None) -> Any:
+    async def call(self, session_id: str, make: MakeOp, forward: Tracked | None = None) -> Any:
         """Run one op where the session lives, following redirects; a streaming op
-        whose events already reached `sink` is not sent again (the client would
-        see its turn twice): it fails `Unavailable` instead."""
+        whose events already went through `forward` is not sent again (the client
+        would see its turn twice): it fails `Unavailable` instead."""
         self._maybe_refresh()
         name = self.actor_name(session_id)
-        forward = Tracked(sink) if sink is not None else None
         for hop in range(MAX_HOPS):
             client = await self._client(name)
             outcome = await client.submit(make, hop > 0, forward)
