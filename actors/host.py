@@ -203,6 +203,7 @@ class SessionHost:
                 received_ns=op.received_ns,
                 redirected=op.redirected,
                 emit=emit,
+                sender=op.sender,
             )
         if op.kind == "info":
             return await self.pool.info(op.tenant_id, op.session_id, op.redirected)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from runtime.events import TurnEvent
+from runtime.principals import TENANT_OWNER, Actor
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +29,7 @@ class SendOp:
     text: str
     message_id: str = ""
     received_ns: int = 0  # wall-clock ns the gateway received it (soft-confirm order)
+    sender: Actor = field(default_factory=lambda: Actor(**TENANT_OWNER))  # who sent it
     stream: bool = False  # the client streams: send events as they happen
     redirected: bool = False  # sent here because this host holds (or may take) the session
     kind: Literal["send"] = "send"

@@ -17,6 +17,7 @@ from runtime import metrics
 from runtime.agents import AgentCatalog
 from runtime.backend_reads import BackendReads
 from runtime.errors import Unavailable
+from runtime.principals import TENANT_OWNER, Actor
 from runtime.session import create_session
 from runtime.settings import Settings, build_catalog
 from runtime.shapes import AgentOut, CloseOut, ProposalOut, SessionDetail, SessionOut, TurnOut
@@ -76,31 +77,56 @@ class RayBackend(BackendReads):
             await self.require_session(tenant_id, session_id)
 
     async def send_message(
-        self, tenant_id: str, session_id: str, text: str, message_id: str | None = None
+        self,
+        tenant_id: str,
+        session_id: str,
+        text: str,
+        message_id: str | None = None,
+        sender: Actor = TENANT_OWNER,
     ) -> TurnOut:
         received_ns = time.time_ns()
         await self._check(tenant_id, session_id)
         return await self.router.send(
-            tenant_id, session_id, text, message_id or "", received_ns=received_ns
+            tenant_id,
+            session_id,
+            text,
+            message_id or "",
+            received_ns=received_ns,
+            sender=sender,
         )
 
     async def stream_message(
-        self, tenant_id: str, session_id: str, text: str, message_id: str | None = None
+        self,
+        tenant_id: str,
+        session_id: str,
+        text: str,
+        message_id: str | None = None,
+        sender: Actor = TENANT_OWNER,
     ) -> TurnStream:
         received_ns = time.time_ns()
         await self._check(tenant_id, session_id)
         return start_turn(
             lambda feed: self.router.send(
-                tenant_id, session_id, text, message_id or "", received_ns=received_ns, sink=feed
+                tenant_id,
+                session_id,
+                text,
+                message_id or "",
+                received_ns=received_ns,
+                sink=feed,
+                sender=sender,
             ),
             self._turns,
         )
 
-    async def confirm(self, tenant_id: str, proposal_id: str) -> ProposalOut:
-        return await self.registry.confirm(tenant_id, proposal_id)
+    async def confirm(
+        self, tenant_id: str, proposal_id: str, by: Actor = TENANT_OWNER
+    ) -> ProposalOut:
+        return await self.registry.confirm(tenant_id, proposal_id, by)
 
-    async def reject(self, tenant_id: str, proposal_id: str) -> ProposalOut:
-        return await self.registry.reject(tenant_id, proposal_id)
+    async def reject(
+        self, tenant_id: str, proposal_id: str, by: Actor = TENANT_OWNER
+    ) -> ProposalOut:
+        return await self.registry.reject(tenant_id, proposal_id, by)
 
     async def ready(self) -> bool:
         try:

@@ -19,6 +19,7 @@ from ray.exceptions import RayError
 from runtime import logs, metrics
 from runtime.book import ProposalBook
 from runtime.errors import Unavailable
+from runtime.principals import TENANT_OWNER, Actor
 from runtime.proposals import Proposal
 from runtime.settings import Settings, build_catalog
 from runtime.shapes import ProposalOut
@@ -58,19 +59,30 @@ class ProposalRegistry:
         received_ns: int,
         message_id: str,
         rid: str = "",
+        sender: Actor = TENANT_OWNER,
     ) -> Reply[list[Proposal]]:
         return await _reply(
             rid,
             self.book.on_user_message(
-                tenant_id, session_id, text, now, received_ns=received_ns, message_id=message_id
+                tenant_id,
+                session_id,
+                text,
+                now,
+                received_ns=received_ns,
+                message_id=message_id,
+                sender=sender,
             ),
         )
 
-    async def confirm(self, tenant_id: str, proposal_id: str, rid: str = "") -> Reply[ProposalOut]:
-        return await _reply(rid, _public(self.book.confirm(tenant_id, proposal_id)))
+    async def confirm(
+        self, tenant_id: str, proposal_id: str, rid: str = "", by: Actor = TENANT_OWNER
+    ) -> Reply[ProposalOut]:
+        return await _reply(rid, _public(self.book.confirm(tenant_id, proposal_id, by), by))
 
-    async def reject(self, tenant_id: str, proposal_id: str, rid: str = "") -> Reply[ProposalOut]:
-        return await _reply(rid, _public(self.book.reject(tenant_id, proposal_id)))
+    async def reject(
+        self, tenant_id: str, proposal_id: str, rid: str = "", by: Actor = TENANT_OWNER
+    ) -> Reply[ProposalOut]:
+        return await _reply(rid, _public(self.book.reject(tenant_id, proposal_id, by), by))
 
     async def metrics(self) -> bytes:
         return metrics.exposition()
@@ -86,8 +98,8 @@ async def _reply(rid: str, work: Awaitable[T]) -> Reply[T]:
         return failed(exc)
 
 
-async def _public(decided: Awaitable[Proposal]) -> ProposalOut:
-    return (await decided).public()
+async def _public(decided: Awaitable[Proposal], viewer: Actor) -> ProposalOut:
+    return (await decided).public(viewer)
 
 
 async def ask(pending: Any) -> Any:
@@ -120,23 +132,31 @@ class RegistryPort:
         *,
         received_ns: int,
         message_id: str,
+        sender: Actor,
     ) -> list[Proposal]:
         reply: Reply[list[Proposal]] = await ask(
             self.handle(tenant_id).on_user_message.remote(
-                tenant_id, session_id, text, now, received_ns, message_id, logs.REQUEST_ID.get()
+                tenant_id,
+                session_id,
+                text,
+                now,
+                received_ns,
+                message_id,
+                logs.REQUEST_ID.get(),
+                sender,
             )
         )
         return unwrap(reply)
 
-    async def confirm(self, tenant_id: str, proposal_id: str) -> ProposalOut:
+    async def confirm(self, tenant_id: str, proposal_id: str, by: Actor) -> ProposalOut:
         reply: Reply[ProposalOut] = await ask(
-            self.handle(tenant_id).confirm.remote(tenant_id, proposal_id, logs.REQUEST_ID.get())
+            self.handle(tenant_id).confirm.remote(tenant_id, proposal_id, logs.REQUEST_ID.get(), by)
         )
         return unwrap(reply)
 
-    async def reject(self, tenant_id: str, proposal_id: str) -> ProposalOut:
+    async def reject(self, tenant_id: str, proposal_id: str, by: Actor) -> ProposalOut:
         reply: Reply[ProposalOut] = await ask(
-            self.handle(tenant_id).reject.remote(tenant_id, proposal_id, logs.REQUEST_ID.get())
+            self.handle(tenant_id).reject.remote(tenant_id, proposal_id, logs.REQUEST_ID.get(), by)
         )
         return unwrap(reply)
 

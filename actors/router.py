@@ -34,6 +34,7 @@ from ray.exceptions import RayError
 from runtime.errors import NotOwner, Unavailable, error_from_wire, error_to_wire
 from runtime.events import TurnEvent
 from runtime.logs import REQUEST_ID
+from runtime.principals import TENANT_OWNER, Actor
 from runtime.settings import Settings
 from runtime.shapes import CloseOut, SessionDetail, TurnOut
 
@@ -319,6 +320,7 @@ class SessionRouter:
         *,
         received_ns: int = 0,
         sink: Sink | None = None,
+        sender: Actor = TENANT_OWNER,
     ) -> TurnOut:
         """Send one message. With a `message_id` the host dedupes, so a message whose
         host died mid-turn is retried (with backoff) instead of failing: it runs
@@ -339,6 +341,7 @@ class SessionRouter:
                 received_ns,
                 stream=sink is not None,
                 redirected=redirected,
+                sender=sender,
             )
 
         delays = SEND_RETRY_DELAYS if message_id else ()

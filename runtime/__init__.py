@@ -6,6 +6,7 @@ submodules behind it are internal.
 """
 
 from .agents import AgentCatalog, CanaryConfig, DeclaredAgent, load_class
+from .approval import ApprovalPolicy
 from .backend import Backend
 from .book import ProposalBook
 from .config import ConfigFile, load_file, parse_config
@@ -13,10 +14,12 @@ from .data import Change, DataStore, StoreData, TenantData, TurnData
 from .errors import (
     RETRY_AFTER_S,
     RETRY_NOT_READY_S,
+    AlreadyApproved,
     BadRequest,
     ConfigError,
     Conflict,
     ErrorClass,
+    Forbidden,
     InvalidTransition,
     ModelError,
     NotFound,
@@ -50,6 +53,7 @@ from .events import (
     ToolCallEvent,
     TurnEvent,
 )
+from .keys import MAX_TOKEN_TTL_S
 from .local_backend import LocalBackend
 from .logs import REQUEST_ID
 from .logs import configure as configure_logging
@@ -60,6 +64,7 @@ from .models.scripted import ScriptedModel
 from .orchestrator import BaseOrchestrator
 from .paging import MAX_PAGE
 from .presets import PRESETS, OrchestratorConfig, resolve_config
+from .principals import SYSTEM, Actor, Principal
 from .proposals import Proposal, ProposalStatus
 from .session import SessionPool, create_session, public_messages
 from .settings import Settings, build_catalog, build_model, with_mcp_tools
@@ -68,9 +73,11 @@ from .shapes import (
     AuditEvent,
     ChatMessage,
     CloseOut,
+    KeyOut,
     ProposalOut,
     SessionDetail,
     SessionOut,
+    TokenOut,
     ToolCallOut,
     TurnOut,
 )
@@ -82,12 +89,17 @@ from .tools import NoArgs, Tool, ToolContext, ToolRegistry, function_tool, load_
 
 __all__ = [
     "MAX_PAGE",
+    "MAX_TOKEN_TTL_S",
     "PRESETS",
     "REQUEST_ID",
     "RETRY_AFTER_S",
     "RETRY_NOT_READY_S",
+    "SYSTEM",
+    "Actor",
     "AgentCatalog",
     "AgentOut",
+    "AlreadyApproved",
+    "ApprovalPolicy",
     "AuditEvent",
     "Backend",
     "BadRequest",
@@ -105,7 +117,9 @@ __all__ = [
     "Emit",
     "ErrorClass",
     "ErrorEvent",
+    "Forbidden",
     "InvalidTransition",
+    "KeyOut",
     "LedgerEntry",
     "LedgerState",
     "LocalBackend",
@@ -120,6 +134,7 @@ __all__ = [
     "OrchestraError",
     "OrchestratorConfig",
     "Plan",
+    "Principal",
     "Proposal",
     "ProposalBook",
     "ProposalEvent",
@@ -142,6 +157,7 @@ __all__ = [
     "TenantRecord",
     "Tier",
     "TokenEvent",
+    "TokenOut",
     "TooLarge",
     "Tool",
     "ToolCallEvent",

@@ -18,13 +18,16 @@ from typing import Any
 
 from . import logs, metrics
 from .agents import AgentCatalog
+from .approval import allows
 from .data import StoreData
 from .dispatch import Outcome, dispatch
-from .errors import InvalidTransition, NotFound
+from .errors import AlreadyApproved, Forbidden, InvalidTransition, NotFound
 from .keyed_lock import KeyedLock
+from .principals import TENANT_OWNER, Actor
 from .proposals import (
     Proposal,
     ProposalStatus,
+    approval_event,
     dependency_verdict,
     is_refusal,
     proposal_event,
@@ -79,11 +82,12 @@ class ProposalBook:
         by: str = "",
         kind: str = "",
         ledger: LedgerEntry | None = None,
+        actor: Actor | None = None,
     ) -> Proposal:
         new = p.transition(
             to, at=self.clock(), result=result, error=error, decided_by=by, error_kind=kind
         )
-        event = proposal_event(new, p.status, new.updated_at)
+        event = proposal_event(new, p.status, new.updated_at, actor)
         entries = {new.proposal_id: ledger} if ledger is not None else None
         await self.store.save_proposals([new], [event], entries)
         metrics.PROPOSAL_TRANSITIONS.labels(new.tier.value, to.value).inc()
@@ -111,13 +115,17 @@ class ProposalBook:
         *,
         received_ns: int,
         message_id: str,
+        sender: Actor = TENANT_OWNER,
     ) -> list[Proposal]:
         """The user's next message: soft-confirm, reject or expire pending T2s.
 
         Only proposals shown before the message was received are its to decide
         (a message queued behind the turn that proposed something never saw it).
         A repeat of `message_id` (a retried turn) reports what it decided the first
-        time and decides nothing new on those.
+        time and decides nothing new on those. The message counts as a yes or a no
+        only when its `sender` may approve the proposal; otherwise the proposal
+        stays PENDING for someone who may. A yes below the quorum is recorded and
+        the proposal stays PENDING.
         """
         listed = await self.store.list_proposals(tenant_id, session_id)
         refusal = is_refusal(text)
@@ -137,30 +145,57 @@ class ProposalBook:
                 if not window_open(p, now):
                     p = await self._finish_dead(p, S.EXPIRED, "expired", message_id)
                 elif refusal:
-                    p = await self._finish_dead(p, S.REJECTED, "rejected", message_id)
+                    if not allows(p.policy, sender, p.subject):
+                        continue  # not theirs to refuse: it waits for someone who may
+                    p = await self._finish_dead(p, S.REJECTED, "rejected", message_id, sender)
+                elif p.refusal(sender) is not None:
+                    continue  # not theirs to approve (or approved already): it waits
                 else:
-                    metrics.WINDOW_HITS.labels(p.tier.value, "success").inc()
-                    p = await self._execute(await self._move(p, S.CONFIRMED, by=message_id))
+                    p = await self._approve(p, sender, message_id)
             changed.append(p)
         return changed
 
-    async def confirm(self, tenant_id: str, proposal_id: str) -> Proposal:
-        """An explicit confirm (the button): T2 or T3, PENDING only, runs once."""
+    async def confirm(self, tenant_id: str, proposal_id: str, by: Actor = TENANT_OWNER) -> Proposal:
+        """An explicit confirm (the button): T2 or T3, PENDING only. `by`'s yes is
+        recorded if the policy allows it (else `Forbidden`, or `AlreadyApproved`
+        for a second yes of one principal); the yes that reaches the quorum runs
+        it, once: decisions on one proposal are serialised here (its lock, in its
+        shard's single registry), so racing confirms cannot both reach it."""
         async with self._lock(proposal_id):
             p = await self._get(tenant_id, proposal_id)
             if p.status is not S.PENDING:
                 raise InvalidTransition(p.status.value, S.CONFIRMED.value)
+            why = p.refusal(by)
+            if why is not None:
+                code, message = why
+                raise AlreadyApproved(message) if code == "already_approved" else Forbidden(message)
             if not window_open(p, self.clock()):
                 await self._finish_dead(p, S.EXPIRED, "expired")
                 raise InvalidTransition(S.EXPIRED.value, S.CONFIRMED.value)
-            return await self._execute(await self._move(p, S.CONFIRMED))
+            return await self._approve(p, by)
 
-    async def reject(self, tenant_id: str, proposal_id: str) -> Proposal:
+    async def reject(self, tenant_id: str, proposal_id: str, by: Actor = TENANT_OWNER) -> Proposal:
+        """A no from anyone whose role may approve it (its requester included)."""
         async with self._lock(proposal_id):
             p = await self._get(tenant_id, proposal_id)
             if p.status is not S.PENDING:
                 raise InvalidTransition(p.status.value, S.REJECTED.value)
-            return await self._finish_dead(p, S.REJECTED, "rejected")
+            if not allows(p.policy, by, p.subject):
+                raise Forbidden(f"needs approval by {p.policy.who()}")
+            return await self._finish_dead(p, S.REJECTED, "rejected", actor=by)
+
+    async def _approve(self, p: Proposal, by: Actor, message_id: str = "") -> Proposal:
+        """Record `by`'s yes (the caller holds the lock and checked the policy): below
+        the quorum it is saved with an `approval` event and stays PENDING; the yes
+        that reaches it confirms and runs it."""
+        now = self.clock()
+        p = p.approved_by(by, now)
+        if not p.quorum_reached:
+            await self.store.save_proposals([p], [approval_event(p, by, now)])
+            return p
+        if p.tier is Tier.T2 and message_id:
+            metrics.WINDOW_HITS.labels(p.tier.value, "success").inc()
+        return await self._execute(await self._move(p, S.CONFIRMED, by=message_id, actor=by))
 
     async def expire_due(self, now: float | None = None) -> list[Proposal]:
         """The sweeper: expire PENDING proposals whose window has passed."""
@@ -214,10 +249,12 @@ class ProposalBook:
             await asyncio.sleep(interval_s)
 
     # -- internals ----------------------------------------------------------
-    async def _finish_dead(self, p: Proposal, to: S, hit: str, by: str = "") -> Proposal:
+    async def _finish_dead(
+        self, p: Proposal, to: S, hit: str, by: str = "", actor: Actor | None = None
+    ) -> Proposal:
         if p.tier is Tier.T2 and to in (S.EXPIRED, S.REJECTED):
             metrics.WINDOW_HITS.labels(p.tier.value, hit).inc()
-        p = await self._move(p, to, error=None if to is not S.FAILED else hit, by=by)
+        p = await self._move(p, to, error=None if to is not S.FAILED else hit, by=by, actor=actor)
         await self._fail_dependents(p)
         return p
 

@@ -32,6 +32,7 @@ from pydantic import (
 )
 
 from .agents.canary import CanaryConfig
+from .approval import ApprovalPolicy
 from .errors import ConfigError
 from .tiers import RecursionBudget, Tier
 
@@ -79,6 +80,16 @@ class AgentSection(_Section):
     breaker_threshold: int | None = Field(default=None, gt=0)
     breaker_reset_ms: int | None = Field(default=None, gt=0)
     max_model_attempts: int | None = Field(default=None, gt=0)
+    approval: dict[Tier, ApprovalPolicy] | None = None  # [agents.X.approval.T3]
+
+    @field_validator("approval")
+    @classmethod
+    def _write_tiers(
+        cls, value: dict[Tier, ApprovalPolicy] | None
+    ) -> dict[Tier, ApprovalPolicy] | None:
+        if value and Tier.T1 in value:
+            raise ValueError("T1 tools run at once: only T2 and T3 have an approval policy")
+        return value
 
     @property
     def declared(self) -> bool:
@@ -99,6 +110,7 @@ class PythonToolSection(_Section):
     python: str = Field(pattern=r"^[\w.]+:[\w.]+$")
     tier: Tier | None = None  # a @tool function has its own; this overrides it
     description: str = ""
+    approval: ApprovalPolicy | None = None
 
 
 class HttpToolSection(_Section):
@@ -111,6 +123,7 @@ class HttpToolSection(_Section):
     timeout_ms: int = Field(default=5_000, gt=0)
     idempotent: bool = False
     headers: dict[str, str] = Field(default_factory=dict)  # values may be "env:VAR"
+    approval: ApprovalPolicy | None = None
 
     @field_validator("parameters")
     @classmethod

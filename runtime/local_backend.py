@@ -16,6 +16,7 @@ from . import metrics
 from .agents import AgentCatalog
 from .backend_reads import BackendReads
 from .book import ProposalBook
+from .principals import TENANT_OWNER, Actor
 from .session import SessionPool
 from .shapes import AgentOut, CloseOut, ProposalOut, SessionDetail, SessionOut, TurnOut
 from .store import Store
@@ -63,29 +64,49 @@ class LocalBackend(BackendReads):
         return await self.pool.close(tenant_id, session_id)
 
     async def send_message(
-        self, tenant_id: str, session_id: str, text: str, message_id: str | None = None
+        self,
+        tenant_id: str,
+        session_id: str,
+        text: str,
+        message_id: str | None = None,
+        sender: Actor = TENANT_OWNER,
     ) -> TurnOut:
         received_ns = time.time_ns()  # before it waits for anything: when it arrived
         return await self.pool.send(
-            tenant_id, session_id, text, message_id or "", received_ns=received_ns
+            tenant_id, session_id, text, message_id or "", received_ns=received_ns, sender=sender
         )
 
     async def stream_message(
-        self, tenant_id: str, session_id: str, text: str, message_id: str | None = None
+        self,
+        tenant_id: str,
+        session_id: str,
+        text: str,
+        message_id: str | None = None,
+        sender: Actor = TENANT_OWNER,
     ) -> TurnStream:
         received_ns = time.time_ns()
         return start_turn(
             lambda feed: self.pool.send(
-                tenant_id, session_id, text, message_id or "", received_ns=received_ns, emit=feed
+                tenant_id,
+                session_id,
+                text,
+                message_id or "",
+                received_ns=received_ns,
+                emit=feed,
+                sender=sender,
             ),
             self._turns,
         )
 
-    async def confirm(self, tenant_id: str, proposal_id: str) -> ProposalOut:
-        return (await self.book.confirm(tenant_id, proposal_id)).public()
+    async def confirm(
+        self, tenant_id: str, proposal_id: str, by: Actor = TENANT_OWNER
+    ) -> ProposalOut:
+        return (await self.book.confirm(tenant_id, proposal_id, by)).public(by)
 
-    async def reject(self, tenant_id: str, proposal_id: str) -> ProposalOut:
-        return (await self.book.reject(tenant_id, proposal_id)).public()
+    async def reject(
+        self, tenant_id: str, proposal_id: str, by: Actor = TENANT_OWNER
+    ) -> ProposalOut:
+        return (await self.book.reject(tenant_id, proposal_id, by)).public(by)
 
     async def ready(self) -> bool:
         return await self.store.ping()

@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 
 from . import logs, metrics
+from .approval import ApprovalPolicy
 from .breaker import OPEN_MESSAGE, BreakerState, CircuitBreaker
 from .data import TenantData, TurnData
 from .errors import ToolError, ToolValidationError, TurnAborted, classify
@@ -40,6 +41,7 @@ from .models.base import (
     collect,
 )
 from .presets import OrchestratorConfig
+from .principals import SYSTEM, TENANT_OWNER, Actor
 from .proposals import Proposal, ProposalStatus, check_dependencies, proposal_event
 from .retry import RetryPolicy, retry
 from .sanitize import sanitize_for_prompt
@@ -159,15 +161,19 @@ class BaseOrchestrator(ABC):
         message_id: str = "",
         received_ns: int = 0,
         emit: Emit | None = None,
+        sender: Actor = TENANT_OWNER,
     ) -> TurnResult:
-        """One user message. `received_ns` (wall-clock ns) is when the message was
-        received: it soft-confirms only proposals shown before that. `emit`, when
-        given, receives the turn's events as they happen (a streaming client)."""
+        """One user message from `sender`. `received_ns` (wall-clock ns) is when the
+        message was received: it soft-confirms only proposals shown before that (and
+        only those its sender may approve). `emit`, when given, receives the turn's
+        events as they happen (a streaming client)."""
         started = time.perf_counter()
         now = self.clock()
         rec = state.record
-        turn = TurnScratch(state, TierCounter(self.config.recursion_budget), now, emit)
-        turn.audit.append(self._event(rec, "message", now, role="user", chars=len(text)))
+        turn = TurnScratch(
+            state, TierCounter(self.config.recursion_budget), now, emit, sender=sender
+        )
+        turn.audit.append(self._event(rec, "message", now, role="user", chars=len(text), by=sender))
         metrics.MESSAGES.labels(self.agent).inc()
 
         if state.pending_t2:  # T1-only sessions never touch the registry here
@@ -178,10 +184,11 @@ class BaseOrchestrator(ABC):
                 now,
                 received_ns=received_ns or time.time_ns(),
                 message_id=message_id,
+                sender=sender,
             )
             for p in decided:
                 turn.proposals[p.proposal_id] = p
-                turn.send(ProposalEvent(p.public()))
+                turn.send(ProposalEvent(p.public(sender)))
                 if p.status is not ProposalStatus.PENDING:
                     state.pending_t2.discard(p.proposal_id)
                 if p.status is ProposalStatus.EXECUTED:
@@ -210,7 +217,7 @@ class BaseOrchestrator(ABC):
         )
         new.append(Message("assistant", (TextBlock(final),), at=self.clock()))
         turn.audit.append(
-            self._event(rec, "message", self.clock(), role="assistant", chars=len(final))
+            self._event(rec, "message", self.clock(), role="assistant", chars=len(final), by=SYSTEM)
         )
         state.history.extend(new)
         if state.history.needs_compaction():
@@ -235,7 +242,14 @@ class BaseOrchestrator(ABC):
         )
         created = [turn.proposals[pid] for pid in turn.written]
         return TurnResult(
-            final, list(turn.proposals.values()), turn.calls, usage, new, turn.audit, created
+            final,
+            list(turn.proposals.values()),
+            turn.calls,
+            usage,
+            new,
+            turn.audit,
+            created,
+            sender=sender,
         )
 
     def commit(self, result: TurnResult, at: float, shown_ns: int) -> TurnResult:
@@ -256,7 +270,7 @@ class BaseOrchestrator(ABC):
             [d for p in final.values() for d in p.depends_on],
             final,
         )
-        audit = [proposal_event(p, None, at) for p in final.values()]
+        audit = [proposal_event(p, None, at, p.requested_by) for p in final.values()]
         return replace(
             result,
             proposals=[final.get(p.proposal_id, p) for p in result.proposals],
@@ -410,6 +424,8 @@ class BaseOrchestrator(ABC):
             depends_on=tuple(turn.written),  # writes of one message run in order
             created_at=turn.now,
             updated_at=turn.now,
+            requested_by=turn.sender,
+            policy=self.approval_policy(tool),
         )
         turn.proposals[proposal.proposal_id] = proposal
         turn.written.append(proposal.proposal_id)
@@ -420,6 +436,12 @@ class BaseOrchestrator(ABC):
             how = "It needs your explicit confirmation (the Confirm button)."
         # (its `proposal` event goes out when the turn's save creates it)
         return self._record(turn, use, tool, "proposed", f"Proposed: {preview}. {how}", False)
+
+    def approval_policy(self, tool: Tool) -> ApprovalPolicy:
+        """Who may approve a call of `tool`: its own policy, else its tier's."""
+        if tool.approval is not None:
+            return tool.approval
+        return self.config.approval.T3 if tool.tier is Tier.T3 else self.config.approval.T2
 
     def _record(
         self,
@@ -441,6 +463,7 @@ class BaseOrchestrator(ABC):
                 tool=use.name,
                 tier=tier,
                 status=status,
+                by=turn.sender or SYSTEM,
             )
         )
         return ToolResultBlock(use.id, content, is_error)
@@ -450,7 +473,11 @@ class BaseOrchestrator(ABC):
             metrics.BREAKER_CHANGES.labels(new.value).inc()
             turn.audit.append(
                 self._event(
-                    turn.state.record, "breaker", at, **{"from": old.value, "to": new.value}
+                    turn.state.record,
+                    "breaker",
+                    at,
+                    by=SYSTEM,
+                    **{"from": old.value, "to": new.value},
                 )
             )
         turn.state.breaker_changes.clear()

@@ -16,8 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .approval import Approval, ApprovalPolicy, refusal
 from .consent import is_refusal as is_refusal  # re-exported: the book reads it from here
 from .errors import BadRequest, InvalidTransition
+from .principals import SYSTEM, Actor
 from .tiers import Tier
 
 if TYPE_CHECKING:
@@ -85,6 +87,33 @@ class Proposal(BaseModel):
     # The user message that soft-confirmed, refused or expired it: a retry of that
     # message reports the same decision instead of deciding again.
     decided_by: str = ""
+    # Who: the principal whose message made it, the policy it was made under, and
+    # the yeses it has had so far (a quorum of them confirms it).
+    requested_by: Actor | None = None
+    policy: ApprovalPolicy = ApprovalPolicy()
+    approvals: tuple[Approval, ...] = ()
+
+    def refusal(self, who: Actor) -> tuple[str, str] | None:
+        """Why `who` may not approve this now (code, message), or None."""
+        return refusal(
+            self.policy,
+            who,
+            subject=self.subject,
+            requested_by=self.requested_by,
+            approvals=self.approvals,
+        )
+
+    def can_approve(self, who: Actor | None) -> bool:
+        return who is not None and self.status is ProposalStatus.PENDING and not self.refusal(who)
+
+    def approved_by(self, who: Actor, at: float) -> Proposal:
+        """The same proposal with `who`'s yes added (still PENDING)."""
+        yes = Approval(by=who["principal"], role=who["role"], at=at)
+        return self.model_copy(update={"approvals": (*self.approvals, yes), "updated_at": at})
+
+    @property
+    def quorum_reached(self) -> bool:
+        return len(self.approvals) >= self.policy.quorum
 
     def transition(
         self,
@@ -123,8 +152,8 @@ class Proposal(BaseModel):
     def terminal(self) -> bool:
         return self.status in TERMINAL
 
-    def public(self) -> ProposalOut:
-        """The API.md shape."""
+    def public(self, viewer: Actor | None = None) -> ProposalOut:
+        """The API.md shape; `can_approve` says whether `viewer` may confirm it now."""
         return {
             "proposal_id": self.proposal_id,
             "session_id": self.session_id,
@@ -136,11 +165,23 @@ class Proposal(BaseModel):
             "created_at": self.created_at,
             "expires_at": self.expires_at,
             "result": self.result if self.error is None else self._failure(),
+            "requested_by": self.requested_by,
+            "approvals": [{"by": a.by, "role": a.role, "at": a.at} for a in self.approvals],
+            "needs": {
+                "quorum": self.policy.quorum,
+                "have": len(self.approvals),
+                "approvers": list(self.policy.approvers),
+                "self_approval": self.policy.self_approval,
+            },
+            "can_approve": self.can_approve(viewer),
         }
 
 
-def proposal_event(p: Proposal, old: ProposalStatus | None, at: float) -> dict[str, Any]:
-    """The audit event of one transition (`old` None: the proposal was created)."""
+def proposal_event(
+    p: Proposal, old: ProposalStatus | None, at: float, by: Actor | None = None
+) -> dict[str, Any]:
+    """The audit event of one transition (`old` None: the proposal was created) made
+    by `by` (the system when no principal made it)."""
     return {
         "type": "proposal",
         "at": at,
@@ -152,6 +193,23 @@ def proposal_event(p: Proposal, old: ProposalStatus | None, at: float) -> dict[s
         "from": old.value if old else None,
         "to": p.status.value,
         **({"reason": p.error_kind} if p.error_kind and old is not None else {}),
+        "by": by or SYSTEM,
+    }
+
+
+def approval_event(p: Proposal, by: Actor, at: float) -> dict[str, Any]:
+    """The audit event of one approval that did not (yet) reach the quorum."""
+    return {
+        "type": "approval",
+        "at": at,
+        "tenant_id": p.tenant_id,
+        "session_id": p.session_id,
+        "proposal_id": p.proposal_id,
+        "tool": p.tool,
+        "tier": p.tier.value,
+        "have": len(p.approvals),
+        "quorum": p.policy.quorum,
+        "by": by,
     }
 
 

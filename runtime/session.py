@@ -26,6 +26,7 @@ from .events import Emit, ProposalEvent, StartEvent
 from .history import cut_index
 from .models.base import message_from_dict, message_to_dict
 from .orchestrator import BaseOrchestrator
+from .principals import TENANT_OWNER, Actor
 from .sanitize import sanitize_for_prompt
 from .shapes import ChatMessage, CloseOut, SessionDetail, SessionOut, TurnOut
 from .state import ProposalPort, SessionState, TurnResult
@@ -70,6 +71,7 @@ class SessionCore:
         received_ns: int = 0,
         owner: str | None = None,
         emit: Emit | None = None,
+        sender: Actor = TENANT_OWNER,
     ) -> TurnOut:
         """Run one message; a message id seen before returns its first result.
 
@@ -82,7 +84,9 @@ class SessionCore:
             done = self.state.recent.get(message_id) if message_id else None
             if done is not None:
                 return done
-            result = await self._turn(text, store, proposals, message_id, received_ns, owner, emit)
+            result = await self._turn(
+                text, store, proposals, message_id, received_ns, owner, emit, sender
+            )
             return result.public()
 
     async def _turn(
@@ -94,6 +98,7 @@ class SessionCore:
         received_ns: int,
         owner: str | None,
         emit: Emit | None,
+        sender: Actor = TENANT_OWNER,
     ) -> TurnResult:
         rec = self.state.record
         if self.broken:
@@ -117,6 +122,7 @@ class SessionCore:
                 message_id=message_id,
                 received_ns=received_ns,
                 emit=emit,
+                sender=sender,
             )
         except BaseException:
             self.broken = True  # a turn that did not finish may have moved memory
@@ -150,7 +156,7 @@ class SessionCore:
         for p in result.created:
             metrics.PROPOSAL_TRANSITIONS.labels(p.tier.value, p.status.value).inc()
             if emit is not None:  # created now, by the save: the client may see it
-                emit(ProposalEvent(p.public()))
+                emit(ProposalEvent(p.public(sender)))
         return result
 
     def busy(self) -> bool:
@@ -318,6 +324,7 @@ class SessionPool:
         received_ns: int = 0,
         redirected: bool = False,
         emit: Emit | None = None,
+        sender: Actor = TENANT_OWNER,
     ) -> TurnOut:
         core = await self._current(tenant_id, session_id, redirected)
         try:
@@ -329,6 +336,7 @@ class SessionPool:
                 received_ns=received_ns,
                 owner=self.owner,
                 emit=emit,
+                sender=sender,
             )
         except NotOwner:
             self.cores.pop(session_id, None)  # lost it: whoever holds it serves it now

@@ -14,6 +14,7 @@ from .breaker import BreakerState, CircuitBreaker
 from .events import Emit, TurnEvent
 from .history import History
 from .models.base import Message
+from .principals import Actor
 from .proposals import Proposal
 from .shapes import ToolCallOut, TurnOut
 from .store import SessionRecord
@@ -33,10 +34,11 @@ class ProposalPort(Protocol):
         *,
         received_ns: int,
         message_id: str,
+        sender: Actor,
     ) -> list[Proposal]:
         """Soft-confirm, refuse or expire the session's pending T2s that the message
-        (received at `received_ns`) was sent after; a repeat of `message_id` reports
-        the decisions it made the first time."""
+        (received at `received_ns`) was sent after, where its `sender` may decide
+        them; a repeat of `message_id` reports the decisions it made the first time."""
         ...
 
 
@@ -79,11 +81,12 @@ class TurnResult:
     # The proposals this turn made: they come into existence with the turn's save
     # (a turn that is not saved proposed nothing), their window starting then.
     created: list[Proposal] = field(default_factory=list)
+    sender: Actor | None = None  # who sent the message (proposals' `can_approve` is theirs)
 
     def public(self) -> TurnOut:
         return {
             "reply": self.reply,
-            "proposals": [p.public() for p in self.proposals],
+            "proposals": [p.public(self.sender) for p in self.proposals],
             "tool_calls": self.tool_calls,
             "usage": self.usage,
         }
@@ -97,6 +100,7 @@ class TurnScratch:
     counter: TierCounter
     now: float
     emit: Emit | None = None  # a streaming client's sink, if any
+    sender: Actor | None = None  # who sent the message
     ctx: ToolContext | None = None  # what this turn's tools run with
     proposals: dict[str, Proposal] = field(default_factory=dict)
     written: list[str] = field(default_factory=list)  # proposals of this turn, in order

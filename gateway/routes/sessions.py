@@ -9,9 +9,9 @@ from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
-from runtime import MAX_PAGE, Settings
+from runtime import MAX_PAGE, NotFound, Settings
 
-from ..deps import Ctx, Tenant
+from ..deps import Caller, Ctx, Tenant, check_session
 from ..middleware import fresh_id
 from ..responses import FastJSON
 from ..schemas import (
@@ -78,8 +78,12 @@ def build_router(settings: Settings) -> APIRouter:
             extra={200: {"model": SessionOut, "description": "The existing active session."}},
         ),
     )
-    async def create_session(body: SessionCreate, ctx: Ctx, tenant: Tenant) -> Response:
-        session, created = await ctx.backend.create_session(tenant, body.agent, body.subject)
+    async def create_session(body: SessionCreate, ctx: Ctx, caller: Caller) -> Response:
+        if not caller.sees(body.agent, body.subject):  # a token opens its own session only
+            raise NotFound(f"no session of agent {body.agent} for this token")
+        session, created = await ctx.backend.create_session(
+            caller.tenant_id, body.agent, body.subject
+        )
         return FastJSON(session, status_code=201 if created else 200)
 
     @router.get(
@@ -119,8 +123,9 @@ def build_router(settings: Settings) -> APIRouter:
         summary="A session, with the last turn's tier usage and its breaker state",
         responses=error_responses(404, *COMMON_ERRORS),
     )
-    async def get_session(session_id: SessionId, ctx: Ctx, tenant: Tenant) -> Response:
-        return FastJSON(await ctx.backend.get_session(tenant, session_id))
+    async def get_session(session_id: SessionId, ctx: Ctx, caller: Caller) -> Response:
+        await check_session(ctx, caller, session_id)
+        return FastJSON(await ctx.backend.get_session(caller.tenant_id, session_id))
 
     @router.get(
         "/{session_id}/messages",
@@ -128,8 +133,10 @@ def build_router(settings: Settings) -> APIRouter:
         summary="The session's messages, in order",
         responses=error_responses(404, *COMMON_ERRORS),
     )
-    async def list_messages(session_id: SessionId, ctx: Ctx, tenant: Tenant) -> Response:
-        return FastJSON({"messages": await ctx.backend.list_messages(tenant, session_id)})
+    async def list_messages(session_id: SessionId, ctx: Ctx, caller: Caller) -> Response:
+        await check_session(ctx, caller, session_id)
+        messages = await ctx.backend.list_messages(caller.tenant_id, session_id)
+        return FastJSON({"messages": messages})
 
     @router.delete(
         "/{session_id}",
@@ -137,8 +144,9 @@ def build_router(settings: Settings) -> APIRouter:
         summary="Close a session (later messages to it get 409)",
         responses=error_responses(404, *COMMON_ERRORS),
     )
-    async def close_session(session_id: SessionId, ctx: Ctx, tenant: Tenant) -> Response:
-        return FastJSON(await ctx.backend.close_session(tenant, session_id))
+    async def close_session(session_id: SessionId, ctx: Ctx, caller: Caller) -> Response:
+        await check_session(ctx, caller, session_id)
+        return FastJSON(await ctx.backend.close_session(caller.tenant_id, session_id))
 
     @router.post(
         "/{session_id}/messages",
@@ -153,12 +161,18 @@ def build_router(settings: Settings) -> APIRouter:
         ),
     )
     async def post_message(
-        session_id: SessionId, body: MessageIn, request: Request, ctx: Ctx, tenant: Tenant
+        session_id: SessionId, body: MessageIn, request: Request, ctx: Ctx, caller: Caller
     ) -> Response:
+        await check_session(ctx, caller, session_id)
         message_id = body.message_id or request.headers.get("idempotency-key") or fresh_id()
+        tenant, sender = caller.tenant_id, caller.actor()
         if wants_event_stream(request.headers.get("accept")):
-            events = await ctx.backend.stream_message(tenant, session_id, body.text, message_id)
+            events = await ctx.backend.stream_message(
+                tenant, session_id, body.text, message_id, sender
+            )
             return await stream_events(events)
-        return FastJSON(await ctx.backend.send_message(tenant, session_id, body.text, message_id))
+        return FastJSON(
+            await ctx.backend.send_message(tenant, session_id, body.text, message_id, sender)
+        )
 
     return router

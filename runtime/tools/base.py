@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from ..approval import ApprovalPolicy
 from ..data import TenantData
 from ..errors import ToolValidationError
 from ..models.base import ToolSpec
@@ -88,6 +89,7 @@ class Tool:
     outcome: OutcomeCheck | None = None
     preview: Callable[[Args], str] | None = None
     source: Source = "python"
+    approval: ApprovalPolicy | None = None  # who may approve a call (else its agent's tier's)
     _spec: ToolSpec = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
