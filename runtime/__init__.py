@@ -53,7 +53,7 @@ from .events import (
     ToolCallEvent,
     TurnEvent,
 )
-from .keys import MAX_TOKEN_TTL_S
+from .keys import MAX_TOKEN_TTL_S, active_keys, create_key, revoke_key, rotate_key
 from .local_backend import LocalBackend
 from .logs import REQUEST_ID
 from .logs import configure as configure_logging
@@ -90,6 +90,10 @@ from .tools import NoArgs, Tool, ToolContext, ToolRegistry, function_tool, load_
 __all__ = [
     "MAX_PAGE",
     "MAX_TOKEN_TTL_S",
+    "active_keys",
+    "create_key",
+    "revoke_key",
+    "rotate_key",
     "PRESETS",
     "REQUEST_ID",
     "RETRY_AFTER_S",
