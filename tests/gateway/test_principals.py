@@ -361,3 +361,18 @@ def test_a_soft_confirm_counts_from_a_sender_who_may(
     confirmed = next(e for e in audit(api, sid) if e.get("to") == "CONFIRMED")
     assert confirmed["by"]["role"] == "staff"
     assert any(e["type"] == "message" and e["by"]["role"] == "staff" for e in audit(api, sid))
+
+
+def test_the_sweeper_acts_as_system(api: httpx.Client) -> None:
+    """An expiry nobody asked for is by `system` in the audit (the lab's window: 1.5 s)."""
+    sid = open_session(api, "lab", subject())
+    p = say(api, sid, '!tools slow_effect {"seconds": 0}')["proposals"][0]
+    assert p["status"] == "PENDING" and p["tier"] == "T2"
+    deadline = time.monotonic() + 10
+    while api.get(f"/v1/proposals/{p['proposal_id']}").json()["status"] == "PENDING":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    expired = next(e for e in audit(api, sid) if e.get("to") == "EXPIRED")
+    assert expired["by"] == {"principal": "system", "role": "system"}
+    created = next(e for e in audit(api, sid) if e.get("from") is None and e["type"] == "proposal")
+    assert created["by"] == {"principal": "owner", "role": "owner"}
