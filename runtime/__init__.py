@@ -5,12 +5,36 @@ plugins (the demo `salon`, a team's own agents and tools) may use. The
 submodules behind it are internal.
 """
 
+from runtime.backends.local import LocalBackend
+from runtime.backends.protocol import Backend
+from runtime.config.file import ConfigFile, load_file, parse_config
+from runtime.config.presets import PRESETS, OrchestratorConfig, resolve_config
+from runtime.config.settings import Settings, build_catalog, build_model, with_mcp_tools
+from runtime.proposals.book import ProposalBook
+from runtime.proposals.model import Proposal, ProposalStatus
+from runtime.sessions.session import SessionPool, create_session, public_messages
+from runtime.shapes import (
+    AgentOut,
+    AuditEvent,
+    ChatMessage,
+    CloseOut,
+    KeyOut,
+    ProposalOut,
+    SessionDetail,
+    SessionOut,
+    TokenOut,
+    ToolCallOut,
+    TurnOut,
+)
+from runtime.store.data import Change, DataStore, StoreData, TenantData, TurnData
+from runtime.store.keys import MAX_TOKEN_TTL_S, active_keys, create_key, revoke_key, rotate_key
+from runtime.store.memory import MemoryStore
+from runtime.store.paging import MAX_PAGE
+from runtime.store.protocol import LedgerEntry, LedgerState, SessionRecord, Store, TenantRecord
+from runtime.store.tenants import add_tenant, hash_key
+
 from .agents import AgentCatalog, CanaryConfig, DeclaredAgent, load_class
 from .approval import ApprovalPolicy
-from .backend import Backend
-from .book import ProposalBook
-from .config import ConfigFile, load_file, parse_config
-from .data import Change, DataStore, StoreData, TenantData, TurnData
 from .errors import (
     RETRY_AFTER_S,
     RETRY_NOT_READY_S,
@@ -53,47 +77,20 @@ from .events import (
     ToolCallEvent,
     TurnEvent,
 )
-from .keys import MAX_TOKEN_TTL_S, active_keys, create_key, revoke_key, rotate_key
-from .local_backend import LocalBackend
 from .logs import REQUEST_ID
 from .logs import configure as configure_logging
 from .logs import event as log_event
-from .memstore import MemoryStore
 from .models.base import Model, ModelRequest, ModelResponse, Plan, StreamEvent
 from .models.scripted import ScriptedModel
 from .orchestrator import BaseOrchestrator
-from .paging import MAX_PAGE
-from .presets import PRESETS, OrchestratorConfig, resolve_config
 from .principals import SYSTEM, Actor, Principal
-from .proposals import Proposal, ProposalStatus
-from .session import SessionPool, create_session, public_messages
-from .settings import Settings, build_catalog, build_model, with_mcp_tools
-from .shapes import (
-    AgentOut,
-    AuditEvent,
-    ChatMessage,
-    CloseOut,
-    KeyOut,
-    ProposalOut,
-    SessionDetail,
-    SessionOut,
-    TokenOut,
-    ToolCallOut,
-    TurnOut,
-)
-from .store import LedgerEntry, LedgerState, SessionRecord, Store, TenantRecord
 from .streaming import TurnStream
-from .tenants import add_tenant, hash_key
 from .tiers import Tier
 from .tools import NoArgs, Tool, ToolContext, ToolRegistry, function_tool, load_tool, tool
 
 __all__ = [
     "MAX_PAGE",
     "MAX_TOKEN_TTL_S",
-    "active_keys",
-    "create_key",
-    "revoke_key",
-    "rotate_key",
     "PRESETS",
     "REQUEST_ID",
     "RETRY_AFTER_S",
@@ -179,12 +176,14 @@ __all__ = [
     "Unauthorized",
     "Unavailable",
     "WireError",
+    "active_keys",
     "add_tenant",
     "build_catalog",
     "build_model",
     "classify",
     "code_for_status",
     "configure_logging",
+    "create_key",
     "create_session",
     "error_from_wire",
     "error_to_wire",
@@ -199,6 +198,8 @@ __all__ = [
     "public_messages",
     "resolve_config",
     "retry_after_header",
+    "revoke_key",
+    "rotate_key",
     "tool",
     "with_mcp_tools",
 ]

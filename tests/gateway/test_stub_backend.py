@@ -12,10 +12,10 @@ from typing import Any
 import httpx
 import pytest
 
+from runtime.config.settings import Settings
 from runtime.errors import ConfigError, InvalidTransition, Unavailable
 from runtime.principals import Actor, Principal, owner_of
-from runtime.proposals import ProposalStatus
-from runtime.settings import Settings
+from runtime.proposals.model import ProposalStatus
 
 from .conftest import BackendBundle, LiveServer
 

@@ -7,10 +7,10 @@ import hashlib
 
 import pytest
 
-from runtime import keys
 from runtime.errors import BadRequest, Conflict, NotFound
-from runtime.store import TenantRecord
-from runtime.tenants import add_tenant, hash_key, new_key, tenant_id_for
+from runtime.store import keys
+from runtime.store.protocol import TenantRecord
+from runtime.store.tenants import add_tenant, hash_key, new_key, tenant_id_for
 
 from .conftest import Harness
 

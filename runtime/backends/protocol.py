@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import Literal, Protocol
 
-from .principals import TENANT_OWNER, Actor, KeyRole, Principal
-from .proposals import ProposalStatus
-from .shapes import (
+from runtime.principals import TENANT_OWNER, Actor, KeyRole, Principal
+from runtime.proposals.model import ProposalStatus
+from runtime.shapes import (
     AgentOut,
     AuditEvent,
     ChatMessage,
@@ -26,7 +26,7 @@ from .shapes import (
     TokenOut,
     TurnOut,
 )
-from .streaming import TurnStream
+from runtime.streaming import TurnStream
 
 
 class Backend(Protocol):

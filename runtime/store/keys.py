@@ -18,9 +18,9 @@ import hashlib
 import secrets
 import time
 
-from .errors import BadRequest, Conflict, NotFound
-from .principals import KeyRole, Principal
-from .store import KeyRecord, Store, TenantRecord, TokenRecord
+from runtime.errors import BadRequest, Conflict, NotFound
+from runtime.principals import KeyRole, Principal
+from runtime.store.protocol import KeyRecord, Store, TenantRecord, TokenRecord
 
 KEY_PREFIX = "orc_"
 TOKEN_PREFIX = "ost_"

@@ -8,11 +8,10 @@ import time
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from . import paging
-from .data import Change
-from .errors import NotOwner
-from .proposals import Proposal, ProposalStatus
-from .store import (
+from runtime.errors import NotOwner
+from runtime.proposals.model import Proposal, ProposalStatus
+from runtime.store import paging
+from runtime.store.protocol import (
     KeyRecord,
     LedgerEntry,
     LedgerState,
@@ -20,6 +19,8 @@ from .store import (
     TenantRecord,
     TokenRecord,
 )
+
+from .data import Change
 
 _OPEN = (ProposalStatus.PENDING, ProposalStatus.CONFIRMED)
 

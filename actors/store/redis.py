@@ -27,11 +27,11 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, WatchError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from runtime import paging
-from runtime.data import Change
 from runtime.errors import NotOwner, Unavailable
-from runtime.proposals import Proposal, ProposalStatus
-from runtime.store import (
+from runtime.proposals.model import Proposal, ProposalStatus
+from runtime.store import paging
+from runtime.store.data import Change
+from runtime.store.protocol import (
     KeyRecord,
     LedgerEntry,
     LedgerState,

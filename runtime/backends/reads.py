@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from typing import Literal, cast
 
-from . import keys
-from .errors import NotFound
-from .principals import Actor, KeyRole, Principal
-from .proposals import ProposalStatus
-from .session import public_messages
-from .shapes import AuditEvent, ChatMessage, KeyOut, ProposalOut, SessionOut, TokenOut
-from .store import KeyRecord, Store
+from runtime.errors import NotFound
+from runtime.principals import Actor, KeyRole, Principal
+from runtime.proposals.model import ProposalStatus
+from runtime.sessions.session import public_messages
+from runtime.shapes import AuditEvent, ChatMessage, KeyOut, ProposalOut, SessionOut, TokenOut
+from runtime.store import keys
+from runtime.store.protocol import KeyRecord, Store
 
 
 def _key_out(rec: KeyRecord, last_used: dict[str, float]) -> KeyOut:

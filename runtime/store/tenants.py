@@ -1,4 +1,4 @@
-"""Tenants: a name, an id, and the owner key they are created with (`runtime.keys`)."""
+"""Tenants: a name, an id, and the owner key they are created with (`runtime.store.keys`)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import re
 import secrets
 import time
 
-from .errors import BadRequest
-from .keys import hash_key as hash_key  # re-exported: where callers found it first
-from .keys import new_key as new_key
-from .keys import owner_record
-from .store import Store, TenantRecord
+from runtime.errors import BadRequest
+from runtime.store.keys import hash_key as hash_key  # re-exported: where callers found it
+from runtime.store.keys import new_key as new_key
+from runtime.store.keys import owner_record
+from runtime.store.protocol import Store, TenantRecord
 
 NAME_TTL_S = 60.0
 _names: dict[str, tuple[str, float]] = {}  # tenant id -> (name, expiry), this process

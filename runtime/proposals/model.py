@@ -16,14 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .approval import Approval, ApprovalPolicy, refusal
-from .consent import is_refusal as is_refusal  # re-exported: the book reads it from here
-from .errors import BadRequest, InvalidTransition
-from .principals import SYSTEM, Actor
-from .tiers import Tier
+from runtime.approval import Approval, ApprovalPolicy, refusal
+from runtime.errors import BadRequest, InvalidTransition
+from runtime.principals import SYSTEM, Actor
+from runtime.tiers import Tier
 
 if TYPE_CHECKING:
-    from .shapes import ProposalOut
+    from runtime.shapes import ProposalOut
 
 
 class ProposalStatus(StrEnum):

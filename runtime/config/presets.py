@@ -15,9 +15,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .approval import DEFAULT_POLICIES, NO_PRESET, TierPolicies
-from .errors import ConfigError
-from .tiers import RecursionBudget
+from runtime.approval import DEFAULT_POLICIES, NO_PRESET, TierPolicies
+from runtime.errors import ConfigError
+from runtime.tiers import RecursionBudget
 
 # Keys of an `[agents.NAME]` table that say what the agent is, not its preset.
 AGENT_KEYS = frozenset({"class", "preset", "system_prompt", "greeting", "tools"})

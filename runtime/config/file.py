@@ -31,10 +31,10 @@ from pydantic import (
     model_validator,
 )
 
-from .agents.canary import CanaryConfig
-from .approval import ApprovalPolicy
-from .errors import ConfigError
-from .tiers import RecursionBudget, Tier
+from runtime.agents.canary import CanaryConfig
+from runtime.approval import ApprovalPolicy
+from runtime.errors import ConfigError
+from runtime.tiers import RecursionBudget, Tier
 
 
 class _Section(BaseModel):
