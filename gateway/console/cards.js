@@ -8,6 +8,8 @@
 // on the card). A FAILED card gives the reason from its `result`, and says
 // when the outcome is unknown (the tool may have acted). Updates never move a
 // card back: a stale answer that says PENDING after EXECUTED is ignored.
+// Every card says who requested it, who approved it and what is still needed
+// ("1 of 2 approvals"); its buttons are off for a caller who may not approve.
 
 import { duration, el, setText, uid } from "./dom.js";
 
@@ -48,6 +50,24 @@ function hintOf(p) {
   return HINTS[p.status] || "";
 }
 
+function whoOf(actor) {
+  return actor ? `${actor.principal} (${actor.role})` : "unknown";
+}
+
+/** "Requested by ann (subject). Approved by bob (staff). 1 of 2 approvals." */
+export function approvalText(p) {
+  const parts = [`Requested by ${whoOf(p.requested_by)}.`];
+  const approvals = p.approvals || [];
+  if (approvals.length) parts.push(`Approved by ${approvals.map((a) => `${a.by} (${a.role})`).join(", ")}.`);
+  const needs = p.needs;
+  if (needs && (needs.quorum > 1 || approvals.length)) parts.push(`${needs.have} of ${needs.quorum} approvals.`);
+  if (needs && p.status === "PENDING") {
+    const others = needs.self_approval ? "" : ", not the requester";
+    parts.push(`Who may approve: ${needs.approvers.join(", ")}${others}.`);
+  }
+  return parts.join(" ");
+}
+
 function failureReason(result) {
   if (result && typeof result === "object" && typeof result.error === "string") return result.error;
   return result === null || result === undefined ? "no reason given" : JSON.stringify(result);
@@ -69,6 +89,7 @@ export class ProposalCard {
     this.countdownNode = el("span", { class: "countdown" });
     this.resultBox = el("div", { class: "result-box" });
     this.noteNode = el("p", { class: "note" });
+    this.whoNode = el("p", { class: "approvals" });
     this.node = el(
       "article",
       {
@@ -84,6 +105,7 @@ export class ProposalCard {
       ),
       el("p", { class: "preview" }, proposal.preview),
       el("p", { class: "status-line" }, "Status: ", this.statusNode),
+      this.whoNode,
       el("p", { class: "hint-line" }, this.hintNode, " ", this.countdownNode),
       this.resultBox,
       this.noteNode,
@@ -127,6 +149,7 @@ export class ProposalCard {
     this.statusNode.className = `status s-${p.status}`;
     this.node.dataset.status = p.status;
     setText(this.hintNode, hintOf(p));
+    setText(this.whoNode, approvalText(p));
     this.resultBox.replaceChildren();
     if (p.status === "EXECUTED" && p.result !== null && p.result !== undefined) {
       this.resultBox.append(el("p", { class: "result-title" }, "Result:"), resultNode(p.result));
@@ -134,7 +157,7 @@ export class ProposalCard {
       this.resultBox.append(el("p", { class: "reason" }, `Reason: ${failureReason(p.result)}`));
     }
     if (!this.pending) setText(this.countdownNode, "");
-    if (this.confirmButton) this.setButtons(this.pending && !this.deciding);
+    if (this.confirmButton) this.setButtons(this.pending && !this.deciding && p.can_approve !== false);
     this.tick(Date.now() / 1000);
   }
 
@@ -162,8 +185,9 @@ export class ProposalCard {
     this.setButtons(false);
     this.note(verb === "confirm" ? "Confirming..." : "Rejecting...");
     try {
-      this.update(await this.actions.decide(this.id, verb));
-      this.note("");
+      const after = await this.actions.decide(this.id, verb);
+      this.update(after);
+      this.note(after.status === "PENDING" ? "Approved: waiting for more approvals." : "");
     } catch (err) {
       if (err.status === 409 && err.error?.status) {
         this.note(`Already ${err.error.status}: ${err.message}.`);

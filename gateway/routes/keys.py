@@ -16,7 +16,7 @@ from typing_extensions import TypedDict
 
 from runtime import MAX_TOKEN_TTL_S, BadRequest, KeyOut, TokenOut, hash_key
 
-from ..deps import Ctx, KeyHolder, Owner
+from ..deps import Caller, Ctx, KeyHolder, Owner
 from ..responses import FastJSON
 from ..schemas import AGENT_DOC, COMMON_ERRORS, error_responses
 
@@ -59,6 +59,32 @@ class TokenRevoke(BaseModel):
 
 class Revoked(TypedDict):
     revoked: bool
+
+
+class MeOut(TypedDict):
+    principal: Annotated[str, Field(description="The caller's name (a subject's: its id).")]
+    role: Literal["owner", "staff", "subject"]
+    agent: Annotated[str | None, Field(description="A session token's agent.")]
+    subject: Annotated[str | None, Field(description="A session token's subject.")]
+    expires_at: Annotated[float | None, Field(description="A session token's expiry.")]
+
+
+@router.get(
+    "/v1/me",
+    response_model=MeOut,
+    summary="Who the caller is: a key's principal and role, or a session token's binding",
+    responses=error_responses(*COMMON_ERRORS),
+)
+async def me(caller: Caller) -> Response:
+    return FastJSON(
+        {
+            "principal": caller.name,
+            "role": caller.role,
+            "agent": caller.agent or None,
+            "subject": caller.subject or None,
+            "expires_at": caller.expires_at,
+        }
+    )
 
 
 @router.post(

@@ -42,6 +42,7 @@ def test_openapi_documents_the_contract(anon: httpx.Client) -> None:
         "/v1/keys/{key_id}/rotate": {"post"},
         "/v1/session-tokens": {"post"},
         "/v1/session-tokens/revoke": {"post"},
+        "/v1/me": {"get"},
         "/healthz": {"get"},
         "/readyz": {"get"},
         "/metrics": {"get"},
