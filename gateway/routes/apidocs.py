@@ -1,7 +1,8 @@
 """`GET /docs`: Swagger UI over `/openapi.json`, offline.
 
-The UI's files come from the `swagger-ui-bundle` package installed with the
-gateway (no CDN, so it works on a closed network); the page and its start-up
+The UI's files (Swagger UI 5, which reads OpenAPI 3.1) come from the
+`fastapi-offline` package installed with the gateway (no CDN, so it works on a
+closed network); the page and its start-up
 script are ours (`gateway/apidocs/`), with no inline code, so they are served
 under the console's Content-Security-Policy. The files are read once when the
 app is built and served by exact name: no request path reaches the file system.
@@ -10,16 +11,15 @@ app is built and served by exact name: no request path reaches the file system.
 from __future__ import annotations
 
 from importlib import resources
-from pathlib import Path
 
-import swagger_ui_bundle
 from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
 from .ui import CONTENT_TYPES, SECURITY_HEADERS, Asset, serve_asset
 
-#: what the page loads from the package
-BUNDLE_FILES = ("swagger-ui.css", "swagger-ui-bundle.js", "favicon-32x32.png")
+#: what the page loads from the package (only these are served)
+BUNDLE = "fastapi_offline"
+BUNDLE_FILES = ("swagger-ui.css", "swagger-ui-bundle.js", "favicon.png")
 INDEX = "index.html"
 
 
@@ -30,7 +30,7 @@ def load_assets() -> dict[str, Asset]:
     for name in (INDEX, "init.js"):
         entry = ours / name
         assets[name] = Asset(entry.read_bytes(), CONTENT_TYPES["." + name.rpartition(".")[2]])
-    bundle = Path(swagger_ui_bundle.swagger_ui_path)
+    bundle = resources.files(BUNDLE) / "static"
     for name in BUNDLE_FILES:
         body = (bundle / name).read_bytes()
         assets[name] = Asset(body, CONTENT_TYPES["." + name.rpartition(".")[2]])
