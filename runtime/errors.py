@@ -25,8 +25,10 @@ applies, `retry_after` (seconds). This docstring is the only mapping table:
     │   ├── ToolValidationError  tool_invalid           500
     │   └── ToolOutcomeUnknown   outcome_unknown        500  (it may or may not have run)
     ├── ModelError               model_error            502  (carries an ErrorClass)
-    └── TurnAborted              turn_aborted           502  (the model failed after the
-                                                              client got text)
+    ├── TurnAborted              turn_aborted           502  (the model failed after the
+    │                                                         client got text)
+    └── BreakerTransitionError   breaker_transition     500  (a bug: a move the breaker's
+                                                              state machine forbids)
 
 `error_to_wire()` and `error_from_wire()` are the one codec: actors send the
 wire form across Ray, the gateway renders it (`{"error": wire}` with
@@ -284,6 +286,26 @@ class TurnAborted(OrchestraError):
     the client the same text twice)."""
 
     code, http_status = "turn_aborted", 502
+
+
+class BreakerTransitionError(OrchestraError):
+    """A breaker move the state machine does not allow (a bug, never user input)."""
+
+    code = "breaker_transition"
+
+    def __init__(self, current: str, target: str) -> None:
+        super().__init__(f"circuit breaker cannot go from {current} to {target}")
+        self.current = current
+        self.target = target
+
+    def details(self) -> WireDetails:
+        return {"status": self.current, "target": self.target}
+
+    @classmethod
+    def from_wire(cls, message: str, wire: WireError) -> OrchestraError:
+        err = cls(str(wire.get("status", "")), str(wire.get("target", "")))
+        err.args = (message,)
+        return err
 
 
 def _tree() -> list[type[OrchestraError]]:
