@@ -9,7 +9,6 @@ system prompt, a greeting and a config preset.
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from abc import ABC, abstractmethod
@@ -47,7 +46,7 @@ from .state import ProposalPort, SessionState, TurnResult, TurnScratch
 from .store import SessionRecord, Store
 from .tenants import tenant_name
 from .tiers import Tier, TierCounter, exhausted_message
-from .tools import Tool, ToolContext, ToolRegistry
+from .tools import Tool, ToolContext, ToolRegistry, run_tool
 
 
 class BaseOrchestrator(ABC):
@@ -370,8 +369,7 @@ class BaseOrchestrator(ABC):
         t0 = time.perf_counter()
         status, content, is_error = "ok", "", False
         try:
-            async with asyncio.timeout(timeout):  # no extra task, unlike wait_for
-                result = await tool.invoke(turn.ctx, args)
+            result = await run_tool(tool, turn.ctx, args, timeout)  # capped, re-sent if idempotent
             content = orjson.dumps(result, default=str).decode()
             breaker.record_success()
         except TimeoutError:

@@ -2,6 +2,7 @@
 
 from .base import Args, NoArgs, OutcomeCheck, Tool, ToolContext, ToolRegistry
 from .python import function_tool, load_tool, tool
+from .run import cap_result, run_tool
 
 __all__ = [
     "Args",
@@ -10,7 +11,9 @@ __all__ = [
     "Tool",
     "ToolContext",
     "ToolRegistry",
+    "cap_result",
     "function_tool",
     "load_tool",
+    "run_tool",
     "tool",
 ]
