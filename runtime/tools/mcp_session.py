@@ -30,7 +30,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 from ..config import McpSection
 from ..errors import ConfigError
-from .endpoints import endpoint_of, guard_library_logs, redact
+from .endpoints import guard_library_logs, redact
 from .envrefs import resolve_env_refs
 
 log = logging.getLogger(__name__)
@@ -102,7 +102,6 @@ class McpSession:
         guard_library_logs()
         self.where = where
         self.section = section
-        self.endpoint = endpoint_of(section.url) if section.url else section.command or ""
         self.opened = 0  # sessions opened so far (one, unless one failed)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = asyncio.Lock()
