@@ -48,7 +48,8 @@ from typing import NoReturn
 
 import httpx
 
-from ..config import HttpToolSection
+from runtime.config.file import HttpToolSection
+
 from ..errors import (
     ConfigError,
     ErrorClass,

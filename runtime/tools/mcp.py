@@ -46,7 +46,8 @@ from typing import Any
 import mcp.types as types
 from mcp.shared.exceptions import MCPError
 
-from ..config import McpSection
+from runtime.config.file import McpSection
+
 from ..errors import (
     ConfigError,
     ToolError,

@@ -27,7 +27,7 @@ import orjson
 import pytest
 from pydantic import ValidationError
 
-from runtime.config import HttpToolSection
+from runtime.config.file import HttpToolSection
 from runtime.errors import (
     ConfigError,
     ToolError,

@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 import pytest
 
-from runtime.config import McpSection, parse_config
+from runtime.config.file import McpSection, parse_config
 from runtime.errors import ConfigError, ToolError, ToolOutcomeUnknown, ToolValidationError
 from runtime.tiers import Tier
 from runtime.tools import Tool, ToolContext, run_tool

@@ -1,4 +1,4 @@
-"""Every approved call reports what really happened (`runtime.dispatch`).
+"""Every approved call reports what really happened (`runtime.proposals.ledger`).
 
 Each case runs an HTTP tool against a real local endpoint
 (tests/support/tool_server.py), or an MCP tool against a real server, through
@@ -19,12 +19,12 @@ from typing import Any
 import orjson
 import pytest
 
-from runtime.config import HttpToolSection, McpSection
-from runtime.dispatch import OUTCOME_UNKNOWN, Outcome, dispatch
-from runtime.memstore import MemoryStore
+from runtime.config.file import HttpToolSection, McpSection
 from runtime.models.base import ToolResultBlock
-from runtime.proposals import Proposal
-from runtime.store import LedgerState
+from runtime.proposals.ledger import OUTCOME_UNKNOWN, Outcome, dispatch
+from runtime.proposals.model import Proposal
+from runtime.store.memory import MemoryStore
+from runtime.store.protocol import LedgerState
 from runtime.tiers import Tier
 from runtime.tools import Tool, ToolContext
 from runtime.tools.http import close_clients, http_tool
