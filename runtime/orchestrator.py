@@ -47,7 +47,7 @@ from .models.base import (
 from .retry import RetryPolicy, retry
 from .sanitize import sanitize_for_prompt
 from .tiers import Tier, TierCounter, exhausted_message
-from .tools import Tool, ToolContext, ToolRegistry, run_tool
+from .tools import Tool, ToolContext, ToolRegistry, redact_urls, run_tool
 
 
 class BaseOrchestrator(ABC):
@@ -382,8 +382,8 @@ class BaseOrchestrator(ABC):
             breaker.record_neutral()
         except Exception as exc:
             status, is_error = "error", True
-            content = (
-                f"{tool.name} failed: {exc if isinstance(exc, ToolError) else type(exc).__name__}"
+            content = f"{tool.name} failed: " + (
+                redact_urls(str(exc)) if isinstance(exc, ToolError) else type(exc).__name__
             )
             breaker.record_failure()
             metrics.ERRORS.labels(self.agent, classify(exc).value).inc()

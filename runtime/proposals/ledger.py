@@ -35,7 +35,7 @@ from runtime import metrics
 from runtime.errors import ToolError, ToolOutcomeUnknown
 from runtime.proposals.model import Proposal
 from runtime.store.protocol import LedgerEntry, LedgerState, Store
-from runtime.tools import Tool, ToolContext, cap_result, run_tool
+from runtime.tools import Tool, ToolContext, cap_result, redact_urls, run_tool
 
 OUTCOME_UNKNOWN = "outcome_unknown"
 
@@ -64,7 +64,7 @@ def unknown(p: Proposal, why: str) -> Outcome:
     metrics.OUTCOME_UNKNOWN.labels(p.tool).inc()
     return Outcome(
         False,
-        error=f"{why}; whether it took effect is unknown: check before retrying",
+        error=f"{redact_urls(why)}; whether it took effect is unknown: check before retrying",
         error_kind=OUTCOME_UNKNOWN,
     )
 
@@ -125,7 +125,7 @@ async def _call(tool: Tool, ctx: ToolContext, p: Proposal, timeout_s: float) -> 
         if applied is None:
             return unknown(p, why)
         if not applied:
-            return Outcome(False, error=f"{why}; it did not run")
+            return Outcome(False, error=f"{redact_urls(why)}; it did not run")
         if tool.idempotent:  # it took effect: the same key returns its result
             try:
                 result = await tool.invoke(ctx, args)
@@ -134,9 +134,9 @@ async def _call(tool: Tool, ctx: ToolContext, p: Proposal, timeout_s: float) -> 
             return Outcome(True, cap_result(tool.name, result, tool.max_result_bytes))
         return Outcome(True, None)
     except (ToolError, ValueError) as exc:  # the tool refused: it did not run
-        return Outcome(False, error=str(exc))
+        return Outcome(False, error=redact_urls(str(exc)))
     except Exception as exc:
-        return Outcome(False, error=f"{type(exc).__name__}: {exc}")
+        return Outcome(False, error=redact_urls(f"{type(exc).__name__}: {exc}"))
     ms = (time.perf_counter() - t0) * 1000
     metrics.TOOL_DURATION.labels(p.tier.value, p.tool, "ok").observe(ms)
     return Outcome(True, result)
