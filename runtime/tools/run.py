@@ -30,6 +30,7 @@ from collections.abc import Awaitable, Callable
 
 import orjson
 
+from .. import metrics
 from ..errors import ToolError, ToolOutcomeUnknown, ToolUnavailable
 from ..retry import RetryPolicy
 from .base import Args, Tool, ToolContext
@@ -112,6 +113,7 @@ async def run_tool(
         delay = min(policy.max_delay, hint) if hint is not None else policy.delay(sent)
         if sent > tool.retries or loop.time() + delay >= deadline:
             raise _given_up(tool, last, sent, maybe_ran, budget_s) from last
+        metrics.TOOL_RESENDS.labels(tool.name).inc()
         await sleep(delay)
 
 

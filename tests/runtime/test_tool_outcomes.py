@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 import pytest
 
+from runtime import metrics
 from runtime.config.file import HttpToolSection, McpSection
 from runtime.models.base import ToolResultBlock
 from runtime.proposals.ledger import OUTCOME_UNKNOWN, Outcome, dispatch
@@ -84,6 +85,11 @@ async def run(tool: Tool, timeout_s: float = 10.0, args: dict[str, Any] | None =
     return outcome
 
 
+def resends(tool: str) -> float:
+    found = metrics.REGISTRY.get_sample_value("orchestra_tool_resends_total", {"tool": tool})
+    return found or 0.0
+
+
 def said_once(error: str | None) -> None:
     """The reason is there, and says nothing twice."""
     assert error is not None
@@ -144,9 +150,11 @@ async def test_an_idempotent_tool_that_timed_out_once_is_sent_again_and_executes
 async def test_an_idempotent_tool_is_sent_again_after_a_5xx_and_executes(
     server: ToolServer,
 ) -> None:
+    before = resends("refund")
     out = await run(endpoint(server.url("/flaky/2"), idempotent=True))
     assert out.executed
     assert [c.key for c in server.calls] == [PID] * 3
+    assert resends("refund") - before == 2  # orchestra_tool_resends_total{tool}
 
 
 async def test_an_idempotent_tool_ends_unknown_once_its_retries_are_spent(
