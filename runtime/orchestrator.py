@@ -9,7 +9,6 @@ system prompt, a greeting and a config preset.
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from abc import ABC, abstractmethod
@@ -49,7 +48,7 @@ from .models.base import (
 from .retry import RetryPolicy, retry
 from .sanitize import sanitize_for_prompt
 from .tiers import Tier, TierCounter, exhausted_message
-from .tools import Tool, ToolContext, ToolRegistry
+from .tools import Tool, ToolContext, ToolRegistry, redact_urls, run_tool
 
 
 class BaseOrchestrator(ABC):
@@ -364,8 +363,7 @@ class BaseOrchestrator(ABC):
         t0 = time.perf_counter()
         status, content, is_error = "ok", "", False
         try:
-            async with asyncio.timeout(timeout):  # no extra task, unlike wait_for
-                result = await tool.invoke(turn.ctx, args)
+            result = await run_tool(tool, turn.ctx, args, timeout)  # capped, re-sent if idempotent
             content = orjson.dumps(result, default=str).decode()
             breaker.record_success()
         except TimeoutError:
@@ -377,8 +375,8 @@ class BaseOrchestrator(ABC):
             breaker.record_neutral()
         except Exception as exc:
             status, is_error = "error", True
-            content = (
-                f"{tool.name} failed: {exc if isinstance(exc, ToolError) else type(exc).__name__}"
+            content = f"{tool.name} failed: " + (
+                redact_urls(str(exc)) if isinstance(exc, ToolError) else type(exc).__name__
             )
             breaker.record_failure()
             metrics.ERRORS.labels(self.agent, classify(exc).value).inc()

@@ -16,6 +16,7 @@ import os
 import re
 import subprocess
 import sys
+import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,16 +124,30 @@ class Desk:
 
 def tools_md_files(where: Path, tools: ToolServer, mcp: McpHttpServer) -> Path:
     """TOOLS.md's module at the path its first line names, and its TOML blocks in one
-    config file (with the test servers' addresses); the config's path."""
+    config file (with the test servers' addresses; a block that adds keys to a table
+    of an earlier one is merged into it); the config's path."""
     [module] = [b for b in blocks(TOOLS_MD, "python") if b.startswith("# acme/tools.py")]
     (where / "acme").mkdir(parents=True, exist_ok=True)
     (where / "acme" / "tools.py").write_text(module)
-    config = "\n".join(blocks(TOOLS_MD, "toml"))
-    assert "http://127.0.0.1:9000/refund" in config and "http://127.0.0.1:9100/mcp" in config
-    config = config.replace("http://127.0.0.1:9000", tools.base_url)
-    config = config.replace("http://127.0.0.1:9100/mcp", mcp.url)
-    (where / "orchestra.toml").write_text(config)
-    return where / "orchestra.toml"
+    config: dict[str, Any] = {}
+    addresses = {"http://127.0.0.1:9000": tools.base_url, "http://127.0.0.1:9100/mcp": mcp.url}
+    for block in blocks(TOOLS_MD, "toml"):
+        for written, local in addresses.items():
+            block = block.replace(written, local)
+        merge(config, tomllib.loads(block))
+    assert config["tools"]["refund"]["url"] == "env:REFUND_URL"  # the last word on it
+    assert config["mcp"]["crm"]["url"] == mcp.url
+    path = where / "orchestra.yaml"  # YAML is a superset of JSON
+    path.write_text(json.dumps(config))
+    return path
+
+
+def merge(into: dict[str, Any], more: dict[str, Any]) -> None:
+    for name, value in more.items():
+        if isinstance(value, dict) and isinstance(into.get(name), dict):
+            merge(into[name], value)
+        else:
+            into[name] = value
 
 
 @pytest.fixture(scope="module")
@@ -145,6 +160,7 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
             # (and this checkout, whose code is under test)
             "PYTHONPATH": os.pathsep.join([".", str(REPO)]),
             "REFUND_TOKEN": "Bearer test",
+            "REFUND_URL": tools.url("/refund"),  # TOOLS.md: url = "env:REFUND_URL"
         }
         with orchestra_serve(
             "--hosts", "1", "--config", str(config), home=where / "home", env=env, cwd=where
@@ -192,7 +208,13 @@ def test_tools_md_module_must_be_importable(tmp_path: Path) -> None:
     with ToolServer() as tools, McpHttpServer() as mcp:
         config = tools_md_files(tmp_path, tools, mcp)
         env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-        env.update({"ORCHESTRA_HOME": str(tmp_path / "home"), "REFUND_TOKEN": "x"})
+        env.update(
+            {
+                "ORCHESTRA_HOME": str(tmp_path / "home"),
+                "REFUND_TOKEN": "x",
+                "REFUND_URL": tools.url("/refund"),
+            }
+        )
         out = subprocess.run(
             [sys.executable, "-m", "gateway.cli", "serve", "--config", str(config)],
             capture_output=True,
