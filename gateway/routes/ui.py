@@ -72,7 +72,7 @@ def load_assets() -> dict[str, Asset]:
     return assets
 
 
-def _serve(
+def serve_asset(
     asset: Asset | None, request: Request, security: dict[str, str] = SECURITY_HEADERS
 ) -> Response:
     if asset is None:
@@ -93,7 +93,7 @@ def build_router() -> APIRouter:
 
     @router.get("/ui")
     async def console(request: Request) -> Response:
-        return _serve(assets.get(INDEX), request)
+        return serve_asset(assets.get(INDEX), request)
 
     @router.get("/ui/")
     async def console_slash() -> Response:
@@ -101,10 +101,10 @@ def build_router() -> APIRouter:
 
     @router.get("/ui/embed")
     async def embed(request: Request) -> Response:
-        return _serve(assets.get(EMBED), request, EMBED_HEADERS)
+        return serve_asset(assets.get(EMBED), request, EMBED_HEADERS)
 
     @router.get("/ui/{name:path}")
     async def console_file(name: str, request: Request) -> Response:
-        return _serve(assets.get(name), request)
+        return serve_asset(assets.get(name), request)
 
     return router

@@ -20,6 +20,7 @@ from runtime import logs, metrics
 from runtime.agents import AgentCatalog
 from runtime.approval import allows
 from runtime.errors import AlreadyApproved, Forbidden, InvalidTransition, NotFound
+from runtime.inbound import Inbound
 from runtime.principals import TENANT_OWNER, Actor
 from runtime.proposals.ledger import Outcome, dispatch
 from runtime.proposals.model import (
@@ -107,17 +108,7 @@ class ProposalBook:
     async def get(self, tenant_id: str, proposal_id: str) -> Proposal:
         return await self._get(tenant_id, proposal_id)
 
-    async def on_user_message(
-        self,
-        tenant_id: str,
-        session_id: str,
-        text: str,
-        now: float,
-        *,
-        received_ns: int,
-        message_id: str,
-        sender: Actor = TENANT_OWNER,
-    ) -> list[Proposal]:
+    async def on_user_message(self, msg: Inbound, now: float) -> list[Proposal]:
         """The user's next message: soft-confirm, reject or expire pending T2s.
 
         Only proposals shown before the message was received are its to decide
@@ -128,15 +119,16 @@ class ProposalBook:
         stays PENDING for someone who may. A yes below the quorum is recorded and
         the proposal stays PENDING.
         """
-        listed = await self.store.list_proposals(tenant_id, session_id)
-        refusal = is_refusal(text)
+        tenant_id, message_id, sender = msg.tenant_id, msg.message_id, msg.sender
+        listed = await self.store.list_proposals(tenant_id, msg.session_id)
+        refusal = is_refusal(msg.text)
         changed = []
         for p in sorted((p for p in listed if p.tier is Tier.T2), key=_dependency_order):
             if p.status is not S.PENDING:
                 if message_id and p.decided_by == message_id:
                     changed.append(p)
                 continue
-            if not p.seen_by(received_ns):
+            if not p.seen_by(msg.received_ns):
                 continue
             async with self._lock(p.proposal_id):
                 p = await self._get(tenant_id, p.proposal_id)
