@@ -83,6 +83,14 @@ def add_service(api: httpx.Client) -> str:
     return name
 
 
+def remove_service(api: httpx.Client, name: str) -> None:
+    """Delete a service this module made (the owner, on admin): the suite's other tests
+    share tenant A's service list."""
+    sid = open_session(api, "admin", subject())
+    pid = say(api, sid, f"delete service {name}")["proposals"][0]["proposal_id"]
+    assert api.post(f"/v1/proposals/{pid}/confirm").json()["status"] == "EXECUTED"
+
+
 def delete(name: str) -> str:
     """The desk agent's (the lab's) way to ask for its T3 delete_service."""
     return f'!tools delete_service {{"name": "{name}"}}'
@@ -349,18 +357,21 @@ def test_a_soft_confirm_by_a_sender_who_may_not_approve_does_not_execute(
     assert r.status_code == 200 and r.json()["status"] == "EXECUTED"
     executed = [e for e in audit(api, sid) if e.get("to") == "EXECUTED"]
     assert len(executed) == 1
+    remove_service(api, name)
 
 
 def test_a_soft_confirm_counts_from_a_sender_who_may(
     api: httpx.Client, staff: list[httpx.Client]
 ) -> None:
+    name = _letters()
     sid = open_session(staff[0], "admin", subject())
-    p = say(staff[0], sid, f"create service {_letters()} for $20")["proposals"][0]
+    p = say(staff[0], sid, f"create service {name} for $20")["proposals"][0]
     done = say(staff[0], sid, "yes")["proposals"][0]
     assert done["proposal_id"] == p["proposal_id"] and done["status"] == "EXECUTED"
     confirmed = next(e for e in audit(api, sid) if e.get("to") == "CONFIRMED")
     assert confirmed["by"]["role"] == "staff"
     assert any(e["type"] == "message" and e["by"]["role"] == "staff" for e in audit(api, sid))
+    remove_service(api, name)
 
 
 def test_the_sweeper_acts_as_system(api: httpx.Client) -> None:
