@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
+from functools import partial
 
 import ray
 from ray.exceptions import RayError
 
 from runtime import metrics
 from runtime.agents import AgentCatalog
+from runtime.backend import pending_ids
 from runtime.backend_reads import BackendReads
 from runtime.errors import Unavailable
 from runtime.session import create_session
@@ -76,17 +79,38 @@ class RayBackend(BackendReads):
             await self.require_session(tenant_id, session_id)
 
     async def send_message(
-        self, tenant_id: str, session_id: str, text: str, message_id: str | None = None
+        self,
+        tenant_id: str,
+        session_id: str,
+        text: str,
+        message_id: str | None = None,
+        *,
+        seen: Sequence[str] = (),
+        relay: bool = False,
     ) -> TurnOut:
+        if seen:
+            await self.registry.mark_delivered(tenant_id, session_id, list(seen))
         received_ns = time.time_ns()
         await self._check(tenant_id, session_id)
-        return await self.router.send(
+        result = await self.router.send(
             tenant_id, session_id, text, message_id or "", received_ns=received_ns
         )
+        if not relay:
+            await self._delivered(tenant_id, session_id, result)
+        return result
 
     async def stream_message(
-        self, tenant_id: str, session_id: str, text: str, message_id: str | None = None
+        self,
+        tenant_id: str,
+        session_id: str,
+        text: str,
+        message_id: str | None = None,
+        *,
+        seen: Sequence[str] = (),
+        relay: bool = False,
     ) -> TurnStream:
+        if seen:
+            await self.registry.mark_delivered(tenant_id, session_id, list(seen))
         received_ns = time.time_ns()
         await self._check(tenant_id, session_id)
         return start_turn(
@@ -94,7 +118,18 @@ class RayBackend(BackendReads):
                 tenant_id, session_id, text, message_id or "", received_ns=received_ns, sink=feed
             ),
             self._turns,
+            None if relay else partial(self._delivered, tenant_id, session_id),
         )
+
+    async def _delivered(self, tenant_id: str, session_id: str, result: TurnOut) -> None:
+        ids = pending_ids(result)
+        if ids:
+            await self.registry.mark_delivered(tenant_id, session_id, ids, time.time_ns())
+
+    async def mark_delivered(
+        self, tenant_id: str, session_id: str, proposal_ids: list[str], at_ns: int = 0
+    ) -> None:
+        await self.registry.mark_delivered(tenant_id, session_id, proposal_ids, at_ns)
 
     async def confirm(self, tenant_id: str, proposal_id: str) -> ProposalOut:
         return await self.registry.confirm(tenant_id, proposal_id)

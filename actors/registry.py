@@ -69,6 +69,13 @@ class ProposalRegistry:
     async def confirm(self, tenant_id: str, proposal_id: str, rid: str = "") -> Reply[ProposalOut]:
         return await _reply(rid, _public(self.book.confirm(tenant_id, proposal_id)))
 
+    async def mark_delivered(
+        self, tenant_id: str, session_id: str, proposal_ids: list[str], at_ns: int, rid: str = ""
+    ) -> Reply[None]:
+        return await _reply(
+            rid, self.book.mark_delivered(tenant_id, session_id, proposal_ids, at_ns)
+        )
+
     async def reject(self, tenant_id: str, proposal_id: str, rid: str = "") -> Reply[ProposalOut]:
         return await _reply(rid, _public(self.book.reject(tenant_id, proposal_id)))
 
@@ -127,6 +134,16 @@ class RegistryPort:
             )
         )
         return unwrap(reply)
+
+    async def mark_delivered(
+        self, tenant_id: str, session_id: str, proposal_ids: list[str], at_ns: int = 0
+    ) -> None:
+        reply: Reply[None] = await ask(
+            self.handle(tenant_id).mark_delivered.remote(
+                tenant_id, session_id, proposal_ids, at_ns, logs.REQUEST_ID.get()
+            )
+        )
+        unwrap(reply)
 
     async def confirm(self, tenant_id: str, proposal_id: str) -> ProposalOut:
         reply: Reply[ProposalOut] = await ask(

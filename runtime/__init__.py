@@ -6,9 +6,10 @@ submodules behind it are internal.
 """
 
 from .agents import AgentCatalog, CanaryConfig, DeclaredAgent, load_class
-from .backend import Backend
+from .backend import Backend, pending_ids
 from .book import ProposalBook
 from .config import ConfigFile, load_file, parse_config
+from .consent import Verdict
 from .data import Change, DataStore, StoreData, TenantData, TurnData
 from .errors import (
     RETRY_AFTER_S,
@@ -158,6 +159,7 @@ __all__ = [
     "TurnStream",
     "Unauthorized",
     "Unavailable",
+    "Verdict",
     "WireError",
     "add_tenant",
     "build_catalog",
@@ -176,6 +178,7 @@ __all__ = [
     "load_tool",
     "log_event",
     "parse_config",
+    "pending_ids",
     "public_messages",
     "resolve_config",
     "retry_after_header",

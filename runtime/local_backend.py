@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from functools import partial
 
 from . import metrics
 from .agents import AgentCatalog
+from .backend import pending_ids
 from .backend_reads import BackendReads
 from .book import ProposalBook
 from .session import SessionPool
@@ -63,23 +65,55 @@ class LocalBackend(BackendReads):
         return await self.pool.close(tenant_id, session_id)
 
     async def send_message(
-        self, tenant_id: str, session_id: str, text: str, message_id: str | None = None
+        self,
+        tenant_id: str,
+        session_id: str,
+        text: str,
+        message_id: str | None = None,
+        *,
+        seen: Sequence[str] = (),
+        relay: bool = False,
     ) -> TurnOut:
+        if seen:
+            await self.book.mark_delivered(tenant_id, session_id, list(seen))
         received_ns = time.time_ns()  # before it waits for anything: when it arrived
-        return await self.pool.send(
+        result = await self.pool.send(
             tenant_id, session_id, text, message_id or "", received_ns=received_ns
         )
+        if not relay:
+            await self._delivered(tenant_id, session_id, result)
+        return result
 
     async def stream_message(
-        self, tenant_id: str, session_id: str, text: str, message_id: str | None = None
+        self,
+        tenant_id: str,
+        session_id: str,
+        text: str,
+        message_id: str | None = None,
+        *,
+        seen: Sequence[str] = (),
+        relay: bool = False,
     ) -> TurnStream:
+        if seen:
+            await self.book.mark_delivered(tenant_id, session_id, list(seen))
         received_ns = time.time_ns()
         return start_turn(
             lambda feed: self.pool.send(
                 tenant_id, session_id, text, message_id or "", received_ns=received_ns, emit=feed
             ),
             self._turns,
+            None if relay else partial(self._delivered, tenant_id, session_id),
         )
+
+    async def _delivered(self, tenant_id: str, session_id: str, result: TurnOut) -> None:
+        ids = pending_ids(result)
+        if ids:
+            await self.book.mark_delivered(tenant_id, session_id, ids, time.time_ns())
+
+    async def mark_delivered(
+        self, tenant_id: str, session_id: str, proposal_ids: list[str], at_ns: int = 0
+    ) -> None:
+        await self.book.mark_delivered(tenant_id, session_id, proposal_ids, at_ns)
 
     async def confirm(self, tenant_id: str, proposal_id: str) -> ProposalOut:
         return (await self.book.confirm(tenant_id, proposal_id)).public()

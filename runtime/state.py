@@ -104,6 +104,9 @@ class TurnScratch:
     exhausted: list[Tier] = field(default_factory=list)
     breaker_blocked: bool = False
     audit: list[dict[str, Any]] = field(default_factory=list)
+    # pending T2s this message did not answer clearly, and those it corrected
+    awaiting: list[Proposal] = field(default_factory=list)
+    superseded: list[Proposal] = field(default_factory=list)
 
     def send(self, event: TurnEvent) -> None:
         if self.emit is not None:

@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from runtime import MAX_PAGE, Settings
 
+from ..delivery import DeliveredJSON, Delivery
 from ..deps import Ctx, Tenant
 from ..middleware import fresh_id
 from ..responses import FastJSON
@@ -28,6 +29,8 @@ from ..schemas import (
 from ..sse import MEDIA_TYPE, stream_events, wants_event_stream
 
 SessionId = Annotated[str, Path(min_length=1, max_length=200, description="A session id.")]
+ProposalId = Annotated[str, Field(min_length=3, max_length=64, pattern=r"^p_[A-Za-z0-9_-]+$")]
+MAX_SEEN = 50
 
 _SSE_DOC = {
     "description": (
@@ -60,6 +63,15 @@ def build_router(settings: Settings) -> APIRouter:
             description=(
                 "Optional idempotency key (or send an `Idempotency-Key` header): a retry "
                 "with the same id returns the first reply instead of running twice."
+            ),
+        )
+        seen: list[ProposalId] = Field(
+            default_factory=list,
+            max_length=MAX_SEEN,
+            description=(
+                "The proposals the client had shown when the user wrote this message: a "
+                "pending T2 is soft-confirmed only by a message sent after it was delivered "
+                "or that names it here."
             ),
         )
 
@@ -156,9 +168,15 @@ def build_router(settings: Settings) -> APIRouter:
         session_id: SessionId, body: MessageIn, request: Request, ctx: Ctx, tenant: Tenant
     ) -> Response:
         message_id = body.message_id or request.headers.get("idempotency-key") or fresh_id()
+        deliver = Delivery(ctx.backend, tenant, session_id)
         if wants_event_stream(request.headers.get("accept")):
-            events = await ctx.backend.stream_message(tenant, session_id, body.text, message_id)
-            return await stream_events(events)
-        return FastJSON(await ctx.backend.send_message(tenant, session_id, body.text, message_id))
+            events = await ctx.backend.stream_message(
+                tenant, session_id, body.text, message_id, seen=body.seen, relay=True
+            )
+            return await stream_events(events, deliver)
+        result = await ctx.backend.send_message(
+            tenant, session_id, body.text, message_id, seen=body.seen, relay=True
+        )
+        return DeliveredJSON(result, deliver)
 
     return router
