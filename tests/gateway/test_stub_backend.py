@@ -6,7 +6,7 @@ These need a backend that misbehaves on purpose, so they do not use
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import httpx
@@ -73,9 +73,21 @@ class StubBackend:
         raise Unavailable("store down", retry_after=2.5)
 
     async def send_message(
-        self, tenant_id: str, session_id: str, text: str, message_id: str | None = None
+        self,
+        tenant_id: str,
+        session_id: str,
+        text: str,
+        message_id: str | None = None,
+        *,
+        seen: Sequence[str] = (),
+        relay: bool = False,
     ) -> dict[str, Any]:
         raise Unavailable("host restarting", retry_after=0.1)
+
+    async def mark_delivered(
+        self, tenant_id: str, session_id: str, proposal_ids: list[str], at_ns: int = 0
+    ) -> None:
+        raise Unavailable("registry restarting", retry_after=0.1)
 
     async def list_proposals(
         self, tenant_id: str, session_id: str | None, status: ProposalStatus | None
