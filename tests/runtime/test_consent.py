@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from runtime.consent import APOSTROPHES, Verdict, classify, is_refusal, normalise
+from runtime.proposals.consent import APOSTROPHES, Verdict, classify, is_refusal, normalise
 
 TABLE = Path(__file__).with_name("consent_cases.tsv")
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from runtime import metrics
-from runtime.proposals import ProposalStatus as S
+from runtime.proposals.model import ProposalStatus as S
 
 from .conftest import TENANT, Harness
 

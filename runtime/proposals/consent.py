@@ -51,7 +51,7 @@ import unicodedata
 from enum import StrEnum
 from functools import lru_cache
 
-from .fold import FILLERS, HOMOGLYPHS, fold_char
+from runtime.fold import FILLERS, HOMOGLYPHS, fold_char
 
 
 class Verdict(StrEnum):

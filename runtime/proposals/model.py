@@ -16,13 +16,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .consent import Verdict as Verdict  # re-exported: the book reads it from here
-from .consent import classify as classify
-from .errors import BadRequest, InvalidTransition
-from .tiers import Tier
+from runtime.errors import BadRequest, InvalidTransition
+from runtime.tiers import Tier
 
 if TYPE_CHECKING:
-    from .shapes import ProposalOut
+    from runtime.shapes import ProposalOut
 
 
 class ProposalStatus(StrEnum):
