@@ -277,6 +277,8 @@ async function send(text) {
   ui.log.append(messageNode("user", `You (${session.subject})`, text));
   const turn = new TurnView(ui.log, session.agent);
   try {
+    // the pending proposals on screen: what this message answers (API.md `seen`)
+    const seen = [...app.cards.values()].filter((c) => c.pending).map((c) => c.id).slice(-50);
     const last = await app.api.streamTurn(session.session_id, text, {
       token: (d) => turn.token(String(d.text ?? "")),
       tool_call: (d) => turn.toolCall(d),
@@ -286,7 +288,7 @@ async function send(text) {
         for (const p of d.proposals || []) upsertProposal(p, turn);
       },
       error: (d) => turn.error(`The turn failed: ${d.error?.message ?? "unknown error"}.`),
-    });
+    }, seen);
     if (last !== "done" && last !== "error") {
       turn.error("The stream ended before the turn did; it completes on the server: reopen the session to see it.");
     }
