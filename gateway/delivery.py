@@ -12,11 +12,13 @@ at once, and its answer must find the delivery already recorded. A client
 that left earlier (the server saw it go) gets no stamp; its next message is
 unclear for those proposals and the agent shows them again. A failure to
 record a delivery is logged, not raised: the reply still goes out, and the
-proposal is only asked about once more.
+proposal is only asked about once more. A registry that does not answer
+within `RECORD_TIMEOUT_S` does not hold the reply back either.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -26,6 +28,8 @@ from starlette.types import Receive, Scope, Send
 from runtime import Backend, TurnOut, log_event, pending_ids
 
 from .responses import FastJSON
+
+RECORD_TIMEOUT_S = 2.0
 
 
 class Delivery:
@@ -41,7 +45,10 @@ class Delivery:
         if not ids:
             return
         try:
-            await self.backend.mark_delivered(self.tenant_id, self.session_id, ids, time.time_ns())
+            async with asyncio.timeout(RECORD_TIMEOUT_S):
+                await self.backend.mark_delivered(
+                    self.tenant_id, self.session_id, ids, time.time_ns()
+                )
         except Exception as exc:
             log_event(
                 "delivery_not_recorded",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from pathlib import Path
 
 import httpx
@@ -141,7 +142,8 @@ def test_a_correction_reproposes_over_http(api: httpx.Client) -> None:
 
 def dropped_stream(api: httpx.Client, sid: object) -> str:
     """Send a proposing message over SSE and leave before `done`; the proposal's id."""
-    text = '!tools create_service {"name": "yoga", "price": 5}; slow {"seconds": 0.3}'
+    name = f"yoga{uuid.uuid4().hex[:8]}"  # a service of its own: create fails on a name taken
+    text = f'!tools create_service {{"name": "{name}", "price": 5}}; slow {{"seconds": 0.3}}'
     with api.stream(
         "POST",
         f"/v1/sessions/{sid}/messages",
@@ -176,6 +178,9 @@ def test_a_proposal_that_was_not_delivered_is_not_confirmed(api: httpx.Client, t
     assert q["status"] == "PENDING" and q["awaiting"] == "clear_answer"
     assert "Shall I go ahead with create_service" in str(turn["reply"])  # shown again
     assert api.get(f"/v1/proposals/{pid}").json()["status"] == "PENDING"
+    # that reply reached the client: now a plain yes confirms it
+    turn = say(api, sid, "yes")
+    assert [q["status"] for q in turn["proposals"] if q["proposal_id"] == pid] == ["EXECUTED"]  # type: ignore[union-attr]
 
 
 def test_seen_confirms_a_proposal_whose_stream_dropped(api: httpx.Client) -> None:
