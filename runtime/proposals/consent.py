@@ -6,7 +6,7 @@
   their equivalents in Spanish, French, German, Italian, Portuguese, Dutch,
   Russian, Mandarin, Japanese, Hindi, Arabic, Bengali and Urdu), with nothing
   else in the message but politeness ("yes please, thanks"), or a new
-  instruction ("add service massage for 50 dollars", "publish the site"),
+  instruction ("add massage for 50 dollars", "publish the site"),
   read in English only;
 - `REFUSAL` rejects: no, cancel, stop, never mind... in the fourteen
   languages above and English, spelling variants and one-letter typos of the
@@ -1038,7 +1038,7 @@ REFUSE_WHOLE = [
 CORRECT = [
     _re(
         r"(?:change|make|set|switch|update|edit|modify|adjust|put|turn) (?:it|that|this"
-        r"|the (?:price|amount|cost|name|time|hours|day|date|duration|service))(?: \w+)? "
+        r"|the (?:price|amount|cost|name|time|hours|day|date|duration|item))(?: \w+)? "
         r"(?:to|into|at|for|\d|\$)\S*"
     ),
     _re(r"make (?:it|that|this) \S+"),
