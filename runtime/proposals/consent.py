@@ -1462,7 +1462,7 @@ INSTRUCTION = _re(
     r"|i want|i'd like|i would like|we want|we'd like|we would like"
     r"|(?:my|our|the) (?:business|shop|salon|store|company|name)(?: name)? is"
     r"|(?:it's|it is|we're|we are) (?:called|named|open)|our hours are|hours are"
-    r"|we open|!tools)(?: .*)?"
+    r"|we open)(?: .*)?"
 )
 
 
@@ -1785,6 +1785,8 @@ def classify(text: str) -> Verdict:
             sig.pause |= probe.pause
     base = _Signals()
     _read(readings[0], base)
+    # the ScriptedModel's `!tools` directive is an instruction (its "!" is punctuation)
+    base.instruction |= text.lstrip().startswith("!tools")
     if sig.correct:
         return Verdict.CORRECTION
     if sig.refuse and sig.affirm:
