@@ -1018,6 +1018,32 @@ REFUSE_ANYWHERE = [
     "拒否",
     "しないで",
 ]
+# Refusals that contain an affirmative word ("absolutely not"): read first.
+REFUSE_IDIOMS = [
+    "absolutely not",
+    "definitely not",
+    "of course not",
+    "certainly not",
+    "surely not",
+    "hell no",
+    "heck no",
+    "sure not",
+    "por supuesto que no",
+    "claro que no",
+    "ni de broma",
+    "bien sûr que non",
+    "certainement pas",
+    "natürlich nicht",
+    "sicher nicht",
+    "certo che no",
+    "assolutamente no",
+    "claro que não",
+    "de jeito nenhum",
+    "zeker niet",
+    "natuurlijk niet",
+    "конечно нет",
+    "точно нет",
+]
 # Refusals only as the whole message.
 REFUSE_WHOLE = [
     "n",
@@ -1042,7 +1068,7 @@ CORRECT = [
         r"(?:to|into|at|for|\d|\$)\S*"
     ),
     _re(r"make (?:it|that|this) \S+"),
-    _re(r"(?:should|must|has to|needs to) be|i meant?|meant to say|typo|oops+|whoops+"),
+    _re(r"(?:should|must|has to|needs to) be|i meant?|i said|meant to say|typo|oops+|whoops+"),
     _re(r"my bad|my mistake|wrong|incorrect|mistake\w*|not right|not correct|correction"),
     _re(
         r"too (?:expensive|cheap|much|little|high|low|early|late|long|short|many|few"
@@ -1494,6 +1520,7 @@ _IDIOMS_CONSENT = _words(IDIOMS_CONSENT)
 _IDIOMS_ANY = _anywhere(IDIOMS_ANYWHERE)
 _REFUSE = _words(REFUSE)
 _REFUSE_ANY = re.compile(r"不\S?|别\S?|" + _anywhere(REFUSE_ANYWHERE).pattern)
+_REFUSE_IDIOMS = _words(REFUSE_IDIOMS)
 _REFUSE_WHOLE = re.compile(rf"^(?:{_alternation(REFUSE_WHOLE)})$")
 _CORRECT = _words(CORRECT)
 _CORRECT_ANY = _anywhere(CORRECT_ANYWHERE)
@@ -1735,6 +1762,9 @@ def _read(normal: str, sig: _Signals) -> None:
         if pattern.search(text) or any_pattern.search(text):
             setattr(sig, attr, True)
             text = any_pattern.sub(" ", pattern.sub(" ", text))
+    if _REFUSE_IDIOMS.search(text):  # an affirmative word inside a refusal
+        sig.refuse = True
+        text = _REFUSE_IDIOMS.sub(" ", text)
     if _CORRECT.search(text) or _CORRECT_ANY.search(text):
         sig.correct = True
     squeezed = " ".join(text.split())
