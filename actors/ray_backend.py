@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
 from functools import partial
 
 import ray
@@ -21,6 +20,8 @@ from runtime.backends.protocol import pending_ids
 from runtime.backends.reads import BackendReads
 from runtime.config.settings import Settings, build_catalog
 from runtime.errors import Unavailable
+from runtime.inbound import Inbound
+from runtime.logs import REQUEST_ID
 from runtime.sessions.session import create_session
 from runtime.shapes import (
     AgentOut,
@@ -85,53 +86,28 @@ class RayBackend(BackendReads):
         if self.settings.placement == "dedicated":
             await self.require_session(tenant_id, session_id)
 
-    async def send_message(
-        self,
-        tenant_id: str,
-        session_id: str,
-        text: str,
-        message_id: str | None = None,
-        *,
-        seen: Sequence[str] = (),
-        relay: bool = False,
-    ) -> TurnOut:
-        if seen:
-            await self.registry.mark_delivered(tenant_id, session_id, list(seen))
-        received_ns = time.time_ns()
-        await self._check(tenant_id, session_id)
-        result = await self.router.send(
-            tenant_id, session_id, text, message_id or "", received_ns=received_ns
-        )
-        if not relay:
-            await self._delivered(tenant_id, session_id, result)
+    async def send_message(self, msg: Inbound) -> TurnOut:
+        msg = msg.received(REQUEST_ID.get())
+        await self._check(msg.tenant_id, msg.session_id)
+        result = await self.router.send(msg)
+        if not msg.relay:
+            await self._delivered(msg, result)
         return result
 
-    async def stream_message(
-        self,
-        tenant_id: str,
-        session_id: str,
-        text: str,
-        message_id: str | None = None,
-        *,
-        seen: Sequence[str] = (),
-        relay: bool = False,
-    ) -> TurnStream:
-        if seen:
-            await self.registry.mark_delivered(tenant_id, session_id, list(seen))
-        received_ns = time.time_ns()
-        await self._check(tenant_id, session_id)
+    async def stream_message(self, msg: Inbound) -> TurnStream:
+        msg = msg.received(REQUEST_ID.get())
+        await self._check(msg.tenant_id, msg.session_id)
         return start_turn(
-            lambda feed: self.router.send(
-                tenant_id, session_id, text, message_id or "", received_ns=received_ns, sink=feed
-            ),
+            lambda feed: self.router.send(msg, sink=feed),
             self._turns,
-            None if relay else partial(self._delivered, tenant_id, session_id),
+            None if msg.relay else partial(self._delivered, msg),
         )
 
-    async def _delivered(self, tenant_id: str, session_id: str, result: TurnOut) -> None:
+    async def _delivered(self, msg: Inbound, result: TurnOut) -> None:
+        """An in-process caller has the result once the call returns: delivered."""
         ids = pending_ids(result)
         if ids:
-            await self.registry.mark_delivered(tenant_id, session_id, ids, time.time_ns())
+            await self.registry.mark_delivered(msg.tenant_id, msg.session_id, ids, time.time_ns())
 
     async def mark_delivered(
         self, tenant_id: str, session_id: str, proposal_ids: list[str], at_ns: int = 0

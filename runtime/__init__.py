@@ -10,6 +10,7 @@ from runtime.backends.protocol import Backend, pending_ids
 from runtime.config.file import ConfigFile, load_file, parse_config
 from runtime.config.presets import PRESETS, OrchestratorConfig, resolve_config
 from runtime.config.settings import Settings, build_catalog, build_model, with_mcp_tools
+from runtime.inbound import Inbound
 from runtime.proposals.book import ProposalBook
 from runtime.proposals.consent import Verdict
 from runtime.proposals.model import Proposal, ProposalStatus
@@ -107,6 +108,7 @@ __all__ = [
     "Emit",
     "ErrorClass",
     "ErrorEvent",
+    "Inbound",
     "InvalidTransition",
     "LedgerEntry",
     "LedgerState",

@@ -4,10 +4,11 @@
 // proposal's status, as the API spells it). T2 and T3 cards have Confirm and
 // Reject buttons, disabled on the first click (the server executes a proposal
 // once anyway: a second confirm is a 409 carrying the status, shown on the
-// card), so nobody has to guess what a message will do. A T2 card also says
-// that a clear yes confirms it and counts down to `expires_at`; when the last
-// message did not answer it clearly (`awaiting: "clear_answer"`) it says
-// "Waiting for a clear yes or no". A FAILED card gives the reason from its `result`, and says
+// card) and gone once the proposal is decided, so nobody has to guess what a
+// message will do. After a click the card scrolls into view, so its result
+// shows. A T2 card also says that a clear yes confirms it and counts down to
+// `expires_at`; when the last message did not answer it clearly (`awaiting:
+// "clear_answer"`) it says "Waiting for a clear yes or no". A FAILED card gives the reason from its `result`, and says
 // when the outcome is unknown (the tool may have acted). Updates never move a
 // card back: a stale answer that says PENDING after EXECUTED is ignored.
 
@@ -103,7 +104,8 @@ export class ProposalCard {
       this.rejectButton = el("button", { type: "button" }, "Reject");
       this.confirmButton.addEventListener("click", () => this.decide("confirm"));
       this.rejectButton.addEventListener("click", () => this.decide("reject"));
-      this.node.insertBefore(el("div", { class: "actions" }, this.confirmButton, this.rejectButton), this.resultBox);
+      this.actionsNode = el("div", { class: "actions" }, this.confirmButton, this.rejectButton);
+      this.node.insertBefore(this.actionsNode, this.resultBox);
     }
     this.render();
   }
@@ -139,7 +141,10 @@ export class ProposalCard {
       this.resultBox.append(el("p", { class: "reason" }, `Reason: ${failureReason(p.result)}`));
     }
     if (!this.pending) setText(this.countdownNode, "");
-    if (this.confirmButton) this.setButtons(this.pending && !this.deciding);
+    if (this.confirmButton) {
+      this.setButtons(this.pending && !this.deciding);
+      this.actionsNode.hidden = !this.pending; // a finished card has nothing to click
+    }
     this.tick(Date.now() / 1000);
   }
 
@@ -181,6 +186,7 @@ export class ProposalCard {
       }
     } finally {
       this.actions.changed();
+      this.node.scrollIntoView?.({ block: "nearest" }); // the result, or the note
     }
   }
 }

@@ -10,13 +10,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from functools import partial
 
 from runtime import metrics
 from runtime.agents import AgentCatalog
 from runtime.backends.protocol import pending_ids
 from runtime.backends.reads import BackendReads
+from runtime.inbound import Inbound
+from runtime.logs import REQUEST_ID
 from runtime.proposals.book import ProposalBook
 from runtime.sessions.session import SessionPool
 from runtime.shapes import AgentOut, CloseOut, ProposalOut, SessionDetail, SessionOut, TurnOut
@@ -64,51 +66,26 @@ class LocalBackend(BackendReads):
     async def close_session(self, tenant_id: str, session_id: str) -> CloseOut:
         return await self.pool.close(tenant_id, session_id)
 
-    async def send_message(
-        self,
-        tenant_id: str,
-        session_id: str,
-        text: str,
-        message_id: str | None = None,
-        *,
-        seen: Sequence[str] = (),
-        relay: bool = False,
-    ) -> TurnOut:
-        if seen:
-            await self.book.mark_delivered(tenant_id, session_id, list(seen))
-        received_ns = time.time_ns()  # before it waits for anything: when it arrived
-        result = await self.pool.send(
-            tenant_id, session_id, text, message_id or "", received_ns=received_ns
-        )
-        if not relay:
-            await self._delivered(tenant_id, session_id, result)
+    async def send_message(self, msg: Inbound) -> TurnOut:
+        msg = msg.received(REQUEST_ID.get())  # before it waits for anything
+        result = await self.pool.send(msg)
+        if not msg.relay:
+            await self._delivered(msg, result)
         return result
 
-    async def stream_message(
-        self,
-        tenant_id: str,
-        session_id: str,
-        text: str,
-        message_id: str | None = None,
-        *,
-        seen: Sequence[str] = (),
-        relay: bool = False,
-    ) -> TurnStream:
-        if seen:
-            await self.book.mark_delivered(tenant_id, session_id, list(seen))
-        received_ns = time.time_ns()
+    async def stream_message(self, msg: Inbound) -> TurnStream:
+        msg = msg.received(REQUEST_ID.get())
         return start_turn(
-            lambda feed: self.pool.send(
-                tenant_id, session_id, text, message_id or "", received_ns=received_ns, emit=feed
-            ),
+            lambda feed: self.pool.send(msg, emit=feed),
             self._turns,
-            None if relay else partial(self._delivered, tenant_id, session_id),
+            None if msg.relay else partial(self._delivered, msg),
         )
 
-    async def _delivered(self, tenant_id: str, session_id: str, result: TurnOut) -> None:
+    async def _delivered(self, msg: Inbound, result: TurnOut) -> None:
+        """An in-process caller has the result once the call returns: delivered."""
         ids = pending_ids(result)
         if ids:
-            await self.book.mark_delivered(tenant_id, session_id, ids, time.time_ns())
+            await self.book.mark_delivered(msg.tenant_id, msg.session_id, ids, time.time_ns())
 
     async def mark_delivered(
         self, tenant_id: str, session_id: str, proposal_ids: list[str], at_ns: int = 0

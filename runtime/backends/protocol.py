@@ -6,9 +6,9 @@ Every method takes the caller's tenant; anything of another tenant is
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Literal, Protocol
 
+from runtime.inbound import Inbound
 from runtime.proposals.model import ProposalStatus
 from runtime.shapes import (
     AgentOut,
@@ -50,34 +50,16 @@ class Backend(Protocol):
 
     async def list_messages(self, tenant_id: str, session_id: str) -> list[ChatMessage]: ...
     async def close_session(self, tenant_id: str, session_id: str) -> CloseOut: ...
-    async def send_message(
-        self,
-        tenant_id: str,
-        session_id: str,
-        text: str,
-        message_id: str | None = None,
-        *,
-        seen: Sequence[str] = (),
-        relay: bool = False,
-    ) -> TurnOut:
+    async def send_message(self, msg: Inbound) -> TurnOut:
         """Run one turn. With a `message_id`, a repeat returns the first result.
 
-        `seen`: the proposals the client had shown when the user wrote the message
-        (they count as delivered). The pending proposals of the result count as
-        delivered once this returns, unless `relay`: the caller passes the result on
-        to a client and reports its delivery itself (`mark_delivered`)."""
+        The pending proposals of the result count as delivered once this returns,
+        unless `msg.relay`: the caller passes the result on to a client and reports
+        its delivery itself (`mark_delivered`). Proposals named in `msg.seen` count
+        as delivered for this message."""
         ...
 
-    async def stream_message(
-        self,
-        tenant_id: str,
-        session_id: str,
-        text: str,
-        message_id: str | None = None,
-        *,
-        seen: Sequence[str] = (),
-        relay: bool = False,
-    ) -> TurnStream:
+    async def stream_message(self, msg: Inbound) -> TurnStream:
         """Run one turn, streaming its events (`runtime.streaming.TurnStream`'s
         contract: StartEvent first, or DoneEvent for a repeat; an error raised
         by the first item means the turn never started). The turn runs to its

@@ -19,6 +19,7 @@ from typing import Any
 from runtime import logs, metrics
 from runtime.agents import AgentCatalog
 from runtime.errors import InvalidTransition, NotFound
+from runtime.inbound import Inbound
 from runtime.proposals.ledger import Outcome, dispatch
 from runtime.proposals.model import (
     Proposal,
@@ -103,16 +104,7 @@ class ProposalBook:
     async def get(self, tenant_id: str, proposal_id: str) -> Proposal:
         return await self._get(tenant_id, proposal_id)
 
-    async def on_user_message(
-        self,
-        tenant_id: str,
-        session_id: str,
-        text: str,
-        now: float,
-        *,
-        received_ns: int,
-        message_id: str,
-    ) -> list[Proposal]:
+    async def on_user_message(self, msg: Inbound, now: float) -> list[Proposal]:
         """The user's next message: soft-confirm, reject or expire pending T2s, or hold
         them as unclear (DESIGN.md "Soft confirm", `consent.classify`).
 
@@ -125,15 +117,16 @@ class ProposalBook:
         superseded. A repeat of `message_id` (a retried turn) reports what it
         decided the first time and decides nothing new on those.
         """
-        listed = await self.store.list_proposals(tenant_id, session_id)
-        verdict = classify(text)
+        tenant_id, message_id = msg.tenant_id, msg.message_id
+        listed = await self.store.list_proposals(tenant_id, msg.session_id)
+        verdict = classify(msg.text)
         changed = []
         for p in sorted((p for p in listed if p.tier is Tier.T2), key=_dependency_order):
             if p.status is not S.PENDING:
                 if message_id and p.decided_by == message_id:
                     changed.append(p)
                 continue
-            if not p.seen_by(received_ns):
+            if not p.seen_by(msg.received_ns):
                 continue
             async with self._lock(p.proposal_id):
                 p = await self._get(tenant_id, p.proposal_id)
@@ -142,7 +135,10 @@ class ProposalBook:
                     continue
                 if not window_open(p, now):
                     p = await self._finish_dead(p, S.EXPIRED, "expired", message_id)
-                elif not p.delivered_before(received_ns) or verdict is Verdict.UNCLEAR:
+                elif (
+                    not (p.delivered_before(msg.received_ns) or p.proposal_id in msg.seen)
+                    or verdict is Verdict.UNCLEAR
+                ):
                     metrics.WINDOW_HITS.labels(p.tier.value, "unclear").inc()
                     p = p.model_copy(update={"awaiting": "clear_answer"})
                 elif verdict is Verdict.REFUSAL:

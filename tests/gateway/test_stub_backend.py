@@ -6,7 +6,7 @@ These need a backend that misbehaves on purpose, so they do not use
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -14,6 +14,7 @@ import pytest
 
 from runtime.config.settings import Settings
 from runtime.errors import ConfigError, InvalidTransition, Unavailable
+from runtime.inbound import Inbound
 from runtime.proposals.model import ProposalStatus
 
 from .conftest import BackendBundle, LiveServer
@@ -72,16 +73,7 @@ class StubBackend:
     async def close_session(self, tenant_id: str, session_id: str) -> dict[str, Any]:
         raise Unavailable("store down", retry_after=2.5)
 
-    async def send_message(
-        self,
-        tenant_id: str,
-        session_id: str,
-        text: str,
-        message_id: str | None = None,
-        *,
-        seen: Sequence[str] = (),
-        relay: bool = False,
-    ) -> dict[str, Any]:
+    async def send_message(self, msg: Inbound) -> dict[str, Any]:
         raise Unavailable("host restarting", retry_after=0.1)
 
     async def mark_delivered(

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from runtime import metrics
+from runtime.inbound import Inbound
 from runtime.proposals.model import ProposalStatus as S
 
 from .conftest import TENANT, Harness
@@ -107,31 +108,34 @@ async def test_corrections_without_a_new_value_reject(h: Harness, text: str) -> 
 
 async def test_an_undelivered_proposal_is_unclear_then_shown_again(h: Harness) -> None:
     sid = await h.session("onboarding")
-    r = await h.rt.send_message(TENANT, sid, ADD, relay=True)  # the client never got it
+    r = await h.rt.send_message(Inbound(TENANT, sid, ADD, relay=True))  # the client never got it
     [p] = r["proposals"]
-    r = await h.rt.send_message(TENANT, sid, "yes", relay=True)
+    r = await h.rt.send_message(Inbound(TENANT, sid, "yes", relay=True))
     [q] = [q for q in r["proposals"] if q["proposal_id"] == p["proposal_id"]]
     assert q["status"] == "PENDING" and q["awaiting"] == "clear_answer"
     assert "Shall I go ahead with" in r["reply"]
     assert "massage" not in (await h.business())["services"]
     # this time the reply reached the client: the next yes confirms
     await h.rt.mark_delivered(TENANT, sid, [p["proposal_id"]], time.time_ns())
-    r = await h.rt.send_message(TENANT, sid, "yes", relay=True)
+    r = await h.rt.send_message(Inbound(TENANT, sid, "yes", relay=True))
     assert [q["status"] for q in r["proposals"]] == ["EXECUTED"]
 
 
 async def test_seen_counts_as_delivered(h: Harness) -> None:
     sid = await h.session("onboarding")
-    r = await h.rt.send_message(TENANT, sid, ADD, relay=True)
+    r = await h.rt.send_message(Inbound(TENANT, sid, ADD, relay=True))
     [p] = r["proposals"]
-    r = await h.rt.send_message(TENANT, sid, "yes", relay=True, seen=[p["proposal_id"]])
+    r = await h.rt.send_message(Inbound(TENANT, sid, "yes", relay=True, seen=(p["proposal_id"],)))
     assert [q["status"] for q in r["proposals"]] == ["EXECUTED"]
 
 
-async def test_seen_of_another_session_delivers_nothing(h: Harness) -> None:
+async def test_seen_counts_for_its_message_only(h: Harness) -> None:
     sid = await h.session("onboarding")
-    other = await h.session("onboarding", subject="user-2")
-    r = await h.rt.send_message(TENANT, sid, ADD, relay=True)
+    r = await h.rt.send_message(Inbound(TENANT, sid, ADD, relay=True))
     [p] = r["proposals"]
-    await h.rt.send_message(TENANT, other, "hello", seen=[p["proposal_id"]])
+    r = await h.rt.send_message(Inbound(TENANT, sid, "hmm", relay=True, seen=(p["proposal_id"],)))
+    assert [q["status"] for q in r["proposals"]] == ["PENDING"]  # seen, but unclear
+    r = await h.rt.send_message(Inbound(TENANT, sid, "yes", relay=True))
+    [q] = r["proposals"]
+    assert q["status"] == "PENDING" and q["awaiting"] == "clear_answer"  # still not delivered
     assert (await h.proposal(p["proposal_id"])).delivered_ns == 0

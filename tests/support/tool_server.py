@@ -4,13 +4,19 @@ Paths (any method; arguments are the JSON body, or the query string of a GET):
 
 - `/echo`: 200 JSON `{"method", "args", "key", "tenant", "session"}`;
 - `/text`: 200 `text/plain`;
-- `/status/CODE`: answers CODE (`?retry_after=S` adds `Retry-After: S`);
+- `/status/CODE[/anything...]`: answers CODE (`?retry_after=S` adds `Retry-After: S`);
+- `/garbled`: 200 whose body claims `Content-Encoding: gzip` and is not;
+- `/badjson`: 200 `application/json` whose body does not parse;
+- `/big?bytes=N`: 200 JSON `{"blob": "xxx..."}` of about N bytes;
+- `/slowfirst/N`: the first N calls with a key (or without one) sleep
+  `first_sleep_ms` (query) before answering as `/echo`;
 - `/flaky/N`: the first N calls with an Idempotency-Key (or without one) answer
   `?status=` (503 by default, `?retry_after=` as above), later ones as `/echo`;
 - `/effect`: a write that *dedupes*: the first call with a key has an effect
   and its response is kept; a repeat of the key returns that response without
   a second effect (a call without a key always has one);
-- `/effect-nodedupe`: a write that does not: every call is an effect.
+- `/effect-nodedupe`: a write that does not: every call is an effect;
+- `/refund`: the same as `/effect` (the endpoint docs/TOOLS.md's example calls).
 
 `sleep_ms` (in the query string or the JSON body) makes any call sleep first;
 an effect is applied before the sleep, so a caller killed during the sleep
@@ -126,6 +132,8 @@ class ToolServer:
         }
         extra = {"Retry-After": call.query["retry_after"]} if "retry_after" in call.query else {}
         parts = call.path.strip("/").split("/")
+        if parts[0] == "refund":
+            parts[0] = "effect"
         with self._lock:
             seen = self.calls_per_key[key]  # calls with this key before this one
             self.calls.append(call)
@@ -145,7 +153,17 @@ class ToolServer:
             return _json(200, echo)
         if parts[0] == "text":
             return 200, {"Content-Type": "text/plain"}, b"plain words"
-        if parts[0] == "status" and len(parts) == 2:
+        if parts[0] == "garbled":
+            return 200, {"Content-Type": "application/json", "Content-Encoding": "gzip"}, b"{no}"
+        if parts[0] == "badjson":
+            return 200, {"Content-Type": "application/json"}, b'{"ok": tru'
+        if parts[0] == "big":
+            return _json(200, {"blob": "x" * int(call.query.get("bytes", "100000"))})
+        if parts[0] == "slowfirst" and len(parts) == 2:
+            if seen < int(parts[1]):
+                time.sleep(float(call.query.get("first_sleep_ms", "1000")) / 1000)
+            return _json(200, echo)
+        if parts[0] == "status" and len(parts) >= 2:
             code = int(parts[1])
             return code, {"Content-Type": "text/plain", **extra}, f"status {code} body".encode()
         if parts[0] == "flaky" and len(parts) == 2:
