@@ -72,7 +72,10 @@ from .shapes import (
     SessionDetail,
     SessionOut,
     ToolCallOut,
+    TurnDetail,
     TurnOut,
+    TurnStep,
+    TurnSummary,
 )
 from .store import LedgerEntry, LedgerState, SessionRecord, Store, TenantRecord
 from .streaming import TurnStream
@@ -153,9 +156,12 @@ __all__ = [
     "ToolValidationError",
     "TurnAborted",
     "TurnData",
+    "TurnDetail",
     "TurnEvent",
     "TurnOut",
+    "TurnStep",
     "TurnStream",
+    "TurnSummary",
     "Unauthorized",
     "Unavailable",
     "WireError",

@@ -13,6 +13,7 @@ from .data import Change
 from .errors import NotOwner
 from .proposals import Proposal, ProposalStatus
 from .store import LedgerEntry, LedgerState, SessionRecord, TenantRecord
+from .turnlog import KEEP_TURNS
 
 _OPEN = (ProposalStatus.PENDING, ProposalStatus.CONFIRMED)
 
@@ -24,6 +25,7 @@ class MemoryStore:
         self.active: dict[tuple[str, str, str], str] = {}
         self.history: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.state: dict[tuple[str, str], dict[str, Any]] = {}
+        self.turns: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.audit: dict[str, list[dict[str, Any]]] = {}
         self.proposals: dict[tuple[str, str], Proposal] = {}
         self.ledger: dict[tuple[str, str], LedgerEntry] = {}
@@ -111,6 +113,7 @@ class MemoryStore:
         *,
         proposals: Sequence[Proposal] = (),
         owner: str | None = None,
+        turn: dict[str, Any] | None = None,
     ) -> None:
         key = (tenant_id, session_id)
         if owner is not None and self.owners.get(key) != owner:
@@ -122,6 +125,10 @@ class MemoryStore:
         self.audit.setdefault(tenant_id, []).extend(copy.deepcopy(audit))
         for p in proposals:
             self.proposals[(p.tenant_id, p.proposal_id)] = p
+        if turn is not None:
+            kept = self.turns.setdefault(key, [])
+            kept.append(copy.deepcopy(turn))
+            del kept[: max(0, len(kept) - KEEP_TURNS)]
 
     def _live(self, owner: str) -> bool:
         host, _, incarnation = owner.partition("|")
@@ -151,6 +158,9 @@ class MemoryStore:
 
     async def list_messages(self, tenant_id: str, session_id: str) -> list[dict[str, Any]]:
         return copy.deepcopy(self.history.get((tenant_id, session_id), []))
+
+    async def list_turns(self, tenant_id: str, session_id: str) -> list[dict[str, Any]]:
+        return copy.deepcopy(self.turns.get((tenant_id, session_id), []))
 
     async def append_audit(self, tenant_id: str, events: list[dict[str, Any]]) -> None:
         self.audit.setdefault(tenant_id, []).extend(copy.deepcopy(events))
