@@ -30,6 +30,7 @@ class SendOp:
     received_ns: int = 0  # wall-clock ns the gateway received it (soft-confirm order)
     stream: bool = False  # the client streams: send events as they happen
     redirected: bool = False  # sent here because this host holds (or may take) the session
+    trace: str = ""  # the W3C traceparent of the gateway's span ("" with tracing off)
     kind: Literal["send"] = "send"
 
 
@@ -44,6 +45,7 @@ class SessionOp:
     session_id: str
     kind: Literal["info", "close"]
     redirected: bool = False
+    trace: str = ""  # the W3C traceparent of the gateway's span ("" with tracing off)
 
 
 Op = SendOp | SessionOp

@@ -13,6 +13,8 @@ One provider per process, set up once; `shutdown_tracing()` flushes it.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from opentelemetry.sdk.resources import Resource
@@ -24,6 +26,7 @@ from opentelemetry.sdk.trace.export import (
     SpanExporter,
 )
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import Span, get_current_span
 
 from runtime import Settings
 from runtime import telemetry as _telemetry
@@ -98,3 +101,30 @@ def span_dict(s: ReadableSpan) -> dict[str, Any]:
         "start_ns": s.start_time,
         "end_ns": s.end_time,
     }
+
+
+def tracing_enabled() -> bool:
+    return _telemetry.enabled()
+
+
+@contextmanager
+def request_span(method: str, headers: Iterable[tuple[bytes, bytes]]) -> Iterator[Span]:
+    """A gateway request's server span (call only with tracing on), continuing the
+    trace of an incoming `traceparent` header."""
+    incoming = {
+        k.decode("latin-1"): v.decode("latin-1")
+        for k, v in headers
+        if k in (b"traceparent", b"tracestate")
+    }
+    context = _telemetry.extract(incoming) if incoming else None
+    attrs = {"http.request.method": method}
+    with _telemetry.span(method, attrs, kind=_telemetry.SERVER, context=context) as span:
+        yield span
+
+
+def annotate(**attributes: str | int | float | bool) -> None:
+    """Add Orchestra attributes (`orchestra.<name>`) to the current span, if tracing."""
+    if _telemetry.enabled():
+        span = get_current_span()
+        for key, value in attributes.items():
+            span.set_attribute(f"orchestra.{key}", value)

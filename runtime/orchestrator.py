@@ -477,7 +477,9 @@ class BaseOrchestrator(ABC):
             attrs[telemetry.TOOL_ARGUMENTS] = telemetry.content(use.input)
         with telemetry.span(f"execute_tool {use.name}", attrs) as span:
             block = await self._call_untraced(turn, use, store)
-            step = turn.steps[-1] if turn.steps else {}
+            step: dict[str, Any] = next(
+                (x for x in reversed(turn.steps) if x["kind"] == "tool"), {}
+            )
             span.set_attribute(telemetry.OUTCOME, str(step.get("status", "")))
             if "proposal_id" in step:
                 span.set_attribute(telemetry.PROPOSAL_ID, step["proposal_id"])
