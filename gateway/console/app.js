@@ -4,11 +4,13 @@
 // GET /v1/agents fills the Agent select, POST /v1/sessions opens a subject's
 // session, a message streams back as server-sent events, proposals become
 // cards (cards.js), and the side panels show the session list, the pending
-// proposals, the session's usage and breaker, and its audit trail.
+// proposals, the session's usage and breaker, and its audit trail. Under each
+// reply, "Details" opens the turn inspector's timeline (inspector.js).
 
-import { Api, forgetKey, saveKey, takeKey } from "./api.js";
+import { Api, forgetKey, newId, saveKey, takeKey } from "./api.js";
 import { ProposalCard } from "./cards.js";
 import { el, setText } from "./dom.js";
+import { detailsNode } from "./inspector.js";
 import { markCurrent, renderAudit, renderPending, renderSessions, renderState } from "./panels.js";
 import { TurnView, messageNode, toolCallNode } from "./turn.js";
 
@@ -136,17 +138,18 @@ function setSession(session) {
 async function openSession(session) {
   const sid = session.session_id;
   try {
-    const [detail, history, proposals, audit] = await Promise.all([
+    const [detail, history, proposals, audit, turns] = await Promise.all([
       app.api.get(`/v1/sessions/${encodeURIComponent(sid)}`),
       app.api.get(`/v1/sessions/${encodeURIComponent(sid)}/messages`),
       app.api.get("/v1/proposals", { session_id: sid }),
       app.api.get("/v1/audit", { session_id: sid }),
+      app.api.get(`/v1/sessions/${encodeURIComponent(sid)}/turns`),
     ]);
     clearError();
     setSession(detail);
     ui.agent.value = detail.agent;
     ui.subject.value = detail.subject;
-    renderHistory(detail, history.messages, proposals.proposals, audit.events);
+    renderHistory(detail, history.messages, proposals.proposals, audit.events, turns.turns);
     showState(detail);
     renderAudit(ui.audit, audit.events);
     renderPending(ui.pending, [...app.cards.values()], showCard);
@@ -158,7 +161,9 @@ async function openSession(session) {
 }
 
 /** History as turns: each user message, then the replies, tool calls and proposals after it. */
-function renderHistory(session, messages, proposals, events) {
+function renderHistory(session, messages, proposals, events, turns) {
+  const turnAt = new Map(turns.map((t) => [t.at, t.n])); // a turn starts with its message
+  let userAt = null;
   if (session.greeting) ui.log.append(messageNode("assistant", session.agent, session.greeting));
   const items = [
     ...messages.map((m) => ({ at: m.at, kind: m.role === "user" ? "user" : "reply", m })),
@@ -169,6 +174,8 @@ function renderHistory(session, messages, proposals, events) {
   const flush = () => {
     if (!turn) return;
     const block = el("div", { class: "turn" }, ...turn.reply, ...turn.tool);
+    const n = turnAt.get(userAt);
+    if (n !== undefined) block.append(detailsNode(app.api, session.session_id, { n }));
     ui.log.append(block);
     for (const p of turn.card) addCard(p, block);
     turn = null;
@@ -177,6 +184,7 @@ function renderHistory(session, messages, proposals, events) {
     if (item.kind === "user") {
       flush();
       ui.log.append(messageNode("user", `You (${session.subject})`, item.m.content));
+      userAt = item.m.at;
       continue;
     }
     turn ??= { reply: [], tool: [], card: [] };
@@ -276,6 +284,8 @@ async function send(text) {
   ui.message.value = "";
   ui.log.append(messageNode("user", `You (${session.subject})`, text));
   const turn = new TurnView(ui.log, session.agent);
+  const messageId = newId();
+  let finished = false;
   try {
     const last = await app.api.streamTurn(session.session_id, text, {
       token: (d) => turn.token(String(d.text ?? "")),
@@ -286,7 +296,8 @@ async function send(text) {
         for (const p of d.proposals || []) upsertProposal(p, turn);
       },
       error: (d) => turn.error(`The turn failed: ${d.error?.message ?? "unknown error"}.`),
-    });
+    }, messageId);
+    finished = last === "done";
     if (last !== "done" && last !== "error") {
       turn.error("The stream ended before the turn did; it completes on the server: reopen the session to see it.");
     }
@@ -297,6 +308,7 @@ async function send(text) {
     app.busy = false;
     ui.send.disabled = app.session?.status !== "active";
   }
+  if (finished) turn.append(detailsNode(app.api, session.session_id, { messageId }));
   if (app.session === session) {
     await refreshProposals();
     await refreshSide();
