@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .proposals import Proposal, ProposalStatus
+from runtime.proposals.model import Proposal, ProposalStatus
+
 from .redact import shown
 
 MAX_STEPS = 64  # per turn; later steps are counted, not kept

@@ -20,7 +20,7 @@ import pytest
 import ray
 
 from actors import finished_spans, kill_actors, setup_tracing, shutdown_tracing
-from runtime.settings import Settings
+from runtime.config.settings import Settings
 from tests.conftest import make_stack
 
 from .conftest import MAIN_SETTINGS, LiveServer, new_session, ray_factory

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from runtime import telemetry
-from runtime.config import parse_config
+from runtime.config.file import parse_config
+from runtime.config.settings import Settings
 from runtime.errors import ConfigError
 from runtime.redact import REDACTED, redact, shown
-from runtime.settings import Settings
 
 
 @pytest.mark.parametrize(

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from typing import Literal, cast
 
-from . import turnlog
-from .errors import NotFound
-from .proposals import ProposalStatus
-from .session import public_messages
-from .shapes import AuditEvent, ChatMessage, ProposalOut, SessionOut, TurnDetail, TurnSummary
-from .store import Store
-from .tenants import hash_key
+from runtime import turnlog
+from runtime.errors import NotFound
+from runtime.proposals.model import ProposalStatus
+from runtime.sessions.session import public_messages
+from runtime.shapes import AuditEvent, ChatMessage, ProposalOut, SessionOut, TurnDetail, TurnSummary
+from runtime.store.protocol import Store
+from runtime.store.tenants import hash_key
 
 
 class BackendReads:

@@ -8,12 +8,13 @@ import time
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from . import paging
+from runtime.errors import NotOwner
+from runtime.proposals.model import Proposal, ProposalStatus
+from runtime.store import paging
+from runtime.store.protocol import LedgerEntry, LedgerState, SessionRecord, TenantRecord
+from runtime.turnlog import KEEP_TURNS
+
 from .data import Change
-from .errors import NotOwner
-from .proposals import Proposal, ProposalStatus
-from .store import LedgerEntry, LedgerState, SessionRecord, TenantRecord
-from .turnlog import KEEP_TURNS
 
 _OPEN = (ProposalStatus.PENDING, ProposalStatus.CONFIRMED)
 
