@@ -28,11 +28,33 @@ _SECRET_TEXT = re.compile(
     r"|\borc_[A-Za-z0-9_-]{16,}"  # an Orchestra tenant key
     r"|\b(?:sk|pk|rk)-[A-Za-z0-9_-]{16,}"  # provider keys (OpenAI, Anthropic...)
     r"|\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"  # a JWT
-    r"|(?<=://)[^/@\s:]+:[^/@\s]+(?=@)"  # a URL's user:password
+    r'|(?<=://)[^/@\s:"]+:[^/@\s"]+(?=@)'  # a URL's user:password
 )
+# Plain substrings (lower case) without which a rule cannot match: checking them
+# costs a few microseconds, running the patterns on every value far more. When no
+# key word is in a value's JSON the key rule cannot apply and one pass over the
+# text is enough (the common case); else the value is walked key by key.
+_TEXT_HINTS = ("bearer", "basic", "orc_", "sk-", "pk-", "rk-", "eyj")
+_KEY_HINTS = (
+    "pass",
+    "secret",
+    "token",
+    "key",
+    "auth",
+    "cookie",
+    "credential",
+    "signature",
+)
+_SLACK = 512  # characters past the cap still searched (a secret across the cut)
+
+
+def _may_hold_secret_text(low: str) -> bool:
+    return any(h in low for h in _TEXT_HINTS) or ("://" in low and "@" in low)
 
 
 def redact_text(text: str) -> str:
+    if not _may_hold_secret_text(text.lower()):
+        return text
     return _SECRET_TEXT.sub(REDACTED, text)
 
 
@@ -54,11 +76,23 @@ def redact(value: Any) -> Any:
 def shown(value: Any, limit: int = DEFAULT_LIMIT) -> Any:
     """`value` redacted, and if its JSON is over `limit` characters, that JSON cut to
     `limit` characters with a note of the full size (a string, not the structure)."""
-    clean = redact(value)
-    text = clean if isinstance(clean, str) else orjson.dumps(clean).decode()
+    if isinstance(value, str):
+        return _cut(redact_text(value[: limit + _SLACK]), len(value), limit)
+    text = orjson.dumps(value, default=str).decode()
+    low = text.lower()
+    if any(h in low for h in _KEY_HINTS):
+        text = orjson.dumps(redact(value), default=str).decode()  # the exact, slower path
+    else:
+        text = redact_text(text[: limit + _SLACK] if len(text) > limit else text)
     if len(text) <= limit:
-        return clean
-    return f"{text[:limit]}... [{len(text) - limit} more characters cut]"
+        return orjson.loads(text)
+    return _cut(text, len(text), limit)
+
+
+def _cut(text: str, full: int, limit: int) -> str:
+    if full <= limit and len(text) <= limit:
+        return text
+    return f"{text[:limit]}... [{max(full, len(text)) - limit} more characters cut]"
 
 
 def shown_text(value: Any, limit: int = DEFAULT_LIMIT) -> str:
