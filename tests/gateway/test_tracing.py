@@ -194,3 +194,34 @@ def test_content_only_when_captured_and_secrets_always_redacted() -> None:
         args = tool["gen_ai.tool.call.arguments"]
         assert '"token":"[redacted]"' in args and '"seconds":0' in args
         assert "gen_ai.tool.call.result" in tool
+
+
+def test_the_sweeper_traces_each_expiry() -> None:
+    """A T2 left unanswered past its window: the registry's sweeper expires it in a
+    `proposal expire` span of its own (a new trace: no message caused it)."""
+    shutdown_tracing()
+    setup_tracing(Settings(telemetry_enabled=True, telemetry_exporter="memory"), "gateway")
+    live = LiveServer(MAIN_SETTINGS).start()  # lab's T2 window: 1.5 s; sweeps every 0.2 s
+    try:
+        with live.client("A") as api:
+            sid = new_session(api, "lab")["session_id"]
+            body = post(api, f"/v1/sessions/{sid}/messages", {"text": _EFFECT}, uuid.uuid4().hex)
+            [p] = body.json()["proposals"]
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                got = api.get(f"/v1/proposals/{p['proposal_id']}").json()
+                if got["status"] == "EXPIRED":
+                    break
+                time.sleep(0.2)
+            assert got["status"] == "EXPIRED"
+    finally:
+        live.stop()
+    spans = [s for s in finished_spans() if s["name"] == "proposal expire"]
+    shutdown_tracing()
+    [expired] = [s for s in spans if s["attributes"]["orchestra.proposal.id"] == p["proposal_id"]]
+    assert expired["parent_id"] == ""
+    assert expired["attributes"]["orchestra.proposal.status"] == "EXPIRED"
+    assert expired["attributes"]["orchestra.tenant_id"]
+
+
+_EFFECT = '!tools slow_effect {"seconds": 0}'
