@@ -515,7 +515,6 @@ class BaseOrchestrator(ABC):
         turn.send(ToolCallEvent(tool.name, tool.tier.value, "started"))
         t0 = time.perf_counter()
         status, content, is_error = "ok", "", False
-        result: Any = None
         try:
             async with asyncio.timeout(timeout):  # no extra task, unlike wait_for
                 result = await tool.invoke(turn.ctx, args)
@@ -537,8 +536,7 @@ class BaseOrchestrator(ABC):
             metrics.ERRORS.labels(self.agent, classify(exc).value).inc()
         ms = (time.perf_counter() - t0) * 1000
         metrics.TOOL_DURATION.labels(tool.tier.value, tool.name, status).observe(ms)
-        shown = result if status == "ok" else content  # the structure: its keys are redacted
-        return self._record(turn, use, tool, status, content, is_error, ms=ms, shown=shown)
+        return self._record(turn, use, tool, status, content, is_error, ms=ms)
 
     async def _propose(
         self, turn: TurnScratch, use: ToolUseBlock, tool: Tool, args: dict[str, Any], preview: str
@@ -589,7 +587,6 @@ class BaseOrchestrator(ABC):
         is_error: bool,
         *,
         ms: float = 0.0,
-        shown: Any = None,
         proposal_id: str | None = None,
     ) -> ToolResultBlock:
         tier = tool.tier.value if tool else "T1"
@@ -603,9 +600,10 @@ class BaseOrchestrator(ABC):
                 use.id,
                 status,
                 use.input,
-                content if shown is None else shown,
+                content,
                 is_error,
                 proposal_id,
+                output_is_json=status == "ok",  # a result: the JSON the model was given
             )
         )
         turn.calls.append({"tool": use.name, "tier": tier, "status": status})

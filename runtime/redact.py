@@ -89,6 +89,32 @@ def shown(value: Any, limit: int = DEFAULT_LIMIT) -> Any:
     return _cut(text, len(text), limit)
 
 
+def shown_json(text: str, full: int | None = None, limit: int = DEFAULT_LIMIT) -> Any:
+    """A value kept as its JSON `text` (cut from `full` characters when `full` is
+    given), as `shown` would give it."""
+    if full is None:
+        try:
+            return shown(orjson.loads(text), limit)
+        except orjson.JSONDecodeError:
+            pass  # not JSON after all: shown as text
+    return _cut(_redact_json_text(redact_text(text)), full or len(text), limit)
+
+
+_JSON_PAIR = re.compile(r'"((?:[^"\\]|\\.)*)"\s*:\s*("(?:[^"\\]|\\.)*(?:"|$)|[^,}\]\s]+)')
+
+
+def _redact_json_text(text: str) -> str:
+    """The key rule on JSON text that cannot be parsed (it was cut): a string or
+    scalar value under a key that names a secret is replaced."""
+
+    def pair(m: re.Match[str]) -> str:
+        if not _SECRET_KEY.search(m.group(1)):
+            return m.group(0)
+        return f'"{m.group(1)}":"{REDACTED}"'
+
+    return _JSON_PAIR.sub(pair, text)
+
+
 def _cut(text: str, full: int, limit: int) -> str:
     if full <= limit and len(text) <= limit:
         return text

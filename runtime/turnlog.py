@@ -3,22 +3,31 @@
 The orchestrator appends a plain dict per step while the turn runs (a model
 call, a tool call, a proposal made or decided, a breaker change, the budget
 at the end) and `finish` turns them into one bounded record, saved with the
-turn in the same atomic write (`Store.save_turn(turn=...)`). Arguments,
-results and errors are redacted and capped (`runtime.redact`); a turn keeps
+turn in the same atomic write (`Store.save_turn(turn=...)`). A turn keeps
 at most `MAX_STEPS` steps, and a session its last `KEEP_TURNS` turns.
+
+Recording must cost the turn next to nothing, so arguments, results and errors
+are kept as their JSON text, cut to `KEPT_CHARS` (the text the model saw: the
+history holds the same, uncut), and redacted and capped to `SHOWN_CHARS` when
+they are read (`public`, through `runtime.redact`): a turn pays one slice per
+value, a reader pays the redaction.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from runtime.proposals.model import Proposal, ProposalStatus
 
-from .redact import shown
+from .redact import shown_json
 
 MAX_STEPS = 64  # per turn; later steps are counted, not kept
 KEEP_TURNS = 50  # per session, newest kept
-SHOWN_CHARS = 1024  # of one argument set, result or error
+SHOWN_CHARS = 1024  # of one argument set, result or error, as served
+KEPT_CHARS = SHOWN_CHARS + 512  # as kept (the slack: a secret across the cut is still seen)
+_VALUES = ("arguments", "result", "error")
 
 S = ProposalStatus
 
@@ -55,7 +64,7 @@ def model_error_step(at: float, ms: float, model: str, error: str) -> dict[str, 
         "ms": round(ms, 3),
         "model": model,
         "status": "error",
-        "error": shown(error, SHOWN_CHARS),
+        **_kept("error", error),
     }
 
 
@@ -67,10 +76,14 @@ def tool_step(
     call_id: str,
     status: str,
     arguments: Any,
-    output: Any,
+    output: str,
     is_error: bool,
     proposal_id: str | None = None,
+    *,
+    output_is_json: bool = False,
 ) -> dict[str, Any]:
+    """`output` is the text the model was given: JSON when `output_is_json` (a
+    tool's result), else a message."""
     step: dict[str, Any] = {
         "kind": "tool",
         "at": at,
@@ -79,9 +92,9 @@ def tool_step(
         "tier": tier,
         "call_id": call_id,
         "status": status,
-        "arguments": shown(arguments, SHOWN_CHARS),
+        **_kept("arguments", arguments),
     }
-    step["error" if is_error else "result"] = shown(output, SHOWN_CHARS)
+    step.update(_kept("error" if is_error else "result", output, output_is_json))
     if proposal_id is not None:
         step["proposal_id"] = proposal_id
     return step
@@ -99,7 +112,7 @@ def proposal_step(at: float, p: Proposal, decision: str | None = None) -> dict[s
         "decision": decision or _DECISION.get(p.status, "unclear"),
     }
     if p.result is not None:
-        step["result"] = shown(p.result, SHOWN_CHARS)
+        step.update(_kept("result", p.result))
     return step
 
 
@@ -140,3 +153,25 @@ def summary(record: dict[str, Any]) -> dict[str, Any]:
     out = {k: v for k, v in record.items() if k != "steps"}
     out["step_count"] = len(record.get("steps", ())) + int(record.get("steps_cut", 0))
     return out
+
+
+def _kept(field: str, value: Any, is_json: bool = False) -> dict[str, Any]:
+    """`{field: its JSON text, cut to KEPT_CHARS}`, and `{field}_chars` (the full
+    length) when it was cut."""
+    text = value if is_json else orjson.dumps(value, default=str).decode()
+    if len(text) <= KEPT_CHARS:
+        return {field: text}
+    return {field: text[:KEPT_CHARS], f"{field}_chars": len(text)}
+
+
+def public(record: dict[str, Any]) -> dict[str, Any]:
+    """A kept record as API.md serves it: each argument set, result and error as a
+    JSON value, redacted and capped to `SHOWN_CHARS` (a cut one as its cut text)."""
+    steps = []
+    for step in record.get("steps", ()):
+        out = {k: v for k, v in step.items() if not k.endswith("_chars")}
+        for field in _VALUES:
+            if field in step:
+                out[field] = shown_json(step[field], step.get(f"{field}_chars"), SHOWN_CHARS)
+        steps.append(out)
+    return {**record, "steps": steps}

@@ -56,7 +56,7 @@ class BackendReads:
         await self.require_session(tenant_id, session_id)
         for t in await self.store.list_turns(tenant_id, session_id):
             if t.get("n") == n:
-                return cast(TurnDetail, t)
+                return cast(TurnDetail, turnlog.public(t))
         raise NotFound(f"turn {n} of session {session_id} not found (or no longer kept)")
 
     async def list_proposals(
