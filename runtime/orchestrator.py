@@ -9,7 +9,6 @@ system prompt, a greeting and a config preset.
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from abc import ABC, abstractmethod
@@ -21,6 +20,7 @@ from typing import Any
 import orjson
 
 from runtime.config.presets import OrchestratorConfig
+from runtime.inbound import Inbound
 from runtime.proposals.model import Proposal, ProposalStatus, check_dependencies, proposal_event
 from runtime.sessions.history import History
 from runtime.sessions.state import ProposalPort, SessionState, TurnResult, TurnScratch
@@ -48,7 +48,7 @@ from .models.base import (
 from .retry import RetryPolicy, retry
 from .sanitize import sanitize_for_prompt
 from .tiers import Tier, TierCounter, exhausted_message
-from .tools import Tool, ToolContext, ToolRegistry
+from .tools import Tool, ToolContext, ToolRegistry, redact_urls, run_tool
 
 
 class BaseOrchestrator(ABC):
@@ -154,21 +154,17 @@ class BaseOrchestrator(ABC):
     async def run_turn(
         self,
         state: SessionState,
-        text: str,
+        msg: Inbound,
         store: Store,
         proposals: ProposalPort,
         *,
-        message_id: str = "",
-        received_ns: int = 0,
         emit: Emit | None = None,
     ) -> TurnResult:
-        """One user message. `received_ns` (wall-clock ns) is when the message was
+        """One user message. `msg.received_ns` (wall-clock ns) is when the message was
         received: it soft-confirms only proposals shown before that. `emit`, when
         given, receives the turn's events as they happen (a streaming client)."""
         if not telemetry.enabled():
-            return await self._run_turn(
-                state, text, store, proposals, message_id, received_ns, emit
-            )
+            return await self._run_turn(state, msg, store, proposals, emit)
         rec = state.record
         attrs = {
             telemetry.OPERATION: "invoke_agent",
@@ -179,12 +175,10 @@ class BaseOrchestrator(ABC):
         }
         if telemetry.capture_content():
             attrs[telemetry.INPUT_MESSAGES] = telemetry.content(
-                [{"role": "user", "parts": [{"type": "text", "content": text}]}]
+                [{"role": "user", "parts": [{"type": "text", "content": msg.text}]}]
             )
         with telemetry.span(f"invoke_agent {self.agent}", attrs) as span:
-            result = await self._run_turn(
-                state, text, store, proposals, message_id, received_ns, emit
-            )
+            result = await self._run_turn(state, msg, store, proposals, emit)
             limits = self.config.recursion_budget
             for tier in Tier:
                 left = max(0, limits.limit(tier) - result.usage[tier.value])
@@ -213,13 +207,12 @@ class BaseOrchestrator(ABC):
     async def _run_turn(
         self,
         state: SessionState,
-        text: str,
+        msg: Inbound,
         store: Store,
         proposals: ProposalPort,
-        message_id: str,
-        received_ns: int,
         emit: Emit | None,
     ) -> TurnResult:
+        text = msg.text
         started = time.perf_counter()
         now = self.clock()
         rec = state.record
@@ -229,14 +222,7 @@ class BaseOrchestrator(ABC):
 
         if state.pending_t2:  # T1-only sessions never touch the registry here
             t0 = time.perf_counter()
-            decided = await proposals.on_user_message(
-                rec.tenant_id,
-                rec.session_id,
-                text,
-                now,
-                received_ns=received_ns or time.time_ns(),
-                message_id=message_id,
-            )
+            decided = await proposals.on_user_message(msg.received(), now)
             asked_ms = (time.perf_counter() - t0) * 1000
             for p in decided:
                 step = turnlog.proposal_step(now, p)
@@ -289,7 +275,7 @@ class BaseOrchestrator(ABC):
         state.turns += 1
         record = turnlog.finish(
             state.turns,
-            message_id,
+            msg.message_id,
             now,
             (time.perf_counter() - started) * 1000,
             self.agent,
@@ -516,8 +502,7 @@ class BaseOrchestrator(ABC):
         t0 = time.perf_counter()
         status, content, is_error = "ok", "", False
         try:
-            async with asyncio.timeout(timeout):  # no extra task, unlike wait_for
-                result = await tool.invoke(turn.ctx, args)
+            result = await run_tool(tool, turn.ctx, args, timeout)  # capped, re-sent if idempotent
             content = orjson.dumps(result, default=str).decode()
             breaker.record_success()
         except TimeoutError:
@@ -529,8 +514,8 @@ class BaseOrchestrator(ABC):
             breaker.record_neutral()
         except Exception as exc:
             status, is_error = "error", True
-            content = (
-                f"{tool.name} failed: {exc if isinstance(exc, ToolError) else type(exc).__name__}"
+            content = f"{tool.name} failed: " + (
+                redact_urls(str(exc)) if isinstance(exc, ToolError) else type(exc).__name__
             )
             breaker.record_failure()
             metrics.ERRORS.labels(self.agent, classify(exc).value).inc()
