@@ -6,7 +6,9 @@ outcomes of ops that ended while it was held open) and collects the rest with
 long polls (`SessionHost.poll`): each answer is a `Delivery` holding the events
 of streaming turns and the `Outcome`s of finished operations, tagged with the
 op's id. An op's events always come before its outcome; deliveries carry a sequence
-number so the gateway applies them in the order the host made them.
+number so the gateway applies them in the order the host made them. With
+tracing on, each op carries the W3C `traceparent` of the gateway's span
+(`trace`), so the host's spans join the message's trace.
 """
 
 from __future__ import annotations
