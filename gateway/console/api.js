@@ -110,11 +110,11 @@ export class Api {
    * client, or that names it here).
    * Returns the name of the last event handled.
    */
-  async streamTurn(sessionId, text, on, seen = []) {
+  async streamTurn(sessionId, text, on, messageId = newId(), seen = []) {
     const response = await this.fetch(`/v1/sessions/${encodeURIComponent(sessionId)}/messages`, {
       method: "POST",
       headers: this.headers({ "Content-Type": "application/json", Accept: "text/event-stream" }),
-      body: JSON.stringify({ text, message_id: newId(), seen }),
+      body: JSON.stringify({ text, message_id: messageId, seen }),
     });
     const type = response.headers.get("content-type") || "";
     if (!type.startsWith("text/event-stream")) {
