@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import ray
 from ray.exceptions import RayError
 
-from runtime import logs, metrics
+from runtime import logs, metrics, telemetry
 from runtime.config.settings import Settings, build_catalog
 from runtime.errors import Unavailable
 from runtime.inbound import Inbound
@@ -26,6 +26,7 @@ from runtime.proposals.model import Proposal
 from runtime.shapes import ProposalOut
 
 from .common import Reply, done, failed, open_store, shard_of, unwrap
+from .tracing import finished_spans, flush_tracing, setup_tracing
 
 T = TypeVar("T")
 
@@ -35,6 +36,7 @@ class ProposalRegistry:
     def __init__(self, settings: dict[str, object], shard: int = 0) -> None:
         self.settings = Settings.model_validate(settings)
         logs.configure()
+        setup_tracing(self.settings, "registry")
         self.store = open_store(self.settings)
         shards = self.settings.registry_shards
         self.book = ProposalBook(
@@ -51,31 +53,64 @@ class ProposalRegistry:
     async def ping(self) -> bool:
         return await self.store.ping()
 
-    async def on_user_message(self, msg: Inbound, now: float) -> Reply[list[Proposal]]:
-        return await _reply(msg.request_id, self.book.on_user_message(msg, now))
+    async def on_user_message(
+        self, msg: Inbound, now: float, trace: str = ""
+    ) -> Reply[list[Proposal]]:
+        return await _reply(msg.request_id, self.book.on_user_message(msg, now), trace)
 
     async def confirm(
-        self, tenant_id: str, proposal_id: str, rid: str = "", by: Actor = TENANT_OWNER
+        self,
+        tenant_id: str,
+        proposal_id: str,
+        rid: str = "",
+        trace: str = "",
+        by: Actor = TENANT_OWNER,
     ) -> Reply[ProposalOut]:
-        return await _reply(rid, _public(self.book.confirm(tenant_id, proposal_id, by), by))
+        return await _reply(rid, _public(self.book.confirm(tenant_id, proposal_id, by), by), trace)
+
+    async def mark_delivered(
+        self,
+        tenant_id: str,
+        session_id: str,
+        proposal_ids: list[str],
+        at_ns: int,
+        rid: str = "",
+        trace: str = "",
+    ) -> Reply[None]:
+        return await _reply(
+            rid, self.book.mark_delivered(tenant_id, session_id, proposal_ids, at_ns), trace
+        )
 
     async def reject(
-        self, tenant_id: str, proposal_id: str, rid: str = "", by: Actor = TENANT_OWNER
+        self,
+        tenant_id: str,
+        proposal_id: str,
+        rid: str = "",
+        trace: str = "",
+        by: Actor = TENANT_OWNER,
     ) -> Reply[ProposalOut]:
-        return await _reply(rid, _public(self.book.reject(tenant_id, proposal_id, by), by))
+        return await _reply(rid, _public(self.book.reject(tenant_id, proposal_id, by), by), trace)
 
     async def metrics(self) -> bytes:
         return metrics.exposition()
 
+    async def spans(self) -> list[dict[str, Any]]:
+        """The spans this process kept (`telemetry_exporter = "memory"`: tests)."""
+        flush_tracing()
+        return finished_spans()
 
-async def _reply(rid: str, work: Awaitable[T]) -> Reply[T]:
+
+async def _reply(rid: str, work: Awaitable[T], trace: str = "") -> Reply[T]:
     """`work`'s result as a `Reply` (its exception as the error's wire form), run
-    under the caller's request id."""
+    under the caller's request id and, with tracing on, inside the caller's trace."""
     logs.REQUEST_ID.set(rid)
+    token = telemetry.attach(trace) if trace else None
     try:
         return done(await work)
     except Exception as exc:
         return failed(exc)
+    finally:
+        telemetry.detach(token)
 
 
 async def _public(decided: Awaitable[Proposal], viewer: Actor) -> ProposalOut:
@@ -105,19 +140,38 @@ class RegistryPort:
 
     async def on_user_message(self, msg: Inbound, now: float) -> list[Proposal]:
         reply: Reply[list[Proposal]] = await ask(
-            self.handle(msg.tenant_id).on_user_message.remote(msg, now)
+            self.handle(msg.tenant_id).on_user_message.remote(msg, now, telemetry.carrier())
         )
         return unwrap(reply)
 
+    async def mark_delivered(
+        self, tenant_id: str, session_id: str, proposal_ids: list[str], at_ns: int = 0
+    ) -> None:
+        reply: Reply[None] = await ask(
+            self.handle(tenant_id).mark_delivered.remote(
+                tenant_id,
+                session_id,
+                proposal_ids,
+                at_ns,
+                logs.REQUEST_ID.get(),
+                telemetry.carrier(),
+            )
+        )
+        unwrap(reply)
+
     async def confirm(self, tenant_id: str, proposal_id: str, by: Actor) -> ProposalOut:
         reply: Reply[ProposalOut] = await ask(
-            self.handle(tenant_id).confirm.remote(tenant_id, proposal_id, logs.REQUEST_ID.get(), by)
+            self.handle(tenant_id).confirm.remote(
+                tenant_id, proposal_id, logs.REQUEST_ID.get(), telemetry.carrier(), by
+            )
         )
         return unwrap(reply)
 
     async def reject(self, tenant_id: str, proposal_id: str, by: Actor) -> ProposalOut:
         reply: Reply[ProposalOut] = await ask(
-            self.handle(tenant_id).reject.remote(tenant_id, proposal_id, logs.REQUEST_ID.get(), by)
+            self.handle(tenant_id).reject.remote(
+                tenant_id, proposal_id, logs.REQUEST_ID.get(), telemetry.carrier(), by
+            )
         )
         return unwrap(reply)
 

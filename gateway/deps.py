@@ -15,6 +15,7 @@ from typing import Annotated, cast
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from actors import annotate
 from runtime import Backend, Forbidden, NotFound, Principal, RateLimited, Settings, Unauthorized
 
 from .auth import Authenticator, RateLimiter, bearer_key
@@ -55,6 +56,7 @@ async def require_principal(
     who = await ctx.auth.principal_for(key, client)
     if who is None:
         raise Unauthorized("unknown, revoked or expired credential")
+    annotate(tenant_id=who.tenant_id)  # on the request's span, with tracing on
     wait = ctx.limiter.acquire(who.tenant_id)
     if wait > 0:
         raise RateLimited("rate limit exceeded for this tenant", retry_after=wait)

@@ -27,6 +27,12 @@ class Inbound:
     request_id: str = ""  # the HTTP request's id, for the logs of every hop
     # who sent it: its soft confirm counts only if the proposal's policy allows them
     sender: Actor = field(default_factory=lambda: Actor(**TENANT_OWNER))
+    # The proposals the client had shown when the user wrote it (API.md `seen`): they
+    # count as delivered for this message.
+    seen: tuple[str, ...] = ()
+    # The caller relays the result to a client and reports its delivery itself
+    # (`Backend.mark_delivered`); otherwise the result counts as delivered on return.
+    relay: bool = False
 
     def received(self, request_id: str = "") -> Inbound:
         """This message stamped with its arrival time (now, unless already stamped)

@@ -9,6 +9,7 @@ system prompt, a greeting and a config preset.
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from abc import ABC, abstractmethod
@@ -28,7 +29,7 @@ from runtime.store.data import TenantData, TurnData
 from runtime.store.protocol import SessionRecord, Store
 from runtime.store.tenants import tenant_name
 
-from . import logs, metrics
+from . import logs, metrics, telemetry, turnlog
 from .approval import ApprovalPolicy
 from .breaker import OPEN_MESSAGE, BreakerState, CircuitBreaker
 from .errors import ToolError, ToolValidationError, TurnAborted, classify
@@ -124,6 +125,7 @@ class BaseOrchestrator(ABC):
             state.pending_t2 = set(snapshot.get("pending_t2", []))
             state.last_usage = dict(snapshot.get("last_usage", state.last_usage))
             state.recent = dict(snapshot.get("recent", {}))
+            state.turns = int(snapshot.get("turns", 0))
         return state
 
     async def context(self, state: SessionState, ctx: ToolContext) -> dict[str, str]:
@@ -161,10 +163,58 @@ class BaseOrchestrator(ABC):
         *,
         emit: Emit | None = None,
     ) -> TurnResult:
-        """One user message from `msg.sender`. `msg.received_ns` (wall-clock ns) is when
-        the message was received: it soft-confirms only proposals shown before that
-        (and only those its sender may approve). `emit`, when given, receives the
-        turn's events as they happen (a streaming client)."""
+        """One user message. `msg.received_ns` (wall-clock ns) is when the message was
+        received: it soft-confirms only proposals shown before that. `emit`, when
+        given, receives the turn's events as they happen (a streaming client)."""
+        if not telemetry.enabled():
+            return await self._run_turn(state, msg, store, proposals, emit)
+        rec = state.record
+        attrs = {
+            telemetry.OPERATION: "invoke_agent",
+            telemetry.AGENT: self.agent,
+            telemetry.REQUEST_MODEL: self.config.model,
+            telemetry.TENANT: rec.tenant_id,
+            telemetry.SESSION: rec.session_id,
+        }
+        if telemetry.capture_content():
+            attrs[telemetry.INPUT_MESSAGES] = telemetry.content(
+                [{"role": "user", "parts": [{"type": "text", "content": msg.text}]}]
+            )
+        with telemetry.span(f"invoke_agent {self.agent}", attrs) as span:
+            result = await self._run_turn(state, msg, store, proposals, emit)
+            limits = self.config.recursion_budget
+            for tier in Tier:
+                left = max(0, limits.limit(tier) - result.usage[tier.value])
+                span.set_attribute(telemetry.BUDGET_LEFT + tier.value, left)
+            span.set_attribute(telemetry.BREAKER, state.breaker.current().value)
+            span.set_attribute(telemetry.OUTCOME, "ok")
+            steps = result.record["steps"] if result.record else []
+            tokens_in = sum(int(x.get("input_tokens", 0)) for x in steps)
+            tokens_out = sum(int(x.get("output_tokens", 0)) for x in steps)
+            span.set_attribute(telemetry.INPUT_TOKENS, tokens_in)
+            span.set_attribute(telemetry.OUTPUT_TOKENS, tokens_out)
+            if telemetry.capture_content():
+                span.set_attribute(
+                    telemetry.OUTPUT_MESSAGES,
+                    telemetry.content(
+                        [
+                            {
+                                "role": "assistant",
+                                "parts": [{"type": "text", "content": result.reply}],
+                            }
+                        ]
+                    ),
+                )
+            return result
+
+    async def _run_turn(
+        self,
+        state: SessionState,
+        msg: Inbound,
+        store: Store,
+        proposals: ProposalPort,
+        emit: Emit | None,
+    ) -> TurnResult:
         text, sender = msg.text, msg.sender
         started = time.perf_counter()
         now = self.clock()
@@ -176,14 +226,23 @@ class BaseOrchestrator(ABC):
         metrics.MESSAGES.labels(self.agent).inc()
 
         if state.pending_t2:  # T1-only sessions never touch the registry here
+            t0 = time.perf_counter()
             decided = await proposals.on_user_message(msg.received(), now)
+            asked_ms = (time.perf_counter() - t0) * 1000
             for p in decided:
+                step = turnlog.proposal_step(now, p)
+                step["ms"], asked_ms = round(asked_ms, 3), 0.0  # the registry's call, once
+                turn.steps.append(step)
                 turn.proposals[p.proposal_id] = p
                 turn.send(ProposalEvent(p.public(sender)))
                 if p.status is not ProposalStatus.PENDING:
                     state.pending_t2.discard(p.proposal_id)
                 if p.status is ProposalStatus.EXECUTED:
                     state.context = None  # our own write: rebuild the context
+                if p.awaiting:
+                    turn.awaiting.append(p)
+                if p.status is ProposalStatus.REJECTED and p.error_kind == "superseded":
+                    turn.superseded.append(p)
 
         # The turn's tools share one view of the tenant's data (a document read once
         # is served from that read), and so does the prompt context.
@@ -191,11 +250,13 @@ class BaseOrchestrator(ABC):
             rec, TurnData(store, rec.tenant_id), await tenant_name(store, rec.tenant_id)
         )
         context = await self.context(state, turn.ctx)
-        system = self.build_system_prompt(context)
+        system = self.build_system_prompt(context) + _pending_note(turn)
         if state.history.summary:
             system += "\n\nEarlier in this conversation: " + state.history.summary
         new: list[Message] = [Message("user", (TextBlock(text),), at=now)]
         reply = await self._loop(turn, system, new, store)
+        # Asked again, naming the action, after the answer (DESIGN.md "Soft confirm").
+        ask = [ask_again(p) for p in turn.awaiting if p.proposal_id in state.pending_t2]
         self._drain_breaker(turn)
         # The reply holds the text the model wrote before its tool calls too: it is
         # kept once, in the turn's last message, not also beside the tool uses.
@@ -205,6 +266,7 @@ class BaseOrchestrator(ABC):
             [exhausted_message(t) for t in turn.exhausted]
             + ([OPEN_MESSAGE] if turn.breaker_blocked else [])
             + ([reply] if reply else [])
+            + ask
         )
         new.append(Message("assistant", (TextBlock(final),), at=self.clock()))
         turn.audit.append(
@@ -218,6 +280,20 @@ class BaseOrchestrator(ABC):
                 metrics.ERRORS.labels(self.agent, classify(exc).value).inc()
         usage = turn.counter.usage()
         state.last_usage = usage
+        limits = self.config.recursion_budget
+        turn.steps.append(
+            turnlog.budget_step(self.clock(), usage, {t.value: limits.limit(t) for t in Tier})
+        )
+        state.turns += 1
+        record = turnlog.finish(
+            state.turns,
+            msg.message_id,
+            now,
+            (time.perf_counter() - started) * 1000,
+            self.agent,
+            turn.steps,
+            state.breaker.current().value,
+        )
         for tier in Tier:
             metrics.RECURSION_DEPTH.labels(self.agent, tier.value).observe(usage[tier.value])
         metrics.CHAT_DURATION.labels(self.agent).observe((time.perf_counter() - started) * 1000)
@@ -241,6 +317,7 @@ class BaseOrchestrator(ABC):
             turn.audit,
             created,
             sender=sender,
+            record=record,
         )
 
     def commit(self, result: TurnResult, at: float, shown_ns: int) -> TurnResult:
@@ -313,7 +390,7 @@ class BaseOrchestrator(ABC):
             model=self.config.model,
             max_tokens=self.config.max_tokens,
             temperature=self.config.temperature,
-            script=self.script,
+            script=self._script_for(turn),
         )
         sent = False
 
@@ -342,16 +419,79 @@ class BaseOrchestrator(ABC):
         def on_retry(exc: BaseException, attempt: int, delay: float) -> None:
             metrics.RETRIES.labels(classify(exc).value).inc()
 
-        t0 = time.perf_counter()
-        response = await retry(attempt, self.retry_policy, on_retry=on_retry)
+        t0, at = time.perf_counter(), self.clock()
         name = self.model.name
-        metrics.MODEL_LATENCY.labels(name).observe((time.perf_counter() - t0) * 1000)
+        try:
+            if telemetry.enabled():
+                response = await self._traced_model_call(attempt, on_retry)
+            else:
+                response = await retry(attempt, self.retry_policy, on_retry=on_retry)
+        except Exception as exc:
+            ms = (time.perf_counter() - t0) * 1000
+            turn.steps.append(turnlog.model_error_step(at, ms, name, classify(exc).value))
+            raise
+        ms = (time.perf_counter() - t0) * 1000
+        turn.steps.append(
+            turnlog.model_step(
+                at,
+                ms,
+                name,
+                response.usage.input_tokens,
+                response.usage.output_tokens,
+                len(response.tool_uses),
+            )
+        )
+        metrics.MODEL_LATENCY.labels(name).observe(ms)
         if response.usage.input_tokens or response.usage.output_tokens:
             metrics.MODEL_TOKENS.labels(name, "input").inc(response.usage.input_tokens)
             metrics.MODEL_TOKENS.labels(name, "output").inc(response.usage.output_tokens)
         return response
 
+    async def _traced_model_call(
+        self,
+        attempt: Callable[[], Any],
+        on_retry: Callable[[BaseException, int, float], None],
+    ) -> ModelResponse:
+        attrs = {
+            telemetry.OPERATION: "chat",
+            telemetry.REQUEST_MODEL: self.config.model,
+            telemetry.AGENT: self.agent,
+        }
+        with telemetry.span(f"chat {self.config.model}", attrs, kind=telemetry.CLIENT) as span:
+            response: ModelResponse = await retry(attempt, self.retry_policy, on_retry=on_retry)
+            span.set_attribute(telemetry.INPUT_TOKENS, response.usage.input_tokens)
+            span.set_attribute(telemetry.OUTPUT_TOKENS, response.usage.output_tokens)
+            return response
+
     async def _call(self, turn: TurnScratch, use: ToolUseBlock, store: Store) -> ToolResultBlock:
+        if not telemetry.enabled():
+            return await self._call_untraced(turn, use, store)
+        tool = self.tools.get(use.name)
+        attrs = {
+            telemetry.OPERATION: "execute_tool",
+            telemetry.TOOL_NAME: use.name,
+            telemetry.TOOL_CALL_ID: use.id,
+            telemetry.TIER: tool.tier.value if tool else "T1",
+        }
+        if telemetry.capture_content():
+            attrs[telemetry.TOOL_ARGUMENTS] = telemetry.content(use.input)
+        with telemetry.span(f"execute_tool {use.name}", attrs) as span:
+            block = await self._call_untraced(turn, use, store)
+            step: dict[str, Any] = next(
+                (x for x in reversed(turn.steps) if x["kind"] == "tool"), {}
+            )
+            span.set_attribute(telemetry.OUTCOME, str(step.get("status", "")))
+            if "proposal_id" in step:
+                span.set_attribute(telemetry.PROPOSAL_ID, step["proposal_id"])
+                span.set_attribute(telemetry.PROPOSAL_STATUS, "PENDING")
+            span.set_attribute(telemetry.BREAKER, turn.state.breaker.current().value)
+            if telemetry.capture_content():
+                span.set_attribute(telemetry.TOOL_RESULT, telemetry.content(block.content))
+            return block
+
+    async def _call_untraced(
+        self, turn: TurnScratch, use: ToolUseBlock, store: Store
+    ) -> ToolResultBlock:
         tool = self.tools.get(use.name)
         if tool is None:
             return self._record(turn, use, None, "unknown", f"No tool named {use.name}.", True)
@@ -394,7 +534,7 @@ class BaseOrchestrator(ABC):
             metrics.ERRORS.labels(self.agent, classify(exc).value).inc()
         ms = (time.perf_counter() - t0) * 1000
         metrics.TOOL_DURATION.labels(tool.tier.value, tool.name, status).observe(ms)
-        return self._record(turn, use, tool, status, content, is_error)
+        return self._record(turn, use, tool, status, content, is_error, ms=ms)
 
     async def _propose(
         self, turn: TurnScratch, use: ToolUseBlock, tool: Tool, args: dict[str, Any], preview: str
@@ -421,11 +561,21 @@ class BaseOrchestrator(ABC):
         turn.written.append(proposal.proposal_id)
         if tool.tier is Tier.T2:
             turn.state.pending_t2.add(proposal.proposal_id)
-            how = "It will run when you reply, unless you say no."
+            how = "It runs when the user answers yes; a no or a correction drops it."
         else:
             how = "It needs your explicit confirmation (the Confirm button)."
         # (its `proposal` event goes out when the turn's save creates it)
-        return self._record(turn, use, tool, "proposed", f"Proposed: {preview}. {how}", False)
+        block = self._record(
+            turn,
+            use,
+            tool,
+            "proposed",
+            f"Proposed: {preview}. {how}",
+            False,
+            proposal_id=proposal.proposal_id,
+        )
+        turn.steps.append(turnlog.proposal_step(turn.steps[-1]["at"], proposal, "proposed"))
+        return block
 
     def approval_policy(self, tool: Tool) -> ApprovalPolicy:
         """Who may approve a call of `tool`: its own policy, else its tier's."""
@@ -441,8 +591,27 @@ class BaseOrchestrator(ABC):
         status: str,
         content: str,
         is_error: bool,
+        *,
+        ms: float = 0.0,
+        proposal_id: str | None = None,
     ) -> ToolResultBlock:
         tier = tool.tier.value if tool else "T1"
+        at = self.clock()
+        turn.steps.append(
+            turnlog.tool_step(
+                at - ms / 1000,
+                ms,
+                use.name,
+                tier,
+                use.id,
+                status,
+                use.input,
+                content,
+                is_error,
+                proposal_id,
+                output_is_json=status == "ok",  # a result: the JSON the model was given
+            )
+        )
         turn.calls.append({"tool": use.name, "tier": tier, "status": status})
         turn.send(ToolCallEvent.ended(use.name, tier, status))
         turn.audit.append(
@@ -458,9 +627,38 @@ class BaseOrchestrator(ABC):
         )
         return ToolResultBlock(use.id, content, is_error)
 
+    def revise(self, superseded: Proposal, text: str) -> Plan:
+        """The offline ScriptedModel's plan for a correction of `superseded` ("change it
+        to 60 dollars"): the same tool with its number (its one numeric argument, or
+        its price) replaced by the message's. An agent may override it."""
+        number = re.search(r"\d+(?:\.\d+)?", text)
+        numeric = [k for k, v in superseded.args.items() if isinstance(v, int | float)]
+        if len(numeric) > 1:
+            numeric = [k for k in numeric if k in ("price", "amount", "cost", "total")]
+        if number is None or len(numeric) != 1:
+            return []
+        value = float(number.group(0))
+        old = superseded.args[numeric[0]]
+        new_value = int(value) if isinstance(old, int) and value.is_integer() else value
+        return [(superseded.tool, {**superseded.args, numeric[0]: new_value})]
+
+    def _script_for(self, turn: TurnScratch) -> Callable[[str, set[str]], Plan]:
+        if not turn.superseded:
+            return self.script
+        superseded = turn.superseded
+
+        def script(text: str, tools: set[str]) -> Plan:
+            plan = self.script(text, tools)
+            if plan:
+                return plan
+            return [c for p in superseded for c in self.revise(p, text) if c[0] in tools]
+
+        return script
+
     def _drain_breaker(self, turn: TurnScratch) -> None:
         for old, new, at in turn.state.breaker_changes:
             metrics.BREAKER_CHANGES.labels(new.value).inc()
+            turn.steps.append(turnlog.breaker_step(at, old.value, new.value))
             turn.audit.append(
                 self._event(
                     turn.state.record,
@@ -481,6 +679,27 @@ class BaseOrchestrator(ABC):
             "tenant_id": rec.tenant_id,
             **extra,
         }
+
+
+def ask_again(p: Proposal) -> str:
+    """The question a reply ends with while `p` waits for a clear answer."""
+    return f"Shall I go ahead with {p.preview}? Reply yes or no."
+
+
+def _pending_note(turn: TurnScratch) -> str:
+    """What the model is told of proposals this message did not settle."""
+    notes = []
+    for p in turn.superseded:
+        notes.append(
+            f"The user corrected the proposed {p.preview}: it was dropped; propose the "
+            "corrected action."
+        )
+    for p in turn.awaiting:
+        notes.append(
+            f"Still waiting for a clear yes or no: {p.preview}. Answer the user's "
+            "message; do not propose it again."
+        )
+    return "\n\n" + "\n".join(notes) if notes else ""
 
 
 def _then(said: str, note: str) -> str:

@@ -8,7 +8,7 @@ descriptions included): one definition of each shape, not a copy per layer.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NotRequired
 
 from pydantic import ConfigDict, Field
 from typing_extensions import (
@@ -104,6 +104,17 @@ class ProposalOut(TypedDict):
         Field(description="Its policy: the quorum, the approvals it has, who may approve."),
     ]
     can_approve: Annotated[bool, Field(description="Whether the caller may confirm it now.")]
+    awaiting: NotRequired[
+        Annotated[
+            Literal["clear_answer"],
+            Field(
+                description=(
+                    "In a turn's `proposals` only: the message did not answer this PENDING "
+                    "T2 clearly (or it had not been delivered); the reply asks again."
+                )
+            ),
+        ]
+    ]
 
 
 class KeyOut(TypedDict):
@@ -156,3 +167,69 @@ AuditEvent = TypedDict(
     total=False,
 )
 setattr(AuditEvent, "__pydantic_config__", ConfigDict(extra="allow"))  # noqa: B010
+
+
+# The turn inspector (runtime/turnlog.py): one step of a turn. `kind` says which
+# fields it has: `model` (model, status, input_tokens, output_tokens, tool_calls or
+# error), `tool` (tool, tier, call_id, status, arguments, result or error,
+# proposal_id when it proposed), `proposal` (proposal_id, tool, tier, status,
+# decision, result), `breaker` (from, to), `budget` (used, left per tier).
+TurnStep = TypedDict(
+    "TurnStep",
+    {
+        "kind": Annotated[
+            Literal["model", "tool", "proposal", "breaker", "budget"],
+            Field(description="What the step was: its other fields depend on it."),
+        ],
+        "at": Annotated[float, Field(description="When it started (epoch seconds).")],
+        "ms": Annotated[float, Field(description="How long it took (milliseconds).")],
+        "model": str,
+        "status": str,
+        "input_tokens": Annotated[int, Field(description="As the model reported (0: none).")],
+        "output_tokens": int,
+        "tool_calls": int,
+        "tool": str,
+        "tier": Tier,
+        "call_id": str,
+        "arguments": Annotated[Any, Field(description="Redacted and capped.")],
+        "result": Annotated[Any, Field(description="Redacted and capped.")],
+        "error": Annotated[Any, Field(description="Redacted and capped.")],
+        "proposal_id": str,
+        "decision": Annotated[
+            str,
+            Field(
+                description=(
+                    "`proposed`, `soft_confirm`, `reject`, `expire` or `unclear` (the "
+                    "message decided nothing)."
+                )
+            ),
+        ],
+        "from": str,
+        "to": str,
+        "used": dict[str, int],
+        "left": dict[str, int],
+    },
+    total=False,
+)
+
+
+class TurnSummary(TypedDict):
+    n: Annotated[int, Field(description="The turn's number in its session, from 1.")]
+    message_id: str
+    at: Annotated[float, Field(description="When the turn started (epoch seconds).")]
+    ms: Annotated[float, Field(description="How long it ran (milliseconds).")]
+    agent: str
+    breaker: Annotated[str, Field(description="The breaker's state when the turn ended.")]
+    steps_cut: Annotated[int, Field(description="Steps past the per-turn cap, not kept.")]
+    step_count: int
+
+
+class TurnDetail(TypedDict):
+    n: int
+    message_id: str
+    at: float
+    ms: float
+    agent: str
+    breaker: str
+    steps: list[TurnStep]
+    steps_cut: int

@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from runtime import MAX_PAGE, REQUEST_ID, BadRequest, Inbound, NotFound, Settings
 
+from ..delivery import DeliveredJSON, Delivery
 from ..deps import Caller, Ctx, Tenant, check_session
 from ..middleware import fresh_id
 from ..responses import FastJSON
@@ -22,12 +23,19 @@ from ..schemas import (
     SessionDetail,
     SessionList,
     SessionOut,
+    TurnDetail,
+    TurnList,
     TurnOut,
     error_responses,
 )
 from ..sse import MEDIA_TYPE, stream_events, wants_event_stream
 
 SessionId = Annotated[str, Path(min_length=1, max_length=200, description="A session id.")]
+TurnNumber = Annotated[
+    int, Path(ge=1, le=2**53, description="The turn's number in its session, from 1.")
+]
+ProposalId = Annotated[str, Field(min_length=3, max_length=64, pattern=r"^p_[A-Za-z0-9_-]+$")]
+MAX_SEEN = 50
 # `message_id` and the `Idempotency-Key` header name the same thing: one limit, one error
 MAX_MESSAGE_ID_CHARS = 200
 
@@ -74,6 +82,15 @@ def build_router(settings: Settings) -> APIRouter:
                 "Optional idempotency key (or send an `Idempotency-Key` header): a retry "
                 "with the same id returns the first reply instead of running twice. At most "
                 f"{MAX_MESSAGE_ID_CHARS} characters, as the header (400 `bad_request` above)."
+            ),
+        )
+        seen: list[ProposalId] = Field(
+            default_factory=list,
+            max_length=MAX_SEEN,
+            description=(
+                "The proposals the client had shown when the user wrote this message: a "
+                "pending T2 is soft-confirmed only by a message sent after it was delivered "
+                "or that names it here."
             ),
         )
 
@@ -152,6 +169,28 @@ def build_router(settings: Settings) -> APIRouter:
         messages = await ctx.backend.list_messages(caller.tenant_id, session_id)
         return FastJSON({"messages": messages})
 
+    @router.get(
+        "/{session_id}/turns",
+        response_model=TurnList,
+        summary="The session's turns (the newest are kept), without their steps",
+        responses=error_responses(404, *COMMON_ERRORS),
+    )
+    async def list_turns(session_id: SessionId, ctx: Ctx, tenant: Tenant) -> Response:
+        return FastJSON({"turns": await ctx.backend.list_turns(tenant, session_id)})
+
+    @router.get(
+        "/{session_id}/turns/{n}",
+        response_model=TurnDetail,
+        summary="One turn, step by step: model calls, tool calls, proposals, budget, breaker",
+        description=(
+            "Each step with its start and duration. Tool arguments, results and errors are "
+            "redacted (secrets) and capped. 404 for a turn not (or no longer) kept."
+        ),
+        responses=error_responses(404, *COMMON_ERRORS),
+    )
+    async def get_turn(session_id: SessionId, n: TurnNumber, ctx: Ctx, tenant: Tenant) -> Response:
+        return FastJSON(await ctx.backend.get_turn(tenant, session_id, n))
+
     @router.delete(
         "/{session_id}",
         response_model=CloseOut,
@@ -180,10 +219,17 @@ def build_router(settings: Settings) -> APIRouter:
         await check_session(ctx, caller, session_id)
         message_id = message_id_of(body.message_id, request.headers.get("idempotency-key"))
         msg = Inbound(
-            caller.tenant_id, session_id, body.text, message_id, sender=caller.actor()
+            caller.tenant_id,
+            session_id,
+            body.text,
+            message_id,
+            seen=tuple(body.seen),
+            relay=True,
+            sender=caller.actor(),
         ).received(REQUEST_ID.get())
+        deliver = Delivery(ctx.backend, caller.tenant_id, session_id)
         if wants_event_stream(request.headers.get("accept")):
-            return await stream_events(await ctx.backend.stream_message(msg))
-        return FastJSON(await ctx.backend.send_message(msg))
+            return await stream_events(await ctx.backend.stream_message(msg), deliver)
+        return DeliveredJSON(await ctx.backend.send_message(msg), deliver)
 
     return router

@@ -12,11 +12,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-from runtime import logs, metrics
+from runtime import logs, metrics, telemetry
 from runtime.agents import AgentCatalog
 from runtime.approval import allows
 from runtime.errors import AlreadyApproved, Forbidden, InvalidTransition, NotFound
@@ -37,7 +37,7 @@ from runtime.store.tenants import tenant_name
 from runtime.tiers import Tier
 from runtime.tools import ToolContext
 
-from .consent import is_refusal
+from .consent import Verdict, classify
 from .keyed_lock import KeyedLock
 
 S = ProposalStatus
@@ -109,19 +109,24 @@ class ProposalBook:
         return await self._get(tenant_id, proposal_id)
 
     async def on_user_message(self, msg: Inbound, now: float) -> list[Proposal]:
-        """The user's next message: soft-confirm, reject or expire pending T2s.
+        """The user's next message: soft-confirm, reject or expire pending T2s, or hold
+        them as unclear (DESIGN.md "Soft confirm", `consent.classify`).
 
         Only proposals shown before the message was received are its to decide
-        (a message queued behind the turn that proposed something never saw it).
-        A repeat of `message_id` (a retried turn) reports what it decided the first
-        time and decides nothing new on those. The message counts as a yes or a no
-        only when its `sender` may approve the proposal; otherwise the proposal
-        stays PENDING for someone who may. A yes below the quorum is recorded and
-        the proposal stays PENDING.
+        (a message queued behind the turn that proposed something never saw it),
+        and only one delivered before it may be confirmed or rejected by it: for
+        one that never reached the client the message is unclear. An unclear
+        proposal stays PENDING (its window still running from when it was shown)
+        and is reported with `awaiting="clear_answer"`. A correction rejects it as
+        superseded. A repeat of `message_id` (a retried turn) reports what it
+        decided the first time and decides nothing new on those. The message counts
+        (a yes, a no, a correction) only when its `sender` may approve the
+        proposal; otherwise the proposal stays PENDING for someone who may. A yes
+        below the quorum is recorded and the proposal stays PENDING.
         """
         tenant_id, message_id, sender = msg.tenant_id, msg.message_id, msg.sender
         listed = await self.store.list_proposals(tenant_id, msg.session_id)
-        refusal = is_refusal(msg.text)
+        verdict = classify(msg.text)
         changed = []
         for p in sorted((p for p in listed if p.tier is Tier.T2), key=_dependency_order):
             if p.status is not S.PENDING:
@@ -136,17 +141,52 @@ class ProposalBook:
                     changed.append(p)
                     continue
                 if not window_open(p, now):
-                    p = await self._finish_dead(p, S.EXPIRED, "expired", message_id)
-                elif refusal:
-                    if not allows(p.policy, sender, p.subject):
-                        continue  # not theirs to refuse: it waits for someone who may
-                    p = await self._finish_dead(p, S.REJECTED, "rejected", message_id, sender)
-                elif p.refusal(sender) is not None:
+                    p = await _decided(
+                        "expire", p, self._finish_dead(p, S.EXPIRED, "expired", message_id)
+                    )
+                elif (
+                    not (p.delivered_before(msg.received_ns) or p.proposal_id in msg.seen)
+                    or verdict is Verdict.UNCLEAR
+                ):
+                    metrics.WINDOW_HITS.labels(p.tier.value, "unclear").inc()
+                    p = p.model_copy(update={"awaiting": "clear_answer"})
+                elif verdict is not Verdict.CONSENT and not allows(p.policy, sender, p.subject):
+                    continue  # not theirs to refuse or correct: it waits for someone who may
+                elif verdict is Verdict.CONSENT and p.refusal(sender) is not None:
                     continue  # not theirs to approve (or approved already): it waits
+                elif verdict is Verdict.REFUSAL:
+                    p = await _decided(
+                        "reject",
+                        p,
+                        self._finish_dead(p, S.REJECTED, "rejected", message_id, sender),
+                    )
+                elif verdict is Verdict.CORRECTION:
+                    p = await _decided(
+                        "supersede",
+                        p,
+                        self._finish_dead(p, S.REJECTED, "superseded", message_id, sender),
+                    )
                 else:
-                    p = await self._approve(p, sender, message_id)
+                    p = await _decided("soft_confirm", p, self._approve(p, sender, message_id))
             changed.append(p)
         return changed
+
+    async def mark_delivered(
+        self, tenant_id: str, session_id: str, proposal_ids: list[str], at_ns: int = 0
+    ) -> None:
+        """The client has these proposals: a response carrying them completed with the
+        client connected at `at_ns`, or (`at_ns` 0) a message named them in `seen`,
+        which counts from when they were shown. Ids that are unknown, of another
+        session or no longer PENDING are ignored; an earlier delivery stands."""
+        for pid in dict.fromkeys(proposal_ids):
+            async with self._lock(pid):
+                p = await self.store.get_proposal(tenant_id, pid)
+                if p is None or p.session_id != session_id or p.status is not S.PENDING:
+                    continue
+                stamp = at_ns or p.shown_ns
+                if p.delivered_ns and p.delivered_ns <= stamp:
+                    continue
+                await self.store.save_proposals([p.model_copy(update={"delivered_ns": stamp})], [])
 
     async def confirm(self, tenant_id: str, proposal_id: str, by: Actor = TENANT_OWNER) -> Proposal:
         """An explicit confirm (the button): T2 or T3, PENDING only. `by`'s yes is
@@ -163,9 +203,9 @@ class ProposalBook:
                 code, message = why
                 raise AlreadyApproved(message) if code == "already_approved" else Forbidden(message)
             if not window_open(p, self.clock()):
-                await self._finish_dead(p, S.EXPIRED, "expired")
+                await _decided("expire", p, self._finish_dead(p, S.EXPIRED, "expired"))
                 raise InvalidTransition(S.EXPIRED.value, S.CONFIRMED.value)
-            return await self._approve(p, by)
+            return await _decided("confirm", p, self._approve(p, by))
 
     async def reject(self, tenant_id: str, proposal_id: str, by: Actor = TENANT_OWNER) -> Proposal:
         """A no from anyone whose role may approve it (its requester included)."""
@@ -175,7 +215,8 @@ class ProposalBook:
                 raise InvalidTransition(p.status.value, S.REJECTED.value)
             if not allows(p.policy, by, p.subject):
                 raise Forbidden(f"needs approval by {p.policy.who()}")
-            return await self._finish_dead(p, S.REJECTED, "rejected", actor=by)
+            dead = self._finish_dead(p, S.REJECTED, "rejected", actor=by)
+            return await _decided("reject", p, dead)
 
     async def _approve(self, p: Proposal, by: Actor, message_id: str = "") -> Proposal:
         """Record `by`'s yes (the caller holds the lock and checked the policy): below
@@ -200,7 +241,8 @@ class ProposalBook:
                 async with self._lock(p.proposal_id):
                     cur = await self._get(p.tenant_id, p.proposal_id)
                     if cur.status is S.PENDING and not window_open(cur, now):
-                        expired.append(await self._finish_dead(cur, S.EXPIRED, "expired"))
+                        dead = self._finish_dead(cur, S.EXPIRED, "expired")
+                        expired.append(await _decided("expire", cur, dead))
         return expired
 
     async def resume_confirmed(self, older_than_s: float = STUCK_AFTER_S) -> list[Proposal]:
@@ -247,7 +289,10 @@ class ProposalBook:
     ) -> Proposal:
         if p.tier is Tier.T2 and to in (S.EXPIRED, S.REJECTED):
             metrics.WINDOW_HITS.labels(p.tier.value, hit).inc()
-        p = await self._move(p, to, error=None if to is not S.FAILED else hit, by=by, actor=actor)
+        kind = "superseded" if hit == "superseded" else ""
+        p = await self._move(
+            p, to, error=None if to is not S.FAILED else hit, by=by, kind=kind, actor=actor
+        )
         await self._fail_dependents(p)
         return p
 
@@ -293,8 +338,16 @@ class ProposalBook:
             data=StoreData(self.store, p.tenant_id),
         )
         timeout = orch.config.executor_timeout_ms / 1000
-        outcome, attempts, new = await dispatch(self.store, tool, ctx, p, timeout, self.clock)
-        return await self._finish(p, outcome, attempts if new else None)
+        if not telemetry.enabled():
+            outcome, attempts, new = await dispatch(self.store, tool, ctx, p, timeout, self.clock)
+            return await self._finish(p, outcome, attempts if new else None)
+        with telemetry.span("proposal dispatch", _attributes(p, "dispatch")) as span:
+            outcome, attempts, new = await dispatch(self.store, tool, ctx, p, timeout, self.clock)
+            done = await self._finish(p, outcome, attempts if new else None)
+            span.set_attribute(telemetry.PROPOSAL_STATUS, done.status.value)
+            span.set_attribute(telemetry.OUTCOME, outcome.error_kind or done.status.value.lower())
+            span.set_attribute("orchestra.dispatch.attempts", attempts)
+            return done
 
     async def _finish(self, p: Proposal, outcome: Outcome, attempts: int | None = 1) -> Proposal:
         """The final transition, journaled in the ledger in the same write (unless
@@ -318,3 +371,26 @@ class ProposalBook:
                     cur = await self._get(d.tenant_id, d.proposal_id)
                     if cur.status is S.CONFIRMED:
                         await self._execute(cur)
+
+
+def _attributes(p: Proposal, decision: str) -> dict[str, Any]:
+    return {
+        telemetry.TENANT: p.tenant_id,
+        telemetry.SESSION: p.session_id,
+        telemetry.AGENT: p.agent,
+        telemetry.TIER: p.tier.value,
+        telemetry.TOOL_NAME: p.tool,
+        telemetry.PROPOSAL_ID: p.proposal_id,
+        "orchestra.proposal.decision": decision,
+    }
+
+
+async def _decided(decision: str, p: Proposal, work: Awaitable[Proposal]) -> Proposal:
+    """`work` (a decision on `p`), inside a `proposal {decision}` span with tracing on."""
+    if not telemetry.enabled():
+        return await work
+    with telemetry.span(f"proposal {decision}", _attributes(p, decision)) as span:
+        done = await work
+        span.set_attribute(telemetry.PROPOSAL_STATUS, done.status.value)
+        span.set_attribute(telemetry.OUTCOME, done.status.value.lower())
+        return done

@@ -273,9 +273,9 @@ def test_onboarding_soft_confirmed_by_typing(served: Served, watched: Watched) -
         step = card(page, tool)
         expect(status_of(step)).to_have_text("PENDING")
         expect(step).to_contain_text("T2")
-        expect(step).to_contain_text("Your next message confirms it")
+        expect(step).to_contain_text("A clear yes in your next message confirms it")
         expect(step).to_contain_text(re.compile(r"Expires in \d+:\d\d"))
-        expect(step.get_by_role("button")).to_have_count(0)  # T2: no buttons
+        expect(step.get_by_role("button", name="Confirm")).to_be_enabled()  # T2 too
         if previous is not None:
             expect(status_of(previous)).to_have_text("EXECUTED")
         previous = step
@@ -291,6 +291,42 @@ def test_onboarding_soft_confirmed_by_typing(served: Served, watched: Watched) -
     expect(status_of(refused)).to_have_text("REJECTED")
     expect(refused).not_to_contain_text("Expires in")
     expect(status_of(card(page, "add_service", has_text="name=massage"))).to_have_text("EXECUTED")
+
+
+def test_t2_cards_have_buttons_and_say_when_a_clear_answer_is_awaited(
+    served: Served, watched: Watched
+) -> None:
+    page = watched.page
+    open_console(page, served)
+    open_session(page, "onboarding", subject())
+    bodies: list[Any] = []
+    page.on(
+        "request",
+        lambda r: (
+            bodies.append(r.post_data_json)
+            if r.method == "POST" and r.url.endswith("/messages")
+            else None
+        ),
+    )
+    type_message(page, "add service massage for 50 dollars")
+    step = card(page, "add_service")
+    expect(status_of(step)).to_have_text("PENDING")
+    assert bodies[-1]["seen"] == []  # nothing was on screen yet
+    expect(step.get_by_role("button", name="Reject")).to_be_enabled()
+    type_message(page, "hmm, how much does it cost?")
+    expect(step).to_contain_text("Waiting for a clear yes or no")
+    expect(status_of(step)).to_have_text("PENDING")
+    assert bodies[-1]["seen"] == [step.get_attribute("data-proposal-id")]
+    step.get_by_role("button", name="Confirm").click()
+    expect(status_of(step)).to_have_text("EXECUTED")
+    expect(step).not_to_contain_text("Waiting for a clear yes or no")
+
+    type_message(page, "add service nails for 20 dollars")
+    nails = card(page, "add_service", has_text="name=nails")
+    expect(status_of(nails)).to_have_text("PENDING")
+    nails.get_by_role("button", name="Reject").click()
+    expect(status_of(nails)).to_have_text("REJECTED")
+    expect(nails.get_by_role("button")).to_have_count(0)  # decided: the buttons are gone
 
 
 def test_a_t2_card_shows_expired_when_its_window_passes(served: Served, watched: Watched) -> None:
@@ -530,6 +566,43 @@ def test_a_failed_card_says_why_and_when_the_outcome_is_unknown(
         {"hint": "It did not run.", "reason": f"Reason: card declined {XSS}", "tags": 0},
     ]
     assert watched.dialogs == []
+
+
+def test_details_under_each_reply_show_the_turns_timeline(
+    lab_server: LiveServer, watched: Watched
+) -> None:
+    """The turn inspector in the console: a collapsed "Details" under each reply, live
+    and after reopening the session, that loads the turn's steps when opened."""
+    page = watched.page
+    page.goto(f"{lab_server.base_url}/ui#key={lab_server.keys['A']}")
+    who = subject()
+    open_session(page, "lab", who)
+    type_message(page, '!tools echo; slow {"seconds": 0.05, "api_key": "abc"}')
+    type_message(page, '!tools slow_effect {"seconds": 0}')
+    log = page.get_by_role("log")
+    details = log.locator("details.turn-details")
+    expect(details).to_have_count(2)
+    expect(details.first).not_to_have_attribute("open", "")
+    with page.expect_response(re.compile(r"/turns/1$")):
+        details.first.locator("summary").click()
+    steps = page.get_by_role("list", name="Turn 1 steps").get_by_role("listitem")
+    expect(steps).to_have_text(
+        [
+            re.compile(r"^\+[\d.]+ ms model .*: ok · \d+ in / \d+ out tokens · 1 tool call"),
+            re.compile(r"tool echo T1 ok.*arguments\{\}result\{\"tenant\""),
+            re.compile(r"model .*: ok"),
+            re.compile(r'tool slow T1 invalid.*arguments\{.*"api_key":"\[redacted\]"'),
+            re.compile(r"model .*: ok"),
+            re.compile(r"budget used: T1 2, T2 0, T3 0; left: T1 \d+"),
+        ]
+    )
+    # reopened from the session list, the history keeps a Details per turn
+    page.get_by_role("button", name=re.compile(f"lab · {who}")).click()
+    expect(details).to_have_count(2)
+    details.last.locator("summary").click()
+    expect(page.get_by_role("list", name="Turn 2 steps")).to_contain_text(
+        re.compile(r"tool slow_effect T2 proposed.*proposal slow_effect \(T2\): proposed → PENDING")
+    )
 
 
 # -- polish: typing, scrolling, the connection state, narrow screens ---------------------

@@ -36,6 +36,8 @@ def test_openapi_documents_the_contract(anon: httpx.Client) -> None:
         "/v1/proposals/{proposal_id}": {"get"},
         "/v1/proposals/{proposal_id}/confirm": {"post"},
         "/v1/proposals/{proposal_id}/reject": {"post"},
+        "/v1/sessions/{session_id}/turns": {"get"},
+        "/v1/sessions/{session_id}/turns/{n}": {"get"},
         "/v1/audit": {"get"},
         "/v1/keys": {"get", "post"},
         "/v1/keys/{key_id}": {"delete"},
