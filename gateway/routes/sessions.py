@@ -175,8 +175,9 @@ def build_router(settings: Settings) -> APIRouter:
         summary="The session's turns (the newest are kept), without their steps",
         responses=error_responses(404, *COMMON_ERRORS),
     )
-    async def list_turns(session_id: SessionId, ctx: Ctx, tenant: Tenant) -> Response:
-        return FastJSON({"turns": await ctx.backend.list_turns(tenant, session_id)})
+    async def list_turns(session_id: SessionId, ctx: Ctx, caller: Caller) -> Response:
+        await check_session(ctx, caller, session_id)  # scoped like the session
+        return FastJSON({"turns": await ctx.backend.list_turns(caller.tenant_id, session_id)})
 
     @router.get(
         "/{session_id}/turns/{n}",
@@ -188,8 +189,9 @@ def build_router(settings: Settings) -> APIRouter:
         ),
         responses=error_responses(404, *COMMON_ERRORS),
     )
-    async def get_turn(session_id: SessionId, n: TurnNumber, ctx: Ctx, tenant: Tenant) -> Response:
-        return FastJSON(await ctx.backend.get_turn(tenant, session_id, n))
+    async def get_turn(session_id: SessionId, n: TurnNumber, ctx: Ctx, caller: Caller) -> Response:
+        await check_session(ctx, caller, session_id)
+        return FastJSON(await ctx.backend.get_turn(caller.tenant_id, session_id, n))
 
     @router.delete(
         "/{session_id}",

@@ -191,12 +191,15 @@ def test_a_session_token_sees_only_its_session(
         assert [p["proposal_id"] for p in mine] == [pid]
         assert browser.get(f"/v1/proposals/{pid}").status_code == 200
         assert browser.get("/v1/audit", params={"session_id": sid}).status_code == 200
+        assert browser.get(f"/v1/sessions/{sid}/turns").status_code == 200
         # everything else: 404, as for another tenant
         for path, params in [
             (f"/v1/sessions/{other_sid}", None),
             (f"/v1/sessions/{admin_sid}", None),
             (f"/v1/sessions/{b_sid}", None),
             (f"/v1/sessions/{other_sid}/messages", None),
+            (f"/v1/sessions/{other_sid}/turns", None),
+            (f"/v1/sessions/{other_sid}/turns/1", None),
             ("/v1/sessions", None),
             ("/v1/agents", None),
             ("/v1/proposals", None),
