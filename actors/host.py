@@ -10,9 +10,11 @@ result leaves the moment its turn ends, whatever else shared its batch.
 Batches from one caller carry a sequence number and are dispatched strictly in
 that order, so per-session arrival order holds with several batches in flight.
 
-Each session is owned through a lease in the store (`SessionPool`): this host
-heartbeats its liveness, and stops serving (drops every session) if it cannot
-for half the lease time, so a session never runs on two hosts at once. The same
+Each session is owned through a lease in the store (`SessionPool`), valid while
+this host's liveness key is (`HostLease`: renewed from a thread on a connection
+of its own, so a busy event loop cannot starve it). The host drops every
+session only when the store shows its liveness lapsed, so a session never runs
+on two hosts at once and a host never fences itself for being late. The same
 class, holding one session, is the `dedicated` placement's actor; it exits
 when it has held nothing for `idle_evict_s`.
 """
@@ -37,6 +39,7 @@ from runtime.session import SessionPool
 from runtime.settings import Settings, build_catalog
 
 from .common import HOST_PREFIX, failed, host_name, open_store, registry_name
+from .lease import HostLease
 from .ops import Ack, Delivery, Op, Outcome, SendOp
 from .outbox import Hold, Outbox
 from .registry import RegistryPort
@@ -84,28 +87,26 @@ class SessionHost:
         self._turn = asyncio.Condition()
         self._outboxes: dict[str, Outbox] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._alive_until = 0.0  # monotonic: our leases hold until then
-        self._first_beat = asyncio.Event()
         loop = asyncio.get_running_loop()
-        self._background = [
-            loop.create_task(self._heartbeat_loop()),
-            loop.create_task(self._housekeeping_loop()),
-        ]
+        self.lease = HostLease(
+            self.settings.redis_url,
+            self.store.live_key(self.name),
+            self.incarnation,
+            ttl_s=LEASE_TTL_S,
+            every_s=HEARTBEAT_S,
+            on_lost=self._lease_lost,
+            loop=loop,
+        )
+        self.lease.start()
+        self._background = [loop.create_task(self._housekeeping_loop())]
         gc.freeze()  # imports and setup live as long as the process: out of full GC passes
 
     # -- liveness and housekeeping -------------------------------------------------
-    async def _heartbeat_loop(self) -> None:
-        while True:
-            started = time.monotonic()
-            try:
-                await self.store.heartbeat(self.name, self.incarnation, LEASE_TTL_S)
-                self._alive_until = started + LEASE_TTL_S / 2
-                self._first_beat.set()
-            except Exception as exc:
-                logs.event("heartbeat_failed", logging.WARNING, error=type(exc).__name__)
-                if time.monotonic() >= self._alive_until and self.pool.cores:
-                    self.pool.drop_all()  # our leases may be someone else's by now
-            await asyncio.sleep(HEARTBEAT_S)
+    def _lease_lost(self) -> None:
+        """The store shows our liveness lapsed: other hosts may hold our sessions now."""
+        if self.pool.cores:
+            logs.event("sessions_dropped", logging.WARNING, host=self.name, n=len(self.pool.cores))
+            self.pool.drop_all()
 
     async def _housekeeping_loop(self) -> None:
         idle_since = time.monotonic()
@@ -176,11 +177,9 @@ class SessionHost:
         done = box.outcome if streamed else hold.outcome  # a stream's outcome follows its events
         logs.REQUEST_ID.set(op.request_id)  # this task's own context: the id follows it
         try:
-            if time.monotonic() >= self._alive_until:
-                # just started (the first heartbeat is on its way), or the store is gone
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._first_beat.wait(), LEASE_TTL_S / 2)
-            if time.monotonic() >= self._alive_until:
+            # the usual case answers at once; else (just started, or no renewal lately)
+            # the store itself is asked, and only its silence refuses the op
+            if not await self.lease.confirm(LEASE_TTL_S / 2):
                 raise Unavailable("this session host cannot reach the store")
             done(Outcome(op.op_id, True, await self._result(op, box)))
         except Exception as exc:
@@ -233,4 +232,5 @@ class SessionHost:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await asyncio.to_thread(self.lease.stop)
         await self.store.close()
