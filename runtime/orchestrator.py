@@ -25,7 +25,7 @@ from .breaker import OPEN_MESSAGE, BreakerState, CircuitBreaker
 from .data import TenantData, TurnData
 from .errors import ToolError, ToolValidationError, TurnAborted, classify
 from .events import Emit, ProposalEvent, TokenEvent, ToolCallEvent
-from .history import History
+from .history import Compaction, History
 from .models.base import (
     Message,
     Model,
@@ -212,12 +212,7 @@ class BaseOrchestrator(ABC):
         turn.audit.append(
             self._event(rec, "message", self.clock(), role="assistant", chars=len(final))
         )
-        state.history.extend(new)
-        if state.history.needs_compaction():
-            try:
-                await state.history.compact(self.model, self.config.model)
-            except Exception as exc:  # a failed summary must not lose the turn
-                metrics.ERRORS.labels(self.agent, classify(exc).value).inc()
+        state.history.extend(new)  # a summary, if due, is made after the reply (SessionCore)
         usage = turn.counter.usage()
         state.last_usage = usage
         for tier in Tier:
@@ -345,6 +340,28 @@ class BaseOrchestrator(ABC):
             metrics.MODEL_TOKENS.labels(name, "input").inc(response.usage.input_tokens)
             metrics.MODEL_TOKENS.labels(name, "output").inc(response.usage.output_tokens)
         return response
+
+    async def summarise(self, plan: Compaction) -> str:
+        """The summary's model call, off the reply's path: retried, timed and
+        counted like a turn's, its failure counted by class (and raised)."""
+
+        def on_retry(exc: BaseException, attempt: int, delay: float) -> None:
+            metrics.RETRIES.labels(classify(exc).value).inc()
+
+        t0 = time.perf_counter()
+        try:
+            response = await retry(
+                lambda: self.model.complete(plan.request), self.retry_policy, on_retry=on_retry
+            )
+        except Exception as exc:
+            metrics.ERRORS.labels(self.agent, classify(exc).value).inc()
+            raise
+        name = self.model.name
+        metrics.MODEL_LATENCY.labels(name).observe((time.perf_counter() - t0) * 1000)
+        if response.usage.input_tokens or response.usage.output_tokens:
+            metrics.MODEL_TOKENS.labels(name, "input").inc(response.usage.input_tokens)
+            metrics.MODEL_TOKENS.labels(name, "output").inc(response.usage.output_tokens)
+        return response.text
 
     async def _call(self, turn: TurnScratch, use: ToolUseBlock, store: Store) -> ToolResultBlock:
         tool = self.tools.get(use.name)

@@ -3,7 +3,10 @@
 `SessionCore` is one conversation: a FIFO mailbox (an asyncio.Lock, which
 wakes waiters in arrival order) so its messages run one at a time, the
 in-memory state the orchestrator works on, and the one pipelined store write
-per turn. `SessionPool` holds many cores, loads them from the store on
+per turn. A history summary that falls due is made after the reply, in the
+background, and lands (applied, saved) through the mailbox before the next turn
+needs it; a turn waits for it only when the window is `overfull` without it.
+`SessionPool` holds many cores, loads them from the store on
 demand and evicts idle ones; the Ray `SessionHost` and `LocalBackend` both
 use it.
 """
@@ -11,19 +14,20 @@ use it.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from typing import Any
 
-from . import metrics
+from . import logs, metrics
 from .agents import AgentCatalog
 from .breaker import BreakerState
 from .data import StoreData
 from .errors import RETRY_SOON_S, NotFound, NotOwner, SessionClosed, Unavailable
 from .events import Emit, ProposalEvent, StartEvent
-from .history import cut_index
+from .history import LOAD_FACTOR, Compaction, cut_index
 from .models.base import message_from_dict, message_to_dict
 from .orchestrator import BaseOrchestrator
 from .sanitize import sanitize_for_prompt
@@ -35,8 +39,27 @@ from .tenants import tenant_name
 RECENT_RESULTS = 8  # retries come right after a failure: a short memory is enough
 
 
+_BACKGROUND: set[asyncio.Task[None]] = set()  # summaries landing (kept from GC)
+
+
+def _background(work: Coroutine[Any, Any, None]) -> None:
+    task = asyncio.ensure_future(work)
+    _BACKGROUND.add(task)
+    task.add_done_callback(_BACKGROUND.discard)
+
+
+async def _summarise(orch: BaseOrchestrator, plan: Compaction) -> tuple[Compaction, str]:
+    return plan, await orch.summarise(plan)
+
+
+async def settle() -> None:
+    """Wait until every summary being made in this process has landed (tests, shutdown)."""
+    while _BACKGROUND:
+        await asyncio.wait(set(_BACKGROUND))
+
+
 class SessionCore:
-    __slots__ = ("_lock", "_shown", "broken", "last_used", "orch", "state", "waiting")
+    __slots__ = ("_lock", "_shown", "_summary", "broken", "last_used", "orch", "state", "waiting")
 
     def __init__(self, orch: BaseOrchestrator, state: SessionState) -> None:
         self.orch = orch
@@ -48,6 +71,7 @@ class SessionCore:
         # (stamped, released): the last proposing turn's proposals carry `stamped` as
         # their `shown_ns`; its reply left this core at `released`, after the save
         self._shown = (0, 0)
+        self._summary: asyncio.Task[tuple[Compaction, str]] | None = None  # being made
 
     @asynccontextmanager
     async def mailbox(self) -> AsyncIterator[None]:
@@ -82,8 +106,56 @@ class SessionCore:
             done = self.state.recent.get(message_id) if message_id else None
             if done is not None:
                 return done
+            await self._land_summary(wait=self.state.history.overfull())
             result = await self._turn(text, store, proposals, message_id, received_ns, owner, emit)
+            self._start_summary(store, owner)
             return result.public()
+
+    # -- the history summary, off the reply's path ----------------------------------------
+    def _start_summary(self, store: Store, owner: str | None) -> None:
+        """Start the summary the window is due (after a turn, inside the mailbox)."""
+        if self._summary is not None or self.broken or not self.state.history.needs_compaction():
+            return
+        plan = self.state.history.plan(self.orch.config.model)
+        if plan is None:
+            return
+        self._summary = job = asyncio.ensure_future(_summarise(self.orch, plan))
+        _background(self._land_later(job, store, owner))
+
+    async def _land_summary(self, *, wait: bool) -> bool:
+        """Apply the summary if it is made (or, with `wait`, once it is); inside the
+        mailbox. False when there is none to apply (not due, not made, failed)."""
+        job = self._summary
+        if job is None or not (job.done() or wait):
+            return False
+        await asyncio.wait((job,))  # a cancelled waiter leaves the summary running
+        self._summary = None
+        if job.cancelled() or job.exception() is not None:
+            return False  # counted by class where it failed; the next turn asks again
+        plan, text = job.result()
+        self.state.history.apply(plan, text)
+        return True
+
+    async def _land_later(
+        self, job: asyncio.Task[tuple[Compaction, str]], store: Store, owner: str | None
+    ) -> None:
+        """Once made, the summary goes in between turns and is saved with the window
+        it shortened, so a reload (or another host) starts from it too."""
+        await asyncio.wait((job,))
+        async with self.mailbox():
+            if self._summary is not job or self.broken:
+                return  # a turn applied it already (its save carries it), or reloading
+            if not await self._land_summary(wait=True):
+                return
+            rec = self.state.record
+            try:
+                await store.save_turn(
+                    rec.tenant_id, rec.session_id, [], self.state.snapshot(), [], owner=owner
+                )
+            except NotOwner:
+                self.broken = True  # another host owns it now: this memory is stale
+            except Exception as exc:  # the next turn's save carries the summary
+                logs.event("summary_save_failed", logging.WARNING, error=type(exc).__name__)
 
     async def _turn(
         self,
@@ -273,13 +345,15 @@ class SessionPool:
         # agent keeps, as the agent (and so its own bound) is in the record.
         rec, (snapshot, raw) = await asyncio.gather(
             self.store.get_session(tenant_id, session_id),
-            self.store.load_session(tenant_id, session_id, self.catalog.max_history_messages() * 2),
+            self.store.load_session(
+                tenant_id, session_id, self.catalog.max_history_messages() * LOAD_FACTOR
+            ),
         )
         if rec is None:
             raise NotFound(f"session {session_id} not found")
         await self._claim(tenant_id, session_id, redirected)
         orch = self.catalog.get(rec.agent, tenant_id)
-        raw = raw[-orch.config.max_history_messages * 2 :]
+        raw = raw[-orch.config.max_history_messages * LOAD_FACTOR :]
         window = (snapshot or {}).get("window")
         if isinstance(window, int):  # the live window's size: older ones are in the summary
             raw = raw[len(raw) - window :] if window < len(raw) else raw

@@ -26,6 +26,7 @@ from runtime.models.base import Model
 from runtime.models.scripted import ScriptedModel
 from runtime.presets import OrchestratorConfig
 from runtime.proposals import Proposal
+from runtime.session import settle
 from runtime.testing import T0 as T0  # re-exported: the tests import these from here
 from runtime.testing import FakeClock, RecordingModel
 from runtime.testing import TickingClock as TickingClock
@@ -98,7 +99,10 @@ class Harness:
         return str(info["session_id"])
 
     async def send(self, sid: str, text: str, tenant: str = TENANT) -> dict[str, Any]:
-        return await self.rt.send_message(tenant, sid, text)
+        """Send, then let what the turn left in the background (a summary) land."""
+        out = await self.rt.send_message(tenant, sid, text)
+        await settle()
+        return out
 
     async def business(self, tenant: str = TENANT) -> dict[str, Any]:
         return await business(self.store, tenant)
