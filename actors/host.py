@@ -33,6 +33,7 @@ from typing import Any
 import ray
 
 from runtime import logs, metrics
+from runtime.admission import Admission
 from runtime.errors import Unavailable
 from runtime.events import TurnEvent
 from runtime.session import SessionPool
@@ -82,6 +83,10 @@ class SessionHost:
             owner=f"{self.name}|{self.incarnation}",
             name=self.name,
             ring=self.ring.owner_of if self.ring is not None else None,
+            max_loading=self.settings.host_max_loading,
+        )
+        self.admission = Admission(
+            self.settings.host_max_running, self.settings.host_max_queued, label
         )
         self._next_seq: dict[str, int] = {}
         self._turn = asyncio.Condition()
@@ -181,7 +186,9 @@ class SessionHost:
             # the store itself is asked, and only its silence refuses the op
             if not await self.lease.confirm(LEASE_TTL_S / 2):
                 raise Unavailable("this session host cannot reach the store")
-            done(Outcome(op.op_id, True, await self._result(op, box)))
+            async with self.admission.admit():  # past its queue: 503, before anything ran
+                result = await self._result(op, box)
+            done(Outcome(op.op_id, True, result))
         except Exception as exc:
             ok, wire = failed(exc)
             done(Outcome(op.op_id, ok, wire))
@@ -215,6 +222,7 @@ class SessionHost:
             "node_id": ray.get_runtime_context().get_node_id(),
             "sessions": len(self.pool.cores),
             "queued": self.pool.queue_depth(),
+            "admission": {"running": self.admission.active, "waiting": self.admission.waiting},
             "incarnation": self.incarnation,
         }
 
@@ -225,6 +233,7 @@ class SessionHost:
         # gauges of the whole pool: computed when scraped, not on every batch
         metrics.LIVE_SESSIONS.labels(self.label).set(len(self.pool.cores))
         metrics.MAILBOX_DEPTH.labels(self.label).set(self.pool.queue_depth())
+        self.admission.observe()
         return metrics.exposition()
 
     async def shutdown(self) -> None:

@@ -31,7 +31,7 @@ from typing import Any
 import ray
 from ray.exceptions import RayError
 
-from runtime.errors import NotOwner, Unavailable, error_from_wire, error_to_wire
+from runtime.errors import NotOwner, Overloaded, Unavailable, error_from_wire, error_to_wire
 from runtime.events import TurnEvent
 from runtime.logs import REQUEST_ID
 from runtime.settings import Settings
@@ -346,6 +346,8 @@ class SessionRouter:
             try:
                 result: TurnOut = await self.call(session_id, make, forward)
                 return result
+            except Overloaded:
+                raise  # the host refused it before it ran: the client retries, not we
             except Unavailable:
                 if forward is not None and forward.streamed:
                     raise
@@ -361,6 +363,8 @@ class SessionRouter:
 
         try:
             result: SessionDetail = await self.call(session_id, make)
+        except Overloaded:
+            raise
         except Unavailable:  # reads are idempotent: one retry once the host is back
             await asyncio.sleep(0.5)
             result = await self.call(session_id, make)

@@ -58,6 +58,14 @@ class GatewaySection(_Section):
     max_message_bytes: int | None = Field(default=None, gt=0)
 
 
+class HostSection(_Section):
+    """What one session host takes at once (Settings.host_max_*)."""
+
+    max_running: int | None = Field(default=None, gt=0)
+    max_loading: int | None = Field(default=None, gt=0)
+    max_queued: int | None = Field(default=None, ge=0)
+
+
 class AgentSection(_Section):
     """A preset override (any of the preset's fields), and what the agent is:
     a Python class, or a declared agent (system prompt, greeting, tools)."""
@@ -154,6 +162,7 @@ class ConfigFile(_Section):
     demo: bool = True
     model: ModelSection = ModelSection()
     gateway: GatewaySection = GatewaySection()
+    host: HostSection = HostSection()
     agents: dict[str, AgentSection] = Field(default_factory=dict)
     tools: dict[str, ToolSection] = Field(default_factory=dict)
     mcp: dict[str, McpSection] = Field(default_factory=dict)

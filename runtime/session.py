@@ -301,6 +301,7 @@ class SessionPool:
         owner: str | None = None,
         name: str = "local",
         ring: Ring | None = None,
+        max_loading: int = 0,
     ) -> None:
         self.store = store
         self.catalog = catalog
@@ -312,6 +313,8 @@ class SessionPool:
         self.cores: dict[str, SessionCore] = {}
         self._loading: dict[tuple[str, str], asyncio.Future[SessionCore]] = {}
         self._releases: set[asyncio.Task[None]] = set()
+        # sessions loading from the store at once (0: unbounded); the rest wait
+        self._load_slots = asyncio.Semaphore(max_loading) if max_loading else None
 
     async def create(self, tenant_id: str, agent: str, subject: str) -> tuple[SessionOut, bool]:
         return await create_session(self.store, self.catalog, tenant_id, agent, subject, self.clock)
@@ -328,7 +331,11 @@ class SessionPool:
             pending = asyncio.get_running_loop().create_future()
             self._loading[key] = pending
             try:
-                core = await self._load(tenant_id, session_id, redirected)
+                if self._load_slots is None:
+                    core = await self._load(tenant_id, session_id, redirected)
+                else:
+                    async with self._load_slots:
+                        core = await self._load(tenant_id, session_id, redirected)
                 self.cores[session_id] = core
                 pending.set_result(core)
             except BaseException as exc:
