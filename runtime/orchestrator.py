@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 
 from . import logs, metrics
-from .breaker import OPEN_MESSAGE, BreakerState, CircuitBreaker
+from .breaker import OPEN_MESSAGE, CircuitBreaker
 from .data import TenantData, TurnData
 from .errors import ToolError, ToolValidationError, TurnAborted, classify
 from .events import Emit, ProposalEvent, TokenEvent, ToolCallEvent
@@ -49,6 +49,8 @@ from .tenants import tenant_name
 from .tiers import Tier, TierCounter, exhausted_message
 from .tools import Tool, ToolContext, ToolRegistry
 
+CONTEXTS_KEPT = 4096  # tenants' shared prompt contexts per agent (then started afresh)
+
 
 class BaseOrchestrator(ABC):
     agent: str = ""  # its name in the catalog (the config's [agents.NAME])
@@ -66,6 +68,8 @@ class BaseOrchestrator(ABC):
         self.model = model
         self.clock = clock
         self.retry_policy = retry_policy or RetryPolicy(max_attempts=config.max_model_attempts)
+        # one copy of each tenant's context, shared by the sessions that cache it
+        self._contexts: dict[tuple[str, int], dict[str, str]] = {}
         if name:
             self.agent = name
 
@@ -106,19 +110,16 @@ class BaseOrchestrator(ABC):
         snapshot: dict[str, Any] | None = None,
         messages: list[Message] | None = None,
     ) -> SessionState:
-        changes: list[tuple[BreakerState, BreakerState, float]] = []
         breaker = CircuitBreaker(
-            self.config.breaker_threshold,
-            self.config.breaker_reset_ms / 1000,
-            clock=self.clock,
-            on_change=lambda old, new: changes.append((old, new, self.clock())),
+            self.config.breaker_threshold, self.config.breaker_reset_ms / 1000, clock=self.clock
         )
         history = History(self.config.max_history_messages, messages or [])
-        state = SessionState(record, history, breaker, breaker_changes=changes)
+        state = SessionState(record, history, breaker)
         if snapshot:
             state.history.summary = str(snapshot.get("summary", ""))
             breaker.restore(snapshot.get("breaker", {}))
-            state.pending_t2 = set(snapshot.get("pending_t2", []))
+            breaker.take_changes()  # restoring is not a transition of this turn
+            state.pending_t2 = frozenset(snapshot.get("pending_t2", ()))
             state.last_usage = dict(snapshot.get("last_usage", state.last_usage))
             state.recent = dict(snapshot.get("recent", {}))
         return state
@@ -132,7 +133,14 @@ class BaseOrchestrator(ABC):
         if state.context is not None and fresh and version == state.context_version:
             return state.context
         raw = await self.prompt_context(ctx)
-        state.context = {k: sanitize_for_prompt(v) for k, v in raw.items()}
+        made = {k: sanitize_for_prompt(v) for k, v in raw.items()}
+        key = (ctx.tenant_id, version)
+        shared = self._contexts.get(key)
+        if shared != made:  # new, or changed within a version: this one is the copy now
+            if len(self._contexts) >= CONTEXTS_KEPT:
+                self._contexts.clear()
+            shared = self._contexts[key] = made
+        state.context = shared
         state.context_at, state.context_version = now_ms, version
         return state.context
 
@@ -183,7 +191,7 @@ class BaseOrchestrator(ABC):
                 turn.proposals[p.proposal_id] = p
                 turn.send(ProposalEvent(p.public()))
                 if p.status is not ProposalStatus.PENDING:
-                    state.pending_t2.discard(p.proposal_id)
+                    state.pending_t2 = state.pending_t2 - {p.proposal_id}
                 if p.status is ProposalStatus.EXECUTED:
                     state.context = None  # our own write: rebuild the context
 
@@ -431,7 +439,7 @@ class BaseOrchestrator(ABC):
         turn.proposals[proposal.proposal_id] = proposal
         turn.written.append(proposal.proposal_id)
         if tool.tier is Tier.T2:
-            turn.state.pending_t2.add(proposal.proposal_id)
+            turn.state.pending_t2 = turn.state.pending_t2 | {proposal.proposal_id}
             how = "It will run when you reply, unless you say no."
         else:
             how = "It needs your explicit confirmation (the Confirm button)."
@@ -463,14 +471,13 @@ class BaseOrchestrator(ABC):
         return ToolResultBlock(use.id, content, is_error)
 
     def _drain_breaker(self, turn: TurnScratch) -> None:
-        for old, new, at in turn.state.breaker_changes:
+        for old, new, at in turn.state.breaker.take_changes():
             metrics.BREAKER_CHANGES.labels(new.value).inc()
             turn.audit.append(
                 self._event(
                     turn.state.record, "breaker", at, **{"from": old.value, "to": new.value}
                 )
             )
-        turn.state.breaker_changes.clear()
 
     @staticmethod
     def _event(rec: SessionRecord, kind: str, at: float, **extra: Any) -> dict[str, Any]:

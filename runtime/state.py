@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from .breaker import BreakerState, CircuitBreaker
+from .breaker import CircuitBreaker
 from .events import Emit, TurnEvent
 from .history import History
 from .models.base import Message
@@ -40,14 +40,17 @@ class ProposalPort(Protocol):
         ...
 
 
-@dataclass
+@dataclass(slots=True)
 class SessionState:
-    """What a session actor owns in memory (snapshotted to the store each turn)."""
+    """What a session actor owns in memory (snapshotted to the store each turn).
+
+    One per live session, so it is slotted and its empty parts are shared
+    (`pending_t2` is an immutable set, replaced when it changes)."""
 
     record: SessionRecord
     history: History
     breaker: CircuitBreaker
-    pending_t2: set[str] = field(default_factory=set)
+    pending_t2: frozenset[str] = frozenset()
     last_usage: dict[str, int] = field(default_factory=lambda: {t.value: 0 for t in Tier})
     context: dict[str, str] | None = None
     context_at: float = 0.0
@@ -55,7 +58,6 @@ class SessionState:
     # Results of the newest turns by message id: a retried message returns its
     # first result instead of running twice (saved with the turn, atomically).
     recent: dict[str, TurnOut] = field(default_factory=dict)
-    breaker_changes: list[tuple[BreakerState, BreakerState, float]] = field(default_factory=list)
 
     def snapshot(self) -> dict[str, Any]:
         return {
