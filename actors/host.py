@@ -34,10 +34,10 @@ import ray
 
 from runtime import logs, metrics
 from runtime.admission import Admission
+from runtime.config.settings import Settings, build_catalog
 from runtime.errors import Unavailable
 from runtime.events import TurnEvent
-from runtime.session import SessionPool
-from runtime.settings import Settings, build_catalog
+from runtime.sessions.session import SessionPool
 
 from .common import HOST_PREFIX, failed, host_name, open_store, registry_name
 from .lease import HostLease
@@ -201,15 +201,7 @@ class SessionHost:
                 def emit(event: TurnEvent, op_id: int = op.op_id) -> None:
                     box.event(op_id, event)
 
-            return await self.pool.send(
-                op.tenant_id,
-                op.session_id,
-                op.text,
-                op.message_id,
-                received_ns=op.received_ns,
-                redirected=op.redirected,
-                emit=emit,
-            )
+            return await self.pool.send(op.msg, redirected=op.redirected, emit=emit)
         if op.kind == "info":
             return await self.pool.info(op.tenant_id, op.session_id, op.redirected)
         return await self.pool.close(op.tenant_id, op.session_id, op.redirected)

@@ -26,9 +26,10 @@ import psutil
 import ray
 
 from actors import EmbeddedValkey, RayBackend, connect_ray, ensure_actors, kill_actors
-from actors.redis_store import connect_store
-from runtime.settings import Settings
-from runtime.tenants import add_tenant
+from actors.store.redis import connect_store
+from runtime.config.settings import Settings
+from runtime.inbound import Inbound
+from runtime.store.tenants import add_tenant
 
 
 @ray.remote(num_cpus=0)
@@ -81,7 +82,7 @@ async def _warm_all(
     async def warm(sid: str) -> None:
         async with gate:
             try:
-                await backend.send_message(tenant, sid, "hi")
+                await backend.send_message(Inbound(tenant, sid, "hi"))
             except Exception as exc:
                 errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
 
@@ -112,12 +113,12 @@ async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
         for i in range(1 if args.idle_only else 5 if placement == "dedicated" else 50):
             t0 = time.perf_counter()
             rec, _ = await backend.create_session(t, "chatbot", f"cold-{i}")
-            await backend.send_message(t, rec["session_id"], "what services do you have?")
+            await backend.send_message(Inbound(t, rec["session_id"], "what services do you have?"))
             cold.append((time.perf_counter() - t0) * 1000)
         warm = []
         for _ in range(0 if args.idle_only else 20):
             t0 = time.perf_counter()
-            await backend.send_message(t, rec["session_id"], "what services do you have?")
+            await backend.send_message(Inbound(t, rec["session_id"], "what services do you have?"))
             warm.append((time.perf_counter() - t0) * 1000)
         if not args.idle_only:
             out[f"{placement}_cold_start_ms"] = statistics.median(cold)

@@ -9,7 +9,6 @@ system prompt, a greeting and a config preset.
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from abc import ABC, abstractmethod
@@ -20,12 +19,19 @@ from typing import Any
 
 import orjson
 
+from runtime.config.presets import OrchestratorConfig
+from runtime.inbound import Inbound
+from runtime.proposals.model import Proposal, ProposalStatus, check_dependencies, proposal_event
+from runtime.sessions.history import Compaction, History
+from runtime.sessions.state import ProposalPort, SessionState, TurnResult, TurnScratch
+from runtime.store.data import TenantData, TurnData
+from runtime.store.protocol import SessionRecord, Store
+from runtime.store.tenants import tenant_name
+
 from . import logs, metrics
 from .breaker import OPEN_MESSAGE, CircuitBreaker
-from .data import TenantData, TurnData
 from .errors import ToolError, ToolValidationError, TurnAborted, classify
 from .events import Emit, ProposalEvent, TokenEvent, ToolCallEvent
-from .history import Compaction, History
 from .models.base import (
     Message,
     Model,
@@ -39,15 +45,10 @@ from .models.base import (
     ToolUseBlock,
     collect,
 )
-from .presets import OrchestratorConfig
-from .proposals import Proposal, ProposalStatus, check_dependencies, proposal_event
 from .retry import RetryPolicy, retry
 from .sanitize import sanitize_for_prompt
-from .state import ProposalPort, SessionState, TurnResult, TurnScratch
-from .store import SessionRecord, Store
-from .tenants import tenant_name
 from .tiers import Tier, TierCounter, exhausted_message
-from .tools import Tool, ToolContext, ToolRegistry
+from .tools import Tool, ToolContext, ToolRegistry, redact_urls, run_tool
 
 CONTEXTS_KEPT = 4096  # tenants' shared prompt contexts per agent (then started afresh)
 
@@ -160,17 +161,16 @@ class BaseOrchestrator(ABC):
     async def run_turn(
         self,
         state: SessionState,
-        text: str,
+        msg: Inbound,
         store: Store,
         proposals: ProposalPort,
         *,
-        message_id: str = "",
-        received_ns: int = 0,
         emit: Emit | None = None,
     ) -> TurnResult:
-        """One user message. `received_ns` (wall-clock ns) is when the message was
+        """One user message. `msg.received_ns` (wall-clock ns) is when the message was
         received: it soft-confirms only proposals shown before that. `emit`, when
         given, receives the turn's events as they happen (a streaming client)."""
+        text = msg.text
         started = time.perf_counter()
         now = self.clock()
         rec = state.record
@@ -179,14 +179,7 @@ class BaseOrchestrator(ABC):
         metrics.MESSAGES.labels(self.agent).inc()
 
         if state.pending_t2:  # T1-only sessions never touch the registry here
-            decided = await proposals.on_user_message(
-                rec.tenant_id,
-                rec.session_id,
-                text,
-                now,
-                received_ns=received_ns or time.time_ns(),
-                message_id=message_id,
-            )
+            decided = await proposals.on_user_message(msg.received(), now)
             for p in decided:
                 turn.proposals[p.proposal_id] = p
                 turn.send(ProposalEvent(p.public()))
@@ -395,8 +388,7 @@ class BaseOrchestrator(ABC):
         t0 = time.perf_counter()
         status, content, is_error = "ok", "", False
         try:
-            async with asyncio.timeout(timeout):  # no extra task, unlike wait_for
-                result = await tool.invoke(turn.ctx, args)
+            result = await run_tool(tool, turn.ctx, args, timeout)  # capped, re-sent if idempotent
             content = orjson.dumps(result, default=str).decode()
             breaker.record_success()
         except TimeoutError:
@@ -408,8 +400,8 @@ class BaseOrchestrator(ABC):
             breaker.record_neutral()
         except Exception as exc:
             status, is_error = "error", True
-            content = (
-                f"{tool.name} failed: {exc if isinstance(exc, ToolError) else type(exc).__name__}"
+            content = f"{tool.name} failed: " + (
+                redact_urls(str(exc)) if isinstance(exc, ToolError) else type(exc).__name__
             )
             breaker.record_failure()
             metrics.ERRORS.labels(self.agent, classify(exc).value).inc()

@@ -14,11 +14,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ..config import AgentSection, ConfigFile, PythonToolSection
+from runtime.config.file import AgentSection, ConfigFile, PythonToolSection
+from runtime.config.presets import AGENT_KEYS, PRESETS, OrchestratorConfig, resolve_config
+
 from ..errors import ConfigError
 from ..models.base import Model
 from ..orchestrator import BaseOrchestrator
-from ..presets import AGENT_KEYS, PRESETS, OrchestratorConfig, resolve_config
 from ..tools import Tool, load_tool
 from . import Clock, Factory, class_factory, load_class
 from .declared import DeclaredAgent, check_template
@@ -38,7 +39,8 @@ def build_tools(cfg: ConfigFile, mcp_infos: McpInfos) -> dict[str, list[Tool]]:
     for name, section in cfg.tools.items():
         if isinstance(section, PythonToolSection):
             found = load_tool(section.python, section.tier, section.description)
-            tools[name] = [found if found.name == name else replace(found, name=name)]
+            retries, cap = section.retries, section.max_result_bytes
+            tools[name] = [replace(found, name=name, retries=retries, max_result_bytes=cap)]
         else:
             from ..tools.http import http_tool  # an HTTP client: only when configured
 

@@ -21,12 +21,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ..data import TenantData
+from runtime.store.data import TenantData
+
 from ..errors import ToolValidationError
 from ..models.base import ToolSpec
 from ..tiers import Tier
 
 Source = Literal["python", "http", "mcp"]
+DEFAULT_RETRIES = 2  # re-sends of an idempotent tool's call
+DEFAULT_MAX_RESULT_BYTES = 64 * 1024
 
 
 class ToolContext(BaseModel):
@@ -51,7 +54,7 @@ class ToolContext(BaseModel):
         return frozen
 
     def store(self) -> TenantData:
-        """The tenant's data (`runtime.data`)."""
+        """The tenant's data (`runtime.store.data`)."""
         if self.data is None:
             raise ToolValidationError("this tool needs tenant data but none is attached")
         port: TenantData = self.data
@@ -88,6 +91,8 @@ class Tool:
     outcome: OutcomeCheck | None = None
     preview: Callable[[Args], str] | None = None
     source: Source = "python"
+    retries: int = DEFAULT_RETRIES
+    max_result_bytes: int = DEFAULT_MAX_RESULT_BYTES
     _spec: ToolSpec = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

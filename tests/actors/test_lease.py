@@ -13,8 +13,9 @@ import redis.asyncio as aioredis
 from actors import RayBackend, kill_actors
 from actors.common import host_name
 from actors.host import LEASE_TTL_S
-from actors.redis_store import RedisStore
-from runtime.tenants import add_tenant
+from actors.store.redis import RedisStore
+from runtime.inbound import Inbound
+from runtime.store.tenants import add_tenant
 from runtime.testing.agents import HOG_SLICE_S
 from tests.conftest import LAB_AGENT, Stack, make_stack
 
@@ -41,7 +42,7 @@ async def warm(one_host: Stack) -> AsyncIterator[tuple[RayBackend, str, list[str
         for i in range(HOGS + 2):
             rec, _ = await b.create_session(t.tenant_id, "lab", f"user-{i}")
             sids.append(str(rec["session_id"]))
-            await b.send_message(t.tenant_id, sids[-1], "!tools echo")
+            await b.send_message(Inbound(t.tenant_id, sids[-1], "!tools echo"))
         yield b, t.tenant_id, sids
     finally:
         await b.close()
@@ -63,17 +64,17 @@ async def test_a_host_whose_loop_is_blocked_keeps_its_sessions(
     # takes longer than half the lease time; a message for another session arrives
     # in the middle of it.
     hogs = [
-        asyncio.ensure_future(b.send_message(tenant, sid, '!tools hog {"seconds": 0.75}'))
+        asyncio.ensure_future(b.send_message(Inbound(tenant, sid, '!tools hog {"seconds": 0.75}')))
         for sid in sids[:HOGS]
     ]
     await asyncio.sleep(1.0)
     assert HOGS * HOG_SLICE_S > LEASE_TTL_S / 2
-    late = await b.send_message(tenant, sids[HOGS], "!tools echo")
+    late = await b.send_message(Inbound(tenant, sids[HOGS], "!tools echo"))
     assert late["tool_calls"] == [{"tool": "echo", "tier": "T1", "status": "ok"}]
     for done in await asyncio.gather(*hogs):
         assert done["tool_calls"] == [{"tool": "hog", "tier": "T1", "status": "ok"}]
     assert await _held(one_host) == before  # nothing dropped: the store kept answering
-    await b.send_message(tenant, sids[HOGS + 1], "!tools echo")
+    await b.send_message(Inbound(tenant, sids[HOGS + 1], "!tools echo"))
     assert await _held(one_host) == before
 
 
@@ -93,5 +94,5 @@ async def test_a_host_whose_lease_is_gone_drops_its_sessions_within_the_lease_ti
         assert time.monotonic() - lost_at < LEASE_TTL_S, "the host kept sessions it lost"
         await asyncio.sleep(0.05)
     # it renews its liveness and serves again, from the store
-    r = await b.send_message(tenant, sids[0], "!tools echo")
+    r = await b.send_message(Inbound(tenant, sids[0], "!tools echo"))
     assert r["tool_calls"] == [{"tool": "echo", "tier": "T1", "status": "ok"}]

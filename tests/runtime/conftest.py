@@ -19,14 +19,15 @@ from typing import Any
 import pytest
 
 from runtime.agents import AgentCatalog
-from runtime.data import Change
-from runtime.local_backend import LocalBackend
-from runtime.memstore import MemoryStore
+from runtime.backends.local import LocalBackend
+from runtime.config.presets import OrchestratorConfig
+from runtime.inbound import Inbound
 from runtime.models.base import Model
 from runtime.models.scripted import ScriptedModel
-from runtime.presets import OrchestratorConfig
-from runtime.proposals import Proposal
-from runtime.session import settle
+from runtime.proposals.model import Proposal
+from runtime.sessions.session import settle
+from runtime.store.data import Change
+from runtime.store.memory import MemoryStore
 from runtime.testing import T0 as T0  # re-exported: the tests import these from here
 from runtime.testing import FakeClock, RecordingModel
 from runtime.testing import TickingClock as TickingClock
@@ -100,7 +101,7 @@ class Harness:
 
     async def send(self, sid: str, text: str, tenant: str = TENANT) -> dict[str, Any]:
         """Send, then let what the turn left in the background (a summary) land."""
-        out = await self.rt.send_message(tenant, sid, text)
+        out = await self.rt.send_message(Inbound(tenant, sid, text))
         await settle()
         return out
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from runtime import metrics
 from runtime.errors import ErrorClass, ModelError
-from runtime.history import History, cut_index, is_turn_start
+from runtime.inbound import Inbound
 from runtime.models.base import (
     Message,
     ModelRequest,
@@ -27,7 +27,8 @@ from runtime.models.base import (
     user_text,
 )
 from runtime.models.scripted import ScriptedModel
-from runtime.session import settle
+from runtime.sessions.history import History, cut_index, is_turn_start
+from runtime.sessions.session import settle
 
 from .conftest import TENANT, Harness, MakeHarness, lab_config
 
@@ -266,13 +267,13 @@ async def test_a_summary_never_delays_the_reply_it_follows(make_harness: MakeHar
     for word in ("alpha", "bravo", "charlie"):
         await h.send(sid, f"remember {word}")
     # the fourth turn makes the window due a summary, which cannot finish yet
-    r = await h.rt.send_message(TENANT, sid, "remember delta")
+    r = await h.rt.send_message(Inbound(TENANT, sid, "remember delta"))
     assert r["reply"]  # answered while its summary is still being made
     await _until(lambda: held.asked == 1)
     core = h.rt.pool.cores[sid]
     assert core.state.history.summary == ""
     # a next turn whose window still fits does not wait for it either
-    r = await h.rt.send_message(TENANT, sid, "remember echo")
+    r = await h.rt.send_message(Inbound(TENANT, sid, "remember echo"))
     assert r["reply"] and held.asked == 1
     assert "Earlier in this conversation" not in h.model.last_system()
     held.release.set()
@@ -294,13 +295,13 @@ async def test_a_turn_waits_for_the_summary_only_when_its_window_is_overfull(
     sid = await h.session()
     for word in ("alpha", "bravo", "charlie"):
         await h.send(sid, f"remember {word}")
-    await h.rt.send_message(TENANT, sid, "remember delta")  # due: 8 > 4 + 2
-    await h.rt.send_message(TENANT, sid, "remember echo")  # 10 > 2 * 4 after it
+    await h.rt.send_message(Inbound(TENANT, sid, "remember delta"))  # due: 8 > 4 + 2
+    await h.rt.send_message(Inbound(TENANT, sid, "remember echo"))  # 10 > 2 * 4 after it
     await _until(lambda: held.asked == 1)
     core = h.rt.pool.cores[sid]
     assert core.state.history.overfull()
     chats = len(h.model.chats())
-    waiting = asyncio.ensure_future(h.rt.send_message(TENANT, sid, "remember foxtrot"))
+    waiting = asyncio.ensure_future(h.rt.send_message(Inbound(TENANT, sid, "remember foxtrot")))
     await _until(lambda: core.busy())
     for _ in range(50):
         await asyncio.sleep(0)

@@ -10,33 +10,26 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from .breaker import CircuitBreaker
-from .events import Emit, TurnEvent
+from runtime.breaker import CircuitBreaker
+from runtime.events import Emit, TurnEvent
+from runtime.inbound import Inbound
+from runtime.models.base import Message
+from runtime.proposals.model import Proposal
+from runtime.shapes import ToolCallOut, TurnOut
+from runtime.store.protocol import SessionRecord
+from runtime.tiers import Tier, TierCounter
+from runtime.tools import ToolContext
+
 from .history import History
-from .models.base import Message
-from .proposals import Proposal
-from .shapes import ToolCallOut, TurnOut
-from .store import SessionRecord
-from .tiers import Tier, TierCounter
-from .tools import ToolContext
 
 
 class ProposalPort(Protocol):
     """How a turn reaches the proposal registry (its single writer)."""
 
-    async def on_user_message(
-        self,
-        tenant_id: str,
-        session_id: str,
-        text: str,
-        now: float,
-        *,
-        received_ns: int,
-        message_id: str,
-    ) -> list[Proposal]:
+    async def on_user_message(self, msg: Inbound, now: float) -> list[Proposal]:
         """Soft-confirm, refuse or expire the session's pending T2s that the message
-        (received at `received_ns`) was sent after; a repeat of `message_id` reports
-        the decisions it made the first time."""
+        (received at `msg.received_ns`) was sent after; a repeat of its `message_id`
+        reports the decisions it made the first time."""
         ...
 
 
