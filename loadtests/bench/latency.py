@@ -269,13 +269,13 @@ def peer_runs(args: argparse.Namespace, work: Path, levels: list[int]) -> list[d
 def phase_latency(args: argparse.Namespace, work: Path, skip: set[str]) -> dict[str, Any]:
     levels, peer_levels = args.latency_users, args.latency_peer_users
     runs: list[dict[str, Any]] = []
-    if "orchestra" not in skip:
+    if "orchestra" not in skip and "json" not in skip:
         runs += orchestra_runs(args, work, "json", levels)
     if "bare" not in skip:
         runs += bare_runs(args, work, levels)
     if "peer" not in skip:
         runs += peer_runs(args, work, peer_levels)
-    if "orchestra" not in skip:
+    if "orchestra" not in skip and "sse" not in skip:
         runs += orchestra_runs(args, work, "sse", levels)
     if "orchestra" not in skip and "model" not in skip:
         runs += orchestra_runs(args, work, "model", [n for n in levels if n <= 200] or levels[:1])
