@@ -80,8 +80,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--skip",
         default="",
-        help="phases to skip: bare,orchestra,hosts1,peer,sessions,latency,json,sse,model,burst (bare, "
-        "orchestra and peer also leave those paths out of the latency scenarios)",
+        help="phases to skip: bare,orchestra,hosts1,peer,sessions,latency,json,sse,model,burst "
+        "(bare, orchestra and peer also leave those paths out of the latency scenarios)",
     )
     p.add_argument(
         "--latency", action="store_true", help="only the latency scenarios (no throughput rounds)"
