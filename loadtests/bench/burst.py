@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
+
 from .common import say
 from .loadgen import Conn
 from .populate import create_sessions, make_tenants
@@ -67,6 +69,16 @@ async def _burst(url: str, targets: list[tuple[str, str]], timeout_s: float) -> 
     return {"outcomes": outcomes, "last_answered_s": last}
 
 
+def _held(url: str) -> float:
+    """The sessions the hosts hold now (`orchestra_live_sessions`, summed over hosts)."""
+    text = httpx.get(f"{url}/metrics", timeout=30.0).text
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("orchestra_live_sessions{")
+    )
+
+
 def phase_burst(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     serve = start_serve(work, 2, "burst", env=LIMITS)
     try:
@@ -75,6 +87,7 @@ def phase_burst(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         say(f"burst: {len(targets)} first messages at once ...")
         result = asyncio.run(_burst(serve.url, targets, timeout_s=120.0))
         result.update(messages=len(targets), tenants=args.tenants, hosts=2)
+        result["sessions_held_after"] = _held(serve.url)
         say(f"burst: {result}")
         return result
     finally:
