@@ -32,7 +32,7 @@ from typing import Any
 
 import ray
 
-from runtime import logs, metrics
+from runtime import logs, metrics, telemetry
 from runtime.admission import Admission
 from runtime.config.settings import Settings, build_catalog
 from runtime.errors import Unavailable
@@ -45,6 +45,7 @@ from .ops import Ack, Delivery, Op, Outcome, SendOp
 from .outbox import Hold, Outbox
 from .registry import RegistryPort
 from .ring import Ring
+from .tracing import finished_spans, flush_tracing, setup_tracing
 
 SEQ_GAP_S = 2.0  # how long a batch waits for a missing earlier batch of its caller
 POLL_TIMEOUT_S = 20.0
@@ -58,6 +59,7 @@ class SessionHost:
     def __init__(self, settings: dict[str, object], label: str = "0", name: str = "") -> None:
         self.settings = Settings.model_validate(settings)
         logs.configure()
+        setup_tracing(self.settings, "session_host")
         self.label = label
         self.name = name or f"{HOST_PREFIX}{label}"
         self.incarnation = uuid.uuid4().hex[:12]
@@ -181,6 +183,7 @@ class SessionHost:
         streamed = isinstance(op, SendOp) and op.stream
         done = box.outcome if streamed else hold.outcome  # a stream's outcome follows its events
         logs.REQUEST_ID.set(op.request_id)  # this task's own context: the id follows it
+        token = telemetry.attach(op.trace) if op.trace else None
         try:
             # the usual case answers at once; else (just started, or no renewal lately)
             # the store itself is asked, and only its silence refuses the op
@@ -192,6 +195,8 @@ class SessionHost:
         except Exception as exc:
             ok, wire = failed(exc)
             done(Outcome(op.op_id, ok, wire))
+        finally:
+            telemetry.detach(token)
 
     async def _result(self, op: Op, box: Outbox) -> Any:
         if isinstance(op, SendOp):
@@ -228,7 +233,13 @@ class SessionHost:
         self.admission.observe()
         return metrics.exposition()
 
+    async def spans(self) -> list[dict[str, Any]]:
+        """The spans this process kept (`telemetry_exporter = "memory"`: tests)."""
+        flush_tracing()
+        return finished_spans()
+
     async def shutdown(self) -> None:
+        flush_tracing()
         for task in self._background:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

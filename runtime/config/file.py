@@ -1,6 +1,6 @@
 """The config file of `orchestra serve --config FILE` (TOML or YAML): its format and checks.
 
-The format is shared/API.md's "Configuration": `[model]`, `[gateway]`,
+The format is shared/API.md's "Configuration": `[model]`, `[gateway]`, `[telemetry]`,
 `[agents.NAME]` (a preset override, a Python class, or a declared agent),
 `[tools.NAME]` (a Python function or an HTTP endpoint), `[mcp.NAME]` (an MCP
 server), `[canary]`, and the top-level `demo` (the salon's agents are there
@@ -64,6 +64,11 @@ class HostSection(_Section):
     max_running: int | None = Field(default=None, gt=0)
     max_loading: int | None = Field(default=None, gt=0)
     max_queued: int | None = Field(default=None, ge=0)
+
+
+class TelemetrySection(_Section):
+    enabled: bool = False
+    capture_content: bool = False
 
 
 class AgentSection(_Section):
@@ -175,6 +180,7 @@ class ConfigFile(_Section):
     model: ModelSection = ModelSection()
     gateway: GatewaySection = GatewaySection()
     host: HostSection = HostSection()
+    telemetry: TelemetrySection = TelemetrySection()
     agents: dict[str, AgentSection] = Field(default_factory=dict)
     tools: dict[str, ToolSection] = Field(default_factory=dict)
     mcp: dict[str, McpSection] = Field(default_factory=dict)
