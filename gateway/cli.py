@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import os
 import signal
 import socket
@@ -108,6 +109,8 @@ def serve_settings(args: argparse.Namespace) -> Settings:
         rate_limit_burst=args.rate_limit_burst,
         unknown_key_rate_per_s=args.unknown_key_rate_per_s,
         unknown_key_burst=args.unknown_key_burst,
+        drain_s=args.drain_s,
+        grace_s=args.grace_s,
     )
 
 
@@ -122,7 +125,8 @@ def _reachable(address: str, timeout: float = 1.0) -> bool:
 
 
 def _run_gateway(args: argparse.Namespace, settings: Settings, gcs: str) -> None:
-    """uvicorn until Ctrl-C or SIGTERM; it drains requests (10 s at most) first."""
+    """uvicorn until Ctrl-C or SIGTERM. SIGTERM drains first (`/readyz` 503 for
+    `drain_s`, `gateway.drain`); then in-flight requests get `grace_s` to finish."""
     import uvicorn
 
     from .serve import SETTINGS_ENV, app_for
@@ -140,7 +144,7 @@ def _run_gateway(args: argparse.Namespace, settings: Settings, gcs: str) -> None
                 port=args.port,
                 workers=args.workers,
                 log_level="warning",
-                timeout_graceful_shutdown=10,
+                timeout_graceful_shutdown=math.ceil(settings.grace_s),
             )
         else:
             uvicorn.run(
@@ -148,7 +152,8 @@ def _run_gateway(args: argparse.Namespace, settings: Settings, gcs: str) -> None
                 host=args.host,
                 port=args.port,
                 log_level="warning",
-                timeout_graceful_shutdown=10,  # Ctrl-C never waits on a stuck request forever
+                # a stop never waits on a stuck request forever
+                timeout_graceful_shutdown=math.ceil(settings.grace_s),
             )
 
 
@@ -370,6 +375,17 @@ def parser() -> argparse.ArgumentParser:
         " process (default 10)",
     )
     s.add_argument("--unknown-key-burst", type=int, help="unknown-key burst (default 20)")
+    s.add_argument(
+        "--drain-s",
+        type=float,
+        help="after SIGTERM, /readyz answers 503 this long while requests are still served"
+        " (default 5; 0: no drain)",
+    )
+    s.add_argument(
+        "--grace-s",
+        type=float,
+        help="then in-flight requests and streams get this long to finish (default 30)",
+    )
     s.add_argument("--redis-url", help="external Redis/Valkey (default: embedded Valkey)")
     s.add_argument("--data-dir", help="embedded Valkey data directory")
     s.add_argument("--config", help="TOML or YAML config file")

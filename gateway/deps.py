@@ -11,6 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from runtime import Backend, RateLimited, Settings, Unauthorized
 
 from .auth import Authenticator, RateLimiter, bearer_key
+from .drain import Drain
 from .metrics import HttpMetrics
 
 
@@ -21,6 +22,7 @@ class GatewayContext:
     auth: Authenticator
     limiter: RateLimiter
     http_metrics: HttpMetrics
+    drain: Drain
 
 
 async def context_of(request: Request) -> GatewayContext:

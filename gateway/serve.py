@@ -3,18 +3,21 @@
 `orchestra serve` runs one gateway in-process; with `--workers N` uvicorn
 spawns N processes that each call `app_from_env()`, join the same Ray
 cluster (RAY_ADDRESS) and store (settings in ORCHESTRA_SETTINGS_JSON).
+Either way SIGTERM drains each process before it stops (`gateway.drain`).
 """
 
 from __future__ import annotations
 
 import os
 
+import ray
 from fastapi import FastAPI
 
 from actors import RayBackend, connect_ray, open_store, wait_for_registry
 from runtime import Settings, configure_logging
 
 from .app import create_app
+from .drain import Drain, tcp_unreachable
 
 SETTINGS_ENV = "ORCHESTRA_SETTINGS_JSON"
 
@@ -22,7 +25,9 @@ SETTINGS_ENV = "ORCHESTRA_SETTINGS_JSON"
 def app_for(settings: Settings) -> FastAPI:
     configure_logging()  # one JSON line per request on stderr (ORCHESTRA_LOG_LEVEL)
     backend = RayBackend(settings, open_store(settings))
-    return create_app(backend, settings, on_shutdown=backend.close)
+    gcs = ray.get_runtime_context().gcs_address
+    drain = Drain(settings.drain_s, gone=lambda: tcp_unreachable(gcs))
+    return create_app(backend, settings, on_shutdown=backend.close, drain=drain)
 
 
 def app_from_env() -> FastAPI:
