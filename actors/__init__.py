@@ -7,6 +7,7 @@ up; `RedisStore`/`EmbeddedValkey` hold everything that must survive.
 from .cluster import connect_ray, ensure_actors, kill_actors, single_machine_ray, wait_for_registry
 from .common import open_store
 from .host import SessionHost
+from .hosts import HostInfo, add_hosts, list_hosts, remove_hosts
 from .ray_backend import RayBackend
 from .redis_store import RedisStore, connect_store, redis_url_from_env
 from .registry import ProposalRegistry, RegistryPort
@@ -16,18 +17,22 @@ from .valkey import EmbeddedValkey
 
 __all__ = [
     "EmbeddedValkey",
+    "HostInfo",
     "ProposalRegistry",
     "RayBackend",
     "RedisStore",
     "RegistryPort",
     "SessionHost",
     "SessionRouter",
+    "add_hosts",
     "connect_ray",
     "connect_store",
     "ensure_actors",
     "kill_actors",
+    "list_hosts",
     "open_store",
     "redis_url_from_env",
+    "remove_hosts",
     "rendezvous",
     "single_machine_ray",
     "wait_for_registry",

@@ -1,4 +1,4 @@
-"""The `orchestra` command line: serve, tenant add, chat."""
+"""The `orchestra` command line: serve, tenant add, hosts, chat."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from runtime import Settings
 
 DEMO_TENANT = "Demo Salon"
+RAY_ADDRESS_FILE = "ray_address"  # the Ray of the `orchestra serve` running here
 
 
 def home() -> Path:
@@ -64,6 +65,7 @@ def _serve(args: argparse.Namespace) -> int:
         )
         gcs = connect_ray(settings.namespace, address=ray_address)
         signal.signal(signal.SIGTERM, _interrupt)  # ray.init made SIGTERM sys.exit(15)
+        (home() / RAY_ADDRESS_FILE).write_text(gcs)  # what `orchestra hosts` joins
         say(
             f"Ray is up at {gcs}; creating the proposal registry and "
             f"{settings.hosts if settings.placement == 'hosted' else 0} session hosts ..."
@@ -88,6 +90,8 @@ def _serve(args: argparse.Namespace) -> int:
         import ray
 
         ray.shutdown()
+        with contextlib.suppress(OSError):
+            (home() / RAY_ADDRESS_FILE).unlink()
         if valkey is not None:
             valkey.stop()
         say("stopped cleanly.")
@@ -282,6 +286,43 @@ async def _tenant_add_async(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- hosts --------------------------------------------------------------------------
+
+
+def _hosts(args: argparse.Namespace) -> int:
+    """`orchestra hosts add|remove|list`: the session hosts of a running deployment."""
+    from actors import add_hosts, connect_ray, list_hosts, remove_hosts, single_machine_ray
+
+    address = args.ray_address or os.environ.get("RAY_ADDRESS") or _local_ray_address()
+    if not address:
+        say("no Ray to join: pass --ray-address (or set RAY_ADDRESS), or run orchestra serve here")
+        return 2
+    if address.startswith(("127.0.0.1:", "localhost:")):
+        # the local serve's Ray, in Ray's single-machine mode (docs/DEPLOY.md)
+        single_machine_ray()
+        os.environ.setdefault("RAY_AUTH_MODE", "token")
+    connect_ray(args.namespace, address=address)
+    try:
+        if args.hosts_command == "add":
+            added = add_hosts(args.namespace, args.count)
+            say(f"added {', '.join(added)}; routers take them in within seconds")
+        elif args.hosts_command == "remove":
+            removed = remove_hosts(args.namespace, args.count, args.name or None)
+            say(f"removed {', '.join(removed)}; their sessions moved to the other hosts")
+        for info in list_hosts(args.namespace):
+            print(json.dumps(info), flush=True)
+    finally:
+        import ray
+
+        ray.shutdown()
+    return 0
+
+
+def _local_ray_address() -> str:
+    path = home() / RAY_ADDRESS_FILE
+    return path.read_text().strip() if path.exists() else ""
+
+
 # -- chat ---------------------------------------------------------------------------
 
 
@@ -402,6 +443,25 @@ def parser() -> argparse.ArgumentParser:
     ta.add_argument("--redis-url")
     ta.add_argument("--data-dir")
     ta.set_defaults(func=_tenant_add)
+    h = sub.add_parser("hosts", help="list, add or remove session hosts of a running deployment")
+    hsub = h.add_subparsers(dest="hosts_command", required=True)
+    for name, what in (
+        ("list", "print each session host (name, node, sessions, queue) as JSON"),
+        ("add", "start more session hosts (with the running ones' settings)"),
+        ("remove", "hand the sessions of the highest-numbered hosts over, then stop them"),
+    ):
+        hc = hsub.add_parser(name, help=what)
+        hc.add_argument(
+            "--ray-address",
+            help="the cluster to join (default: RAY_ADDRESS, else the orchestra serve"
+            " running on this machine)",
+        )
+        hc.add_argument("--namespace", default="orchestra", help="the deployment's Ray namespace")
+        if name != "list":
+            hc.add_argument("count", nargs="?", type=int, default=1, help="how many (default 1)")
+        if name == "remove":
+            hc.add_argument("--name", action="append", help="remove this host (repeatable) instead")
+        hc.set_defaults(func=_hosts)
     c = sub.add_parser("chat", help="chat with an agent in the terminal")
     c.add_argument("--url", default="http://127.0.0.1:8000")
     c.add_argument("--key")

@@ -216,7 +216,8 @@ class SessionPool:
     process holds the lease, or the lease is free but the `ring` places the
     session elsewhere and the message was not redirected here, `NotOwner` names
     where to go instead; the caller re-sends there. A process that loses a
-    session (a save finds another owner) drops it.
+    session (a save finds another owner) drops it. A process that is leaving
+    (`leaving`) claims nothing more, redirected or not.
     """
 
     def __init__(
@@ -238,6 +239,7 @@ class SessionPool:
         self.owner = owner or f"{name}|{uuid.uuid4().hex[:12]}"
         self.ring = ring
         self.cores: dict[str, SessionCore] = {}
+        self.leaving = False
         self._loading: dict[tuple[str, str], asyncio.Future[SessionCore]] = {}
         self._releases: set[asyncio.Task[None]] = set()
 
@@ -290,6 +292,8 @@ class SessionPool:
 
     async def _claim(self, tenant_id: str, session_id: str, redirected: bool) -> None:
         placed = self.ring(session_id) if self.ring is not None else self.name
+        if self.leaving:
+            raise NotOwner(f"{self.name} is leaving: session {session_id} goes to {placed}", placed)
         if placed != self.name and not redirected:
             holder = await self.store.claim_session(tenant_id, session_id, self.owner, take=False)
             if holder is None:
