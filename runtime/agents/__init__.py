@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from importlib import import_module
 
+from runtime.config.presets import OrchestratorConfig, resolve_config
+
 from .. import metrics
 from ..errors import BadRequest, ConfigError
 from ..models.base import Model
 from ..orchestrator import BaseOrchestrator
-from ..presets import OrchestratorConfig, resolve_config
 from .canary import CanaryConfig
 from .declared import DeclaredAgent, check_template
 

@@ -16,10 +16,11 @@ from __future__ import annotations
 import string
 from collections.abc import Callable
 
+from runtime.config.presets import OrchestratorConfig
+
 from ..errors import ConfigError
 from ..models.base import Model
 from ..orchestrator import BaseOrchestrator
-from ..presets import OrchestratorConfig
 from ..tools import Tool, ToolContext
 
 FIELDS = ("tenant_name", "agent", "subject")
