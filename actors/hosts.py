@@ -22,8 +22,8 @@ from typing import Any, TypedDict
 import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
+from runtime.config.settings import Settings
 from runtime.errors import ConfigError, Unavailable
-from runtime.settings import Settings
 
 from .cluster import HOST_CPUS, actor_nodes, named_actor
 from .common import HOST_PREFIX, host_name, registry_name
