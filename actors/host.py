@@ -122,6 +122,7 @@ class SessionHost:
         while True:
             await asyncio.sleep(min(10.0, self.settings.idle_evict_s / 2))
             self.pool.evict_idle(self.settings.idle_evict_s)
+            self.pool.rebalance()  # what a redirect put here while views disagreed
             now = time.monotonic()
             for caller, box in list(self._outboxes.items()):
                 if now - box.last_poll > OUTBOX_IDLE_S:
