@@ -54,6 +54,7 @@ HEARTBEAT_S = 0.5
 LEASE_TTL_S = 3.0  # a host silent this long has lost its sessions to whoever asks
 OUTBOX_IDLE_S = 120.0  # a caller that has not polled this long is gone
 RING_WATCH_S = 2.0  # how often a host re-reads the live hosts
+MOVE_STEP_S = 0.05  # after a ring change: how often a busy misplaced session is looked at
 RETIRE_STEP_S = 0.05
 
 
@@ -135,15 +136,23 @@ class SessionHost:
                 ray.actor.exit_actor()
 
     async def _ring_loop(self) -> None:
-        """Follow the live hosts: a new one joins at once, and idle sessions the ring
-        now places elsewhere are given up (their next message goes there)."""
+        """Follow the live hosts: a new one joins at once, and the sessions the ring
+        now places elsewhere are given up as soon as each is idle (between two of
+        its turns: its next message goes there), checked every `MOVE_STEP_S`."""
         assert self.ring is not None
+        misplaced: set[str] = set()
+        next_read = 0.0
         while True:
-            with contextlib.suppress(Exception):  # a failed read keeps the old ring
-                before = list(self.ring.hosts)
-                if await asyncio.to_thread(self.ring.refresh) != before:
-                    self.pool.rebalance()
-            await asyncio.sleep(RING_WATCH_S)
+            now = time.monotonic()
+            if now >= next_read:
+                next_read = now + RING_WATCH_S
+                with contextlib.suppress(Exception):  # a failed read keeps the old ring
+                    before = list(self.ring.hosts)
+                    if await asyncio.to_thread(self.ring.refresh) != before:
+                        misplaced = self.pool.rebalance()
+            if misplaced:
+                misplaced = self.pool.rebalance(misplaced)
+            await asyncio.sleep(MOVE_STEP_S if misplaced else max(0.0, next_read - now))
 
     def _outbox(self, caller: str) -> Outbox:
         box = self._outboxes.get(caller)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Collection
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -381,15 +381,19 @@ class SessionPool:
             self._drop(sid)
         return len(gone)
 
-    def rebalance(self) -> int:
-        """Give up idle sessions the ring now places on another host."""
+    def rebalance(self, among: Collection[str] | None = None) -> set[str]:
+        """Give up idle sessions the ring now places on another host (of `among`
+        only, when given). Returns the sessions still held that the ring places
+        elsewhere (busy now: for a later call)."""
         if self.ring is None:
-            return 0
+            return set()
         ring = self.ring
-        gone = [s for s, c in self.cores.items() if not c.busy() and ring(s) != self.name]
-        for sid in gone:
+        ids = self.cores.keys() if among is None else [s for s in among if s in self.cores]
+        misplaced = {s for s in ids if ring(s) != self.name}
+        idle = {s for s in misplaced if not self.cores[s].busy()}
+        for sid in idle:
             self._drop(sid)
-        return len(gone)
+        return misplaced - idle
 
     def drop_all(self) -> None:
         """Forget every session without touching the store (leases lapse by themselves)."""

@@ -310,14 +310,18 @@ async def hosts_by_command(b: RayBackend, gcs: str) -> dict[str, Any]:
     load = asyncio.gather(*(session_load(s) for s in sessions))
     await asyncio.sleep(1.0)
     out: dict[str, Any] = {"hosts_before": list(b.router.hosts)}
+    started = time.monotonic()
     out["add"] = await hosts_command(gcs, ns, "add")
+    out["add_took_s"] = round(time.monotonic() - started, 2)
     # nobody scrapes /metrics or calls refresh_hosts here: the router sees it by itself
     out["seen_after_s"] = await seconds_until(lambda: "orchestra-host-1" in b.router.hosts)
     out["hosts_after_add"] = list(b.router.hosts)
     await asyncio.sleep(4.0)  # the load goes on over two hosts
     new_host = ray.get_actor("orchestra-host-1", namespace=ns)
     out["sessions_on_new_host"] = (await new_host.stats.remote())["sessions"]
+    started = time.monotonic()
     out["remove"] = await hosts_command(gcs, ns, "remove")
+    out["remove_took_s"] = round(time.monotonic() - started, 2)
     out["gone_after_s"] = await seconds_until(lambda: "orchestra-host-1" not in b.router.hosts)
     await asyncio.sleep(2.0)  # and goes on over the one left
     stop.set()
