@@ -9,7 +9,6 @@ system prompt, a greeting and a config preset.
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from abc import ABC, abstractmethod
@@ -21,6 +20,7 @@ from typing import Any
 import orjson
 
 from runtime.config.presets import OrchestratorConfig
+from runtime.inbound import Inbound
 from runtime.proposals.model import Proposal, ProposalStatus, check_dependencies, proposal_event
 from runtime.sessions.history import History
 from runtime.sessions.state import ProposalPort, SessionState, TurnResult, TurnScratch
@@ -48,7 +48,7 @@ from .models.base import (
 from .retry import RetryPolicy, retry
 from .sanitize import sanitize_for_prompt
 from .tiers import Tier, TierCounter, exhausted_message
-from .tools import Tool, ToolContext, ToolRegistry
+from .tools import Tool, ToolContext, ToolRegistry, redact_urls, run_tool
 
 
 class BaseOrchestrator(ABC):
@@ -153,17 +153,16 @@ class BaseOrchestrator(ABC):
     async def run_turn(
         self,
         state: SessionState,
-        text: str,
+        msg: Inbound,
         store: Store,
         proposals: ProposalPort,
         *,
-        message_id: str = "",
-        received_ns: int = 0,
         emit: Emit | None = None,
     ) -> TurnResult:
-        """One user message. `received_ns` (wall-clock ns) is when the message was
+        """One user message. `msg.received_ns` (wall-clock ns) is when the message was
         received: it soft-confirms only proposals shown before that. `emit`, when
         given, receives the turn's events as they happen (a streaming client)."""
+        text = msg.text
         started = time.perf_counter()
         now = self.clock()
         rec = state.record
@@ -172,14 +171,7 @@ class BaseOrchestrator(ABC):
         metrics.MESSAGES.labels(self.agent).inc()
 
         if state.pending_t2:  # T1-only sessions never touch the registry here
-            decided = await proposals.on_user_message(
-                rec.tenant_id,
-                rec.session_id,
-                text,
-                now,
-                received_ns=received_ns or time.time_ns(),
-                message_id=message_id,
-            )
+            decided = await proposals.on_user_message(msg.received(), now)
             for p in decided:
                 turn.proposals[p.proposal_id] = p
                 turn.send(ProposalEvent(p.public()))
@@ -371,8 +363,7 @@ class BaseOrchestrator(ABC):
         t0 = time.perf_counter()
         status, content, is_error = "ok", "", False
         try:
-            async with asyncio.timeout(timeout):  # no extra task, unlike wait_for
-                result = await tool.invoke(turn.ctx, args)
+            result = await run_tool(tool, turn.ctx, args, timeout)  # capped, re-sent if idempotent
             content = orjson.dumps(result, default=str).decode()
             breaker.record_success()
         except TimeoutError:
@@ -384,8 +375,8 @@ class BaseOrchestrator(ABC):
             breaker.record_neutral()
         except Exception as exc:
             status, is_error = "error", True
-            content = (
-                f"{tool.name} failed: {exc if isinstance(exc, ToolError) else type(exc).__name__}"
+            content = f"{tool.name} failed: " + (
+                redact_urls(str(exc)) if isinstance(exc, ToolError) else type(exc).__name__
             )
             breaker.record_failure()
             metrics.ERRORS.labels(self.agent, classify(exc).value).inc()

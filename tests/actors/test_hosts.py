@@ -11,6 +11,7 @@ import pytest
 import ray
 
 from actors import add_hosts, kill_actors, list_hosts, remove_hosts
+from runtime import Inbound
 from runtime.errors import ConfigError, Unavailable
 from runtime.store.tenants import add_tenant
 from tests.conftest import Stack, make_stack
@@ -41,7 +42,7 @@ async def test_add_remove_and_refusals(one_host: Stack) -> None:
 
         async def send_all() -> None:
             for sid in sids:
-                await b.send_message(tid, sid, "!tools echo", f"{sid}-{sent[sid]}")
+                await b.send_message(Inbound(tid, sid, "!tools echo", f"{sid}-{sent[sid]}"))
                 sent[sid] += 1
 
         await send_all()
