@@ -294,16 +294,17 @@ async def _tenant_add_async(args: argparse.Namespace) -> int:
 
 def _hosts(args: argparse.Namespace) -> int:
     """`orchestra hosts add|remove|list`: the session hosts of a running deployment."""
-    from actors import add_hosts, connect_ray, list_hosts, remove_hosts, single_machine_ray
-
     address = args.ray_address or os.environ.get("RAY_ADDRESS") or _local_ray_address()
     if not address:
         say("no Ray to join: pass --ray-address (or set RAY_ADDRESS), or run orchestra serve here")
         return 2
     if address.startswith(("127.0.0.1:", "localhost:")):
-        # the local serve's Ray, in Ray's single-machine mode (docs/DEPLOY.md)
-        single_machine_ray()
+        # The local serve's Ray, in Ray's single-machine mode (docs/DEPLOY.md): set
+        # before Ray is imported, which reads it then.
+        os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
         os.environ.setdefault("RAY_AUTH_MODE", "token")
+    from actors import add_hosts, connect_ray, list_hosts, remove_hosts
+
     connect_ray(args.namespace, address=address)
     try:
         if args.hosts_command == "add":
