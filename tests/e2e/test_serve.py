@@ -291,4 +291,6 @@ def test_hosts_command_finds_the_local_serve_and_scales_it(served: Served) -> No
         for sid in sids:  # each session answers from the host that is left
             r = api.post(f"/v1/sessions/{sid}/messages", json={"text": "list services"})
             assert r.status_code == 200, r.text
-    assert hosts("list")[0]["sessions"] == len(sids)
+    [left] = hosts("list")
+    assert left["name"] == "orchestra-host-0"
+    assert int(str(left["sessions"])) >= len(sids)  # all of these (and earlier tests')
