@@ -15,6 +15,15 @@ from .ray_backend import RayBackend
 from .registry import ProposalRegistry, RegistryPort
 from .ring import rendezvous
 from .router import SessionRouter
+from .tracing import (
+    annotate,
+    finished_spans,
+    flush_tracing,
+    request_span,
+    setup_tracing,
+    shutdown_tracing,
+    tracing_enabled,
+)
 
 __all__ = [
     "EmbeddedValkey",
@@ -26,15 +35,22 @@ __all__ = [
     "SessionHost",
     "SessionRouter",
     "add_hosts",
+    "annotate",
     "connect_ray",
     "connect_store",
     "ensure_actors",
+    "finished_spans",
+    "flush_tracing",
     "kill_actors",
     "list_hosts",
     "open_store",
     "redis_url_from_env",
     "remove_hosts",
     "rendezvous",
+    "request_span",
+    "setup_tracing",
+    "shutdown_tracing",
     "single_machine_ray",
+    "tracing_enabled",
     "wait_for_registry",
 ]

@@ -13,7 +13,14 @@ import os
 import ray
 from fastapi import FastAPI
 
-from actors import RayBackend, connect_ray, open_store, wait_for_registry
+from actors import (
+    RayBackend,
+    connect_ray,
+    open_store,
+    setup_tracing,
+    shutdown_tracing,
+    wait_for_registry,
+)
 from runtime import Settings, configure_logging
 
 from .app import create_app
@@ -24,10 +31,15 @@ SETTINGS_ENV = "ORCHESTRA_SETTINGS_JSON"
 
 def app_for(settings: Settings) -> FastAPI:
     configure_logging()  # one JSON line per request on stderr (ORCHESTRA_LOG_LEVEL)
+    setup_tracing(settings, "gateway")  # OpenTelemetry, when configured (off: nothing)
     backend = RayBackend(settings, open_store(settings))
+
+    async def flush_spans() -> None:
+        shutdown_tracing()  # the last spans leave before the process does
+
     gcs = ray.get_runtime_context().gcs_address
     drain = Drain(settings.drain_s, gone=lambda: tcp_unreachable(gcs))
-    return create_app(backend, settings, on_shutdown=backend.close, drain=drain)
+    return create_app(backend, settings, on_shutdown=[flush_spans, backend.close], drain=drain)
 
 
 def app_from_env() -> FastAPI:

@@ -1,6 +1,6 @@
 """The config file of `orchestra serve --config FILE` (TOML or YAML): its format and checks.
 
-The format is shared/API.md's "Configuration": `[model]`, `[gateway]`,
+The format is shared/API.md's "Configuration": `[model]`, `[gateway]`, `[telemetry]`,
 `[agents.NAME]` (a preset override, a Python class, or a declared agent),
 `[tools.NAME]` (a Python function or an HTTP endpoint), `[mcp.NAME]` (an MCP
 server), `[canary]`, and the top-level `demo` (the salon's agents are there
@@ -58,6 +58,11 @@ class GatewaySection(_Section):
     max_message_bytes: int | None = Field(default=None, gt=0)
     drain_s: float | None = Field(default=None, ge=0, le=600)
     grace_s: float | None = Field(default=None, ge=0, le=3600)
+
+
+class TelemetrySection(_Section):
+    enabled: bool = False
+    capture_content: bool = False
 
 
 class AgentSection(_Section):
@@ -168,6 +173,7 @@ class ConfigFile(_Section):
     demo: bool = True
     model: ModelSection = ModelSection()
     gateway: GatewaySection = GatewaySection()
+    telemetry: TelemetrySection = TelemetrySection()
     agents: dict[str, AgentSection] = Field(default_factory=dict)
     tools: dict[str, ToolSection] = Field(default_factory=dict)
     mcp: dict[str, McpSection] = Field(default_factory=dict)
