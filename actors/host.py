@@ -17,6 +17,12 @@ session only when the store shows its liveness lapsed, so a session never runs
 on two hosts at once and a host never fences itself for being late. The same
 class, holding one session, is the `dedicated` placement's actor; it exits
 when it has held nothing for `idle_evict_s`.
+
+The host ring is re-read every `RING_WATCH_S` (a host added by `orchestra
+hosts add` starts taking its share within seconds; idle sessions it should
+hold are given up by the others). `retire()` takes a host out before it is
+removed: it leaves its own ring, claims nothing more, and gives up each
+session once its turns are done, so every session moves without loss.
 """
 
 from __future__ import annotations
@@ -52,6 +58,9 @@ POLL_TIMEOUT_S = 20.0
 HEARTBEAT_S = 0.5
 LEASE_TTL_S = 3.0  # a host silent this long has lost its sessions to whoever asks
 OUTBOX_IDLE_S = 120.0  # a caller that has not polled this long is gone
+RING_WATCH_S = 2.0  # how often a host re-reads the live hosts
+MOVE_STEP_S = 0.05  # after a ring change: how often a busy misplaced session is looked at
+RETIRE_STEP_S = 0.05
 
 
 @ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=0, max_concurrency=10_000)
@@ -75,7 +84,7 @@ class SessionHost:
             else Ring(
                 self.settings.namespace,
                 self.name,
-                [host_name(i) for i in range(self.settings.hosts)],
+                sorted({*(host_name(i) for i in range(self.settings.hosts)), self.name}),
             )
         )
         self.pool = SessionPool(
@@ -106,6 +115,8 @@ class SessionHost:
         )
         self.lease.start()
         self._background = [loop.create_task(self._housekeeping_loop())]
+        if self.ring is not None:
+            self._background.append(loop.create_task(self._ring_loop()))
         gc.freeze()  # imports and setup live as long as the process: out of full GC passes
 
     # -- liveness and housekeeping -------------------------------------------------
@@ -120,10 +131,7 @@ class SessionHost:
         while True:
             await asyncio.sleep(min(10.0, self.settings.idle_evict_s / 2))
             self.pool.evict_idle(self.settings.idle_evict_s)
-            if self.ring is not None:
-                with contextlib.suppress(Exception):
-                    await asyncio.to_thread(self.ring.refresh)
-                self.pool.rebalance()
+            self.pool.rebalance()  # what a redirect put here while views disagreed
             now = time.monotonic()
             for caller, box in list(self._outboxes.items()):
                 if now - box.last_poll > OUTBOX_IDLE_S:
@@ -134,6 +142,25 @@ class SessionHost:
             elif self.dedicated and now - idle_since >= self.settings.idle_evict_s:
                 logs.event("dedicated_actor_exit", actor=self.name)
                 ray.actor.exit_actor()
+
+    async def _ring_loop(self) -> None:
+        """Follow the live hosts: a new one joins at once, and the sessions the ring
+        now places elsewhere are given up as soon as each is idle (between two of
+        its turns: its next message goes there), checked every `MOVE_STEP_S`."""
+        assert self.ring is not None
+        misplaced: set[str] = set()
+        next_read = 0.0
+        while True:
+            now = time.monotonic()
+            if now >= next_read:
+                next_read = now + RING_WATCH_S
+                with contextlib.suppress(Exception):  # a failed read keeps the old ring
+                    before = list(self.ring.hosts)
+                    if await asyncio.to_thread(self.ring.refresh) != before:
+                        misplaced = self.pool.rebalance()
+            if misplaced:
+                misplaced = self.pool.rebalance(misplaced)
+            await asyncio.sleep(MOVE_STEP_S if misplaced else max(0.0, next_read - now))
 
     def _outbox(self, caller: str) -> Outbox:
         box = self._outboxes.get(caller)
@@ -222,6 +249,25 @@ class SessionHost:
             "admission": {"running": self.admission.active, "waiting": self.admission.waiting},
             "incarnation": self.incarnation,
         }
+
+    async def retire(self, timeout_s: float = 60.0) -> int:
+        """Leave the ring before being removed: claim nothing more (every op for a
+        session not held here is redirected), and give up each held session once
+        its queued turns are done. Returns how many sessions were still held when
+        `timeout_s` ran out (0: all moved)."""
+        if self.ring is not None:
+            self.ring.leave(self.name)
+        self.pool.leaving = True
+        logs.event("host_retiring", host=self.name, sessions=len(self.pool.cores))
+        deadline = time.monotonic() + timeout_s
+        while self.pool.cores and time.monotonic() < deadline:
+            self.pool.evict_idle(0.0)  # every session that is not running a turn
+            await asyncio.sleep(RETIRE_STEP_S)
+        return len(self.pool.cores)
+
+    async def settings_payload(self) -> dict[str, Any]:
+        """The settings this host was made with (`orchestra hosts add` copies them)."""
+        return self.settings.model_dump()
 
     async def evict(self, idle_s: float = 0.0) -> int:
         return self.pool.evict_idle(idle_s)

@@ -56,6 +56,8 @@ class GatewaySection(_Section):
     unknown_key_rate_per_s: float | None = Field(default=None, gt=0)
     unknown_key_burst: int | None = Field(default=None, gt=0)
     max_message_bytes: int | None = Field(default=None, gt=0)
+    drain_s: float | None = Field(default=None, ge=0, le=600)
+    grace_s: float | None = Field(default=None, ge=0, le=3600)
 
 
 class HostSection(_Section):

@@ -54,6 +54,10 @@ class Settings(BaseModel):
     host_max_loading: int = Field(default=128, gt=0)
     host_max_queued: int = Field(default=10_000, ge=0)
     sweep_interval_s: float = Field(default=1.0, gt=0)
+    # SIGTERM: /readyz answers 503 for drain_s while requests are still served, then
+    # the listener closes and what is in flight may take grace_s to finish
+    drain_s: float = Field(default=5.0, ge=0, le=600)
+    grace_s: float = Field(default=30.0, ge=0, le=3600)
     # OpenTelemetry (docs/OBSERVABILITY.md): on from `[telemetry] enabled` or the OTEL_*
     # variables; the driver's OTEL_* variables travel to actors on every node
     telemetry_enabled: bool = False
@@ -111,6 +115,8 @@ FILE_KEYS: tuple[tuple[str, str, str], ...] = (
     ("host", "max_running", "host_max_running"),
     ("host", "max_loading", "host_max_loading"),
     ("host", "max_queued", "host_max_queued"),
+    ("gateway", "drain_s", "drain_s"),
+    ("gateway", "grace_s", "grace_s"),
     ("telemetry", "enabled", "telemetry_enabled"),
     ("telemetry", "capture_content", "telemetry_capture_content"),
 )
@@ -132,6 +138,8 @@ ENV_KEYS: tuple[tuple[str, str], ...] = (
     ("ORCHESTRA_HOST_MAX_RUNNING", "host_max_running"),
     ("ORCHESTRA_HOST_MAX_LOADING", "host_max_loading"),
     ("ORCHESTRA_HOST_MAX_QUEUED", "host_max_queued"),
+    ("ORCHESTRA_DRAIN_S", "drain_s"),
+    ("ORCHESTRA_GRACE_S", "grace_s"),
 )
 
 

@@ -17,7 +17,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Collection, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import Any
@@ -279,7 +279,8 @@ class SessionPool:
     process holds the lease, or the lease is free but the `ring` places the
     session elsewhere and the message was not redirected here, `NotOwner` names
     where to go instead; the caller re-sends there. A process that loses a
-    session (a save finds another owner) drops it.
+    session (a save finds another owner) drops it. A process that is leaving
+    (`leaving`) claims nothing more, redirected or not.
     """
 
     def __init__(
@@ -302,6 +303,7 @@ class SessionPool:
         self.owner = owner or f"{name}|{uuid.uuid4().hex[:12]}"
         self.ring = ring
         self.cores: dict[str, SessionCore] = {}
+        self.leaving = False
         self._loading: dict[tuple[str, str], asyncio.Future[SessionCore]] = {}
         self._releases: set[asyncio.Task[None]] = set()
         # sessions loading from the store at once (0: unbounded); the rest wait
@@ -362,6 +364,8 @@ class SessionPool:
 
     async def _claim(self, tenant_id: str, session_id: str, redirected: bool) -> None:
         placed = self.ring(session_id) if self.ring is not None else self.name
+        if self.leaving:
+            raise NotOwner(f"{self.name} is leaving: session {session_id} goes to {placed}", placed)
         if placed != self.name and not redirected:
             holder = await self.store.claim_session(tenant_id, session_id, self.owner, take=False)
             if holder is None:
@@ -432,15 +436,19 @@ class SessionPool:
             self._drop(sid)
         return len(gone)
 
-    def rebalance(self) -> int:
-        """Give up idle sessions the ring now places on another host."""
+    def rebalance(self, among: Collection[str] | None = None) -> set[str]:
+        """Give up idle sessions the ring now places on another host (of `among`
+        only, when given). Returns the sessions still held that the ring places
+        elsewhere (busy now: for a later call)."""
         if self.ring is None:
-            return 0
+            return set()
         ring = self.ring
-        gone = [s for s, c in self.cores.items() if not c.busy() and ring(s) != self.name]
-        for sid in gone:
+        ids = self.cores.keys() if among is None else [s for s in among if s in self.cores]
+        misplaced = {s for s in ids if ring(s) != self.name}
+        idle = {s for s in misplaced if not self.cores[s].busy()}
+        for sid in idle:
             self._drop(sid)
-        return len(gone)
+        return misplaced - idle
 
     def drop_all(self) -> None:
         """Forget every session without touching the store (leases lapse by themselves)."""
