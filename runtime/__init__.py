@@ -55,7 +55,7 @@ from .logs import REQUEST_ID
 from .logs import configure as configure_logging
 from .logs import event as log_event
 from .memstore import MemoryStore
-from .models.base import Model, ModelRequest, ModelResponse, Plan, StreamEvent
+from .models.base import Model, ModelRequest, ModelResponse, Plan, StreamEvent, ToolOutcome
 from .models.scripted import ScriptedModel
 from .orchestrator import BaseOrchestrator
 from .paging import MAX_PAGE
@@ -148,6 +148,7 @@ __all__ = [
     "ToolCallOut",
     "ToolContext",
     "ToolError",
+    "ToolOutcome",
     "ToolRegistry",
     "ToolTimeout",
     "ToolValidationError",

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import metrics
+from . import logs, metrics, redact
 from .errors import ToolError, ToolOutcomeUnknown
 from .proposals import Proposal
 from .store import LedgerEntry, LedgerState, Store
@@ -117,9 +117,12 @@ async def _call(tool: Tool, ctx: ToolContext, p: Proposal, timeout_s: float) -> 
     except ToolOutcomeUnknown as exc:  # it reached the tool, then the answer was lost
         return unknown(p, str(exc))
     except (ToolError, ValueError) as exc:
-        return Outcome(False, error=str(exc))
-    except Exception as exc:
-        return Outcome(False, error=f"{type(exc).__name__}: {exc}")
+        return Outcome(False, error=redact.reason(exc))
+    except Exception as exc:  # a bug or an outage in the tool: its short reason, logged once
+        logs.tool_failed(
+            exc, p.tool, p.tier.value, p.tenant_id, p.session_id, proposal_id=p.proposal_id
+        )
+        return Outcome(False, error=f"{type(exc).__name__}: {redact.reason(exc)}")
     ms = (time.perf_counter() - t0) * 1000
     metrics.TOOL_DURATION.labels(p.tier.value, p.tool, "ok").observe(ms)
     return Outcome(True, result)

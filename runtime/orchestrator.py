@@ -20,10 +20,10 @@ from typing import Any
 
 import orjson
 
-from . import logs, metrics
+from . import logs, metrics, redact
 from .breaker import OPEN_MESSAGE, BreakerState, CircuitBreaker
 from .data import TenantData, TurnData
-from .errors import ToolError, ToolValidationError, TurnAborted, classify
+from .errors import ToolValidationError, TurnAborted, classify
 from .events import Emit, ProposalEvent, TokenEvent, ToolCallEvent
 from .history import History
 from .models.base import (
@@ -35,6 +35,7 @@ from .models.base import (
     StreamEvent,
     TextBlock,
     TextDelta,
+    ToolOutcome,
     ToolResultBlock,
     ToolUseBlock,
     collect,
@@ -92,8 +93,19 @@ class BaseOrchestrator(ABC):
 
     def script(self, text: str, tools: set[str]) -> Plan:
         """The calls the offline ScriptedModel makes for `text` (its `!tools`
-        directive works for every agent; an agent may add keywords here)."""
+        directive works for every agent, and failing a script the words of the
+        text pick a tool; an agent may add keywords here)."""
         return []
+
+    def narrate(self, outcome: ToolOutcome) -> str | None:
+        """The offline ScriptedModel's sentence for a tool result (None: its own
+        short summary)."""
+        return None
+
+    def gate(self, tool: str, args: dict[str, Any], done: list[ToolOutcome]) -> str | None:
+        """Before the ScriptedModel's next planned call, given the results so far:
+        None makes the call, a text is said instead and the plan stops."""
+        return None
 
     # -- shared machinery ---------------------------------------------------
     @cached_property
@@ -203,11 +215,11 @@ class BaseOrchestrator(ABC):
         # kept once, in the turn's last message, not also beside the tool uses.
         new = [_tool_uses_only(m) for m in new]
 
-        final = " ".join(
-            [exhausted_message(t) for t in turn.exhausted]
-            + ([OPEN_MESSAGE] if turn.breaker_blocked else [])
-            + ([reply] if reply else [])
+        notices = [exhausted_message(t) for t in turn.exhausted] + (
+            [OPEN_MESSAGE] if turn.breaker_blocked else []
         )
+        # each notice once: not again when the model already said it
+        final = " ".join([n for n in notices if n not in reply] + ([reply] if reply else []))
         new.append(Message("assistant", (TextBlock(final),), at=self.clock()))
         turn.audit.append(
             self._event(rec, "message", self.clock(), role="assistant", chars=len(final))
@@ -309,6 +321,8 @@ class BaseOrchestrator(ABC):
             max_tokens=self.config.max_tokens,
             temperature=self.config.temperature,
             script=self.script,
+            narrate=self.narrate,
+            gate=self.gate,
         )
         sent = False
 
@@ -372,7 +386,8 @@ class BaseOrchestrator(ABC):
         try:
             async with asyncio.timeout(timeout):  # no extra task, unlike wait_for
                 result = await tool.invoke(turn.ctx, args)
-            content = orjson.dumps(result, default=str).decode()
+            # text stays text (an MCP tool's, an endpoint's): JSON only for the rest
+            content = result if isinstance(result, str) else _json(result)
             breaker.record_success()
         except TimeoutError:
             status, is_error = "timeout", True
@@ -383,11 +398,15 @@ class BaseOrchestrator(ABC):
             breaker.record_neutral()
         except Exception as exc:
             status, is_error = "error", True
-            content = (
-                f"{tool.name} failed: {exc if isinstance(exc, ToolError) else type(exc).__name__}"
-            )
+            why = redact.reason(exc)
+            content = f"{tool.name} failed: {why}"
             breaker.record_failure()
             metrics.ERRORS.labels(self.agent, classify(exc).value).inc()
+            rec = turn.state.record
+            logs.tool_failed(exc, tool.name, tool.tier.value, rec.tenant_id, rec.session_id)
+            ms = (time.perf_counter() - t0) * 1000
+            metrics.TOOL_DURATION.labels(tool.tier.value, tool.name, status).observe(ms)
+            return self._record(turn, use, tool, status, content, is_error, reason=why)
         ms = (time.perf_counter() - t0) * 1000
         metrics.TOOL_DURATION.labels(tool.tier.value, tool.name, status).observe(ms)
         return self._record(turn, use, tool, status, content, is_error)
@@ -417,7 +436,7 @@ class BaseOrchestrator(ABC):
             turn.state.pending_t2.add(proposal.proposal_id)
             how = "It will run when you reply, unless you say no."
         else:
-            how = "It needs your explicit confirmation (the Confirm button)."
+            how = "Waiting for your confirmation."
         # (its `proposal` event goes out when the turn's save creates it)
         return self._record(turn, use, tool, "proposed", f"Proposed: {preview}. {how}", False)
 
@@ -429,6 +448,7 @@ class BaseOrchestrator(ABC):
         status: str,
         content: str,
         is_error: bool,
+        reason: str = "",
     ) -> ToolResultBlock:
         tier = tool.tier.value if tool else "T1"
         turn.calls.append({"tool": use.name, "tier": tier, "status": status})
@@ -441,6 +461,7 @@ class BaseOrchestrator(ABC):
                 tool=use.name,
                 tier=tier,
                 status=status,
+                **({"reason": reason} if reason else {}),
             )
         )
         return ToolResultBlock(use.id, content, is_error)
@@ -464,6 +485,10 @@ class BaseOrchestrator(ABC):
             "tenant_id": rec.tenant_id,
             **extra,
         }
+
+
+def _json(result: object) -> str:
+    return orjson.dumps(result, default=str).decode()
 
 
 def _then(said: str, note: str) -> str:
