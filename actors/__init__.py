@@ -4,15 +4,16 @@
 up; `RedisStore`/`EmbeddedValkey` hold everything that must survive.
 """
 
+from actors.store.redis import RedisStore, connect_store, redis_url_from_env
+from actors.store.valkey import EmbeddedValkey
+
 from .cluster import connect_ray, ensure_actors, kill_actors, single_machine_ray, wait_for_registry
 from .common import open_store
 from .host import SessionHost
 from .ray_backend import RayBackend
-from .redis_store import RedisStore, connect_store, redis_url_from_env
 from .registry import ProposalRegistry, RegistryPort
 from .ring import rendezvous
 from .router import SessionRouter
-from .valkey import EmbeddedValkey
 
 __all__ = [
     "EmbeddedValkey",

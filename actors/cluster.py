@@ -28,8 +28,8 @@ from typing import Any
 import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
+from runtime.config.settings import Settings
 from runtime.errors import Unavailable
-from runtime.settings import Settings
 
 from .common import HOST_PREFIX, REGISTRY_PREFIX, SESSION_PREFIX, host_name, registry_name
 from .host import SessionHost

@@ -5,10 +5,9 @@ from __future__ import annotations
 import hashlib
 from typing import Literal, NoReturn, TypeAlias, TypeVar
 
+from actors.store.redis import RedisStore, redis_client
+from runtime.config.settings import Settings
 from runtime.errors import ConfigError, WireError, error_from_wire, error_to_wire
-from runtime.settings import Settings
-
-from .redis_store import RedisStore, redis_client
 
 HOST_PREFIX = "orchestra-host-"
 REGISTRY_PREFIX = "orchestra-registry-"

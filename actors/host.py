@@ -31,10 +31,10 @@ from typing import Any
 import ray
 
 from runtime import logs, metrics
+from runtime.config.settings import Settings, build_catalog
 from runtime.errors import Unavailable
 from runtime.events import TurnEvent
-from runtime.session import SessionPool
-from runtime.settings import Settings, build_catalog
+from runtime.sessions.session import SessionPool
 
 from .common import HOST_PREFIX, failed, host_name, open_store, registry_name
 from .ops import Ack, Delivery, Op, Outcome, SendOp

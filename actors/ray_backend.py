@@ -15,12 +15,19 @@ from ray.exceptions import RayError
 
 from runtime import metrics
 from runtime.agents import AgentCatalog
-from runtime.backend_reads import BackendReads
+from runtime.backends.reads import BackendReads
+from runtime.config.settings import Settings, build_catalog
 from runtime.errors import Unavailable
-from runtime.session import create_session
-from runtime.settings import Settings, build_catalog
-from runtime.shapes import AgentOut, CloseOut, ProposalOut, SessionDetail, SessionOut, TurnOut
-from runtime.store import Store
+from runtime.sessions.session import create_session
+from runtime.shapes import (
+    AgentOut,
+    CloseOut,
+    ProposalOut,
+    SessionDetail,
+    SessionOut,
+    TurnOut,
+)
+from runtime.store.protocol import Store
 from runtime.streaming import TurnStream, start_turn
 
 from .common import (

@@ -17,10 +17,10 @@ import ray
 from ray.exceptions import RayError
 
 from runtime import logs, metrics
-from runtime.book import ProposalBook
+from runtime.config.settings import Settings, build_catalog
 from runtime.errors import Unavailable
-from runtime.proposals import Proposal
-from runtime.settings import Settings, build_catalog
+from runtime.proposals.book import ProposalBook
+from runtime.proposals.model import Proposal
 from runtime.shapes import ProposalOut
 
 from .common import Reply, done, failed, open_store, shard_of, unwrap

@@ -2,7 +2,7 @@
 
 The ring is a *hint* (each process refreshes its own view from Ray's named
 actors); who actually holds a session is its lease in the store
-(`runtime.session.SessionPool`), so views that disagree for a while cost a
+(`runtime.sessions.session.SessionPool`), so views that disagree for a while cost a
 redirect, never a second owner.
 """
 

@@ -31,10 +31,10 @@ from typing import Any
 import ray
 from ray.exceptions import RayError
 
+from runtime.config.settings import Settings
 from runtime.errors import NotOwner, Unavailable, error_from_wire, error_to_wire
 from runtime.events import TurnEvent
 from runtime.logs import REQUEST_ID
-from runtime.settings import Settings
 from runtime.shapes import CloseOut, SessionDetail, TurnOut
 
 from .common import SESSION_PREFIX, host_name

@@ -1,4 +1,4 @@
-"""Orchestra's HTTP gateway: FastAPI over one `runtime.backend.Backend`."""
+"""Orchestra's HTTP gateway: FastAPI over one `runtime.Backend`."""
 
 from .app import create_app
 

@@ -23,9 +23,9 @@ import psutil
 import ray
 
 from actors import EmbeddedValkey, RayBackend, connect_ray, ensure_actors, kill_actors
-from actors.redis_store import connect_store
-from runtime.settings import Settings
-from runtime.tenants import add_tenant
+from actors.store.redis import connect_store
+from runtime.config.settings import Settings
+from runtime.store.tenants import add_tenant
 
 
 @ray.remote(num_cpus=0)

@@ -5,11 +5,32 @@ plugins (the demo `salon`, a team's own agents and tools) may use. The
 submodules behind it are internal.
 """
 
+from runtime.backends.local import LocalBackend
+from runtime.backends.protocol import Backend
+from runtime.config.file import ConfigFile, load_file, parse_config
+from runtime.config.presets import PRESETS, OrchestratorConfig, resolve_config
+from runtime.config.settings import Settings, build_catalog, build_model, with_mcp_tools
+from runtime.proposals.book import ProposalBook
+from runtime.proposals.model import Proposal, ProposalStatus
+from runtime.sessions.session import SessionPool, create_session, public_messages
+from runtime.shapes import (
+    AgentOut,
+    AuditEvent,
+    ChatMessage,
+    CloseOut,
+    ProposalOut,
+    SessionDetail,
+    SessionOut,
+    ToolCallOut,
+    TurnOut,
+)
+from runtime.store.data import Change, DataStore, StoreData, TenantData, TurnData
+from runtime.store.memory import MemoryStore
+from runtime.store.paging import MAX_PAGE
+from runtime.store.protocol import LedgerEntry, LedgerState, SessionRecord, Store, TenantRecord
+from runtime.store.tenants import add_tenant, hash_key
+
 from .agents import AgentCatalog, CanaryConfig, DeclaredAgent, load_class
-from .backend import Backend
-from .book import ProposalBook
-from .config import ConfigFile, load_file, parse_config
-from .data import Change, DataStore, StoreData, TenantData, TurnData
 from .errors import (
     RETRY_AFTER_S,
     RETRY_NOT_READY_S,
@@ -50,33 +71,13 @@ from .events import (
     ToolCallEvent,
     TurnEvent,
 )
-from .local_backend import LocalBackend
 from .logs import REQUEST_ID
 from .logs import configure as configure_logging
 from .logs import event as log_event
-from .memstore import MemoryStore
 from .models.base import Model, ModelRequest, ModelResponse, Plan, StreamEvent, ToolOutcome
 from .models.scripted import ScriptedModel
 from .orchestrator import BaseOrchestrator
-from .paging import MAX_PAGE
-from .presets import PRESETS, OrchestratorConfig, resolve_config
-from .proposals import Proposal, ProposalStatus
-from .session import SessionPool, create_session, public_messages
-from .settings import Settings, build_catalog, build_model, with_mcp_tools
-from .shapes import (
-    AgentOut,
-    AuditEvent,
-    ChatMessage,
-    CloseOut,
-    ProposalOut,
-    SessionDetail,
-    SessionOut,
-    ToolCallOut,
-    TurnOut,
-)
-from .store import LedgerEntry, LedgerState, SessionRecord, Store, TenantRecord
 from .streaming import TurnStream
-from .tenants import add_tenant, hash_key
 from .tiers import Tier
 from .tools import NoArgs, Tool, ToolContext, ToolRegistry, function_tool, load_tool, tool
 

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
+    from runtime.shapes import ProposalOut, TurnOut
+
     from .errors import WireError
-    from .shapes import ProposalOut, TurnOut
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,12 +20,18 @@ from typing import Any
 
 import orjson
 
+from runtime.config.presets import OrchestratorConfig
+from runtime.proposals.model import Proposal, ProposalStatus, check_dependencies, proposal_event
+from runtime.sessions.history import History
+from runtime.sessions.state import ProposalPort, SessionState, TurnResult, TurnScratch
+from runtime.store.data import TenantData, TurnData
+from runtime.store.protocol import SessionRecord, Store
+from runtime.store.tenants import tenant_name
+
 from . import logs, metrics, redact
 from .breaker import OPEN_MESSAGE, BreakerState, CircuitBreaker
-from .data import TenantData, TurnData
 from .errors import ToolValidationError, TurnAborted, classify
 from .events import Emit, ProposalEvent, TokenEvent, ToolCallEvent
-from .history import History
 from .models.base import (
     Message,
     Model,
@@ -40,13 +46,8 @@ from .models.base import (
     ToolUseBlock,
     collect,
 )
-from .presets import OrchestratorConfig
-from .proposals import Proposal, ProposalStatus, check_dependencies, proposal_event
 from .retry import RetryPolicy, retry
 from .sanitize import sanitize_for_prompt
-from .state import ProposalPort, SessionState, TurnResult, TurnScratch
-from .store import SessionRecord, Store
-from .tenants import tenant_name
 from .tiers import Tier, TierCounter, exhausted_message
 from .tools import Tool, ToolContext, ToolRegistry
 

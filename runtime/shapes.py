@@ -15,7 +15,7 @@ from typing_extensions import (
     TypedDict,  # pydantic reads it on Python 3.11 (typing.TypedDict: 3.12+)
 )
 
-from .proposals import ProposalStatus
+from runtime.proposals.model import ProposalStatus
 
 Tier = Literal["T1", "T2", "T3"]
 

@@ -20,9 +20,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
+from runtime.shapes import TurnOut
+
 from .errors import error_to_wire
 from .events import DoneEvent, Emit, ErrorEvent, StartEvent, TurnEvent
-from .shapes import TurnOut
 
 
 class TurnStream:

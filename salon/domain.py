@@ -1,7 +1,7 @@
 """The salon's business: one JSON document per tenant, and the operations on it.
 
 The document (name, services, hours, appointments, published) lives in
-Orchestra's tenant data (`runtime.data`, document `business`). Writes are named
+Orchestra's tenant data (`runtime.store.data`, document `business`). Writes are named
 operations applied by `apply_op()`, a pure function, so the store applies
 each atomically, once per idempotency key (the proposal id).
 """

@@ -17,11 +17,11 @@ import pytest
 import redis
 
 from actors import RayBackend, connect_ray, ensure_actors, kill_actors
-from actors.redis_store import EmbeddedValkey, RedisStore, connect_store, redis_url_from_env
-from runtime.memstore import MemoryStore
-from runtime.settings import Settings
-from runtime.store import Store
-from runtime.tenants import add_tenant
+from actors.store.redis import EmbeddedValkey, RedisStore, connect_store, redis_url_from_env
+from runtime.config.settings import Settings
+from runtime.store.memory import MemoryStore
+from runtime.store.protocol import Store
+from runtime.store.tenants import add_tenant
 from salon.testing import SALON_LAB as LAB_AGENT
 
 StorePeers = Callable[[int], Awaitable[list[Store]]]

@@ -22,8 +22,8 @@ def make_tenants(serve: Serve, n: int) -> list[str]:
     import asyncio
 
     from actors import connect_store
-    from runtime.settings import Settings
-    from runtime.tenants import add_tenant
+    from runtime.config.settings import Settings
+    from runtime.store.tenants import add_tenant
 
     url = (serve.home / "store_url").read_text().strip()
 

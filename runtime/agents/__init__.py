@@ -11,12 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from importlib import import_module
 
+from runtime.config.presets import DEFAULT_PRESET, PRESETS, OrchestratorConfig, resolve_config
+from runtime.shapes import AgentOut
+
 from .. import metrics
 from ..errors import BadRequest, ConfigError
 from ..models.base import Model
 from ..orchestrator import BaseOrchestrator
-from ..presets import DEFAULT_PRESET, PRESETS, OrchestratorConfig, resolve_config
-from ..shapes import AgentOut
 from .canary import CanaryConfig
 from .declared import DeclaredAgent, check_template
 

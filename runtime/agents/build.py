@@ -15,11 +15,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ..config import AgentSection, ConfigFile, PythonToolSection
+from runtime.config.file import AgentSection, ConfigFile, PythonToolSection
+from runtime.config.presets import AGENT_KEYS, PRESETS, OrchestratorConfig, resolve_config
+
 from ..errors import ConfigError
 from ..models.base import Model
 from ..orchestrator import BaseOrchestrator
-from ..presets import AGENT_KEYS, PRESETS, OrchestratorConfig, resolve_config
 from ..tools import Tool, load_tool
 from . import Clock, Factory, class_factory, load_class
 from .declared import DeclaredAgent, Rule, check_template

@@ -27,11 +27,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from runtime.config.presets import OrchestratorConfig
+
 from ..errors import ConfigError
 from ..models.base import Model, Plan
 from ..models.understand import coerce_args
 from ..orchestrator import BaseOrchestrator
-from ..presets import OrchestratorConfig
 from ..tools import Tool, ToolContext
 
 FIELDS = ("tenant_name", "agent", "subject")

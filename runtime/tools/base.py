@@ -21,7 +21,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ..data import TenantData
+from runtime.store.data import TenantData
+
 from ..errors import ToolValidationError
 from ..models.base import ToolSpec
 from ..tiers import Tier
@@ -51,7 +52,7 @@ class ToolContext(BaseModel):
         return frozen
 
     def store(self) -> TenantData:
-        """The tenant's data (`runtime.data`)."""
+        """The tenant's data (`runtime.store.data`)."""
         if self.data is None:
             raise ToolValidationError("this tool needs tenant data but none is attached")
         port: TenantData = self.data

@@ -38,7 +38,8 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 
-from ..config import HttpToolSection
+from runtime.config.file import HttpToolSection
+
 from ..errors import (
     RETRYABLE,
     ErrorClass,

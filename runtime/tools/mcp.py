@@ -43,7 +43,8 @@ from typing import Any
 import mcp.types as types
 from mcp.shared.exceptions import MCPError
 
-from ..config import McpSection
+from runtime.config.file import McpSection
+
 from ..errors import ConfigError, ToolError, ToolOutcomeUnknown, ToolValidationError
 from ..tiers import Tier
 from .base import Args, Invoke, Tool, ToolContext

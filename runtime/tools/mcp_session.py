@@ -28,7 +28,8 @@ from mcp import Client, StdioServerParameters
 from mcp.client import Transport
 from mcp.client.streamable_http import streamable_http_client
 
-from ..config import McpSection
+from runtime.config.file import McpSection
+
 from ..errors import ConfigError
 from .envrefs import resolve_env_refs
 

@@ -24,7 +24,7 @@ import yaml
 
 from actors.cluster import SINGLE_MACHINE_ENV
 from gateway.cli import parser
-from runtime.settings import Settings
+from runtime.config.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 CLUSTER_YAML = ROOT / "cluster.yaml"

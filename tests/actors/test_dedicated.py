@@ -12,7 +12,7 @@ import ray
 from actors import RayBackend, connect_store, kill_actors
 from actors.common import SESSION_PREFIX
 from runtime.errors import NotFound
-from runtime.tenants import add_tenant
+from runtime.store.tenants import add_tenant
 from tests.conftest import Stack, make_stack
 
 pytestmark = [pytest.mark.ray, pytest.mark.store]

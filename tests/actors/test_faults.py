@@ -13,7 +13,7 @@ import ray
 from actors import RayBackend, kill_actors
 from actors.common import registry_name
 from runtime.errors import Unavailable
-from runtime.tenants import add_tenant
+from runtime.store.tenants import add_tenant
 from salon.testing import business
 from tests.conftest import LAB_AGENT, Stack, make_stack
 

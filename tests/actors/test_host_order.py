@@ -15,7 +15,7 @@ import ray
 from actors import RayBackend, kill_actors
 from actors.common import host_name
 from actors.ops import Ack, Outcome, SendOp
-from runtime.tenants import add_tenant
+from runtime.store.tenants import add_tenant
 from tests.conftest import Stack, make_stack
 
 pytestmark = [pytest.mark.ray, pytest.mark.store]

@@ -13,8 +13,8 @@ import pytest
 
 from actors import RayBackend
 from runtime.errors import InvalidTransition, NotFound, SessionClosed
-from runtime.proposals import ProposalStatus
-from runtime.tenants import add_tenant
+from runtime.proposals.model import ProposalStatus
+from runtime.store.tenants import add_tenant
 from salon.testing import business
 
 pytestmark = [pytest.mark.ray, pytest.mark.store]

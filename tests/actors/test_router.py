@@ -18,10 +18,10 @@ from actors import RayBackend, rendezvous
 from actors.ops import Ack, Delivery, Outcome, SendOp
 from actors.outbox import Hold, Outbox
 from actors.router import HostClient, MakeOp, SessionRouter
+from runtime.config.settings import Settings
 from runtime.errors import NotOwner, Unavailable, error_to_wire
 from runtime.events import StartEvent, TokenEvent, TurnEvent
-from runtime.settings import Settings
-from runtime.tenants import add_tenant
+from runtime.store.tenants import add_tenant
 from tests.conftest import Stack
 
 HOSTS = [f"orchestra-host-{i}" for i in range(4)]

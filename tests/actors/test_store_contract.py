@@ -13,11 +13,11 @@ import pytest
 from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import ResponseError
 
-from actors.redis_store import EmbeddedValkey, RedisStore, connect_store
-from runtime.data import StoreData, TurnData
+from actors.store.redis import EmbeddedValkey, RedisStore, connect_store
 from runtime.errors import BadRequest, NotFound, ToolValidationError, Unavailable
-from runtime.proposals import Proposal, ProposalStatus
-from runtime.store import LedgerEntry, LedgerState, SessionRecord, Store, TenantRecord
+from runtime.proposals.model import Proposal, ProposalStatus
+from runtime.store.data import StoreData, TurnData
+from runtime.store.protocol import LedgerEntry, LedgerState, SessionRecord, Store, TenantRecord
 from runtime.tiers import Tier
 from salon.testing import SALON_AGENTS, business, business_applied, business_version, business_write
 from tests.conftest import StorePeers
@@ -641,7 +641,7 @@ async def test_a_session_comes_to_life_in_one_round_trip(own_redis_store: RedisS
     """Loading a session (record, state, history) is one shared round trip, and the
     history loaded up to the longest agent bound is cut to the session's own."""
     from runtime.agents import AgentCatalog
-    from runtime.local_backend import LocalBackend
+    from runtime.backends.local import LocalBackend
     from runtime.models.scripted import ScriptedModel
 
     s = own_redis_store
@@ -666,7 +666,7 @@ async def test_a_session_comes_to_life_in_one_round_trip(own_redis_store: RedisS
 async def test_a_store_that_does_not_answer_is_unavailable_from_every_method() -> None:
     """No Redis exception leaves the store: callers (the gateway, the actors' codec)
     see `Unavailable`, a retryable 503, whatever the method."""
-    from actors.redis_store import redis_client
+    from actors.store.redis import redis_client
 
     store = RedisStore(redis_client("redis://127.0.0.1:1", wait=0.5), "down")
     try:

@@ -22,13 +22,13 @@ import uvicorn
 from actors import kill_actors
 from gateway import create_app
 from runtime.agents import AgentCatalog
-from runtime.backend import Backend
-from runtime.local_backend import LocalBackend
-from runtime.memstore import MemoryStore
+from runtime.backends.local import LocalBackend
+from runtime.backends.protocol import Backend
+from runtime.config.presets import resolve_config
+from runtime.config.settings import Settings
 from runtime.models.scripted import ScriptedModel
-from runtime.presets import resolve_config
-from runtime.settings import Settings
-from runtime.tenants import add_tenant
+from runtime.store.memory import MemoryStore
+from runtime.store.tenants import add_tenant
 from salon.testing import SALON_AGENTS, SALON_LAB
 from tests.conftest import LAB_CONFIG, Stack, make_stack
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from runtime.settings import Settings
+from runtime.config.settings import Settings
 
 from .conftest import LiveServer, new_session, say
 

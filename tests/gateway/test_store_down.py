@@ -8,11 +8,11 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from actors.redis_store import RedisStore, redis_client
+from actors.store.redis import RedisStore, redis_client
 from runtime.agents import AgentCatalog
-from runtime.local_backend import LocalBackend
+from runtime.backends.local import LocalBackend
+from runtime.config.settings import Settings
 from runtime.models.scripted import ScriptedModel
-from runtime.settings import Settings
 
 from .conftest import BackendBundle, LiveServer
 

@@ -20,12 +20,12 @@ import httpx
 import pytest
 
 from runtime.agents import AgentCatalog
-from runtime.local_backend import LocalBackend
-from runtime.memstore import MemoryStore
+from runtime.backends.local import LocalBackend
+from runtime.config.settings import Settings
 from runtime.models.anthropic import AnthropicModel
 from runtime.retry import RetryPolicy
-from runtime.settings import Settings
-from runtime.tenants import add_tenant
+from runtime.store.memory import MemoryStore
+from runtime.store.tenants import add_tenant
 from salon.testing import SALON_AGENTS
 from tests.gateway.conftest import BackendBundle, LiveServer
 from tests.gateway.test_sse import SSE, parse_sse

@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
+from runtime.config.settings import Settings
 from runtime.errors import ConfigError, InvalidTransition, Unavailable
-from runtime.proposals import ProposalStatus
-from runtime.settings import Settings
+from runtime.proposals.model import ProposalStatus
 
 from .conftest import BackendBundle, LiveServer
 

@@ -14,8 +14,8 @@ from gateway.metrics import merge_expositions
 from gateway.sse import frame, stream_events, turn_events, wants_event_stream, word_chunks
 from runtime import StartEvent, TurnStream
 from runtime import metrics as runtime_metrics
+from runtime.config.settings import ENV_KEYS
 from runtime.errors import NotOwner, RateLimited, Unavailable
-from runtime.settings import ENV_KEYS
 from runtime.testing import FakeClock
 
 

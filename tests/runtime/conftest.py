@@ -19,13 +19,13 @@ from typing import Any
 import pytest
 
 from runtime.agents import AgentCatalog
-from runtime.data import Change
-from runtime.local_backend import LocalBackend
-from runtime.memstore import MemoryStore
+from runtime.backends.local import LocalBackend
+from runtime.config.presets import OrchestratorConfig
 from runtime.models.base import Model
 from runtime.models.scripted import ScriptedModel
-from runtime.presets import OrchestratorConfig
-from runtime.proposals import Proposal
+from runtime.proposals.model import Proposal
+from runtime.store.data import Change
+from runtime.store.memory import MemoryStore
 from runtime.testing import T0 as T0  # re-exported: the tests import these from here
 from runtime.testing import FakeClock, RecordingModel
 from runtime.testing import TickingClock as TickingClock

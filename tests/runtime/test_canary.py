@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from runtime.agents import AgentCatalog, CanaryConfig
+from runtime.backends.local import LocalBackend
 from runtime.errors import ConfigError
-from runtime.local_backend import LocalBackend
-from runtime.memstore import MemoryStore
 from runtime.models.scripted import ScriptedModel
-from runtime.tenants import add_tenant
+from runtime.store.memory import MemoryStore
+from runtime.store.tenants import add_tenant
 from salon import ChatbotOrchestrator
 from salon.testing import SALON_AGENTS, CanaryChatbot
 

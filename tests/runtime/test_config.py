@@ -8,11 +8,11 @@ import pydantic
 import pytest
 
 from runtime.agents import AgentCatalog, load_class
-from runtime.config import load_file
+from runtime.config.file import load_file
+from runtime.config.presets import PRESETS, OrchestratorConfig, resolve_all, resolve_config
+from runtime.config.settings import Settings
 from runtime.errors import BadRequest, ConfigError
 from runtime.models.scripted import ScriptedModel
-from runtime.presets import PRESETS, OrchestratorConfig, resolve_all, resolve_config
-from runtime.settings import Settings
 from runtime.tiers import RecursionBudget
 from salon import AdminOrchestrator
 from salon.testing import SALON_AGENTS
@@ -199,7 +199,11 @@ def test_catalog_uses_given_config_and_presets() -> None:
 
 @pytest.mark.parametrize(
     "path",
-    ["runtime.nowhere:Agent", "runtime.agents:NoSuchClass", "runtime.presets:OrchestratorConfig"],
+    [
+        "runtime.nowhere:Agent",
+        "runtime.agents:NoSuchClass",
+        "runtime.config.presets:OrchestratorConfig",
+    ],
 )
 def test_load_class_errors(path: str) -> None:
     with pytest.raises(ConfigError):

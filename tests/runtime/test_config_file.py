@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from runtime.config import effective_config, load_file, parse_config
+from runtime.config.file import effective_config, load_file, parse_config
+from runtime.config.settings import Settings, build_catalog, with_mcp_tools
 from runtime.errors import ConfigError
-from runtime.settings import Settings, build_catalog, with_mcp_tools
 from runtime.tiers import Tier
 
 DESK = {

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from runtime.presets import PRESETS
+from runtime.config.presets import PRESETS
 
 from .conftest import OTHER_TENANT, TENANT, Harness, MakeHarness
 

@@ -12,8 +12,8 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from runtime.memstore import MemoryStore
-from runtime.proposals import Proposal, ProposalStatus
+from runtime.proposals.model import Proposal, ProposalStatus
+from runtime.store.memory import MemoryStore
 
 from .conftest import TENANT, Harness, MakeHarness
 

@@ -119,7 +119,7 @@ def test_classify_sdk_status_errors_by_status_code() -> None:
 
 def test_errors_module_imports_no_vendor_sdk() -> None:
     code = (
-        "import sys, runtime.errors, runtime.retry, runtime.models, runtime.settings\n"
+        "import sys, runtime.errors, runtime.retry, runtime.models, runtime.config.settings\n"
         "print(sorted(m for m in ('anthropic', 'httpx', 'httpx2', 'openai') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -10,9 +10,9 @@ import pytest
 
 from runtime import metrics
 from runtime.errors import Conflict, InvalidTransition, NotFound
-from runtime.memstore import MemoryStore
-from runtime.proposals import Proposal, ProposalStatus
-from runtime.store import LedgerEntry, LedgerState
+from runtime.proposals.model import Proposal, ProposalStatus
+from runtime.store.memory import MemoryStore
+from runtime.store.protocol import LedgerEntry, LedgerState
 from runtime.testing.agents import EFFECTS
 from salon.testing import business_version, business_write
 

@@ -9,7 +9,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from runtime.errors import ErrorClass, ModelError
-from runtime.history import History, cut_index, is_turn_start
 from runtime.models.base import (
     Message,
     ModelRequest,
@@ -23,6 +22,7 @@ from runtime.models.base import (
     user_text,
 )
 from runtime.models.scripted import ScriptedModel
+from runtime.sessions.history import History, cut_index, is_turn_start
 
 from .conftest import TENANT, Harness, MakeHarness, lab_config
 

@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
-from runtime.config import HttpToolSection
+from runtime.config.file import HttpToolSection
 from runtime.errors import ConfigError, ToolError, ToolValidationError
 from runtime.tiers import Tier
 from runtime.tools import Tool, ToolContext

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from runtime.config import McpSection, parse_config
+from runtime.config.file import McpSection, parse_config
 from runtime.errors import ConfigError, ToolError, ToolValidationError
 from runtime.tiers import Tier
 from runtime.tools import Tool, ToolContext

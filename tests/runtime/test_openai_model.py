@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from runtime.config.settings import Settings, build_model
 from runtime.errors import ConfigError, ErrorClass, ModelError
 from runtime.models.base import (
     Message,
@@ -31,7 +32,6 @@ from runtime.models.base import (
 )
 from runtime.models.openai import OpenAIModel
 from runtime.retry import RetryPolicy
-from runtime.settings import Settings, build_model
 from tests.support.fake_openai import (
     DONE,
     MODEL,

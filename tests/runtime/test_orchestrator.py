@@ -14,14 +14,14 @@ from typing import Any
 import pytest
 
 from runtime import logs, metrics
-from runtime.backend import Backend
+from runtime.backends.local import LocalBackend
+from runtime.backends.protocol import Backend
+from runtime.config.settings import Settings, build_catalog, build_model
 from runtime.errors import ConfigError, ErrorClass, ModelError, NotFound, Unavailable
-from runtime.local_backend import LocalBackend
-from runtime.memstore import MemoryStore
 from runtime.models.anthropic import AnthropicModel
 from runtime.models.base import ModelRequest, ModelResponse, Usage
 from runtime.models.scripted import ScriptedModel
-from runtime.settings import Settings, build_catalog, build_model
+from runtime.store.memory import MemoryStore
 
 from .conftest import OTHER_TENANT, TENANT, MakeHarness, YieldingStore
 

@@ -20,15 +20,15 @@ import orjson
 import pytest
 
 from runtime import logs, metrics
+from runtime.backends.local import LocalBackend
+from runtime.config.settings import Settings, build_catalog
 from runtime.errors import ConfigError
-from runtime.local_backend import LocalBackend
-from runtime.memstore import MemoryStore
 from runtime.models.base import ModelRequest, ToolSpec, user_text
 from runtime.models.phrasing import summarise
 from runtime.models.scripted import ScriptedModel
 from runtime.models.understand import fill, understand
 from runtime.redact import reason, redact
-from runtime.settings import Settings, build_catalog
+from runtime.store.memory import MemoryStore
 from runtime.tools import load_tool
 
 TENANT = "acme"

@@ -11,19 +11,19 @@ import pydantic
 import pytest
 
 from runtime.errors import BadRequest, InvalidTransition, NotFound, Unavailable
-from runtime.memstore import MemoryStore
 from runtime.models.base import ModelRequest, ModelResponse
 from runtime.models.scripted import ScriptedModel
-from runtime.proposals import (
+from runtime.proposals.consent import is_refusal
+from runtime.proposals.model import (
     TERMINAL,
     Proposal,
     ProposalStatus,
     can_transition,
     check_dependencies,
     dependency_verdict,
-    is_refusal,
     window_open,
 )
+from runtime.store.memory import MemoryStore
 from runtime.tiers import Tier
 from salon.testing import business_version
 

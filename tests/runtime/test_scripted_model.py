@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from runtime.config.settings import Settings, build_model
 from runtime.models.base import ModelRequest, ToolSpec, collect, user_text
 from runtime.models.scripted import ScriptedModel
-from runtime.settings import Settings, build_model
 
 TEXTS = st.one_of(
     st.text(max_size=80),

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from runtime.errors import BadRequest, NotFound, NotOwner, SessionClosed, Unavailable
-from runtime.memstore import MemoryStore
 from runtime.models.scripted import ScriptedModel
-from runtime.session import SessionPool
+from runtime.sessions.session import SessionPool
+from runtime.store.memory import MemoryStore
 
 from .conftest import OTHER_TENANT, TENANT, Harness, MakeHarness, TickingClock
 

@@ -7,7 +7,7 @@ import hashlib
 import pytest
 
 from runtime.errors import BadRequest
-from runtime.tenants import add_tenant, hash_key, new_key, tenant_id_for
+from runtime.store.tenants import add_tenant, hash_key, new_key, tenant_id_for
 
 from .conftest import Harness
 

@@ -8,8 +8,8 @@ from typing import Any
 import pydantic
 import pytest
 
-from runtime.data import StoreData
 from runtime.errors import ToolValidationError
+from runtime.store.data import StoreData
 from runtime.tiers import Tier
 from runtime.tools import NoArgs, ToolContext, ToolRegistry, function_tool
 from salon.tools import ServiceArgs, write_tool

@@ -25,10 +25,10 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from actors import RayBackend, ensure_actors, kill_actors, rendezvous
 from actors.cluster import single_machine_ray
-from actors.redis_store import connect_store
+from actors.store.redis import connect_store
+from runtime.config.settings import Settings
 from runtime.errors import InvalidTransition, Unavailable
-from runtime.settings import Settings
-from runtime.tenants import add_tenant
+from runtime.store.tenants import add_tenant
 from salon.testing import SALON_LAB as LAB_AGENT
 from salon.testing import business
 from tests.support.listeners import listeners_of, ray_processes

@@ -13,9 +13,9 @@ import sys
 import ray
 
 from actors import RayBackend
-from actors.redis_store import connect_store
+from actors.store.redis import connect_store
+from runtime.config.settings import Settings
 from runtime.errors import InvalidTransition
-from runtime.settings import Settings
 
 
 async def main(settings: Settings, tenant: str, pid: str, n: int) -> dict[str, int]:

@@ -12,8 +12,8 @@ import sys
 import ray
 
 from actors import RayBackend
-from actors.redis_store import connect_store
-from runtime.settings import Settings
+from actors.store.redis import connect_store
+from runtime.config.settings import Settings
 
 
 async def main(settings: Settings, tenant: str, sid: str, tag: str, n: int) -> None:

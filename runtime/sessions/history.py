@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .models.base import Message, Model, ModelRequest, ToolUseBlock, user_text
-from .sanitize import sanitize_for_prompt
+from runtime.models.base import Message, Model, ModelRequest, ToolUseBlock, user_text
+from runtime.sanitize import sanitize_for_prompt
 
 
 def is_turn_start(msg: Message) -> bool:

@@ -13,9 +13,10 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
+from runtime.proposals.model import Proposal, ProposalStatus
+from runtime.shapes import SessionOut
+
 from .data import DataStore
-from .proposals import Proposal, ProposalStatus
-from .shapes import SessionOut
 
 
 class SessionRecord(BaseModel):

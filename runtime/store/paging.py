@@ -16,8 +16,8 @@ import math
 
 import orjson
 
-from .errors import BadRequest
-from .store import SessionRecord
+from runtime.errors import BadRequest
+from runtime.store.protocol import SessionRecord
 
 Position = tuple[float, str]
 

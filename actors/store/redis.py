@@ -26,11 +26,11 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, WatchError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from runtime import paging
-from runtime.data import Change
 from runtime.errors import NotOwner, Unavailable
-from runtime.proposals import Proposal, ProposalStatus
-from runtime.store import LedgerEntry, LedgerState, SessionRecord, TenantRecord
+from runtime.proposals.model import Proposal, ProposalStatus
+from runtime.store import paging
+from runtime.store.data import Change
+from runtime.store.protocol import LedgerEntry, LedgerState, SessionRecord, TenantRecord
 
 from . import scripts
 from .pipeline import AutoPipeline

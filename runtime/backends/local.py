@@ -12,14 +12,14 @@ import contextlib
 import time
 from collections.abc import Callable
 
-from . import metrics
-from .agents import AgentCatalog
-from .backend_reads import BackendReads
-from .book import ProposalBook
-from .session import SessionPool
-from .shapes import AgentOut, CloseOut, ProposalOut, SessionDetail, SessionOut, TurnOut
-from .store import Store
-from .streaming import TurnStream, start_turn
+from runtime import metrics
+from runtime.agents import AgentCatalog
+from runtime.backends.reads import BackendReads
+from runtime.proposals.book import ProposalBook
+from runtime.sessions.session import SessionPool
+from runtime.shapes import AgentOut, CloseOut, ProposalOut, SessionDetail, SessionOut, TurnOut
+from runtime.store.protocol import Store
+from runtime.streaming import TurnStream, start_turn
 
 
 class LocalBackend(BackendReads):

@@ -16,12 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .consent import is_refusal as is_refusal  # re-exported: the book reads it from here
-from .errors import BadRequest, InvalidTransition
-from .tiers import Tier
+from runtime.errors import BadRequest, InvalidTransition
+from runtime.tiers import Tier
 
 if TYPE_CHECKING:
-    from .shapes import ProposalOut
+    from runtime.shapes import ProposalOut
 
 
 class ProposalStatus(StrEnum):

@@ -33,9 +33,9 @@ from pydantic import (
     model_validator,
 )
 
-from .agents.canary import CanaryConfig
-from .errors import ConfigError
-from .tiers import RecursionBudget, Tier
+from runtime.agents.canary import CanaryConfig
+from runtime.errors import ConfigError
+from runtime.tiers import RecursionBudget, Tier
 
 
 class _Section(BaseModel):

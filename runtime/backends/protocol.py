@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Literal, Protocol
 
-from .proposals import ProposalStatus
-from .shapes import (
+from runtime.proposals.model import ProposalStatus
+from runtime.shapes import (
     AgentOut,
     AuditEvent,
     ChatMessage,
@@ -19,7 +19,7 @@ from .shapes import (
     SessionOut,
     TurnOut,
 )
-from .streaming import TurnStream
+from runtime.streaming import TurnStream
 
 
 class Backend(Protocol):

@@ -15,8 +15,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .errors import ConfigError
-from .tiers import RecursionBudget
+from runtime.errors import ConfigError
+from runtime.tiers import RecursionBudget
 
 # Keys of an `[agents.NAME]` table that say what the agent is, not its preset.
 AGENT_KEYS = frozenset({"class", "preset", "system_prompt", "greeting", "tools", "script"})

@@ -8,11 +8,12 @@ import time
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from . import paging
+from runtime.errors import NotOwner
+from runtime.proposals.model import Proposal, ProposalStatus
+from runtime.store import paging
+from runtime.store.protocol import LedgerEntry, LedgerState, SessionRecord, TenantRecord
+
 from .data import Change
-from .errors import NotOwner
-from .proposals import Proposal, ProposalStatus
-from .store import LedgerEntry, LedgerState, SessionRecord, TenantRecord
 
 _OPEN = (ProposalStatus.PENDING, ProposalStatus.CONFIRMED)
 

@@ -9,13 +9,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .agents import AgentCatalog
-from .agents.build import deployment
-from .config import effective_config, parse_config
-from .errors import ConfigError
-from .models.base import Model
-from .models.scripted import ScriptedModel
-from .retry import RetryPolicy
+from runtime.agents import AgentCatalog
+from runtime.agents.build import deployment
+from runtime.config.file import effective_config, parse_config
+from runtime.errors import ConfigError
+from runtime.models.base import Model
+from runtime.models.scripted import ScriptedModel
+from runtime.retry import RetryPolicy
 
 
 class Settings(BaseModel):
@@ -117,7 +117,7 @@ def build_model(settings: Settings) -> Model:
             raise ConfigError(
                 "ORCHESTRA_MODEL=anthropic needs ANTHROPIC_API_KEY in the environment"
             )
-        from .models.anthropic import AnthropicModel
+        from runtime.models.anthropic import AnthropicModel
 
         return AnthropicModel(model=name, policy=RetryPolicy(max_attempts=1))
     if settings.model == "openai":
@@ -130,7 +130,7 @@ def build_model(settings: Settings) -> Model:
             raise ConfigError(
                 "ORCHESTRA_MODEL=openai needs OPENAI_BASE_URL (a local server) or OPENAI_API_KEY"
             )
-        from .models.openai import OpenAIModel
+        from runtime.models.openai import OpenAIModel
 
         return OpenAIModel(model=name, policy=RetryPolicy(max_attempts=1))
     return ScriptedModel(
@@ -149,7 +149,7 @@ async def with_mcp_tools(settings: Settings) -> Settings:
     cfg = parse_config(effective_config(settings.config_data), settings.config_source)
     if not cfg.mcp:
         return settings
-    from .tools.mcp import discover  # imports the MCP SDK: only when configured
+    from runtime.tools.mcp import discover  # imports the MCP SDK: only when configured
 
     with naming_the_file(settings.config_source):
         found = {name: await discover(name, section) for name, section in cfg.mcp.items()}

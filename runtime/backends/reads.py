@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Literal, cast
 
-from .errors import NotFound
-from .proposals import ProposalStatus
-from .session import public_messages
-from .shapes import AuditEvent, ChatMessage, ProposalOut, SessionOut
-from .store import Store
-from .tenants import hash_key
+from runtime.errors import NotFound
+from runtime.proposals.model import ProposalStatus
+from runtime.sessions.session import public_messages
+from runtime.shapes import AuditEvent, ChatMessage, ProposalOut, SessionOut
+from runtime.store.protocol import Store
+from runtime.store.tenants import hash_key
 
 
 class BackendReads:

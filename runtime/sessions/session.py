@@ -17,20 +17,21 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from . import metrics
-from .agents import AgentCatalog
-from .breaker import BreakerState
-from .data import StoreData
-from .errors import RETRY_SOON_S, NotFound, NotOwner, SessionClosed, Unavailable
-from .events import Emit, ProposalEvent, StartEvent
+from runtime import metrics
+from runtime.agents import AgentCatalog
+from runtime.breaker import BreakerState
+from runtime.errors import RETRY_SOON_S, NotFound, NotOwner, SessionClosed, Unavailable
+from runtime.events import Emit, ProposalEvent, StartEvent
+from runtime.models.base import message_from_dict, message_to_dict
+from runtime.orchestrator import BaseOrchestrator
+from runtime.sanitize import sanitize_for_prompt
+from runtime.shapes import ChatMessage, CloseOut, SessionDetail, SessionOut, TurnOut
+from runtime.store.data import StoreData
+from runtime.store.protocol import SessionRecord, Store
+from runtime.store.tenants import tenant_name
+
 from .history import cut_index
-from .models.base import message_from_dict, message_to_dict
-from .orchestrator import BaseOrchestrator
-from .sanitize import sanitize_for_prompt
-from .shapes import ChatMessage, CloseOut, SessionDetail, SessionOut, TurnOut
 from .state import ProposalPort, SessionState, TurnResult
-from .store import SessionRecord, Store
-from .tenants import tenant_name
 
 RECENT_RESULTS = 8  # retries come right after a failure: a short memory is enough
 

@@ -44,7 +44,7 @@ import re
 import unicodedata
 from functools import lru_cache
 
-from .fold import FILLERS, fold_char
+from runtime.fold import FILLERS, fold_char
 
 # Apostrophe and single-quote look-alikes. Checked before folding: NFKD turns
 # some of them (U+00B4, U+1FFD, U+0384) into a space plus a combining mark.

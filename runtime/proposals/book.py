@@ -16,24 +16,25 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-from . import logs, metrics
-from .agents import AgentCatalog
-from .data import StoreData
-from .dispatch import Outcome, dispatch
-from .errors import InvalidTransition, NotFound
-from .keyed_lock import KeyedLock
-from .proposals import (
+from runtime import logs, metrics
+from runtime.agents import AgentCatalog
+from runtime.errors import InvalidTransition, NotFound
+from runtime.proposals.ledger import Outcome, dispatch
+from runtime.proposals.model import (
     Proposal,
     ProposalStatus,
     dependency_verdict,
-    is_refusal,
     proposal_event,
     window_open,
 )
-from .store import LedgerEntry, Store
-from .tenants import tenant_name
-from .tiers import Tier
-from .tools import ToolContext
+from runtime.store.data import StoreData
+from runtime.store.protocol import LedgerEntry, Store
+from runtime.store.tenants import tenant_name
+from runtime.tiers import Tier
+from runtime.tools import ToolContext
+
+from .consent import is_refusal
+from .keyed_lock import KeyedLock
 
 S = ProposalStatus
 

@@ -7,8 +7,8 @@ import re
 import secrets
 import time
 
-from .errors import BadRequest
-from .store import Store, TenantRecord
+from runtime.errors import BadRequest
+from runtime.store.protocol import Store, TenantRecord
 
 NAME_TTL_S = 60.0
 _names: dict[str, tuple[str, float]] = {}  # tenant id -> (name, expiry), this process

@@ -10,15 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from .breaker import BreakerState, CircuitBreaker
-from .events import Emit, TurnEvent
+from runtime.breaker import BreakerState, CircuitBreaker
+from runtime.events import Emit, TurnEvent
+from runtime.models.base import Message
+from runtime.proposals.model import Proposal
+from runtime.shapes import ToolCallOut, TurnOut
+from runtime.store.protocol import SessionRecord
+from runtime.tiers import Tier, TierCounter
+from runtime.tools import ToolContext
+
 from .history import History
-from .models.base import Message
-from .proposals import Proposal
-from .shapes import ToolCallOut, TurnOut
-from .store import SessionRecord
-from .tiers import Tier, TierCounter
-from .tools import ToolContext
 
 
 class ProposalPort(Protocol):

@@ -25,11 +25,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import logs, metrics, redact
-from .errors import ToolError, ToolOutcomeUnknown
-from .proposals import Proposal
-from .store import LedgerEntry, LedgerState, Store
-from .tools import Tool, ToolContext
+from runtime import logs, metrics, redact
+from runtime.errors import ToolError, ToolOutcomeUnknown
+from runtime.proposals.model import Proposal
+from runtime.store.protocol import LedgerEntry, LedgerState, Store
+from runtime.tools import Tool, ToolContext
 
 OUTCOME_UNKNOWN = "outcome_unknown"
 
