@@ -183,11 +183,13 @@ class ScriptedModel:
         except DirectiveError as exc:
             return f"I can't run that directive: {exc}.", None
         note = ""
-        if not plan and not prompt.strip().startswith("!tools"):
+        exact = prompt.strip().startswith("!tools")  # a directive calls exactly what it says
+        if not plan and not exact:
             note = _note(understand(prompt, request.tools))
         if calls < len(plan):
             name, args = plan[calls]
-            said = request.gate(name, args, outcomes) if calls and request.gate else None
+            gate = None if exact or not calls else request.gate
+            said = gate(name, args, outcomes) if gate is not None else None
             if said is None:
                 use_id = f"tu_{len(request.messages)}_{calls}"
                 return "", ToolUseBlock(id=use_id, name=name, input=args)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from runtime import logs, metrics, redact
-from runtime.errors import ToolError, ToolOutcomeUnknown
+from runtime.errors import ToolError, ToolOutcomeUnknown, ToolValidationError
 from runtime.proposals.model import Proposal
 from runtime.store.protocol import LedgerEntry, LedgerState, Store
 from runtime.tools import Tool, ToolContext
@@ -117,6 +117,10 @@ async def _call(tool: Tool, ctx: ToolContext, p: Proposal, timeout_s: float) -> 
     except ToolOutcomeUnknown as exc:  # it reached the tool, then the answer was lost
         return unknown(p, str(exc))
     except (ToolError, ValueError) as exc:
+        if isinstance(exc, ToolError) and not isinstance(exc, ToolValidationError):
+            logs.tool_failed(
+                exc, p.tool, p.tier.value, p.tenant_id, p.session_id, proposal_id=p.proposal_id
+            )
         return Outcome(False, error=redact.reason(exc))
     except Exception as exc:  # a bug or an outage in the tool: its short reason, logged once
         logs.tool_failed(

@@ -38,6 +38,7 @@ TOOLS = {
     "note_order": {"python": "tests.support.acme_tools:note_order"},
     "refund_order": {"python": "tests.support.acme_tools:refund_order"},
     "warehouse_stock": {"python": "tests.support.acme_tools:warehouse_stock"},
+    "cancel_shipment": {"python": "tests.support.acme_tools:cancel_shipment"},
 }
 DESK = {
     "preset": "chatbot",
@@ -239,11 +240,22 @@ def log_lines() -> Iterator[io.StringIO]:
         logs.logger.removeHandler(handler)
 
 
+def logged(out: io.StringIO, event: str) -> list[dict[str, Any]]:
+    for h in logs.logger.handlers:
+        h.flush()
+    lines = [orjson.loads(x) for x in out.getvalue().splitlines() if x]
+    return [x for x in lines if x["event"] == event]
+
+
 async def test_a_tool_that_raises_says_why_without_its_secrets(
     desk: LocalBackend, log_lines: io.StringIO
 ) -> None:
     sid = await session(desk)
-    r = await turn(desk, sid, "check the warehouse stock of sku w-1")
+    token = logs.REQUEST_ID.set("req-stock-1")
+    try:
+        r = await turn(desk, sid, "check the warehouse stock of sku w-1")
+    finally:
+        logs.REQUEST_ID.reset(token)
     assert calls(r) == [("warehouse_stock", "T1", "error")]
     assert r["reply"] == (
         "warehouse_stock failed: backend down (Authorization: Bearer [redacted])."
@@ -252,12 +264,9 @@ async def test_a_tool_that_raises_says_why_without_its_secrets(
     audit = await desk.audit(TENANT, sid)
     [call] = [e for e in audit if e["type"] == "tool_call"]
     assert call["reason"] == "backend down (Authorization: Bearer [redacted])"
-    logs.flush()
-    for h in logs.logger.handlers:
-        h.flush()
-    lines = [orjson.loads(x) for x in log_lines.getvalue().splitlines() if x]
-    [failed] = [x for x in lines if x["event"] == "tool_failed"]
+    [failed] = logged(log_lines, "tool_failed")  # once
     assert (failed["tool"], failed["tier"], failed["session_id"]) == ("warehouse_stock", "T1", sid)
+    assert failed["request_id"] == "req-stock-1"
     assert failed["error"] == "RuntimeError"
     assert "acme_tools.py" in failed["traceback"] and "RuntimeError" in failed["traceback"]
     assert SECRET not in log_lines.getvalue()
@@ -298,3 +307,40 @@ async def test_the_demo_fills_the_token_counter(desk: LocalBackend) -> None:
     sid = await session(desk)
     await turn(desk, sid, "look up order o-42")
     assert tokens("input") > before[0] and tokens("output") > before[1]
+
+
+async def test_an_approved_write_that_raises_fails_with_a_safe_reason(
+    desk: LocalBackend, log_lines: io.StringIO
+) -> None:
+    sid = await session(desk)
+    r = await turn(desk, sid, "cancel the shipment of order o-3")
+    [p] = r["proposals"]
+    done = await desk.confirm(TENANT, p["proposal_id"])
+    assert done["status"] == "FAILED"
+    why = "RuntimeError: carrier down (https://[redacted]@carrier.example/api)"
+    assert done["result"] == {"error": why}
+    audit = await desk.audit(TENANT, sid)
+    [failed_event] = [e for e in audit if e.get("to") == "FAILED"]
+    assert failed_event["reason"] == why
+    [line] = logged(log_lines, "tool_failed")
+    assert (line["tool"], line["tier"], line["proposal_id"]) == (
+        "cancel_shipment",
+        "T3",
+        p["proposal_id"],
+    )
+    assert "hunter2" not in log_lines.getvalue() and "hunter2" not in str(audit)
+
+
+async def test_a_directive_calls_exactly_what_it_says(desk: LocalBackend) -> None:
+    """The salon's gate keeps plain language to free slots; `!tools` is not second-guessed."""
+    first, _ = await desk.create_session(TENANT, "chatbot", "ann")
+    r = await turn(desk, str(first["session_id"]), "book a haircut tomorrow at 10")
+    assert (await desk.confirm(TENANT, r["proposals"][0]["proposal_id"]))["status"] == "EXECUTED"
+    second, _ = await desk.create_session(TENANT, "chatbot", "bob")
+    args = '{"service": "haircut", "day": "tomorrow"'
+    r = await turn(
+        desk,
+        str(second["session_id"]),
+        f'!tools check_availability {args}}}; book_appointment {args}, "time": "10:00"}}',
+    )
+    assert calls(r) == [("check_availability", "T1", "ok"), ("book_appointment", "T3", "proposed")]
