@@ -130,6 +130,10 @@ def _note(understood: Understood) -> str:
     return ""
 
 
+def _names(request: ModelRequest) -> set[str]:
+    return {t.name for t in request.tools}
+
+
 def usage(request: ModelRequest, said: str) -> Usage:
     """Words as tokens: what the request holds in, what the answer says out."""
     text_in = [request.system]
@@ -179,13 +183,10 @@ class ScriptedModel:
             return "Earlier: " + " | ".join(texts)[-400:], None
         prompt, outcomes, calls = _since_prompt(request.messages)
         try:
-            plan = self.plan(prompt, {t.name for t in request.tools}, request)
+            plan, note = self._plan(prompt, request)
         except DirectiveError as exc:
             return f"I can't run that directive: {exc}.", None
-        note = ""
         exact = prompt.strip().startswith("!tools")  # a directive calls exactly what it says
-        if not plan and not exact:
-            note = _note(understand(prompt, request.tools))
         if calls < len(plan):
             name, args = plan[calls]
             gate = None if exact or not calls else request.gate
@@ -199,13 +200,21 @@ class ScriptedModel:
     def plan(self, text: str, tools: set[str], request: ModelRequest) -> Plan:
         """The calls for `text`: a `!tools` directive as written, else the agent's
         script, else the one tool its words name (`understand`), if any."""
+        return self._plan(text, request, tools)[0]
+
+    def _plan(
+        self, text: str, request: ModelRequest, tools: set[str] | None = None
+    ) -> tuple[Plan, str]:
+        """The plan, and what to say when the words name a tool but not all it needs."""
         raw = text.strip()
         if raw.startswith("!tools"):
-            return directive(raw)
-        planned = request.script(raw, tools) if request.script is not None else []
-        if planned:
-            return planned
-        return understand(raw, request.tools).plan
+            return directive(raw), ""
+        if request.script is not None:
+            planned = request.script(raw, tools if tools is not None else _names(request))
+            if planned:
+                return planned, ""
+        understood = understand(raw, request.tools)
+        return understood.plan, "" if understood.plan else _note(understood)
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
         delay = self.delay()

@@ -20,6 +20,7 @@ import datetime as dt
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from .base import Plan, ToolSpec
@@ -78,9 +79,14 @@ def words(text: str) -> set[str]:
     return found
 
 
+@lru_cache(maxsize=4096)
+def _tool_words(name: str, description: str) -> tuple[frozenset[str], frozenset[str]]:
+    """A tool's name words (an MCP server's prefix left out) and description words."""
+    return frozenset(words(name.split("__")[-1])), frozenset(words(description))
+
+
 def score(text_words: set[str], spec: ToolSpec) -> int:
-    name = words(spec.name.split("__")[-1])
-    desc = words(spec.description)
+    name, desc = _tool_words(spec.name, spec.description)
     return sum(NAME_WEIGHT if w in name else 1 if w in desc else 0 for w in text_words)
 
 
