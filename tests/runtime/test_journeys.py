@@ -184,6 +184,10 @@ ALL_TOOLS = {
             ],
         ),
         ("hours 10 to 4", [("set_hours", {"open": "10:00", "close": "16:00"})]),
+        (
+            "can I book a haircut tomorrow?",  # no time: the day's free slots first
+            [("check_availability", {"service": "haircut", "day": "tomorrow"})],
+        ),
         ("show my profile", [("get_profile", {})]),
         ("hello there", []),
     ],
