@@ -195,15 +195,7 @@ class SessionHost:
                 def emit(event: TurnEvent, op_id: int = op.op_id) -> None:
                     box.event(op_id, event)
 
-            return await self.pool.send(
-                op.tenant_id,
-                op.session_id,
-                op.text,
-                op.message_id,
-                received_ns=op.received_ns,
-                redirected=op.redirected,
-                emit=emit,
-            )
+            return await self.pool.send(op.msg, redirected=op.redirected, emit=emit)
         if op.kind == "info":
             return await self.pool.info(op.tenant_id, op.session_id, op.redirected)
         return await self.pool.close(op.tenant_id, op.session_id, op.redirected)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from runtime.events import TurnEvent
+from runtime.inbound import Inbound
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,15 +23,14 @@ class SendOp:
     """Run one user message (a turn)."""
 
     op_id: int
-    request_id: str
-    tenant_id: str
-    session_id: str
-    text: str
-    message_id: str = ""
-    received_ns: int = 0  # wall-clock ns the gateway received it (soft-confirm order)
+    msg: Inbound
     stream: bool = False  # the client streams: send events as they happen
     redirected: bool = False  # sent here because this host holds (or may take) the session
     kind: Literal["send"] = "send"
+
+    @property
+    def request_id(self) -> str:
+        return self.msg.request_id
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,6 @@ lists, audit, tenant keys) go straight to the store.
 from __future__ import annotations
 
 import asyncio
-import time
 
 import ray
 from ray.exceptions import RayError
@@ -18,6 +17,8 @@ from runtime.agents import AgentCatalog
 from runtime.backends.reads import BackendReads
 from runtime.config.settings import Settings, build_catalog
 from runtime.errors import Unavailable
+from runtime.inbound import Inbound
+from runtime.logs import REQUEST_ID
 from runtime.sessions.session import create_session
 from runtime.shapes import (
     AgentOut,
@@ -82,26 +83,15 @@ class RayBackend(BackendReads):
         if self.settings.placement == "dedicated":
             await self.require_session(tenant_id, session_id)
 
-    async def send_message(
-        self, tenant_id: str, session_id: str, text: str, message_id: str | None = None
-    ) -> TurnOut:
-        received_ns = time.time_ns()
-        await self._check(tenant_id, session_id)
-        return await self.router.send(
-            tenant_id, session_id, text, message_id or "", received_ns=received_ns
-        )
+    async def send_message(self, msg: Inbound) -> TurnOut:
+        msg = msg.received(REQUEST_ID.get())
+        await self._check(msg.tenant_id, msg.session_id)
+        return await self.router.send(msg)
 
-    async def stream_message(
-        self, tenant_id: str, session_id: str, text: str, message_id: str | None = None
-    ) -> TurnStream:
-        received_ns = time.time_ns()
-        await self._check(tenant_id, session_id)
-        return start_turn(
-            lambda feed: self.router.send(
-                tenant_id, session_id, text, message_id or "", received_ns=received_ns, sink=feed
-            ),
-            self._turns,
-        )
+    async def stream_message(self, msg: Inbound) -> TurnStream:
+        msg = msg.received(REQUEST_ID.get())
+        await self._check(msg.tenant_id, msg.session_id)
+        return start_turn(lambda feed: self.router.send(msg, sink=feed), self._turns)
 
     async def confirm(self, tenant_id: str, proposal_id: str) -> ProposalOut:
         return await self.registry.confirm(tenant_id, proposal_id)

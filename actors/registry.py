@@ -19,6 +19,7 @@ from ray.exceptions import RayError
 from runtime import logs, metrics
 from runtime.config.settings import Settings, build_catalog
 from runtime.errors import Unavailable
+from runtime.inbound import Inbound
 from runtime.proposals.book import ProposalBook
 from runtime.proposals.model import Proposal
 from runtime.shapes import ProposalOut
@@ -49,22 +50,8 @@ class ProposalRegistry:
     async def ping(self) -> bool:
         return await self.store.ping()
 
-    async def on_user_message(
-        self,
-        tenant_id: str,
-        session_id: str,
-        text: str,
-        now: float,
-        received_ns: int,
-        message_id: str,
-        rid: str = "",
-    ) -> Reply[list[Proposal]]:
-        return await _reply(
-            rid,
-            self.book.on_user_message(
-                tenant_id, session_id, text, now, received_ns=received_ns, message_id=message_id
-            ),
-        )
+    async def on_user_message(self, msg: Inbound, now: float) -> Reply[list[Proposal]]:
+        return await _reply(msg.request_id, self.book.on_user_message(msg, now))
 
     async def confirm(self, tenant_id: str, proposal_id: str, rid: str = "") -> Reply[ProposalOut]:
         return await _reply(rid, _public(self.book.confirm(tenant_id, proposal_id)))
@@ -111,20 +98,9 @@ class RegistryPort:
     def handle_of(self, shard: int) -> Any:
         return self._handles[shard]
 
-    async def on_user_message(
-        self,
-        tenant_id: str,
-        session_id: str,
-        text: str,
-        now: float,
-        *,
-        received_ns: int,
-        message_id: str,
-    ) -> list[Proposal]:
+    async def on_user_message(self, msg: Inbound, now: float) -> list[Proposal]:
         reply: Reply[list[Proposal]] = await ask(
-            self.handle(tenant_id).on_user_message.remote(
-                tenant_id, session_id, text, now, received_ns, message_id, logs.REQUEST_ID.get()
-            )
+            self.handle(msg.tenant_id).on_user_message.remote(msg, now)
         )
         return unwrap(reply)
 

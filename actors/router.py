@@ -34,6 +34,7 @@ from ray.exceptions import RayError
 from runtime.config.settings import Settings
 from runtime.errors import NotOwner, Unavailable, error_from_wire, error_to_wire
 from runtime.events import TurnEvent
+from runtime.inbound import Inbound
 from runtime.logs import REQUEST_ID
 from runtime.shapes import CloseOut, SessionDetail, TurnOut
 
@@ -310,47 +311,27 @@ class SessionRouter:
                 ) from error
         raise Unavailable(f"session {session_id} is moving between hosts; retry")
 
-    async def send(
-        self,
-        tenant_id: str,
-        session_id: str,
-        text: str,
-        message_id: str = "",
-        *,
-        received_ns: int = 0,
-        sink: Sink | None = None,
-    ) -> TurnOut:
+    async def send(self, msg: Inbound, *, sink: Sink | None = None) -> TurnOut:
         """Send one message. With a `message_id` the host dedupes, so a message whose
         host died mid-turn is retried (with backoff) instead of failing: it runs
         once whether or not the dead host had saved it. A streaming turn whose
         events already reached the client is not retried."""
-        rid = REQUEST_ID.get()
-        received_ns = received_ns or time.time_ns()
+        msg = msg.received(REQUEST_ID.get())
         forward = Tracked(sink) if sink is not None else None
 
         def make(op_id: int, redirected: bool) -> Op:
-            return SendOp(
-                op_id,
-                rid,
-                tenant_id,
-                session_id,
-                text,
-                message_id,
-                received_ns,
-                stream=sink is not None,
-                redirected=redirected,
-            )
+            return SendOp(op_id, msg, stream=sink is not None, redirected=redirected)
 
-        delays = SEND_RETRY_DELAYS if message_id else ()
+        delays = SEND_RETRY_DELAYS if msg.message_id else ()
         for delay in delays:
             try:
-                result: TurnOut = await self.call(session_id, make, forward)
+                result: TurnOut = await self.call(msg.session_id, make, forward)
                 return result
             except Unavailable:
                 if forward is not None and forward.streamed:
                     raise
                 await asyncio.sleep(delay)
-        result = await self.call(session_id, make, forward)
+        result = await self.call(msg.session_id, make, forward)
         return result
 
     async def info(self, tenant_id: str, session_id: str) -> SessionDetail:

@@ -25,6 +25,7 @@ import ray
 from actors import EmbeddedValkey, RayBackend, connect_ray, ensure_actors, kill_actors
 from actors.store.redis import connect_store
 from runtime.config.settings import Settings
+from runtime.inbound import Inbound
 from runtime.store.tenants import add_tenant
 
 
@@ -75,12 +76,12 @@ async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
         for i in range(5 if placement == "dedicated" else 50):
             t0 = time.perf_counter()
             rec, _ = await backend.create_session(t, "chatbot", f"cold-{i}")
-            await backend.send_message(t, rec["session_id"], "what services do you have?")
+            await backend.send_message(Inbound(t, rec["session_id"], "what services do you have?"))
             cold.append((time.perf_counter() - t0) * 1000)
         warm = []
         for _ in range(20):
             t0 = time.perf_counter()
-            await backend.send_message(t, rec["session_id"], "what services do you have?")
+            await backend.send_message(Inbound(t, rec["session_id"], "what services do you have?"))
             warm.append((time.perf_counter() - t0) * 1000)
         out[f"{placement}_cold_start_ms"] = statistics.median(cold)
         out[f"{placement}_warm_message_ms"] = statistics.median(warm)
@@ -107,7 +108,7 @@ async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
                 (await backend.create_session(t, "chatbot", f"idle-{i}"))[0]["session_id"]
                 for i in range(args.idle)
             ]
-            await asyncio.gather(*(backend.send_message(t, s, "hi") for s in idle))
+            await asyncio.gather(*(backend.send_message(Inbound(t, s, "hi")) for s in idle))
             stats = [
                 await h.stats.remote()
                 for h in [ray.get_actor(n, namespace=ns) for n in backend.router.hosts]

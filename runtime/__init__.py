@@ -10,6 +10,7 @@ from runtime.backends.protocol import Backend
 from runtime.config.file import ConfigFile, load_file, parse_config
 from runtime.config.presets import PRESETS, OrchestratorConfig, resolve_config
 from runtime.config.settings import Settings, build_catalog, build_model, with_mcp_tools
+from runtime.inbound import Inbound
 from runtime.proposals.book import ProposalBook
 from runtime.proposals.model import Proposal, ProposalStatus
 from runtime.sessions.session import SessionPool, create_session, public_messages
@@ -106,6 +107,7 @@ __all__ = [
     "Emit",
     "ErrorClass",
     "ErrorEvent",
+    "Inbound",
     "InvalidTransition",
     "LedgerEntry",
     "LedgerState",

@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 
 from runtime.config.presets import OrchestratorConfig
+from runtime.inbound import Inbound
 from runtime.proposals.model import Proposal, ProposalStatus, check_dependencies, proposal_event
 from runtime.sessions.history import History
 from runtime.sessions.state import ProposalPort, SessionState, TurnResult, TurnScratch
@@ -165,17 +166,16 @@ class BaseOrchestrator(ABC):
     async def run_turn(
         self,
         state: SessionState,
-        text: str,
+        msg: Inbound,
         store: Store,
         proposals: ProposalPort,
         *,
-        message_id: str = "",
-        received_ns: int = 0,
         emit: Emit | None = None,
     ) -> TurnResult:
-        """One user message. `received_ns` (wall-clock ns) is when the message was
+        """One user message. `msg.received_ns` (wall-clock ns) is when the message was
         received: it soft-confirms only proposals shown before that. `emit`, when
         given, receives the turn's events as they happen (a streaming client)."""
+        text = msg.text
         started = time.perf_counter()
         now = self.clock()
         rec = state.record
@@ -184,14 +184,7 @@ class BaseOrchestrator(ABC):
         metrics.MESSAGES.labels(self.agent).inc()
 
         if state.pending_t2:  # T1-only sessions never touch the registry here
-            decided = await proposals.on_user_message(
-                rec.tenant_id,
-                rec.session_id,
-                text,
-                now,
-                received_ns=received_ns or time.time_ns(),
-                message_id=message_id,
-            )
+            decided = await proposals.on_user_message(msg.received(), now)
             for p in decided:
                 turn.proposals[p.proposal_id] = p
                 turn.send(ProposalEvent(p.public()))

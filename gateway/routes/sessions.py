@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
-from runtime import MAX_PAGE, Settings
+from runtime import MAX_PAGE, REQUEST_ID, Inbound, Settings
 
 from ..deps import Ctx, Tenant
 from ..middleware import fresh_id
@@ -156,9 +156,9 @@ def build_router(settings: Settings) -> APIRouter:
         session_id: SessionId, body: MessageIn, request: Request, ctx: Ctx, tenant: Tenant
     ) -> Response:
         message_id = body.message_id or request.headers.get("idempotency-key") or fresh_id()
+        msg = Inbound(tenant, session_id, body.text, message_id).received(REQUEST_ID.get())
         if wants_event_stream(request.headers.get("accept")):
-            events = await ctx.backend.stream_message(tenant, session_id, body.text, message_id)
-            return await stream_events(events)
-        return FastJSON(await ctx.backend.send_message(tenant, session_id, body.text, message_id))
+            return await stream_events(await ctx.backend.stream_message(msg))
+        return FastJSON(await ctx.backend.send_message(msg))
 
     return router

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from runtime import metrics
 from runtime.agents import AgentCatalog
 from runtime.backends.reads import BackendReads
+from runtime.inbound import Inbound
+from runtime.logs import REQUEST_ID
 from runtime.proposals.book import ProposalBook
 from runtime.sessions.session import SessionPool
 from runtime.shapes import AgentOut, CloseOut, ProposalOut, SessionDetail, SessionOut, TurnOut
@@ -62,24 +64,13 @@ class LocalBackend(BackendReads):
     async def close_session(self, tenant_id: str, session_id: str) -> CloseOut:
         return await self.pool.close(tenant_id, session_id)
 
-    async def send_message(
-        self, tenant_id: str, session_id: str, text: str, message_id: str | None = None
-    ) -> TurnOut:
-        received_ns = time.time_ns()  # before it waits for anything: when it arrived
-        return await self.pool.send(
-            tenant_id, session_id, text, message_id or "", received_ns=received_ns
-        )
+    async def send_message(self, msg: Inbound) -> TurnOut:
+        msg = msg.received(REQUEST_ID.get())  # before it waits for anything
+        return await self.pool.send(msg)
 
-    async def stream_message(
-        self, tenant_id: str, session_id: str, text: str, message_id: str | None = None
-    ) -> TurnStream:
-        received_ns = time.time_ns()
-        return start_turn(
-            lambda feed: self.pool.send(
-                tenant_id, session_id, text, message_id or "", received_ns=received_ns, emit=feed
-            ),
-            self._turns,
-        )
+    async def stream_message(self, msg: Inbound) -> TurnStream:
+        msg = msg.received(REQUEST_ID.get())
+        return start_turn(lambda feed: self.pool.send(msg, emit=feed), self._turns)
 
     async def confirm(self, tenant_id: str, proposal_id: str) -> ProposalOut:
         return (await self.book.confirm(tenant_id, proposal_id)).public()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Literal, Protocol
 
+from runtime.inbound import Inbound
 from runtime.proposals.model import ProposalStatus
 from runtime.shapes import (
     AgentOut,
@@ -50,15 +51,11 @@ class Backend(Protocol):
 
     async def list_messages(self, tenant_id: str, session_id: str) -> list[ChatMessage]: ...
     async def close_session(self, tenant_id: str, session_id: str) -> CloseOut: ...
-    async def send_message(
-        self, tenant_id: str, session_id: str, text: str, message_id: str | None = None
-    ) -> TurnOut:
+    async def send_message(self, msg: Inbound) -> TurnOut:
         """Run one turn. With a `message_id`, a repeat returns the first result."""
         ...
 
-    async def stream_message(
-        self, tenant_id: str, session_id: str, text: str, message_id: str | None = None
-    ) -> TurnStream:
+    async def stream_message(self, msg: Inbound) -> TurnStream:
         """Run one turn, streaming its events (`runtime.streaming.TurnStream`'s
         contract: StartEvent first, or DoneEvent for a repeat; an error raised
         by the first item means the turn never started). The turn runs to its

@@ -19,6 +19,7 @@ from typing import Any
 from runtime import logs, metrics
 from runtime.agents import AgentCatalog
 from runtime.errors import InvalidTransition, NotFound
+from runtime.inbound import Inbound
 from runtime.proposals.ledger import Outcome, dispatch
 from runtime.proposals.model import (
     Proposal,
@@ -103,16 +104,7 @@ class ProposalBook:
     async def get(self, tenant_id: str, proposal_id: str) -> Proposal:
         return await self._get(tenant_id, proposal_id)
 
-    async def on_user_message(
-        self,
-        tenant_id: str,
-        session_id: str,
-        text: str,
-        now: float,
-        *,
-        received_ns: int,
-        message_id: str,
-    ) -> list[Proposal]:
+    async def on_user_message(self, msg: Inbound, now: float) -> list[Proposal]:
         """The user's next message: soft-confirm, reject or expire pending T2s.
 
         Only proposals shown before the message was received are its to decide
@@ -120,15 +112,16 @@ class ProposalBook:
         A repeat of `message_id` (a retried turn) reports what it decided the first
         time and decides nothing new on those.
         """
-        listed = await self.store.list_proposals(tenant_id, session_id)
-        refusal = is_refusal(text)
+        tenant_id, message_id = msg.tenant_id, msg.message_id
+        listed = await self.store.list_proposals(tenant_id, msg.session_id)
+        refusal = is_refusal(msg.text)
         changed = []
         for p in sorted((p for p in listed if p.tier is Tier.T2), key=_dependency_order):
             if p.status is not S.PENDING:
                 if message_id and p.decided_by == message_id:
                     changed.append(p)
                 continue
-            if not p.seen_by(received_ns):
+            if not p.seen_by(msg.received_ns):
                 continue
             async with self._lock(p.proposal_id):
                 p = await self._get(tenant_id, p.proposal_id)

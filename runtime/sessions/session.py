@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import Any
 
 from runtime import metrics
@@ -22,6 +23,7 @@ from runtime.agents import AgentCatalog
 from runtime.breaker import BreakerState
 from runtime.errors import RETRY_SOON_S, NotFound, NotOwner, SessionClosed, Unavailable
 from runtime.events import Emit, ProposalEvent, StartEvent
+from runtime.inbound import Inbound
 from runtime.models.base import message_from_dict, message_to_dict
 from runtime.orchestrator import BaseOrchestrator
 from runtime.sanitize import sanitize_for_prompt
@@ -63,36 +65,31 @@ class SessionCore:
 
     async def handle(
         self,
-        text: str,
+        msg: Inbound,
         store: Store,
         proposals: ProposalPort,
         *,
-        message_id: str = "",
-        received_ns: int = 0,
         owner: str | None = None,
         emit: Emit | None = None,
     ) -> TurnOut:
         """Run one message; a message id seen before returns its first result.
 
-        `received_ns` is when the gateway received it; it is also bounded by when it
-        reached this core (on this machine's clock), whichever is earlier: the
+        `msg.received_ns` is when the gateway received it; it is also bounded by when
+        it reached this core (on this machine's clock), whichever is earlier: the
         message can soft-confirm only what was shown before it was sent."""
-        arrived = time.time_ns()
-        received_ns = min(received_ns, arrived) if received_ns else arrived
+        msg = msg.arrived_by(time.time_ns())
         async with self.mailbox():
-            done = self.state.recent.get(message_id) if message_id else None
+            done = self.state.recent.get(msg.message_id) if msg.message_id else None
             if done is not None:
                 return done
-            result = await self._turn(text, store, proposals, message_id, received_ns, owner, emit)
+            result = await self._turn(msg, store, proposals, owner, emit)
             return result.public()
 
     async def _turn(
         self,
-        text: str,
+        msg: Inbound,
         store: Store,
         proposals: ProposalPort,
-        message_id: str,
-        received_ns: int,
         owner: str | None,
         emit: Emit | None,
     ) -> TurnResult:
@@ -104,30 +101,22 @@ class SessionCore:
         if emit is not None:
             emit(StartEvent())  # from here on, a failure is an `error` event
         stamped, released = self._shown
-        if stamped < received_ns <= released:
+        if stamped < msg.received_ns <= released:
             # sent while the last proposing turn was being saved: its reply, the one
             # that showed those proposals, had not left yet, so this message cannot
             # answer them (older proposals, shown before `stamped`, it can)
-            received_ns = stamped
+            msg = replace(msg, received_ns=stamped)
         try:
-            result = await self.orch.run_turn(
-                self.state,
-                text,
-                store,
-                proposals,
-                message_id=message_id,
-                received_ns=received_ns,
-                emit=emit,
-            )
+            result = await self.orch.run_turn(self.state, msg, store, proposals, emit=emit)
         except BaseException:
             self.broken = True  # a turn that did not finish may have moved memory
             raise
         # The turn's proposals are born with its save: their windows start now.
         stamped = time.time_ns()
         result = self.orch.commit(result, self.orch.clock(), stamped)
-        if message_id:
+        if msg.message_id:
             recent = self.state.recent
-            recent[message_id] = result.public()
+            recent[msg.message_id] = result.public()
             while len(recent) > RECENT_RESULTS:
                 del recent[next(iter(recent))]
         try:
@@ -310,29 +299,13 @@ class SessionPool:
         return core
 
     async def send(
-        self,
-        tenant_id: str,
-        session_id: str,
-        text: str,
-        message_id: str = "",
-        *,
-        received_ns: int = 0,
-        redirected: bool = False,
-        emit: Emit | None = None,
+        self, msg: Inbound, *, redirected: bool = False, emit: Emit | None = None
     ) -> TurnOut:
-        core = await self._current(tenant_id, session_id, redirected)
+        core = await self._current(msg.tenant_id, msg.session_id, redirected)
         try:
-            return await core.handle(
-                text,
-                self.store,
-                self.proposals,
-                message_id=message_id,
-                received_ns=received_ns,
-                owner=self.owner,
-                emit=emit,
-            )
+            return await core.handle(msg, self.store, self.proposals, owner=self.owner, emit=emit)
         except NotOwner:
-            self.cores.pop(session_id, None)  # lost it: whoever holds it serves it now
+            self.cores.pop(msg.session_id, None)  # lost it: whoever holds it serves it now
             raise
 
     async def info(

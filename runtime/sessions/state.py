@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from runtime.breaker import BreakerState, CircuitBreaker
 from runtime.events import Emit, TurnEvent
+from runtime.inbound import Inbound
 from runtime.models.base import Message
 from runtime.proposals.model import Proposal
 from runtime.shapes import ToolCallOut, TurnOut
@@ -25,19 +26,10 @@ from .history import History
 class ProposalPort(Protocol):
     """How a turn reaches the proposal registry (its single writer)."""
 
-    async def on_user_message(
-        self,
-        tenant_id: str,
-        session_id: str,
-        text: str,
-        now: float,
-        *,
-        received_ns: int,
-        message_id: str,
-    ) -> list[Proposal]:
+    async def on_user_message(self, msg: Inbound, now: float) -> list[Proposal]:
         """Soft-confirm, refuse or expire the session's pending T2s that the message
-        (received at `received_ns`) was sent after; a repeat of `message_id` reports
-        the decisions it made the first time."""
+        (received at `msg.received_ns`) was sent after; a repeat of its `message_id`
+        reports the decisions it made the first time."""
         ...
 
 

@@ -12,6 +12,7 @@ import ray
 from actors import RayBackend, connect_store, kill_actors
 from actors.common import SESSION_PREFIX
 from runtime.errors import NotFound
+from runtime.inbound import Inbound
 from runtime.store.tenants import add_tenant
 from tests.conftest import Stack, make_stack
 
@@ -39,11 +40,11 @@ async def test_an_unknown_session_id_creates_no_actor(dedicated: Stack) -> None:
         t, _ = await add_tenant(b.store, "Prober")
         for i in range(5):
             with pytest.raises(NotFound):
-                await b.send_message(t.tenant_id, f"s_made_up_{i}", "hello", f"m{i}")
+                await b.send_message(Inbound(t.tenant_id, f"s_made_up_{i}", "hello", f"m{i}"))
         real, _ = await b.create_session(t.tenant_id, "lab", "someone")
         other, _ = await add_tenant(b.store, "Other")
         with pytest.raises(NotFound):  # another tenant's session is unknown too
-            await b.send_message(other.tenant_id, real["session_id"], "hello", "m-x")
+            await b.send_message(Inbound(other.tenant_id, real["session_id"], "hello", "m-x"))
         assert not any("made_up" in n for n in session_actors(dedicated))
         assert SESSION_PREFIX + real["session_id"] not in session_actors(dedicated)
     finally:
@@ -58,14 +59,16 @@ async def test_an_idle_dedicated_actor_goes_away_and_comes_back_on_demand(
         t, _ = await add_tenant(b.store, "Idle")
         rec, _ = await b.create_session(t.tenant_id, "lab", "sleepy")
         sid = rec["session_id"]
-        await b.send_message(t.tenant_id, sid, "!tools echo", "m1")
+        await b.send_message(Inbound(t.tenant_id, sid, "!tools echo", "m1"))
         assert SESSION_PREFIX + sid in session_actors(dedicated)
         for _ in range(100):  # idle_evict_s is 1 s here
             if SESSION_PREFIX + sid not in session_actors(dedicated):
                 break
             await asyncio.sleep(0.1)
         assert SESSION_PREFIX + sid not in session_actors(dedicated)
-        r = await b.send_message(t.tenant_id, sid, "!tools echo", "m2")  # a new actor, same state
+        r = await b.send_message(
+            Inbound(t.tenant_id, sid, "!tools echo", "m2")
+        )  # a new actor, same state
         assert r["tool_calls"][0]["status"] == "ok"
         history = await b.list_messages(t.tenant_id, sid)
         assert [m["role"] for m in history] == ["user", "assistant"] * 2
@@ -83,7 +86,9 @@ async def test_a_metrics_scrape_calls_a_bounded_number_of_session_actors(
         sids = [
             (await b.create_session(t.tenant_id, "lab", f"u{i}"))[0]["session_id"] for i in range(4)
         ]
-        await asyncio.gather(*(b.send_message(t.tenant_id, s, "!tools echo", "m") for s in sids))
+        await asyncio.gather(
+            *(b.send_message(Inbound(t.tenant_id, s, "!tools echo", "m")) for s in sids)
+        )
         assert len(session_actors(dedicated) & {SESSION_PREFIX + s for s in sids}) == 4
         texts = await b.metrics_texts()
         # this gateway, the registry, and two of the four session actors
@@ -117,7 +122,7 @@ async def test_an_actor_gone_between_listing_and_scraping_is_left_out(dedicated:
             await asyncio.sleep(0.1)
         t, _ = await add_tenant(b.store, "Gone")
         sid = (await b.create_session(t.tenant_id, "lab", "brief"))[0]["session_id"]
-        await b.send_message(t.tenant_id, sid, "!tools echo", "m")
+        await b.send_message(Inbound(t.tenant_id, sid, "!tools echo", "m"))
         b.victim = SESSION_PREFIX + sid
         texts = await b.metrics_texts()
         # this gateway and the registry; the session actor is gone, not an error
@@ -147,7 +152,9 @@ async def test_each_registry_shard_sweeps_its_own_tenants(
         proposed = []
         for tenant in tenants[:1] + tenants[-1:]:
             sid = (await b.create_session(tenant, "lab", "s"))[0]["session_id"]
-            r = await b.send_message(tenant, sid, '!tools create_service {"name": "x", "price": 1}')
+            r = await b.send_message(
+                Inbound(tenant, sid, '!tools create_service {"name": "x", "price": 1}')
+            )
             proposed.append((tenant, sid, r["proposals"][0]["proposal_id"]))
         for _ in range(100):  # each shard's sweeper expires its own tenant's proposal
             statuses = [(await b.get_proposal(t, p))["status"] for t, _, p in proposed]

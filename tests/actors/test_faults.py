@@ -13,6 +13,7 @@ import ray
 from actors import RayBackend, kill_actors
 from actors.common import registry_name
 from runtime.errors import Unavailable
+from runtime.inbound import Inbound
 from runtime.store.tenants import add_tenant
 from salon.testing import business
 from tests.conftest import LAB_AGENT, Stack, make_stack
@@ -41,7 +42,7 @@ async def _setup(stack: Stack) -> tuple[RayBackend, str, str]:
 async def _wait_until_answering(b: RayBackend, tenant: str, sid: str) -> dict[str, object]:
     for _ in range(100):
         try:
-            return await b.send_message(tenant, sid, "!tools echo")
+            return await b.send_message(Inbound(tenant, sid, "!tools echo"))
         except Unavailable:
             await asyncio.sleep(0.2)
     raise AssertionError("session never came back")
@@ -51,11 +52,15 @@ async def _wait_until_answering(b: RayBackend, tenant: str, sid: str) -> dict[st
 async def test_host_killed_mid_turn(fault_stack: Stack, how: str) -> None:
     b, tenant, sid = await _setup(fault_stack)
     try:
-        await b.send_message(tenant, sid, "!tools echo")  # turn 1, saved
-        r = await b.send_message(tenant, sid, '!tools create_service {"name": "once", "price": 1}')
+        await b.send_message(Inbound(tenant, sid, "!tools echo"))  # turn 1, saved
+        r = await b.send_message(
+            Inbound(tenant, sid, '!tools create_service {"name": "once", "price": 1}')
+        )
         pid = r["proposals"][0]["proposal_id"]
         # Turn 3 soft-confirms the write (executed by the registry), then sleeps in a tool.
-        inflight = asyncio.ensure_future(b.send_message(tenant, sid, '!tools slow {"seconds": 3}'))
+        inflight = asyncio.ensure_future(
+            b.send_message(Inbound(tenant, sid, '!tools slow {"seconds": 3}'))
+        )
         await asyncio.sleep(1.0)
         [handle] = [
             c.handle for name, c in b.router._clients.items() if name == b.router.actor_name(sid)
@@ -73,7 +78,9 @@ async def test_host_killed_mid_turn(fault_stack: Stack, how: str) -> None:
         assert users[:2] == ["!tools echo", '!tools create_service {"name": "once", "price": 1}']
         assert '!tools slow {"seconds": 3}' not in users  # the killed turn was never half-saved
         assert (await b.get_proposal(tenant, pid))["status"] == "EXECUTED"
-        await b.send_message(tenant, sid, "yes")  # would soft-confirm again if it were pending
+        await b.send_message(
+            Inbound(tenant, sid, "yes")
+        )  # would soft-confirm again if it were pending
         doc = await business(b.store, tenant)
         assert doc["services"]["once"]["price"] == 1
         executed = [
@@ -89,12 +96,16 @@ async def test_host_killed_mid_turn(fault_stack: Stack, how: str) -> None:
 async def test_registry_killed_mid_execution_recovers_once(fault_stack: Stack) -> None:
     b, tenant, sid = await _setup(fault_stack)
     try:
-        pending = await b.send_message(tenant, sid, '!tools delete_service {"name": "haircut"}')
+        pending = await b.send_message(
+            Inbound(tenant, sid, '!tools delete_service {"name": "haircut"}')
+        )
         t3 = pending["proposals"][0]["proposal_id"]  # a T3 waits for the button
-        r = await b.send_message(tenant, sid, '!tools slow_write {"name": "durable", "seconds": 2}')
+        r = await b.send_message(
+            Inbound(tenant, sid, '!tools slow_write {"name": "durable", "seconds": 2}')
+        )
         pid = r["proposals"][0]["proposal_id"]
         # "ok" soft-confirms the slow write; kill the registry while it runs.
-        inflight = asyncio.ensure_future(b.send_message(tenant, sid, "ok"))
+        inflight = asyncio.ensure_future(b.send_message(Inbound(tenant, sid, "ok")))
         await asyncio.sleep(0.8)
         registry = ray.get_actor(registry_name(0), namespace=fault_stack.settings.namespace)
         ray.kill(registry, no_restart=False)

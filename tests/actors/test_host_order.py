@@ -15,6 +15,7 @@ import ray
 from actors import RayBackend, kill_actors
 from actors.common import host_name
 from actors.ops import Ack, Outcome, SendOp
+from runtime.inbound import Inbound
 from runtime.store.tenants import add_tenant
 from tests.conftest import Stack, make_stack
 
@@ -44,7 +45,7 @@ async def _host_and_session(stack: Stack, backend: RayBackend) -> tuple[object, 
 
 
 def send(op_id: int, tenant: str, sid: str, text: str) -> SendOp:
-    return SendOp(op_id, "", tenant, sid, text)
+    return SendOp(op_id, Inbound(tenant, sid, text))
 
 
 async def outcomes(host: Any, caller: str, n: int, acks: list[Ack]) -> list[Outcome]:

@@ -21,6 +21,7 @@ from actors.router import HostClient, MakeOp, SessionRouter
 from runtime.config.settings import Settings
 from runtime.errors import NotOwner, Unavailable, error_to_wire
 from runtime.events import StartEvent, TokenEvent, TurnEvent
+from runtime.inbound import Inbound
 from runtime.store.tenants import add_tenant
 from tests.conftest import Stack
 
@@ -80,7 +81,7 @@ async def test_two_gateway_processes_keep_one_session_serialized(
         for tag in ("a", "b")
     ]
     local = asyncio.gather(
-        *(backend.send_message(t.tenant_id, sid, f"!tools echo c-{i}") for i in range(10))
+        *(backend.send_message(Inbound(t.tenant_id, sid, f"!tools echo c-{i}")) for i in range(10))
     )
     codes = [await p.wait() for p in procs]
     await local
@@ -278,7 +279,7 @@ async def test_a_streamed_turn_whose_host_lost_the_session_is_not_sent_again(
     seen: list[TurnEvent] = []
     try:
         with pytest.raises(Unavailable) as caught:
-            await router.send("t_1", sid, "hello", "m-1", sink=seen.append)
+            await router.send(Inbound("t_1", sid, "hello", "m-1"), sink=seen.append)
         assert type(caught.value) is Unavailable and caught.value.retry_after == 1.0
         assert seen == [StartEvent(), TokenEvent("Hel")]  # the turn's tokens, once
         assert await lost.count.remote() == 1 and await owner.count.remote() == 0
@@ -295,7 +296,7 @@ async def test_a_redirect_before_the_turn_streamed_is_followed(ray_session: None
     router, sid, (lost, owner) = await moving_session(streams=False)
     seen: list[TurnEvent] = []
     try:
-        result = await router.send("t_1", sid, "hello", "m-1", sink=seen.append)
+        result = await router.send(Inbound("t_1", sid, "hello", "m-1"), sink=seen.append)
         assert result["reply"] == "Hello"
         assert seen == [StartEvent(), TokenEvent("Hello")]
         assert await lost.count.remote() == 1 and await owner.count.remote() == 1

@@ -15,6 +15,7 @@ from redis.exceptions import ResponseError
 
 from actors.store.redis import EmbeddedValkey, RedisStore, connect_store
 from runtime.errors import BadRequest, NotFound, ToolValidationError, Unavailable
+from runtime.inbound import Inbound
 from runtime.proposals.model import Proposal, ProposalStatus
 from runtime.store.data import StoreData, TurnData
 from runtime.store.protocol import LedgerEntry, LedgerState, SessionRecord, Store, TenantRecord
@@ -650,7 +651,7 @@ async def test_a_session_comes_to_life_in_one_round_trip(own_redis_store: RedisS
     info, _ = await rt.create_session("t1", "chatbot", "ann")
     sid = info["session_id"]
     for i in range(12):  # 24 messages; the chatbot keeps 10 (x2 loaded), onboarding 30
-        await rt.send_message("t1", sid, f"hello {i}")
+        await rt.send_message(Inbound("t1", sid, f"hello {i}"))
     assert catalog.max_history_messages() == 30
     window = len(rt.pool.cores[sid].state.history.messages)
     rt.pool.evict_idle(-1)

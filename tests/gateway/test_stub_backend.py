@@ -14,6 +14,7 @@ import pytest
 
 from runtime.config.settings import Settings
 from runtime.errors import ConfigError, InvalidTransition, Unavailable
+from runtime.inbound import Inbound
 from runtime.proposals.model import ProposalStatus
 
 from .conftest import BackendBundle, LiveServer
@@ -72,9 +73,7 @@ class StubBackend:
     async def close_session(self, tenant_id: str, session_id: str) -> dict[str, Any]:
         raise Unavailable("store down", retry_after=2.5)
 
-    async def send_message(
-        self, tenant_id: str, session_id: str, text: str, message_id: str | None = None
-    ) -> dict[str, Any]:
+    async def send_message(self, msg: Inbound) -> dict[str, Any]:
         raise Unavailable("host restarting", retry_after=0.1)
 
     async def list_proposals(

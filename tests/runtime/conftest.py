@@ -21,6 +21,7 @@ import pytest
 from runtime.agents import AgentCatalog
 from runtime.backends.local import LocalBackend
 from runtime.config.presets import OrchestratorConfig
+from runtime.inbound import Inbound
 from runtime.models.base import Model
 from runtime.models.scripted import ScriptedModel
 from runtime.proposals.model import Proposal
@@ -98,7 +99,7 @@ class Harness:
         return str(info["session_id"])
 
     async def send(self, sid: str, text: str, tenant: str = TENANT) -> dict[str, Any]:
-        return await self.rt.send_message(tenant, sid, text)
+        return await self.rt.send_message(Inbound(tenant, sid, text))
 
     async def business(self, tenant: str = TENANT) -> dict[str, Any]:
         return await business(self.store, tenant)

@@ -7,6 +7,7 @@ import pytest
 from runtime.agents import AgentCatalog, CanaryConfig
 from runtime.backends.local import LocalBackend
 from runtime.errors import ConfigError
+from runtime.inbound import Inbound
 from runtime.models.scripted import ScriptedModel
 from runtime.store.memory import MemoryStore
 from runtime.store.tenants import add_tenant
@@ -70,9 +71,9 @@ async def test_rollback_applies_from_the_next_message() -> None:
     )
     s, _ = await rt.create_session(t.tenant_id, "chatbot", "c")
     assert s["greeting"].startswith("[canary]")
-    await rt.send_message(t.tenant_id, s["session_id"], "what services do you have?")
+    await rt.send_message(Inbound(t.tenant_id, s["session_id"], "what services do you have?"))
     assert type(rt.pool.cores[s["session_id"]].orch) is CanaryChatbot
     rt.pool.catalog = AgentCatalog(ScriptedModel(), extra=SALON_AGENTS)  # rollback: the flag is off
-    r = await rt.send_message(t.tenant_id, s["session_id"], "what services do you have?")
+    r = await rt.send_message(Inbound(t.tenant_id, s["session_id"], "what services do you have?"))
     assert r["tool_calls"] == [{"tool": "list_services", "tier": "T1", "status": "ok"}]
     assert type(rt.pool.cores[s["session_id"]].orch) is ChatbotOrchestrator

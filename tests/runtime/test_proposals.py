@@ -11,6 +11,7 @@ import pydantic
 import pytest
 
 from runtime.errors import BadRequest, InvalidTransition, NotFound, Unavailable
+from runtime.inbound import Inbound
 from runtime.models.base import ModelRequest, ModelResponse
 from runtime.models.scripted import ScriptedModel
 from runtime.proposals.consent import is_refusal
@@ -524,8 +525,8 @@ async def test_a_retried_turn_does_not_confirm_what_its_failed_attempt_proposed(
     store.fail = True
     text, mid = "add service massage for 50 dollars", "m-retried"
     with pytest.raises(Unavailable):
-        await h.rt.send_message(TENANT, sid, text, mid)
-    r = await h.rt.send_message(TENANT, sid, text, mid)  # the retry: the same turn
+        await h.rt.send_message(Inbound(TENANT, sid, text, mid))
+    r = await h.rt.send_message(Inbound(TENANT, sid, text, mid))  # the retry: the same turn
     statuses = {p["tool"]: p["status"] for p in r["proposals"]}
     assert statuses == {"set_business_profile": "EXECUTED", "add_service": "PENDING"}
     assert "massage" not in (await h.business())["services"]
@@ -540,8 +541,8 @@ async def test_a_retried_booking_leaves_one_pending_t3(make_harness: MakeHarness
     sid = await h.session("chatbot")
     store.fail = True
     with pytest.raises(Unavailable):
-        await h.rt.send_message(TENANT, sid, "book a haircut tomorrow at 10", "m-book")
-    r = await h.rt.send_message(TENANT, sid, "book a haircut tomorrow at 10", "m-book")
+        await h.rt.send_message(Inbound(TENANT, sid, "book a haircut tomorrow at 10", "m-book"))
+    r = await h.rt.send_message(Inbound(TENANT, sid, "book a haircut tomorrow at 10", "m-book"))
     [booking] = r["proposals"]
     pending = await h.rt.list_proposals(TENANT, sid, S.PENDING)
     assert [p["proposal_id"] for p in pending] == [booking["proposal_id"]]
@@ -597,7 +598,7 @@ async def test_a_message_sent_while_the_proposing_turn_is_saved_does_not_confirm
 
 
 async def streamed(h: Harness, sid: str, text: str) -> list[Any]:
-    return [e async for e in await h.rt.stream_message(TENANT, sid, text)]
+    return [e async for e in await h.rt.stream_message(Inbound(TENANT, sid, text))]
 
 
 async def test_a_proposal_event_shows_the_saved_proposal_and_only_that(

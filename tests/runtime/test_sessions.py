@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from runtime.errors import BadRequest, NotFound, NotOwner, SessionClosed, Unavailable
+from runtime.inbound import Inbound
 from runtime.models.scripted import ScriptedModel
 from runtime.sessions.session import SessionPool
 from runtime.store.memory import MemoryStore
@@ -73,7 +74,7 @@ async def test_another_tenant_cannot_see_or_use_a_session(h: Harness) -> None:
     await h.send(sid, "hello")
     for call in (
         h.rt.get_session(OTHER_TENANT, sid),
-        h.rt.send_message(OTHER_TENANT, sid, "hi"),
+        h.rt.send_message(Inbound(OTHER_TENANT, sid, "hi")),
         h.rt.list_messages(OTHER_TENANT, sid),
         h.rt.audit(OTHER_TENANT, sid),
     ):
@@ -232,27 +233,27 @@ async def test_a_repeated_message_id_returns_the_first_result(h: Harness) -> Non
     sid = await h.session()
     text = '!tools create_service {"name": "yoga", "price": 9}'
     results = await asyncio.gather(
-        *(h.rt.send_message(TENANT, sid, text, message_id="m-1") for _ in range(5))
+        *(h.rt.send_message(Inbound(TENANT, sid, text, message_id="m-1")) for _ in range(5))
     )
     assert all(r == results[0] for r in results)
     assert len(await h.rt.list_proposals(TENANT, sid, None)) == 1  # proposed once
     assert len(await h.rt.list_messages(TENANT, sid)) == 2  # one turn
     h.rt.pool.evict_idle(-1)  # the ids are saved with the turn
-    again = await h.rt.send_message(TENANT, sid, text, message_id="m-1")
+    again = await h.rt.send_message(Inbound(TENANT, sid, text, message_id="m-1"))
     assert again == results[0]
     assert len(await h.rt.list_messages(TENANT, sid)) == 2
-    other = await h.rt.send_message(TENANT, sid, "ok", message_id="m-2")
+    other = await h.rt.send_message(Inbound(TENANT, sid, "ok", message_id="m-2"))
     assert [p["status"] for p in other["proposals"]] == ["EXECUTED"]
 
 
 async def test_only_the_newest_message_ids_are_remembered(h: Harness) -> None:
     sid = await h.session()
     for i in range(9):
-        await h.rt.send_message(TENANT, sid, f"msg {i}", message_id=f"m-{i}")
+        await h.rt.send_message(Inbound(TENANT, sid, f"msg {i}", message_id=f"m-{i}"))
     chats = len(h.model.chats())
-    await h.rt.send_message(TENANT, sid, "msg 8", message_id="m-8")
+    await h.rt.send_message(Inbound(TENANT, sid, "msg 8", message_id="m-8"))
     assert len(h.model.chats()) == chats  # still remembered
-    await h.rt.send_message(TENANT, sid, "msg 0", message_id="m-0")
+    await h.rt.send_message(Inbound(TENANT, sid, "msg 0", message_id="m-0"))
     assert len(h.model.chats()) == chats + 1  # forgotten: runs again
 
 
@@ -262,9 +263,9 @@ async def test_a_message_whose_save_failed_runs_again_on_retry(make_harness: Mak
     sid = await h.session()
     store.fail = True
     with pytest.raises(Unavailable):
-        await h.rt.send_message(TENANT, sid, "hello", message_id="m-1")
+        await h.rt.send_message(Inbound(TENANT, sid, "hello", message_id="m-1"))
     store.fail = False
-    r = await h.rt.send_message(TENANT, sid, "hello", message_id="m-1")
+    r = await h.rt.send_message(Inbound(TENANT, sid, "hello", message_id="m-1"))
     assert r["reply"]
     assert [m["content"] for m in await h.rt.list_messages(TENANT, sid)] == ["hello", r["reply"]]
 
@@ -339,6 +340,6 @@ async def test_a_second_pool_cannot_save_a_session_the_first_holds(
     await h.store.heartbeat(h.rt.pool.name, h.rt.pool.owner.partition("|")[2], 60)
     other = SessionPool(h.store, h.rt.pool.catalog, h.rt.book, name="other-host")
     with pytest.raises(NotOwner) as info:
-        await other.send(TENANT, sid, "!tools echo", redirected=True)
+        await other.send(Inbound(TENANT, sid, "!tools echo"), redirected=True)
     assert info.value.owner == h.rt.pool.name  # where to send it instead
     assert len([m for m in await h.rt.list_messages(TENANT, sid) if m["role"] == "user"]) == 1

@@ -28,6 +28,7 @@ from actors.cluster import single_machine_ray
 from actors.store.redis import connect_store
 from runtime.config.settings import Settings
 from runtime.errors import InvalidTransition, Unavailable
+from runtime.inbound import Inbound
 from runtime.store.tenants import add_tenant
 from salon.testing import SALON_LAB as LAB_AGENT
 from salon.testing import business
@@ -77,10 +78,10 @@ async def core(b: RayBackend) -> dict[str, Any]:
     creates = await asyncio.gather(*(b.create_session(tid, "lab", "same") for _ in range(50)))
     sid = creates[0][0]["session_id"]
     texts = [f"!tools echo #{i}" for i in range(20)]
-    await asyncio.gather(*(b.send_message(tid, sid, x) for x in texts))
+    await asyncio.gather(*(b.send_message(Inbound(tid, sid, x)) for x in texts))
     history = await b.list_messages(tid, sid)
     chat, _ = await b.create_session(tid, "chatbot", "booker")
-    r = await b.send_message(tid, chat["session_id"], "book a haircut tomorrow at 15")
+    r = await b.send_message(Inbound(tid, chat["session_id"], "book a haircut tomorrow at 15"))
     pid = r["proposals"][0]["proposal_id"]
     outcomes = await asyncio.gather(
         *(b.confirm(tid, pid) for _ in range(50)), return_exceptions=True
@@ -101,7 +102,7 @@ async def send_until_done(b: RayBackend, tid: str, sid: str, text: str, mid: str
     deadline = time.monotonic() + 60
     while True:
         try:
-            await b.send_message(tid, sid, text, mid)
+            await b.send_message(Inbound(tid, sid, text, mid))
             return
         except Unavailable:
             if time.monotonic() > deadline:
@@ -174,7 +175,7 @@ async def two_gateways(b: RayBackend, gcs: str) -> dict[str, Any]:
     codes = [await p.wait() for p in procs]
     history = await b.list_messages(tid, sid)
     chat = (await b.create_session(tid, "chatbot", "c"))[0]["session_id"]
-    r = await b.send_message(tid, chat, "book a coloring tomorrow at 9")
+    r = await b.send_message(Inbound(tid, chat, "book a coloring tomorrow at 9"))
     pid = r["proposals"][0]["proposal_id"]
     confirmers = [
         await asyncio.create_subprocess_exec(
@@ -300,13 +301,13 @@ async def throughput(b: RayBackend, messages: int = 2000) -> dict[str, Any]:
         (await b.create_session(t.tenant_id, "chatbot", f"b{i}"))[0]["session_id"]
         for i in range(100)
     ]
-    await asyncio.gather(*(b.send_message(t.tenant_id, s, "hi") for s in sids))
+    await asyncio.gather(*(b.send_message(Inbound(t.tenant_id, s, "hi")) for s in sids))
     t0 = time.perf_counter()
     it = iter(range(messages))
 
     async def worker() -> None:
         for i in it:
-            await b.send_message(t.tenant_id, sids[i % 100], "what services do you have?")
+            await b.send_message(Inbound(t.tenant_id, sids[i % 100], "what services do you have?"))
 
     await asyncio.gather(*(worker() for _ in range(100)))
     return {"messages_per_s": messages / (time.perf_counter() - t0), "hosts": await host_nodes(b)}

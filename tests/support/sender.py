@@ -14,13 +14,14 @@ import ray
 from actors import RayBackend
 from actors.store.redis import connect_store
 from runtime.config.settings import Settings
+from runtime.inbound import Inbound
 
 
 async def main(settings: Settings, tenant: str, sid: str, tag: str, n: int) -> None:
     store = await connect_store(settings.redis_url, prefix=settings.store_prefix)
     backend = RayBackend(settings, store)
     await asyncio.gather(
-        *(backend.send_message(tenant, sid, f"!tools echo {tag}-{i}") for i in range(n))
+        *(backend.send_message(Inbound(tenant, sid, f"!tools echo {tag}-{i}")) for i in range(n))
     )
     await backend.close()
 
