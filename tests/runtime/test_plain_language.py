@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 import pytest
 
-from runtime import logs, metrics
+from runtime import Inbound, logs, metrics
 from runtime.backends.local import LocalBackend
 from runtime.config.settings import Settings, build_catalog
 from runtime.errors import ConfigError
@@ -69,7 +69,7 @@ def desk() -> LocalBackend:
 
 
 async def turn(rt: LocalBackend, sid: str, text: str) -> dict[str, Any]:
-    return dict(await rt.send_message(TENANT, sid, text))
+    return dict(await rt.send_message(Inbound(TENANT, sid, text)))
 
 
 async def session(rt: LocalBackend) -> str:
