@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from enum import StrEnum
 
-from .errors import OrchestraError
+from .errors import BreakerTransitionError
 
 Clock = Callable[[], float]
 
@@ -14,15 +13,6 @@ OPEN_MESSAGE = (
     "Some of my tools are failing right now, so I've paused using them for a moment. "
     "Please try again in about a minute."
 )
-
-
-class BreakerTransitionError(OrchestraError):
-    """A breaker move the state machine does not allow (a bug, never user input)."""
-
-    def __init__(self, current: str, target: str) -> None:
-        super().__init__(f"circuit breaker cannot go from {current} to {target}")
-        self.current = current
-        self.target = target
 
 
 class BreakerState(StrEnum):
@@ -49,7 +39,8 @@ class CircuitBreaker:
         self,
         threshold: int = 3,
         reset_s: float = 60.0,
-        clock: Clock = time.monotonic,
+        *,
+        clock: Clock,
         on_change: Callable[[BreakerState, BreakerState], None] | None = None,
     ) -> None:
         self.threshold = threshold

@@ -22,11 +22,14 @@ applies, `retry_after` (seconds). This docstring is the only mapping table:
     │   └── NotOwner             not_owner              503  (+ "owner": the host that holds it)
     ├── ToolError                tool_error             500
     │   ├── ToolTimeout          tool_timeout           500
-    │   ├── ToolValidationError  tool_invalid           500
+    │   ├── ToolValidationError  tool_invalid           500  (the tool refused the input)
+    │   ├── ToolUnavailable      tool_unavailable       500  (it did not take the call)
     │   └── ToolOutcomeUnknown   outcome_unknown        500  (it may or may not have run)
     ├── ModelError               model_error            502  (carries an ErrorClass)
-    └── TurnAborted              turn_aborted           502  (the model failed after the
-                                                              client got text)
+    ├── TurnAborted              turn_aborted           502  (the model failed after the
+    │                                                         client got text)
+    └── BreakerTransitionError   breaker_transition     500  (a bug: a move the breaker's
+                                                              state machine forbids)
 
 `error_to_wire()` and `error_from_wire()` are the one codec: actors send the
 wire form across Ray, the gateway renders it (`{"error": wire}` with
@@ -247,10 +250,28 @@ class ToolValidationError(ToolError):
     code = "tool_invalid"
 
 
+class ToolUnavailable(ToolError):
+    """The tool did not take the call (no connection, 429, 408): it did not run,
+    and the same call may be sent again later (`retry_after`, when the tool said)."""
+
+    code = "tool_unavailable"
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class ToolOutcomeUnknown(ToolError):
-    """The call reached the tool, then was lost: whether it took effect is unknown."""
+    """The call may have reached the tool and its effect cannot be read (no answer,
+    a dropped connection, a 5xx, an unreadable or off-schema result). The message
+    says why; it does not add "whether it took effect is unknown" (the dispatcher
+    says that, once)."""
 
     code = "outcome_unknown"
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class ModelError(OrchestraError):
@@ -284,6 +305,26 @@ class TurnAborted(OrchestraError):
     the client the same text twice)."""
 
     code, http_status = "turn_aborted", 502
+
+
+class BreakerTransitionError(OrchestraError):
+    """A breaker move the state machine does not allow (a bug, never user input)."""
+
+    code = "breaker_transition"
+
+    def __init__(self, current: str, target: str) -> None:
+        super().__init__(f"circuit breaker cannot go from {current} to {target}")
+        self.current = current
+        self.target = target
+
+    def details(self) -> WireDetails:
+        return {"status": self.current, "target": self.target}
+
+    @classmethod
+    def from_wire(cls, message: str, wire: WireError) -> OrchestraError:
+        err = cls(str(wire.get("status", "")), str(wire.get("target", "")))
+        err.args = (message,)
+        return err
 
 
 def _tree() -> list[type[OrchestraError]]:

@@ -148,7 +148,13 @@ def now_ms(started: float) -> float:
 
 
 def tool_failed(
-    exc: BaseException, tool: str, tier: str, tenant_id: str, session_id: str, **fields: object
+    exc: BaseException,
+    tool: str,
+    tier: str,
+    tenant_id: str,
+    session_id: str,
+    scrub: redact.Scrub | None = None,
+    **fields: object,
 ) -> None:
     """One `tool_failed` line (error level) for a tool that raised: the tool, its tier,
     the tenant, the session, the request id, the short reason and the traceback, each
@@ -161,7 +167,7 @@ def tool_failed(
         tenant_id=tenant_id,
         session_id=session_id,
         error=type(exc).__name__,
-        reason=redact.reason(exc),
-        traceback=redact.traceback_of(exc),
+        reason=redact.reason(exc, scrub=scrub),
+        traceback=redact.traceback_of(exc, scrub=scrub),
         **fields,
     )

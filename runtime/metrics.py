@@ -59,6 +59,13 @@ OUTCOME_UNKNOWN = Counter(
     ["tool"],
     registry=REGISTRY,
 )
+TOOL_RESENDS = Counter(
+    "orchestra_tool_resends",
+    "Calls of an idempotent tool sent again with the same key after an attempt whose "
+    "effect could not be read or that the tool did not take.",
+    ["tool"],
+    registry=REGISTRY,
+)
 REDISPATCHES = Counter(
     "orchestra_redispatches",
     "Idempotent tools dispatched again with the same key after a cut-short call.",

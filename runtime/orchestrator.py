@@ -9,7 +9,6 @@ system prompt, a greeting and a config preset.
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from abc import ABC, abstractmethod
@@ -50,7 +49,7 @@ from .models.base import (
 from .retry import RetryPolicy, retry
 from .sanitize import sanitize_for_prompt
 from .tiers import Tier, TierCounter, exhausted_message
-from .tools import Tool, ToolContext, ToolRegistry
+from .tools import Tool, ToolContext, ToolRegistry, redact_urls, run_tool
 
 
 class BaseOrchestrator(ABC):
@@ -378,8 +377,7 @@ class BaseOrchestrator(ABC):
         t0 = time.perf_counter()
         status, content, is_error = "ok", "", False
         try:
-            async with asyncio.timeout(timeout):  # no extra task, unlike wait_for
-                result = await tool.invoke(turn.ctx, args)
+            result = await run_tool(tool, turn.ctx, args, timeout)  # capped, re-sent if idempotent
             # text stays text (an MCP tool's, an endpoint's): JSON only for the rest
             content = result if isinstance(result, str) else _json(result)
             breaker.record_success()
@@ -392,12 +390,14 @@ class BaseOrchestrator(ABC):
             breaker.record_neutral()
         except Exception as exc:
             status, is_error = "error", True
-            why = redact.reason(exc)
+            why = redact.reason(exc, scrub=redact_urls)
             content = f"{tool.name} failed: {why}"
             breaker.record_failure()
             metrics.ERRORS.labels(self.agent, classify(exc).value).inc()
             rec = turn.state.record
-            logs.tool_failed(exc, tool.name, tool.tier.value, rec.tenant_id, rec.session_id)
+            logs.tool_failed(
+                exc, tool.name, tool.tier.value, rec.tenant_id, rec.session_id, scrub=redact_urls
+            )
             ms = (time.perf_counter() - t0) * 1000
             metrics.TOOL_DURATION.labels(tool.tier.value, tool.name, status).observe(ms)
             return self._record(turn, use, tool, status, content, is_error, reason=why)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import traceback
+from collections.abc import Callable
 
 MAX_REASON = 160
 MAX_TRACEBACK = 4_000
@@ -53,13 +54,20 @@ def cap(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
 
 
-def reason(exc: BaseException, limit: int = MAX_REASON) -> str:
-    """A one-line, redacted, capped account of `exc`: its message, else its class."""
+Scrub = Callable[[str], str]
+
+
+def reason(exc: BaseException, limit: int = MAX_REASON, scrub: Scrub | None = None) -> str:
+    """A one-line, redacted, capped account of `exc`: its message, else its class.
+    `scrub` goes first (a tool's own redaction: its URLs named by their endpoint)."""
     message = " ".join(str(exc).split())
+    if scrub is not None:
+        message = scrub(message)
     return cap(redact(message), limit) if message else type(exc).__name__
 
 
-def traceback_of(exc: BaseException, limit: int = MAX_TRACEBACK) -> str:
+def traceback_of(exc: BaseException, limit: int = MAX_TRACEBACK, scrub: Scrub | None = None) -> str:
     """`exc`'s traceback, redacted, its last `limit` characters (the raise is at the end)."""
-    text = redact("".join(traceback.format_exception(exc)))
+    text = "".join(traceback.format_exception(exc))
+    text = redact(scrub(text) if scrub is not None else text)
     return text if len(text) <= limit else "..." + text[-(limit - 3) :]

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
-from runtime import MAX_PAGE, REQUEST_ID, Inbound, Settings
+from runtime import MAX_PAGE, REQUEST_ID, BadRequest, Inbound, Settings
 
 from ..deps import Ctx, Tenant
 from ..middleware import fresh_id
@@ -28,6 +28,20 @@ from ..schemas import (
 from ..sse import MEDIA_TYPE, stream_events, wants_event_stream
 
 SessionId = Annotated[str, Path(min_length=1, max_length=200, description="A session id.")]
+# `message_id` and the `Idempotency-Key` header name the same thing: one limit, one error
+MAX_MESSAGE_ID_CHARS = 200
+
+
+def message_id_of(body_id: str | None, header: str | None) -> str:
+    """The message's idempotency key: the body's `message_id`, else the
+    `Idempotency-Key` header, else a fresh one. Over `MAX_MESSAGE_ID_CHARS`: 400."""
+    for name, value in (("message_id", body_id), ("Idempotency-Key", header)):
+        if value and len(value) > MAX_MESSAGE_ID_CHARS:
+            raise BadRequest(
+                f"{name} is {len(value)} characters long; the limit is {MAX_MESSAGE_ID_CHARS}"
+            )
+    return body_id or header or fresh_id()
+
 
 _SSE_DOC = {
     "description": (
@@ -56,10 +70,10 @@ def build_router(settings: Settings) -> APIRouter:
         message_id: str | None = Field(
             default=None,
             min_length=1,
-            max_length=100,
             description=(
                 "Optional idempotency key (or send an `Idempotency-Key` header): a retry "
-                "with the same id returns the first reply instead of running twice."
+                "with the same id returns the first reply instead of running twice. At most "
+                f"{MAX_MESSAGE_ID_CHARS} characters, as the header (400 `bad_request` above)."
             ),
         )
 
@@ -155,7 +169,7 @@ def build_router(settings: Settings) -> APIRouter:
     async def post_message(
         session_id: SessionId, body: MessageIn, request: Request, ctx: Ctx, tenant: Tenant
     ) -> Response:
-        message_id = body.message_id or request.headers.get("idempotency-key") or fresh_id()
+        message_id = message_id_of(body.message_id, request.headers.get("idempotency-key"))
         msg = Inbound(tenant, session_id, body.text, message_id).received(REQUEST_ID.get())
         if wants_event_stream(request.headers.get("accept")):
             return await stream_events(await ctx.backend.stream_message(msg))

@@ -41,7 +41,8 @@ def build_tools(cfg: ConfigFile, mcp_infos: McpInfos) -> dict[str, list[Tool]]:
     for name, section in cfg.tools.items():
         if isinstance(section, PythonToolSection):
             found = load_tool(section.python, section.tier, section.description)
-            tools[name] = [found if found.name == name else replace(found, name=name)]
+            retries, cap = section.retries, section.max_result_bytes
+            tools[name] = [replace(found, name=name, retries=retries, max_result_bytes=cap)]
         else:
             from ..tools.http import http_tool  # an HTTP client: only when configured
 

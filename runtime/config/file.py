@@ -135,21 +135,31 @@ def _json_schema(value: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
+Retries = Annotated[int, Field(ge=0, le=10)]  # re-sends of an idempotent tool's call
+MaxResultBytes = Annotated[int, Field(ge=1024, le=16 * 1024 * 1024)]  # a result's JSON
+RETRIES = 2
+MAX_RESULT_BYTES = 64 * 1024
+
+
 class PythonToolSection(_Section):
     python: str = Field(pattern=r"^[\w.]+:[\w.]+$")
     tier: Tier | None = None  # a @tool function has its own; this overrides it
     description: str = ""
+    retries: Retries = RETRIES
+    max_result_bytes: MaxResultBytes = MAX_RESULT_BYTES
 
 
 class HttpToolSection(_Section):
     kind: Literal["http"]
-    url: str = Field(pattern=r"^https?://")
+    url: str = Field(pattern=r"^(https?://|env:)")  # "env:VAR": read when the tool is built
     tier: Tier
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
     description: str = ""
     parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object"})
-    timeout_ms: int = Field(default=5_000, gt=0)
+    timeout_ms: int = Field(default=5_000, gt=0)  # one attempt
     idempotent: bool = False
+    retries: Retries = RETRIES
+    max_result_bytes: MaxResultBytes = MAX_RESULT_BYTES
     headers: dict[str, str] = Field(default_factory=dict)  # values may be "env:VAR"
 
     @field_validator("parameters")
@@ -168,7 +178,9 @@ class McpSection(_Section):
     tiers: dict[str, Tier] = Field(default_factory=dict)  # tool -> tier (else annotations)
     # the tools safe to send again after a crash: a list, or true for every tool
     idempotent: bool | list[str] = Field(default_factory=list)
-    timeout_ms: int = Field(default=10_000, gt=0)
+    timeout_ms: int = Field(default=10_000, gt=0)  # one attempt
+    retries: Retries = RETRIES
+    max_result_bytes: MaxResultBytes = MAX_RESULT_BYTES
     headers: dict[str, str] = Field(default_factory=dict)  # values may be "env:VAR"
 
     @model_validator(mode="after")

@@ -14,12 +14,18 @@ The ledger is the source of truth:
   FAILED with the kind `outcome_unknown` for a person to reconcile, unless it can
   tell that the cut-short call had no effect (`Tool.outcome`).
 
-A call that times out is cut short too: the same rules decide.
+A call is `runtime.tools.run.run_tool`: an idempotent tool's call whose effect
+cannot be read is sent again with the same key (backoff, `retries`, inside the
+agent's tool timeout). What is still unreadable after that (a timeout, a
+dropped connection, a 5xx, an unreadable or off-schema result) is asked of
+`Tool.outcome` when the tool has one, else ends FAILED with `outcome_unknown`.
+Only a refusal (a 4xx, a `ToolError`) is a plain FAILED. The reason is said
+once: a tool's message says what happened, `unknown()` adds that whether it
+took effect is unknown.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,7 +35,7 @@ from runtime import logs, metrics, redact
 from runtime.errors import ToolError, ToolOutcomeUnknown, ToolValidationError
 from runtime.proposals.model import Proposal
 from runtime.store.protocol import LedgerEntry, LedgerState, Store
-from runtime.tools import Tool, ToolContext
+from runtime.tools import Tool, ToolContext, cap_result, redact_urls, run_tool
 
 OUTCOME_UNKNOWN = "outcome_unknown"
 
@@ -58,7 +64,7 @@ def unknown(p: Proposal, why: str) -> Outcome:
     metrics.OUTCOME_UNKNOWN.labels(p.tool).inc()
     return Outcome(
         False,
-        error=f"{why}; whether it took effect is unknown: check before retrying",
+        error=f"{redact_urls(why)}; whether it took effect is unknown: check before retrying",
         error_kind=OUTCOME_UNKNOWN,
     )
 
@@ -100,33 +106,58 @@ async def dispatch(
 
 
 async def _call(tool: Tool, ctx: ToolContext, p: Proposal, timeout_s: float) -> Outcome:
+    """One dispatch: `run_tool` sends an idempotent tool's call again (same key)
+    while `timeout_s` lasts; what is left unreadable is asked of `tool.outcome`,
+    else it is `outcome_unknown`."""
     t0 = time.perf_counter()
     try:
-        result = await asyncio.wait_for(tool.invoke(ctx, tool.parse(p.args)), timeout_s)
-    except TimeoutError:
+        args = tool.parse(p.args)
+    except (ToolError, ValueError) as exc:  # arguments it refuses: it did not run
+        return Outcome(False, error=str(exc))
+    try:
+        result = await run_tool(tool, ctx, args, timeout_s)
+    except (TimeoutError, ToolOutcomeUnknown) as exc:  # it may have taken effect
         ms = (time.perf_counter() - t0) * 1000
-        metrics.TOOL_DURATION.labels(p.tier.value, p.tool, "timeout").observe(ms)
+        status = "timeout" if isinstance(exc, TimeoutError) else "unknown"
+        metrics.TOOL_DURATION.labels(p.tier.value, p.tool, status).observe(ms)
+        why = str(exc) or f"timed out after {timeout_s:g}s"
         applied = None if tool.outcome is None else await tool.outcome(ctx)
         if applied is None:
-            return unknown(p, f"timed out after {timeout_s:g}s")
+            return unknown(p, why)
         if not applied:
-            return Outcome(False, error=f"timed out after {timeout_s:g}s; it did not run")
+            return Outcome(False, error=f"{redact_urls(why)}; it did not run")
         if tool.idempotent:  # it took effect: the same key returns its result
-            return Outcome(True, await tool.invoke(ctx, tool.parse(p.args)))
+            try:
+                result = await tool.invoke(ctx, args)
+            except Exception:
+                return Outcome(True, None)
+            return Outcome(True, cap_result(tool.name, result, tool.max_result_bytes))
         return Outcome(True, None)
-    except ToolOutcomeUnknown as exc:  # it reached the tool, then the answer was lost
-        return unknown(p, str(exc))
-    except (ToolError, ValueError) as exc:
+    except (ToolError, ValueError) as exc:  # the tool refused: it did not run
         if isinstance(exc, ToolError) and not isinstance(exc, ToolValidationError):
             logs.tool_failed(
-                exc, p.tool, p.tier.value, p.tenant_id, p.session_id, proposal_id=p.proposal_id
+                exc,
+                p.tool,
+                p.tier.value,
+                p.tenant_id,
+                p.session_id,
+                scrub=redact_urls,
+                proposal_id=p.proposal_id,
             )
-        return Outcome(False, error=redact.reason(exc))
+        return Outcome(False, error=redact.reason(exc, scrub=redact_urls))
     except Exception as exc:  # a bug or an outage in the tool: its short reason, logged once
         logs.tool_failed(
-            exc, p.tool, p.tier.value, p.tenant_id, p.session_id, proposal_id=p.proposal_id
+            exc,
+            p.tool,
+            p.tier.value,
+            p.tenant_id,
+            p.session_id,
+            scrub=redact_urls,
+            proposal_id=p.proposal_id,
         )
-        return Outcome(False, error=f"{type(exc).__name__}: {redact.reason(exc)}")
+        return Outcome(
+            False, error=f"{type(exc).__name__}: {redact.reason(exc, scrub=redact_urls)}"
+        )
     ms = (time.perf_counter() - t0) * 1000
     metrics.TOOL_DURATION.labels(p.tier.value, p.tool, "ok").observe(ms)
     return Outcome(True, result)

@@ -196,7 +196,7 @@ async def create_session(
     return stored.public(), created
 
 
-Ring = Callable[[str], str]  # session id -> the host that should hold it
+Placement = Callable[[str], str]  # session id -> the host that should hold it (a hint)
 
 
 class SessionPool:
@@ -218,7 +218,7 @@ class SessionPool:
         *,
         owner: str | None = None,
         name: str = "local",
-        ring: Ring | None = None,
+        ring: Placement | None = None,
     ) -> None:
         self.store = store
         self.catalog = catalog

@@ -43,6 +43,15 @@ async def _retarget_port(ctx: ToolContext, _: NoArgs) -> dict[str, bool]:
     return {"retargeted": True}
 
 
+class SizeArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    n: int = Field(default=100, ge=0, le=50_000_000)
+
+
+async def _big(ctx: ToolContext, args: SizeArgs) -> dict[str, str]:
+    return {"blob": "x" * args.n}
+
+
 EFFECTS: list[str] = []  # what `slow_effect` did, in this process (tests read it)
 
 
@@ -71,6 +80,7 @@ class LabOrchestrator(BaseOrchestrator):
             function_tool(
                 "slow_effect", Tier.T2, "A slow effect outside the store.", SleepArgs, _effect
             ),
+            function_tool("big", Tier.T1, "Answer about n bytes.", SizeArgs, _big),
         ]
 
     def build_system_prompt(self, context: dict[str, str]) -> str:

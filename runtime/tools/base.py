@@ -28,6 +28,8 @@ from ..models.base import ToolSpec
 from ..tiers import Tier
 
 Source = Literal["python", "http", "mcp"]
+DEFAULT_RETRIES = 2  # re-sends of an idempotent tool's call
+DEFAULT_MAX_RESULT_BYTES = 64 * 1024
 
 
 class ToolContext(BaseModel):
@@ -89,6 +91,8 @@ class Tool:
     outcome: OutcomeCheck | None = None
     preview: Callable[[Args], str] | None = None
     source: Source = "python"
+    retries: int = DEFAULT_RETRIES
+    max_result_bytes: int = DEFAULT_MAX_RESULT_BYTES
     _spec: ToolSpec = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

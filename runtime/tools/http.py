@@ -8,22 +8,32 @@ and DELETE; the query string for GET, a non-string value JSON-encoded) with:
 - `X-Orchestra-Tenant` and `X-Orchestra-Session`,
 - the section's `headers` (`env:VAR` values read when the tool is built).
 
-A 2xx JSON body is the result; any other 2xx body is `{"text": body}`.
-Failures are classified by status (`runtime.errors.classify_status`):
+`url` may be `env:VAR` too: the whole URL is read from the environment when
+the tool is built (a missing variable, or a value that is not an http(s) URL,
+is a `ConfigError` that names the key, never the value).
 
-- 401/403: a `ToolError` saying authentication failed (not the model's fault);
-- another 4xx: a `ToolValidationError` with the endpoint's explanation, so the
-  model can correct its input;
-- 429, 408 and 5xx, and network errors: transient. An `idempotent` endpoint is
-  sent again with the same key (`runtime.retry`'s backoff, honouring
-  `Retry-After`) while the tool's `timeout_ms` budget lasts; any other fails at
-  once with a `ToolError` (sending again could do the work twice).
+`invoke` is one attempt, bounded by `timeout_ms`; `runtime.tools.run` sends an
+idempotent tool's call again (same key) and bounds all attempts. What an
+attempt ends with says what the endpoint did:
 
-No answer within the budget raises the builtin `TimeoutError`: the request
-may have taken effect, and both the orchestrator (a timed-out tool call) and
-the dispatcher (a cut-short execution: `outcome_unknown` unless idempotent)
-treat it as such. An HTTP endpoint cannot tell afterwards whether a call took
-effect (`outcome=None`).
+- a 2xx: the result: a JSON body (`application/json`), or `{"text": body}`;
+  over `max_result_bytes` the body is not read further and the result is the
+  truncated text with a note;
+- a 2xx whose body cannot be read (a broken encoding, JSON that does not
+  parse, the connection dropped mid-body): `ToolOutcomeUnknown`: the endpoint
+  did the work, and what it answered is lost;
+- 401/403: a `ToolError` (authentication failed, not the model's fault);
+  429 and 408: `ToolUnavailable` (it did not take the call; `Retry-After` is
+  kept); another 4xx: a `ToolValidationError` with the endpoint's explanation,
+  so the model can correct its input: the tool refused;
+- a 5xx, a connection that failed after the request was sent:
+  `ToolOutcomeUnknown`; no answer within `timeout_ms`: the builtin
+  `TimeoutError` (both: it may have taken effect);
+- no connection at all: `ToolUnavailable` (nothing was sent).
+
+Errors name the endpoint by scheme, host and port (`runtime.tools.endpoints`):
+a URL's userinfo, path and query may be secrets. An HTTP endpoint cannot tell
+afterwards whether a call took effect (`outcome=None`).
 
 Each tool keeps one `httpx.AsyncClient`, opened lazily in the running event
 loop (tools are built in processes that may have no loop yet) and reopened if
@@ -34,72 +44,52 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
+from typing import NoReturn
 
 import httpx
 
 from runtime.config.file import HttpToolSection
 
 from ..errors import (
-    RETRYABLE,
+    ConfigError,
     ErrorClass,
     ToolError,
     ToolOutcomeUnknown,
+    ToolUnavailable,
     ToolValidationError,
     classify_status,
+    parse_retry_after,
 )
-from ..retry import RetryPolicy, retry
 from ..tiers import Tier
 from .base import Args, Tool, ToolContext
-from .envrefs import resolve_env_refs
+from .endpoints import endpoint_of, guard_library_logs, redact
+from .envrefs import ENV_PREFIX, resolve_env_refs
 from .jsonargs import json_checker
+from .run import truncated
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-RETRY_POLICY = RetryPolicy()
 DETAIL_CHARS = 300  # of an error body quoted back to the model
-
-
-class _Transient(ConnectionError):
-    """A failure worth sending again (for an idempotent endpoint): `classify()`
-    reads `status_code` (429 -> RATE_LIMIT, 5xx -> NETWORK), a network error has
-    none and is a `ConnectionError` (NETWORK); `response` carries `Retry-After`."""
-
-    def __init__(
-        self,
-        message: str,
-        status_code: int | None = None,
-        response: httpx.Response | None = None,
-        *,
-        sent: bool = False,
-    ) -> None:
-        super().__init__(message)
-        self.status_code = status_code
-        self.response = response
-        self.sent = sent  # it reached the endpoint before failing (no answer came back)
-
-
-class _OutOfBudget(Exception):
-    """The next attempt would start after the tool's budget."""
-
-
-class _NoAnswer(Exception):
-    """The budget ran out with the request sent (raised as `TimeoutError` once out of
-    `retry`, which would otherwise retry a TimeoutError)."""
+READ_FACTOR = 4  # a 2xx body is read up to this many times max_result_bytes (then cut)
 
 
 class _Endpoint:
-    def __init__(self, name: str, section: HttpToolSection, headers: dict[str, str]) -> None:
+    def __init__(
+        self, name: str, section: HttpToolSection, url: str, headers: dict[str, str]
+    ) -> None:
         self.name = name
         self.section = section
+        self.url = url
+        self.endpoint = endpoint_of(url)  # what errors name
         self.headers = headers
-        self.budget_s = section.timeout_ms / 1000
+        self.attempt_s = section.timeout_ms / 1000
+        self.read_limit = section.max_result_bytes * READ_FACTOR
         self._client: httpx.AsyncClient | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def client(self) -> httpx.AsyncClient:
         loop = asyncio.get_running_loop()
         if self._client is None or self._client.is_closed or self._loop is not loop:
-            self._client = httpx.AsyncClient(timeout=self.budget_s, follow_redirects=False)
+            self._client = httpx.AsyncClient(timeout=self.attempt_s, follow_redirects=False)
             self._loop = loop
             _OPEN.add(self)
         return self._client
@@ -117,102 +107,109 @@ class _Endpoint:
             headers["Idempotency-Key"] = ctx.idempotency_key
         return headers
 
+    def _clean(self, text: str) -> str:
+        return redact(text, self.url)
+
+    def _no_answer(self) -> TimeoutError:
+        return TimeoutError(
+            f"{self.name}: no answer from {self.endpoint} within {self.attempt_s:g}s"
+        )
+
     async def invoke(self, tier: Tier, ctx: ToolContext, args: Args) -> object:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.budget_s
-        headers = self.call_headers(tier, ctx)
+        """One attempt (see the module docstring)."""
         client = self.client()
-
-        async def attempt() -> object:
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                raise _NoAnswer
-            return self.result(await self.send(client, headers, args, remaining))
-
+        headers = self.call_headers(tier, ctx)
         try:
-            return await self.attempts(attempt, loop, deadline)
-        except _NoAnswer as exc:
-            raise TimeoutError(f"{self.name} got no answer within {self.budget_s:g}s") from exc
+            async with asyncio.timeout(self.attempt_s):
+                return await self._attempt(client, headers, args)
+        except TimeoutError:
+            raise self._no_answer() from None
 
-    async def attempts(
-        self,
-        attempt: Callable[[], Awaitable[object]],
-        loop: asyncio.AbstractEventLoop,
-        deadline: float,
+    async def _attempt(
+        self, client: httpx.AsyncClient, headers: dict[str, str], args: Args
     ) -> object:
-        """One attempt, or (idempotent) as many as `RETRY_POLICY` and the budget allow."""
-        if not self.section.idempotent:
-            try:
-                return await attempt()
-            except _Transient as exc:
-                if exc.sent:  # it may have taken effect: never sent twice, never guessed
-                    raise ToolOutcomeUnknown(
-                        f"{exc}; not retried (the tool is not idempotent)"
-                    ) from exc
-                raise ToolError(f"{exc}; not retried (the tool is not idempotent)") from exc
-        last: list[BaseException] = []
-
-        def note(exc: BaseException, attempt_no: int, delay: float) -> None:
-            last.append(exc)
-
-        async def sleep(delay: float) -> None:
-            if loop.time() + delay >= deadline:
-                raise _OutOfBudget
-            await asyncio.sleep(delay)
-
-        try:
-            return await retry(attempt, RETRY_POLICY, sleep=sleep, on_retry=note)
-        except _Transient as exc:
-            raise ToolError(f"{exc} (after {len(last) + 1} attempts)") from exc
-        except _OutOfBudget:
-            raise ToolError(
-                f"{last[-1]}; no time left to send it again within {self.budget_s:g}s "
-                f"(after {len(last)} attempts)"
-            ) from last[-1]
-
-    async def send(
-        self, client: httpx.AsyncClient, headers: dict[str, str], args: Args, timeout_s: float
-    ) -> httpx.Response:
-        method, url = self.section.method, self.section.url
+        method = self.section.method
         if method in BODY_METHODS:
-            request = client.build_request(
-                method, url, headers=headers, json=args, timeout=timeout_s
-            )
+            request = client.build_request(method, self.url, headers=headers, json=args)
         else:
-            request = client.build_request(
-                method, url, headers=headers, params=_query(args), timeout=timeout_s
-            )
+            request = client.build_request(method, self.url, headers=headers, params=_query(args))
         try:
-            return await client.send(request)
+            response = await client.send(request, stream=True)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            raise _Transient(f"{self.name}: cannot connect to {url}: {_reason(exc)}") from exc
-        except httpx.TimeoutException as exc:
-            raise _NoAnswer from exc
-        except httpx.TransportError as exc:
-            # sent, then the connection failed: for an idempotent endpoint the same key
-            # makes sending again safe; for another one the outcome is unknown
-            raise _Transient(
-                f"{self.name}: the connection failed: {_reason(exc)}", sent=True
+            raise ToolUnavailable(
+                f"{self.name}: cannot connect to {self.endpoint} ({self._reason(exc)}); "
+                "it did not run"
             ) from exc
+        except httpx.TimeoutException as exc:
+            raise self._no_answer() from exc
+        except httpx.TransportError as exc:
+            raise ToolOutcomeUnknown(
+                f"{self.name}: the connection to {self.endpoint} failed after the request "
+                f"was sent ({self._reason(exc)})"
+            ) from exc
+        try:
+            return await self._answer(response)
+        finally:
+            await response.aclose()
 
-    def result(self, response: httpx.Response) -> object:
+    async def _answer(self, response: httpx.Response) -> object:
         status = response.status_code
+        body = bytearray()
+        cut = False
+        try:
+            async for chunk in response.aiter_bytes():
+                body.extend(chunk)
+                if len(body) > self.read_limit:  # (of an error, DETAIL_CHARS are quoted)
+                    cut = True
+                    break
+        except httpx.TimeoutException as exc:
+            raise self._no_answer() from exc
+        except (httpx.DecodingError, httpx.TransportError) as exc:
+            self._unreadable(status, response, f"its body could not be read ({self._reason(exc)})")
         if 200 <= status < 300:
-            if "json" in response.headers.get("content-type", "").lower():
-                try:
-                    return response.json()
-                except ValueError:
-                    pass
-            return {"text": response.text}
+            return self._result(response, bytes(body), cut)
+        self._refused(status, response, bytes(body))
+
+    def _result(self, response: httpx.Response, body: bytes, cut: bool) -> object:
+        if cut:
+            size = f"more than {self.read_limit} bytes"
+            return truncated(self.name, body, self.section.max_result_bytes, size)
+        if "json" in response.headers.get("content-type", "").lower():
+            try:
+                return json.loads(body) if body else {"text": ""}
+            except ValueError as exc:
+                why = f"its JSON body does not parse ({type(exc).__name__})"
+                self._unreadable(response.status_code, response, why)
+        return {"text": body.decode(response.encoding or "utf-8", errors="replace")}
+
+    def _unreadable(self, status: int, response: httpx.Response, why: str) -> NoReturn:
+        """The status came back, what followed cannot be read."""
+        if 200 <= status < 300 or status >= 500:
+            raise ToolOutcomeUnknown(
+                f"{self.name}: {self.endpoint} answered HTTP {status} and {why}",
+                parse_retry_after(response.headers) if status >= 500 else None,
+            )
+        self._refused(status, response, b"")
+
+    def _refused(self, status: int, response: httpx.Response, body: bytes) -> NoReturn:
+        detail = self._clean(body[: DETAIL_CHARS * 4].decode(errors="replace")[:DETAIL_CHARS])
+        said = f"{self.name}: {self.endpoint} answered HTTP {status}" + (
+            f": {detail.strip()}" if detail.strip() else ""
+        )
+        hint = parse_retry_after(response.headers)
         kind = classify_status(status)
-        detail = response.text[:DETAIL_CHARS].strip()
         if kind is ErrorClass.AUTH:
-            raise ToolError(f"{self.name}: authentication failed (HTTP {status}): {detail}")
-        if kind in RETRYABLE:
-            raise _Transient(f"{self.name}: HTTP {status}: {detail}", status, response)
+            raise ToolError(f"{said}; authentication failed")
+        if status in (408, 429):
+            raise ToolUnavailable(f"{said}; it did not run", hint)
         if 400 <= status < 500:
-            raise ToolValidationError(f"{self.name}: HTTP {status}: {detail}")
-        raise ToolError(f"{self.name}: unexpected HTTP {status}: {detail}")
+            raise ToolValidationError(said)
+        if status >= 500:
+            raise ToolOutcomeUnknown(said, hint)
+        raise ToolError(f"{said} (an unexpected status)")
+
+    def _reason(self, exc: BaseException) -> str:
+        return self._clean(str(exc) or type(exc).__name__)
 
 
 _OPEN: set[_Endpoint] = set()
@@ -222,16 +219,26 @@ def _query(args: Args) -> dict[str, str]:
     return {k: v if isinstance(v, str) else json.dumps(v) for k, v in args.items() if v is not None}
 
 
-def _reason(exc: BaseException) -> str:
-    return str(exc) or type(exc).__name__
+def resolve_url(where: str, url: str) -> str:
+    """The tool's URL, read from the environment when it is `env:VAR`."""
+    if not url.startswith(ENV_PREFIX):
+        return url
+    found = resolve_env_refs(where, {"url": url})["url"].strip()
+    if not found.lower().startswith(("http://", "https://")):
+        var = url[len(ENV_PREFIX) :].strip()
+        raise ConfigError(f"{where}.url: the environment variable {var} is not an http(s) URL")
+    return found
 
 
 def http_tool(name: str, section: HttpToolSection) -> Tool:
-    """The tool `[tools.NAME]` declares (see the module docstring). A header's
-    `env:VAR` that is not set is a `ConfigError` naming the header and VAR."""
+    """The tool `[tools.NAME]` declares (see the module docstring). An `env:VAR`
+    (the URL, a header) that is not set is a `ConfigError` naming the key and VAR."""
     where = f"tools.{name}"
-    endpoint = _Endpoint(name, section, resolve_env_refs(f"{where}.headers", section.headers))
+    url = resolve_url(where, section.url)
+    headers = resolve_env_refs(f"{where}.headers", section.headers)
+    endpoint = _Endpoint(name, section, url, headers)
     tier = section.tier
+    guard_library_logs()
 
     async def invoke(ctx: ToolContext, args: Args) -> object:
         return await endpoint.invoke(tier, ctx, args)
@@ -246,6 +253,8 @@ def http_tool(name: str, section: HttpToolSection) -> Tool:
         idempotent=section.idempotent,
         outcome=None,
         source="http",
+        retries=section.retries,
+        max_result_bytes=section.max_result_bytes,
     )
 
 

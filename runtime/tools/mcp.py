@@ -20,16 +20,19 @@ that the server does not have is a `ConfigError` (a typo must not leave a
 deletion at T2).
 
 A call validates the arguments against the tool's `inputSchema` and sends
-`tools/call` with `section.timeout_ms`. The request's `_meta` carries
+`tools/call`; `section.timeout_ms` bounds the attempt whatever the server does
+(it hangs, it answers under another request id). The request's `_meta` carries
 `orchestra/tenant_id` and `orchestra/session_id`, and for T2/T3 calls
 `orchestra/idempotency_key` (the proposal id: the same approved call always
 carries the same key, so a server can deduplicate). The result is the
 `structuredContent` if any, else the text contents joined, else
-`{"content": [...]}`; `isError` is a `ToolError` with the server's text. No
-answer in time raises the builtin `TimeoutError` (the call may have taken
-effect). A session lost mid-call: an idempotent tool is sent once more on a
-new session, with the same key; another is a `ToolError` (whether it took
-effect is unknown). A session that could not connect at all ran nothing.
+`{"content": [...]}`; `isError` is a `ToolError` with the server's text (the
+tool refused). What may have taken effect without our knowing: no answer in
+time (the builtin `TimeoutError`), a session lost mid-call, a result off the
+protocol or its schema (`ToolOutcomeUnknown`); `runtime.tools.run` sends an
+idempotent tool's call again, with the same key, on a new session. A session
+that could not connect at all ran nothing (`ToolUnavailable`). Errors name a
+`url` server by scheme, host and port only (`runtime.tools.endpoints`).
 """
 
 from __future__ import annotations
@@ -45,9 +48,16 @@ from mcp.shared.exceptions import MCPError
 
 from runtime.config.file import McpSection
 
-from ..errors import ConfigError, ToolError, ToolOutcomeUnknown, ToolValidationError
+from ..errors import (
+    ConfigError,
+    ToolError,
+    ToolOutcomeUnknown,
+    ToolUnavailable,
+    ToolValidationError,
+)
 from ..tiers import Tier
 from .base import Args, Invoke, Tool, ToolContext
+from .endpoints import endpoint_of, guard_library_logs, redact
 from .jsonargs import json_checker
 from .mcp_session import McpSession, connected, not_delivered, reason, session_for
 
@@ -61,8 +71,9 @@ _BAD_CHARS = re.compile(r"[^a-zA-Z0-9_-]")
 
 async def discover(name: str, section: McpSection) -> list[dict[str, Any]]:
     """The server's tools as JSON-able dicts; `ConfigError` if it cannot be reached."""
+    guard_library_logs()
     where = f"mcp.{name}"
-    target = section.url or " ".join([section.command or "", *section.args])
+    target = endpoint_of(section.url) if section.url else section.command or ""
     timeout_s = section.timeout_ms / 1000
     found: list[types.Tool] = []
     try:
@@ -79,7 +90,8 @@ async def discover(name: str, section: McpSection) -> list[dict[str, Any]]:
     except TimeoutError:
         raise ConfigError(f"{where}: {target} did not answer within {timeout_s:g}s") from None
     except Exception as exc:
-        raise ConfigError(f"{where}: cannot list the tools of {target}: {reason(exc)}") from exc
+        why = redact(reason(exc), section.url)
+        raise ConfigError(f"{where}: cannot list the tools of {target}: {why}") from exc
     return [_info(t) for t in found]
 
 
@@ -121,11 +133,13 @@ def mcp_tools(name: str, section: McpSection, infos: list[dict[str, Any]]) -> li
                 tier,
                 str(info.get("description") or info.get("title") or tool),
                 schema,
-                _invoker(session, qualified, tool, tier, idempotent),
+                _invoker(session, qualified, tool, tier),
                 json_checker(qualified, schema, f"{where}: tool {tool!r} inputSchema"),
                 idempotent=idempotent,
                 outcome=None,
                 source="mcp",
+                retries=section.retries,
+                max_result_bytes=section.max_result_bytes,
             )
         )
     return built
@@ -156,62 +170,62 @@ def model_names(server: str, tools: list[str]) -> dict[str, str]:
     return names
 
 
-def _invoker(
-    session: McpSession, qualified: str, tool: str, tier: Tier, idempotent: bool
-) -> Invoke:
+def _invoker(session: McpSession, qualified: str, tool: str, tier: Tier) -> Invoke:
     async def invoke(ctx: ToolContext, args: Args) -> object:
         meta: dict[str, object] = {TENANT_META_KEY: ctx.tenant_id, SESSION_META_KEY: ctx.session_id}
         if tier is not Tier.T1 and ctx.idempotency_key:
             meta[IDEMPOTENCY_META_KEY] = ctx.idempotency_key
-        result = await _call(session, qualified, tool, args, meta, idempotent)
+        result = await _call(session, qualified, tool, args, meta)
         return _result(qualified, result)
 
     return invoke
 
 
 async def _call(
-    session: McpSession,
-    qualified: str,
-    tool: str,
-    args: Args,
-    meta: dict[str, object],
-    idempotent: bool,
+    session: McpSession, qualified: str, tool: str, args: Args, meta: dict[str, object]
 ) -> types.CallToolResult:
+    """One attempt: `timeout_ms` bounds it all (a handshake, the call), whatever the
+    server does (a hang, an answer under another request id...)."""
     timeout_s = session.section.timeout_ms / 1000
+    deadline = asyncio.get_running_loop().time() + timeout_s
     for attempt in (1, 2):
         try:
-            async with asyncio.timeout(timeout_s):
+            async with asyncio.timeout_at(deadline):
                 client = await session.client()
         except ConfigError:
             raise
         except TimeoutError:
             why = f"no handshake within {timeout_s:g}s"
-            raise ToolError(f"{session.where}: {why}; {qualified} did not run") from None
+            raise ToolUnavailable(f"{session.where}: {why}; {qualified} did not run") from None
         except Exception as exc:
-            raise ToolError(f"{session.where}: {reason(exc)}; {qualified} did not run") from exc
+            why = session.clean(reason(exc))
+            raise ToolUnavailable(f"{session.where}: {why}; {qualified} did not run") from exc
         try:
-            return await client.call_tool(
-                tool,
-                args,
-                read_timeout_seconds=timeout_s,
-                meta=meta,  # type: ignore[arg-type]  # RequestParamsMeta is an open map
-            )
+            async with asyncio.timeout_at(deadline):
+                return await client.call_tool(
+                    tool,
+                    args,
+                    read_timeout_seconds=timeout_s,
+                    meta=meta,  # type: ignore[arg-type]  # RequestParamsMeta is an open map
+                )
+        except TimeoutError:
+            raise TimeoutError(f"{qualified} got no answer within {timeout_s:g}s") from None
         except MCPError as exc:
             if exc.code == types.REQUEST_TIMEOUT:
                 raise TimeoutError(f"{qualified} got no answer within {timeout_s:g}s") from exc
-            if exc.code != types.CONNECTION_CLOSED:
+            if exc.code != types.CONNECTION_CLOSED:  # the server refused the request
                 cls = ToolValidationError if exc.code == types.INVALID_PARAMS else ToolError
-                raise cls(f"{qualified}: {exc.message}") from exc
+                raise cls(f"{qualified}: {session.clean(exc.message)}") from exc
             failure = await session.lost(client)
-            if attempt == 1 and (idempotent or not_delivered(failure)):
-                continue  # a new session; the same key
-            why = reason(failure) if failure is not None else exc.message
+            if attempt == 1 and not_delivered(failure):
+                continue  # nothing was sent: a new session
+            why = session.clean(reason(failure) if failure is not None else exc.message)
             raise ToolOutcomeUnknown(
-                f"{session.where}: the connection was lost during {qualified} ({why}); "
-                "whether it took effect is unknown"
+                f"{session.where}: the connection was lost during {qualified} ({why})"
             ) from exc
         except (ValueError, RuntimeError) as exc:  # a result off the protocol or its schema
-            raise ToolError(f"{qualified}: {reason(exc)}") from exc
+            why = session.clean(reason(exc))
+            raise ToolOutcomeUnknown(f"{qualified}: its result cannot be read ({why})") from exc
     raise AssertionError("unreachable")
 
 

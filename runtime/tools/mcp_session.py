@@ -31,6 +31,7 @@ from mcp.client.streamable_http import streamable_http_client
 from runtime.config.file import McpSection
 
 from ..errors import ConfigError
+from .endpoints import guard_library_logs, redact
 from .envrefs import resolve_env_refs
 
 log = logging.getLogger(__name__)
@@ -99,12 +100,17 @@ class McpSession:
 
     def __init__(self, where: str, section: McpSection) -> None:
         resolved(where, section)  # a missing env: variable fails the build, not a call
+        guard_library_logs()
         self.where = where
         self.section = section
         self.opened = 0  # sessions opened so far (one, unless one failed)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = asyncio.Lock()
         self._held: _Held | None = None
+
+    def clean(self, text: str) -> str:
+        """`text` naming the server's URL by its endpoint only."""
+        return redact(text, self.section.url)
 
     async def client(self) -> Client:
         """The open session's client, opening one if there is none (errors: the
@@ -139,7 +145,7 @@ class McpSession:
                 await stop.wait()
         except Exception as exc:
             if ready.done():
-                log.warning("%s: the MCP session ended: %s", self.where, reason(exc))
+                log.warning("%s: the MCP session ended: %s", self.where, self.clean(reason(exc)))
                 raise
             ready.set_exception(exc)
         finally:

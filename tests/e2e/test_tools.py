@@ -35,6 +35,15 @@ REPO = Path(__file__).resolve().parents[2]
 SLEEP_MS = 3000
 
 
+SECRETS = ("hunter2", "s3cr3t-path-segment", "t0ps3cret-token")
+
+
+def secret_url(tools: ToolServer, path: str) -> str:
+    """A URL to `path` of the tool server that holds a secret in each of its parts."""
+    host = tools.base_url.removeprefix("http://")
+    return f"http://alice:hunter2@{host}{path}/s3cr3t-path-segment?token=t0ps3cret-token"
+
+
 def config(tools: ToolServer, mcp: McpHttpServer) -> str:
     effect = tools.url("/effect")
     return f"""
@@ -89,6 +98,16 @@ tier = "T3"
 url = "{tools.url(f"/effect-nodedupe?sleep_ms={SLEEP_MS}")}"
 timeout_ms = 20000
 
+[tools.vault_write]
+kind = "http"
+tier = "T3"
+url = "{secret_url(tools, "/status/503")}"
+
+[tools.vault_read]
+kind = "http"
+tier = "T1"
+url = "env:ACME_VAULT_URL"
+
 [mcp.crm]
 url = "{mcp.url}"
 tiers = {{ fail = "T1" }}   # a read that fails: for the breaker
@@ -103,7 +122,7 @@ system_prompt = "You are the order desk of {{tenant_name}}."
 greeting = "Order desk: how can I help?"
 executor_timeout_ms = 20000
 tools = ["lookup_order", "note_order", "refund_order", "stock", "reserve", "refund",
-         "broken", "pay_idempotent", "pay_once", "mcp:crm"]
+         "broken", "pay_idempotent", "pay_once", "vault_write", "vault_read", "mcp:crm"]
 
 [[agents.desk.script]]
 match = '(?i)^stock check (?P<sku>\\S+)'
@@ -128,7 +147,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     with ToolServer() as tools, McpHttpServer() as mcp:
         path = home / "orchestra.toml"
         path.write_text(config(tools, mcp))
-        env = {"PYTHONPATH": str(REPO), "ACME_REFUND_TOKEN": "Bearer refund-secret"}
+        env = {
+            "PYTHONPATH": str(REPO),
+            "ACME_REFUND_TOKEN": "Bearer refund-secret",
+            "ACME_VAULT_URL": secret_url(tools, "/status/500"),
+        }
         with orchestra_serve("--hosts", "1", "--config", str(path), home=home, env=env) as served:
             yield World(served, tools, mcp)
 
@@ -204,6 +227,38 @@ def test_http_tools_send_the_idempotency_key_and_the_callers(world: World) -> No
     assert write.body == {"order_id": "o-9"}
     assert write.headers["authorization"] == "Bearer refund-secret"  # from the environment
     assert world.tools.effects[pid] == 1
+
+
+def test_a_secret_in_a_tool_url_reaches_no_reply_proposal_audit_or_log(world: World) -> None:
+    with world.served.client() as api:
+        sid = desk(api)
+        read = api.post(f"/v1/sessions/{sid}/messages", json={"text": "!tools vault_read"})
+        assert calls(read.json()) == [("vault_read", "T1", "error")]
+        r = turn(api, sid, "!tools vault_write")
+        pid = r["proposals"][0]["proposal_id"]
+        confirmed = api.post(f"/v1/proposals/{pid}/confirm")
+        assert confirmed.json()["status"] == "FAILED", confirmed.text
+        result = confirmed.json()["result"]
+        assert result["error_kind"] == "outcome_unknown"  # a 503 after the request was sent
+        assert f"{world.tools.base_url} answered HTTP 503" in result["error"]
+        shown = [
+            read.text,
+            confirmed.text,
+            api.get(f"/v1/proposals/{pid}").text,
+            api.get("/v1/audit", params={"session_id": sid}).text,
+            api.get(f"/v1/sessions/{sid}/messages").text,
+        ]
+    time.sleep(0.5)  # the serve's buffered log lines (0.2 s)
+    for secret in SECRETS:
+        assert not [text for text in shown if secret in text], secret
+        assert secret not in world.served.text, secret
+    sent = [c for c in world.tools.calls if c.path.endswith("/s3cr3t-path-segment")]
+    assert [c.path for c in sent] == [
+        "/status/500/s3cr3t-path-segment",
+        f"/status/503/{SECRETS[1]}",
+    ]
+    assert sent[1].key == pid  # sent once: not idempotent
+    assert sent[0].query == sent[1].query == {"token": SECRETS[2]}  # the real URL was used
 
 
 def test_budgets_and_the_breaker_hold_for_declared_tools(world: World) -> None:

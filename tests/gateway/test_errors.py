@@ -118,6 +118,26 @@ def test_422_message_schema(api: httpx.Client, session_id: str, body: object) ->
     assert len(str(err["message"])) < 600
 
 
+@pytest.mark.parametrize("where", ["message_id", "Idempotency-Key"])
+def test_a_message_id_over_200_characters_is_400(
+    api: httpx.Client, session_id: str, where: str
+) -> None:
+    url = f"/v1/sessions/{session_id}/messages"
+
+    def post(key: str) -> httpx.Response:
+        if where == "message_id":
+            return api.post(url, json={"text": "hi", "message_id": key})
+        return api.post(url, json={"text": "hi"}, headers={"Idempotency-Key": key})
+
+    long = 20_000 if where == "Idempotency-Key" else 5_000  # (a body over 16 KiB is a 413)
+    err = assert_error(post("k" * long), 400, "bad_request")
+    assert err["message"] == f"{where} is {long} characters long; the limit is 200"
+    assert_error(post("k" * 201), 400, "bad_request")
+    first = post("k" * 200)
+    assert first.status_code == 200, first.text
+    assert post("k" * 200).json() == first.json()  # the same id: the same turn
+
+
 def test_422_names_the_field(api: httpx.Client, session_id: str) -> None:
     r = api.post(f"/v1/sessions/{session_id}/messages", json={"text": 5})
     err = assert_error(r, 422, "validation_error")

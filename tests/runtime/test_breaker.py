@@ -6,7 +6,8 @@ import itertools
 
 import pytest
 
-from runtime.breaker import OPEN_MESSAGE, BreakerState, BreakerTransitionError, CircuitBreaker
+from runtime.breaker import OPEN_MESSAGE, BreakerState, CircuitBreaker
+from runtime.errors import BreakerTransitionError
 
 from . import probe
 from .conftest import TENANT, FakeClock, Harness

@@ -52,6 +52,22 @@ def catalog_of(data: dict[str, Any]) -> Any:
         ),
         ({"tools": {"refund": {"tier": "T3"}}}, r"tools: .*refund: a tool needs"),
         ({"gateway": {"rate_limit_per_s": 0}}, r"gateway.rate_limit_per_s: Input should be"),
+        (
+            {"tools": {"refund": {"kind": "http", "tier": "T3", "url": "x", "retries": -1}}},
+            r"tools.refund.*url: String should match pattern",
+        ),
+        (
+            {"tools": {"refund": {"kind": "http", "tier": "T3", "url": "http://x", "retries": 11}}},
+            r"tools.refund.*retries: Input should be less than or equal to 10",
+        ),
+        (
+            {"tools": {"lookup": {"python": "a:b", "max_result_bytes": 10}}},
+            r"tools.lookup.*max_result_bytes: Input should be greater than or equal to 1024",
+        ),
+        (
+            {"mcp": {"crm": {"url": "http://127.0.0.1:1/mcp", "max_result_bytes": 10}}},
+            r"mcp.crm.max_result_bytes: Input should be greater than or equal to 1024",
+        ),
     ],
 )
 def test_a_bad_file_is_one_clear_message(data: dict[str, Any], says: str) -> None:
@@ -84,6 +100,10 @@ def test_a_bad_file_is_one_clear_message(data: dict[str, Any], says: str) -> Non
         ),
         ({"agents": {"x": {"class": "runtime.nowhere:Agent"}}}, r"cannot load agent class"),
         ({"agents": {"desk": DESK | {"tools": ["mcp:crm"]}}}, r"agents.desk.tools: no tool"),
+        (
+            {"tools": {"refund": {"kind": "http", "tier": "T3", "url": "env:NO_SUCH_URL_VAR"}}},
+            r"tools\.refund\.url: the environment variable NO_SUCH_URL_VAR is not set",
+        ),
     ],
 )
 def test_a_file_that_does_not_build_stops_the_start(data: dict[str, Any], says: str) -> None:

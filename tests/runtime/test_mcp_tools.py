@@ -19,15 +19,16 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from runtime.config.file import McpSection, parse_config
-from runtime.errors import ConfigError, ToolError, ToolValidationError
+from runtime.errors import ConfigError, ToolError, ToolOutcomeUnknown, ToolValidationError
 from runtime.tiers import Tier
-from runtime.tools import Tool, ToolContext
+from runtime.tools import Tool, ToolContext, run_tool
 from runtime.tools.mcp import discover, mcp_tools, model_names
 from runtime.tools.mcp_session import close_sessions, session_for
-from tests.support.mcp_server import McpHttpServer, free_port
+from tests.support.mcp_server import McpHttpServer, RawMcpServer, free_port
 from tests.support.tool_server import ToolServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -222,16 +223,16 @@ async def test_the_session_is_reopened_after_the_server_comes_back() -> None:
 
 
 async def test_discovering_a_server_that_is_down_is_a_config_error() -> None:
-    url = f"http://127.0.0.1:{free_port()}/mcp"
-    with pytest.raises(ConfigError, match=rf"^mcp\.crm: cannot list the tools of {url}: Connect"):
-        await discover("crm", McpSection(url=url))
+    endpoint = f"http://127.0.0.1:{free_port()}"  # errors name no path
+    with pytest.raises(ConfigError, match=rf"^mcp\.crm: cannot list the tools of {endpoint}: Conn"):
+        await discover("crm", McpSection(url=f"{endpoint}/mcp"))
 
 
 async def test_discovering_something_that_is_not_an_mcp_server_is_a_config_error() -> None:
     with ToolServer() as plain:  # HTTP, but it answers 404 to the handshake
-        url = plain.url("/mcp")
-        with pytest.raises(ConfigError, match=rf"^mcp\.crm: cannot list the tools of {url}: MCP"):
-            await discover("crm", McpSection(url=url, timeout_ms=3000))
+        expected = rf"^mcp\.crm: cannot list the tools of {plain.base_url}: MCP"
+        with pytest.raises(ConfigError, match=expected):
+            await discover("crm", McpSection(url=plain.url("/mcp"), timeout_ms=3000))
 
 
 async def test_discovering_a_server_that_never_answers_is_a_config_error() -> None:
@@ -260,17 +261,88 @@ async def test_a_stdio_server_is_spawned_once_and_called() -> None:
     assert session_for("local", cfg).opened - before == 1
 
 
-@pytest.mark.parametrize(("idempotent", "opened"), [(False, 1), (True, 2)])
-async def test_a_session_lost_mid_call_is_retried_only_for_an_idempotent_tool(
+@pytest.mark.parametrize(("idempotent", "opened"), [(False, 1), (True, 3)])
+async def test_a_session_lost_mid_call_is_sent_again_only_for_an_idempotent_tool(
     crm: McpHttpServer, idempotent: bool, opened: int
 ) -> None:
     cfg = stdio_section(timeout_ms=10_000, idempotent=["crash"] if idempotent else [])
     infos = await discover("crm", section(crm.url))  # the same server code: one spawn less
     crash = {t.name: t for t in mcp_tools("local", cfg, infos)}["local__crash"]
     before = session_for("local", cfg).opened  # sessions of earlier tests (other loops)
-    with pytest.raises(ToolError, match="whether it took effect is unknown"):
-        await crash.invoke(CTX, {})
-    assert session_for("local", cfg).opened - before == opened
+    with pytest.raises(ToolOutcomeUnknown, match="the connection was lost during") as caught:
+        await run_tool(crash, CTX, {}, 30)
+    assert "unknown" not in str(caught.value)  # the dispatcher says that, once
+    assert session_for("local", cfg).opened - before == opened  # a crash per send
+
+
+@pytest.fixture(scope="module")
+def raw() -> Iterator[RawMcpServer]:
+    with RawMcpServer() as server:
+        yield server
+
+
+async def raw_tools(server: RawMcpServer, **fields: Any) -> dict[str, Tool]:
+    infos = await discover("raw", McpSection(url=server.url, timeout_ms=5000))
+    cfg = McpSection(url=server.url, **fields)
+    return {t.name.removeprefix("raw__"): t for t in mcp_tools("raw", cfg, infos)}
+
+
+@pytest.mark.parametrize("misbehaviour", ["wrong_id", "hang"])
+async def test_timeout_ms_bounds_a_call_whatever_the_server_does(
+    raw: RawMcpServer, misbehaviour: str
+) -> None:
+    tools = await raw_tools(raw, timeout_ms=1500)
+    assert await tools["big"].invoke(CTX, {"n": 3}) == "xxx"  # the session is open
+    before = raw.calls[misbehaviour]
+    t0 = time.monotonic()
+    with pytest.raises(TimeoutError, match=rf"raw__{misbehaviour} got no answer within 1\.5s"):
+        await run_tool(tools[misbehaviour], CTX, {}, 30)  # the agent's timeout is far
+    assert 1.4 <= time.monotonic() - t0 < 2.5
+    assert raw.calls[misbehaviour] - before == 1  # not idempotent: sent once
+    assert await tools["big"].invoke(CTX, {"n": 2}) == "xx"  # the session survives
+
+
+async def test_an_idempotent_mcp_tool_with_no_answer_is_sent_again_each_bounded(
+    raw: RawMcpServer,
+) -> None:
+    tools = await raw_tools(raw, timeout_ms=1000, idempotent=["wrong_id"])
+    await tools["big"].invoke(CTX, {"n": 1})
+    before = raw.calls["wrong_id"]
+    t0 = time.monotonic()
+    with pytest.raises(TimeoutError, match=r"\(sent 3 times\)"):
+        await run_tool(tools["wrong_id"], CTX, {}, 30)
+    assert 3.0 <= time.monotonic() - t0 < 6.0  # three attempts of 1 s, two short backoffs
+    assert raw.calls["wrong_id"] - before == 3
+
+
+@pytest.mark.parametrize(("idempotent", "sent"), [(False, 1), (True, 3)])
+async def test_a_result_off_its_schema_is_an_unknown_outcome(
+    raw: RawMcpServer, idempotent: bool, sent: int
+) -> None:
+    tools = await raw_tools(raw, timeout_ms=5000, idempotent=idempotent)
+    before = raw.calls["off_schema"]
+    with pytest.raises(ToolOutcomeUnknown, match="raw__off_schema: its result cannot be read"):
+        await run_tool(tools["off_schema"], CTX, {}, 30)
+    assert raw.calls["off_schema"] - before == sent
+
+
+async def test_an_mcp_result_over_max_result_bytes_is_truncated(raw: RawMcpServer) -> None:
+    tools = await raw_tools(raw, timeout_ms=5000, max_result_bytes=4096)
+    assert await run_tool(tools["big"], CTX, {"n": 4000}, 30) == "x" * 4000
+    capped = await run_tool(tools["big"], CTX, {"n": 500_000}, 30)
+    assert isinstance(capped, dict) and capped["truncated"] is True
+    assert "raw__big answered 500002 bytes" in capped["note"]
+    assert 3500 < len(orjson.dumps(capped)) <= 4096
+
+
+async def test_errors_name_an_mcp_server_by_scheme_host_and_port_only() -> None:
+    port = free_port()
+    url = f"http://bob:hunter2@127.0.0.1:{port}/s3cr3t-path/mcp?token=t0ps3cret"
+    with pytest.raises(ConfigError) as caught:
+        await discover("crm", McpSection(url=url, timeout_ms=2000))
+    text = str(caught.value)
+    assert f"http://127.0.0.1:{port}" in text
+    assert not any(s in text for s in ("bob", "hunter2", "s3cr3t-path", "t0ps3cret"))
 
 
 def test_model_names_fit_the_providers_pattern_and_stay_distinct() -> None:

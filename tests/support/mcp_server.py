@@ -20,6 +20,12 @@ HTTP app, and `POST /calls/reset` clears them.
 In a test, `McpHttpServer()` runs it under uvicorn in a thread on a free port.
 This file imports only the SDK and the standard library, so it runs by path
 in a bare environment (a stdio child gets no PYTHONPATH).
+
+`RawMcpServer()` is a server that misbehaves as the SDK's never would, written
+on the standard library's HTTP server (streamable HTTP, JSON responses): its
+tools `wrong_id` (answers under another request id), `hang` (never answers),
+`off_schema` (a result whose `content` is not a list) and `big` (a text of
+`n` bytes). It counts the calls of each tool (`calls`).
 """
 
 from __future__ import annotations
@@ -27,10 +33,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import json
 import os
 import socket
 import threading
 import time
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import mcp.types as types
@@ -166,6 +175,113 @@ class McpHttpServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+RAW_TOOLS = ("wrong_id", "hang", "off_schema", "big")
+
+
+class RawMcpServer:
+    """A streamable-HTTP MCP server that misbehaves on purpose (see the module
+    docstring), at `url`, in a thread."""
+
+    def __init__(self) -> None:
+        self.calls: Counter[str] = Counter()
+        self.stopping = threading.Event()
+        self._lock = threading.Lock()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/mcp"
+
+    def start(self) -> RawMcpServer:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+    def __enter__(self) -> RawMcpServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def answer(self, request: dict[str, Any]) -> dict[str, Any] | None:
+        """The JSON-RPC response to `request` (None: no answer, ever)."""
+        rid, method = request.get("id"), request.get("method")
+        params = request.get("params") or {}
+        if method == "initialize":
+            result: dict[str, Any] = {
+                "protocolVersion": params.get("protocolVersion", "2025-06-18"),
+                "capabilities": {"tools": {}},
+                "serverInfo": {"name": "raw", "version": "1"},
+            }
+        elif method == "tools/list":
+            tools = [{"name": n, "inputSchema": {"type": "object"}} for n in RAW_TOOLS]
+            result = {"tools": tools}
+        elif method == "tools/call":
+            name = str(params.get("name"))
+            with self._lock:
+                self.calls[name] += 1
+            if name == "hang":
+                self.stopping.wait(60)
+                return None
+            if name == "wrong_id":
+                text = {"type": "text", "text": "for someone else"}
+                return {"jsonrpc": "2.0", "id": f"{rid}-other", "result": {"content": [text]}}
+            if name == "off_schema":
+                result = {"content": "not a list of blocks"}
+            else:
+                n = int((params.get("arguments") or {}).get("n", 10))
+                result = {"content": [{"type": "text", "text": "x" * n}], "isError": False}
+        else:
+            return {"jsonrpc": "2.0", "id": rid, "error": {"code": -32601, "message": "no"}}
+        return {"jsonrpc": "2.0", "id": rid, "result": result}
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def _empty(self, status: int) -> None:
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def do_GET(self) -> None:  # no server-initiated stream
+                self._empty(405)
+
+            def do_DELETE(self) -> None:
+                self._empty(200)
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                message = json.loads(self.rfile.read(length) or b"{}")
+                if "id" not in message:  # a notification
+                    self._empty(202)
+                    return
+                reply = owner.answer(message)
+                if reply is None:
+                    return  # the connection stays open, unanswered, until the server stops
+                data = json.dumps(reply).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        return Handler
 
 
 def main() -> None:

@@ -4,7 +4,12 @@ Paths (any method; arguments are the JSON body, or the query string of a GET):
 
 - `/echo`: 200 JSON `{"method", "args", "key", "tenant", "session"}`;
 - `/text`: 200 `text/plain`;
-- `/status/CODE`: answers CODE (`?retry_after=S` adds `Retry-After: S`);
+- `/status/CODE[/anything...]`: answers CODE (`?retry_after=S` adds `Retry-After: S`);
+- `/garbled`: 200 whose body claims `Content-Encoding: gzip` and is not;
+- `/badjson`: 200 `application/json` whose body does not parse;
+- `/big?bytes=N`: 200 JSON `{"blob": "xxx..."}` of about N bytes;
+- `/slowfirst/N`: the first N calls with a key (or without one) sleep
+  `first_sleep_ms` (query) before answering as `/echo`;
 - `/flaky/N`: the first N calls with an Idempotency-Key (or without one) answer
   `?status=` (503 by default, `?retry_after=` as above), later ones as `/echo`;
 - `/effect`: a write that *dedupes*: the first call with a key has an effect
@@ -145,7 +150,17 @@ class ToolServer:
             return _json(200, echo)
         if parts[0] == "text":
             return 200, {"Content-Type": "text/plain"}, b"plain words"
-        if parts[0] == "status" and len(parts) == 2:
+        if parts[0] == "garbled":
+            return 200, {"Content-Type": "application/json", "Content-Encoding": "gzip"}, b"{no}"
+        if parts[0] == "badjson":
+            return 200, {"Content-Type": "application/json"}, b'{"ok": tru'
+        if parts[0] == "big":
+            return _json(200, {"blob": "x" * int(call.query.get("bytes", "100000"))})
+        if parts[0] == "slowfirst" and len(parts) == 2:
+            if seen < int(parts[1]):
+                time.sleep(float(call.query.get("first_sleep_ms", "1000")) / 1000)
+            return _json(200, echo)
+        if parts[0] == "status" and len(parts) >= 2:
             code = int(parts[1])
             return code, {"Content-Type": "text/plain", **extra}, f"status {code} body".encode()
         if parts[0] == "flaky" and len(parts) == 2:
