@@ -17,7 +17,7 @@ from .deps import GatewayContext
 from .errors import install_error_handlers
 from .metrics import HttpMetrics
 from .middleware import GatewayMiddleware
-from .routes import agents, ops, proposals, sessions, ui
+from .routes import agents, apidocs, ops, proposals, sessions, ui
 
 _NO_OTEL: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
@@ -83,6 +83,11 @@ def create_app(
         version="1",
         description=DESCRIPTION,
         lifespan=lifespan,
+        # /docs is ours (routes/apidocs: Swagger UI from a package, offline, under the
+        # CSP); FastAPI's own pages load their scripts from a CDN.
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
         # Metrics are Prometheus (/metrics). FastAPI's native OpenTelemetry, which
         # checks the global OTel providers on every request, is on only when asked.
         telemetry=None if os.environ.get("ORCHESTRA_OTEL") == "1" else _NO_OTEL,
@@ -94,6 +99,7 @@ def create_app(
     app.include_router(proposals.router)
     app.include_router(ops.router)
     app.include_router(ui.build_router())  # the web console at /ui (not in OpenAPI)
+    app.include_router(apidocs.build_router())  # Swagger UI at /docs, offline
     app.add_middleware(
         GatewayMiddleware, max_body=settings.max_message_bytes, http_metrics=http_metrics
     )

@@ -12,10 +12,12 @@ import socket
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from runtime import OrchestraError, load_file
+
+from .chat import save_url
 
 if TYPE_CHECKING:
     from actors import EmbeddedValkey
@@ -53,6 +55,7 @@ def _serve(args: argparse.Namespace) -> int:
         settings = settings.model_copy(update={"redis_url": valkey.start()})
     redis_url = settings.redis_url
     (home() / "store_url").write_text(redis_url)
+    save_url(home(), _url(args))  # `orchestra chat` finds this gateway without --url
     ray_address = args.ray_address or os.environ.get("RAY_ADDRESS")
     gcs = ""
     try:
@@ -186,7 +189,7 @@ def _banner(args: argparse.Namespace, settings: Settings, key: str, took: float)
         f"  curl -s -X POST {url}/v1/sessions -H 'Authorization: Bearer {key}' "
         '-H \'Content-Type: application/json\' -d \'{"agent": "chatbot", "subject": "me"}\''
     )
-    print(f"  orchestra chat --url {url} --key {key}\n")
+    print("  orchestra chat    (the terminal client finds this gateway and key)\n")
     print("  Ctrl-C stops everything.\n", flush=True)
 
 
@@ -281,63 +284,9 @@ async def _tenant_add_async(args: argparse.Namespace) -> int:
 
 
 def _chat(args: argparse.Namespace) -> int:
-    import httpx
+    from .chat import run
 
-    key = args.key or os.environ.get("ORCHESTRA_API_KEY") or _saved_demo_key()
-    if not key:
-        say("no API key: pass --key or set ORCHESTRA_API_KEY")
-        return 2
-    headers = {"Authorization": f"Bearer {key}"}
-    with httpx.Client(base_url=args.url, headers=headers, timeout=60) as http:
-        r = http.post("/v1/sessions", json={"agent": args.agent, "subject": args.subject})
-        if r.status_code >= 400:
-            say(f"could not start a session: {r.status_code} {r.text}")
-            return 1
-        session = r.json()
-        sid = session["session_id"]
-        print(f"[{args.agent} session {sid}] {session['greeting']}")
-        print("(commands: /confirm ID, /reject ID, /proposals, /quit)")
-        for line in sys.stdin:
-            text = line.strip()
-            if not text:
-                continue
-            if text in ("/quit", "/exit"):
-                break
-            print(_chat_step(http, sid, text), flush=True)
-    return 0
-
-
-def _chat_step(http: Any, sid: str, text: str) -> str:
-    if text.startswith(("/confirm ", "/reject ")):
-        verb, pid = text[1:].split(maxsplit=1)
-        r = http.post(f"/v1/proposals/{pid}/{verb}")
-        body = r.json()
-        if r.status_code >= 400:
-            return f"! {body['error']['message']}"
-        return f"proposal {pid}: {body['status']} {json.dumps(body.get('result'))}"
-    if text == "/proposals":
-        body = http.get("/v1/proposals", params={"session_id": sid}).json()
-        return (
-            "\n".join(
-                f"  {p['proposal_id']} {p['tier']} {p['status']} {p['preview']}"
-                for p in body["proposals"]
-            )
-            or "  (none)"
-        )
-    r = http.post(f"/v1/sessions/{sid}/messages", json={"text": text})
-    body = r.json()
-    if r.status_code >= 400:
-        return f"! {body['error']['message']}"
-    lines = [body["reply"]]
-    for p in body["proposals"]:
-        hint = " (/confirm to run)" if p["status"] == "PENDING" and p["tier"] == "T3" else ""
-        lines.append(f"  [{p['tier']} {p['status']}] {p['preview']} id={p['proposal_id']}{hint}")
-    return "\n".join(lines)
-
-
-def _saved_demo_key() -> str | None:
-    path = home() / "demo_key"
-    return path.read_text().strip() if path.exists() else None
+    return run(args.url, args.key, args.agent, args.subject, home(), sys.stdin)
 
 
 # -- entry point ---------------------------------------------------------------------
@@ -387,10 +336,20 @@ def parser() -> argparse.ArgumentParser:
     ta.add_argument("--data-dir")
     ta.set_defaults(func=_tenant_add)
     c = sub.add_parser("chat", help="chat with an agent in the terminal")
-    c.add_argument("--url", default="http://127.0.0.1:8000")
-    c.add_argument("--key")
+    c.add_argument(
+        "--url",
+        help="the gateway (default: ORCHESTRA_URL, else the last `orchestra serve`'s,"
+        " else http://127.0.0.1:8000)",
+    )
+    c.add_argument(
+        "--key", help="API key (default: ORCHESTRA_API_KEY, else the last serve's demo key)"
+    )
     c.add_argument("--agent", default="chatbot", help="an agent of the deployment")
-    c.add_argument("--subject", default="terminal-user")
+    c.add_argument(
+        "--subject",
+        default="terminal-user",
+        help="the end user; their active session with the agent is resumed",
+    )
     c.set_defaults(func=_chat)
     return p
 

@@ -55,9 +55,10 @@ async function errorOf(response) {
 }
 
 export class Api {
-  constructor(key, onUnauthorized) {
+  constructor(key, onUnauthorized, onNetworkError = null) {
     this.key = key;
     this.onUnauthorized = onUnauthorized;
+    this.onNetworkError = onNetworkError; // no answer at all (the gateway is down)
   }
 
   headers(extra = {}) {
@@ -69,7 +70,8 @@ export class Api {
     try {
       response = await fetch(path, init);
     } catch (exc) {
-      throw new ApiError(0, { type: "network", message: `the gateway did not answer (${exc})` });
+      this.onNetworkError?.(exc);
+      throw new ApiError(0, { type: "network", message: "the gateway did not answer" });
     }
     if (response.status === 401) {
       const err = await errorOf(response);

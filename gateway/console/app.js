@@ -4,15 +4,20 @@
 // GET /v1/agents fills the Agent select, POST /v1/sessions opens a subject's
 // session, a message streams back as server-sent events, proposals become
 // cards (cards.js), and the side panels show the session list, the pending
-// proposals, the session's usage and breaker, and its audit trail.
+// proposals, the session's usage and breaker, and its audit trail. The
+// header says whether the gateway answers: when it does not, "Disconnected -
+// retrying" until a heartbeat (GET /healthz) gets through again.
 
-import { Api, forgetKey, saveKey, takeKey } from "./api.js";
+import { Api, ApiError, forgetKey, saveKey, takeKey } from "./api.js";
 import { ProposalCard } from "./cards.js";
 import { el, setText } from "./dom.js";
 import { markCurrent, renderAudit, renderPending, renderSessions, renderState } from "./panels.js";
-import { TurnView, messageNode, toolCallNode } from "./turn.js";
+import { TurnView, followLog, messageNode, toolCallNode } from "./turn.js";
 
 const POLL_MS = 2000; // proposal refresh while PENDING cards exist
+const HEARTBEAT_MS = 3000; // is the gateway there? (and how soon a return shows)
+const CONNECTED = "Connected with a tenant key.";
+const DISCONNECTED = "Disconnected - retrying";
 const $ = (id) => document.getElementById(id);
 
 const ui = {
@@ -47,6 +52,7 @@ const app = {
   nextCursor: null,
   stateTick: () => {},
   lastPoll: 0,
+  reachable: true,
 };
 
 // -- errors and the key -------------------------------------------------------------
@@ -63,6 +69,7 @@ function clearError() {
 
 function report(err, what) {
   if (err.status === 401) return; // unauthorized() said it already
+  if (err.status === 0) return; // the header says "Disconnected - retrying"
   const retry = err.status === 429 || err.status === 503 ? " Retry in a moment." : "";
   showError(`Could not ${what}: ${err.message}${err.status ? ` (HTTP ${err.status})` : ""}.${retry}`);
 }
@@ -78,8 +85,35 @@ function unauthorized(err) {
   ui.key.focus();
 }
 
+/** The header's connection state; on a return, what was missed is fetched again. */
+function setOnline(online) {
+  if (online === app.reachable) return;
+  app.reachable = online;
+  if (!app.api) return;
+  setText(ui.who, online ? CONNECTED : DISCONNECTED);
+  ui.who.dataset.state = online ? "connected" : "disconnected";
+  ui.send.disabled = !online || app.busy || app.session?.status !== "active";
+  if (online) {
+    clearError();
+    loadSessions();
+    refreshProposals();
+    refreshSide();
+  }
+}
+
+async function heartbeat() {
+  if (!app.api) return;
+  try {
+    const response = await fetch("/healthz", { cache: "no-store" });
+    setOnline(response.ok);
+  } catch {
+    setOnline(false);
+  }
+}
+
 async function connect(key) {
-  app.api = new Api(key, unauthorized);
+  app.api = new Api(key, unauthorized, () => setOnline(false));
+  app.reachable = true;
   let agents;
   try {
     agents = (await app.api.get("/v1/agents")).agents;
@@ -92,7 +126,8 @@ async function connect(key) {
   ui.keybox.hidden = true;
   ui.console.hidden = false;
   ui.forget.hidden = false;
-  setText(ui.who, "Connected with a tenant key.");
+  setText(ui.who, CONNECTED);
+  ui.who.dataset.state = "connected";
   ui.agent.replaceChildren(...agents.map((a) => el("option", { value: a.name }, a.name)));
   if (agents.some((a) => a.name === "chatbot")) ui.agent.value = "chatbot";
   setSession(null);
@@ -185,7 +220,7 @@ function renderHistory(session, messages, proposals, events) {
     else turn.card.push(item.p);
   }
   flush();
-  ui.log.lastElementChild?.scrollIntoView?.({ block: "end" });
+  followLog(ui.log);
 }
 
 // -- proposals --------------------------------------------------------------------------
@@ -211,7 +246,8 @@ function upsertProposal(proposal, turn = null) {
   if (proposal.session_id && proposal.session_id !== app.session?.session_id) return;
   const card = app.cards.get(proposal.proposal_id);
   if (!card) {
-    addCard(proposal, turn ? turn.node : ui.log).node.scrollIntoView?.({ block: "nearest" });
+    addCard(proposal, turn ? turn.node : ui.log);
+    followLog(ui.log); // new content goes at the end
   } else if (card.update(proposal) && turn) {
     turn.transition(card.proposal);
   }
@@ -292,10 +328,16 @@ async function send(text) {
     }
     clearError();
   } catch (err) {
-    turn.error(`Not sent: ${err.message}${err.status ? ` (HTTP ${err.status})` : ""}.`);
+    if (!(err instanceof ApiError)) {
+      // the stream broke mid-turn (the gateway went away): the turn goes on there
+      setOnline(false);
+      turn.error("The connection was lost during the turn; it completes on the server: reopen the session to see it.");
+    } else {
+      turn.error(`Not sent: ${err.message}${err.status ? ` (HTTP ${err.status})` : ""}.`);
+    }
   } finally {
     app.busy = false;
-    ui.send.disabled = app.session?.status !== "active";
+    ui.send.disabled = app.session?.status !== "active" || !app.reachable;
   }
   if (app.session === session) {
     await refreshProposals();
@@ -368,6 +410,8 @@ setInterval(() => {
     refreshProposals(); // not mid-turn: the turn's own events place its cards
   }
 }, 1000);
+
+setInterval(heartbeat, HEARTBEAT_MS);
 
 const key = takeKey();
 if (key) connect(key);

@@ -5,7 +5,8 @@
 // message confirms it and counts down to `expires_at`; a T3 card has Confirm
 // and Reject buttons, disabled on the first click (the server executes a
 // proposal once anyway: a second confirm is a 409 carrying the status, shown
-// on the card). A FAILED card gives the reason from its `result`, and says
+// on the card) and gone once the proposal is decided. After a click the card
+// scrolls into view, so its result shows. A FAILED card gives the reason from its `result`, and says
 // when the outcome is unknown (the tool may have acted). Updates never move a
 // card back: a stale answer that says PENDING after EXECUTED is ignored.
 
@@ -99,7 +100,8 @@ export class ProposalCard {
       this.rejectButton = el("button", { type: "button" }, "Reject");
       this.confirmButton.addEventListener("click", () => this.decide("confirm"));
       this.rejectButton.addEventListener("click", () => this.decide("reject"));
-      this.node.insertBefore(el("div", { class: "actions" }, this.confirmButton, this.rejectButton), this.resultBox);
+      this.actionsNode = el("div", { class: "actions" }, this.confirmButton, this.rejectButton);
+      this.node.insertBefore(this.actionsNode, this.resultBox);
     }
     this.render();
   }
@@ -134,7 +136,10 @@ export class ProposalCard {
       this.resultBox.append(el("p", { class: "reason" }, `Reason: ${failureReason(p.result)}`));
     }
     if (!this.pending) setText(this.countdownNode, "");
-    if (this.confirmButton) this.setButtons(this.pending && !this.deciding);
+    if (this.confirmButton) {
+      this.setButtons(this.pending && !this.deciding);
+      this.actionsNode.hidden = !this.pending; // a finished card has nothing to click
+    }
     this.tick(Date.now() / 1000);
   }
 
@@ -176,6 +181,7 @@ export class ProposalCard {
       }
     } finally {
       this.actions.changed();
+      this.node.scrollIntoView?.({ block: "nearest" }); // the result, or the note
     }
   }
 }

@@ -9,7 +9,8 @@
 // tool_calls give), else its status (ok, error, timeout, proposed, blocked).
 // `done` carries the whole turn: whatever the stream did not show (a gateway
 // that sends no tokens, a reply that differs from the tokens) is reconciled
-// from it.
+// from it. Until the first token (or the end) a typing indicator says that a
+// reply is coming, and the log follows the newest content.
 
 import { el, setText } from "./dom.js";
 
@@ -48,11 +49,25 @@ export function setToolStatus(node, call) {
   node.statusNode.className = `tool-status s-${call.status}`;
 }
 
+/** Scroll a log so that its newest content shows. */
+export function followLog(log) {
+  log.scrollTop = log.scrollHeight;
+}
+
 export class TurnView {
   constructor(log, agentName) {
+    this.log = log;
     this.agent = agentName;
     this.node = el("div", { class: "turn" });
+    this.typing = el(
+      "p",
+      { class: "typing", role: "status", "aria-label": `${agentName} is typing` },
+      `${agentName} is typing`,
+      el("span", { class: "dots", "aria-hidden": "true" }, el("span"), el("span"), el("span")),
+    );
+    this.node.append(this.typing);
     log.append(this.node);
+    followLog(log);
     this.bubbles = [];
     this.streamed = "";
     this.started = new Map(); // tool -> its lines still `started`, oldest first
@@ -60,12 +75,20 @@ export class TurnView {
     this.finished = false;
   }
 
+  /** New content goes above the typing indicator while it shows. */
   append(node) {
-    this.node.append(node);
-    node.scrollIntoView?.({ block: "nearest" });
+    if (this.typing) this.node.insertBefore(node, this.typing);
+    else this.node.append(node);
+    followLog(this.log);
+  }
+
+  stopTyping() {
+    this.typing?.remove();
+    this.typing = null;
   }
 
   token(text) {
+    this.stopTyping();
     const last = this.node.lastElementChild;
     let bubble = this.bubbles.at(-1);
     if (!bubble || last !== bubble.node) {
@@ -76,6 +99,7 @@ export class TurnView {
     }
     bubble.text.append(document.createTextNode(text));
     this.streamed += text;
+    followLog(this.log);
   }
 
   toolCall(call) {
@@ -96,6 +120,7 @@ export class TurnView {
   }
 
   done(turn) {
+    this.stopTyping();
     this.finished = true;
     const reply = String(turn.reply ?? "");
     if (this.streamed !== reply) this.reconcile(reply);
@@ -117,9 +142,11 @@ export class TurnView {
       this.bubbles = [first];
     }
     this.streamed = reply;
+    followLog(this.log);
   }
 
   error(message) {
+    this.stopTyping();
     this.finished = true;
     this.append(el("p", { class: "turn-error" }, message));
   }

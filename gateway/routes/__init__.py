@@ -1,5 +1,6 @@
-"""The HTTP routes of API.md, one module per resource, and the web console (ui)."""
+"""The HTTP routes of API.md, one module per resource, the web console (ui) and
+the offline API docs (apidocs)."""
 
-from . import agents, ops, proposals, sessions, ui
+from . import agents, apidocs, ops, proposals, sessions, ui
 
-__all__ = ["agents", "ops", "proposals", "sessions", "ui"]
+__all__ = ["agents", "apidocs", "ops", "proposals", "sessions", "ui"]

@@ -63,7 +63,7 @@ def load_assets() -> dict[str, Asset]:
     return assets
 
 
-def _serve(asset: Asset | None, request: Request) -> Response:
+def serve_asset(asset: Asset | None, request: Request) -> Response:
     if asset is None:
         return error_response(404, "no such console file", headers=SECURITY_HEADERS)
     headers = {**SECURITY_HEADERS, "ETag": asset.etag, "Cache-Control": "no-cache"}
@@ -82,7 +82,7 @@ def build_router() -> APIRouter:
 
     @router.get("/ui")
     async def console(request: Request) -> Response:
-        return _serve(assets.get(INDEX), request)
+        return serve_asset(assets.get(INDEX), request)
 
     @router.get("/ui/")
     async def console_slash() -> Response:
@@ -90,6 +90,6 @@ def build_router() -> APIRouter:
 
     @router.get("/ui/{name:path}")
     async def console_file(name: str, request: Request) -> Response:
-        return _serve(assets.get(name), request)
+        return serve_asset(assets.get(name), request)
 
     return router

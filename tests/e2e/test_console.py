@@ -25,7 +25,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Locator, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    Locator,
+    Page,
+    Playwright,
+    expect,
+    sync_playwright,
+)
+from playwright.sync_api import Error as PlaywrightError
 
 from runtime.testing import Served
 from runtime.testing import served as orchestra_serve
@@ -207,8 +215,7 @@ def test_chatbot_booking_confirm_and_reject_by_clicking(
     expect(booking).to_contain_text("haircut")
     expect(booking).to_contain_text("10:00")
     expect(booking).to_contain_text(who)  # the appointment's customer
-    expect(booking.get_by_role("button", name="Confirm")).to_be_disabled()
-    expect(booking.get_by_role("button", name="Reject")).to_be_disabled()
+    expect(booking.get_by_role("button")).to_have_count(0)  # nothing left to click
     expect(pending).to_contain_text("Nothing waits for you.")
 
     type_message(page, "book a haircut tomorrow at 11")
@@ -216,7 +223,7 @@ def test_chatbot_booking_confirm_and_reject_by_clicking(
     expect(status_of(second)).to_have_text("PENDING")
     second.get_by_role("button", name="Reject").click()
     expect(status_of(second)).to_have_text("REJECTED")
-    expect(second.get_by_role("button", name="Confirm")).to_be_disabled()
+    expect(second.get_by_role("button")).to_have_count(0)
     expect(status_of(booking)).to_have_text("EXECUTED")
 
     state = page.get_by_role("region", name="Session state")
@@ -247,6 +254,7 @@ def test_chatbot_booking_confirm_and_reject_by_clicking(
         "REJECTED"
     )
     expect(log.locator(".toolcall")).to_have_count(4)
+    expect(log.get_by_role("button")).to_have_count(0)  # finished cards, from history too
 
 
 def test_onboarding_soft_confirmed_by_typing(served: Served, watched: Watched) -> None:
@@ -415,7 +423,7 @@ def test_a_confirm_that_lost_the_race_shows_the_status(served: Served, watched: 
     expect(booking).to_contain_text("Already EXECUTED")
     expect(status_of(booking)).to_have_text("EXECUTED")
     expect(booking).to_contain_text("15:00")  # the result, fetched after the 409
-    expect(booking.get_by_role("button", name="Confirm")).to_be_disabled()
+    expect(booking.get_by_role("button")).to_have_count(0)
 
 
 LIVE_CHUNKS = [  # one live turn, cut at awkward places (mid-field, between CR and LF)
@@ -522,3 +530,134 @@ def test_a_failed_card_says_why_and_when_the_outcome_is_unknown(
         {"hint": "It did not run.", "reason": f"Reason: card declined {XSS}", "tags": 0},
     ]
     assert watched.dialogs == []
+
+
+# -- polish: typing, scrolling, the connection state, narrow screens ---------------------
+
+TYPING_WATCH = """
+(log) => {
+  window.typingSeen = [];
+  new MutationObserver((records) => {
+    for (const r of records) {
+      for (const n of r.addedNodes) {
+        if (n.nodeType !== 1) continue;
+        const typing = n.matches(".typing") ? n : n.querySelector?.(".typing");
+        if (typing) window.typingSeen.push(typing.getClientRects().length ? "typing" : "hidden");
+        if (n.matches(".msg.assistant")) window.typingSeen.push("reply");
+      }
+      for (const n of r.removedNodes) {
+        if (n.nodeType === 1 && n.matches(".typing")) window.typingSeen.push("gone");
+      }
+    }
+  }).observe(log, { childList: true, subtree: true });
+}
+"""
+
+
+def test_a_typing_indicator_shows_until_the_first_token(
+    lab_server: LiveServer, watched: Watched
+) -> None:
+    page = watched.page
+    page.goto(f"{lab_server.base_url}/ui#key={lab_server.keys['A']}")
+    open_session(page, "lab", subject())
+    log = page.get_by_role("log")
+    log.evaluate(TYPING_WATCH)
+    typing = log.get_by_role("status", name="lab is typing")
+    expect(typing).to_have_count(0)
+    page.get_by_label("Message").fill('!tools slow {"seconds": 0.2}')
+    page.keyboard.press("Enter")
+    expect(log.locator(".toolcall").last).to_have_text(re.compile(r"slow\s+T1\s+ok"))
+    expect(log.locator(".turn .msg.assistant")).to_have_count(1)
+    expect(typing).to_have_count(0)
+    # it showed (laid out on the page) before the reply, and left as the first token came
+    assert page.evaluate("window.typingSeen") == ["typing", "gone", "reply"]
+
+
+def at_bottom(log: Locator) -> bool:
+    """Whether the log shows its end (waiting up to 5 s for it to get there)."""
+    try:
+        log.page.wait_for_function(
+            "l => l.scrollHeight - l.scrollTop - l.clientHeight < 4",
+            arg=log.element_handle(),
+            timeout=5000,
+        )
+    except PlaywrightError:
+        return False
+    return True
+
+
+def test_the_log_follows_new_content_and_a_confirms_result(
+    served: Served, watched: Watched
+) -> None:
+    page = watched.page
+    page.set_viewport_size({"width": 1280, "height": 640})
+    open_console(page, served)
+    open_session(page, "chatbot", subject())
+    log = page.get_by_role("log")
+    for _ in range(4):  # more than the log can show
+        type_message(page, "what services do you have?")
+        expect(log.locator(".turn .msg.assistant")).not_to_have_count(0)
+        assert at_bottom(log)
+    assert log.evaluate("l => l.scrollHeight > l.clientHeight * 1.5")
+    type_message(page, "book a haircut tomorrow at 12")
+    booking = card(page, "book_appointment", has_text="time=12:00")
+    expect(status_of(booking)).to_have_text("PENDING")
+    expect(booking.get_by_role("button", name="Confirm")).to_be_in_viewport()
+    assert at_bottom(log)
+    booking.get_by_role("button", name="Confirm").click()
+    expect(status_of(booking)).to_have_text("EXECUTED")
+    expect(booking.locator(".result")).to_be_in_viewport(ratio=1)  # the result shows whole
+
+
+def test_a_gateway_that_does_not_answer_shows_disconnected_and_recovers(
+    served: Served, watched: Watched
+) -> None:
+    page = watched.page
+    open_console(page, served)
+    open_session(page, "chatbot", subject())
+    header = page.get_by_role("banner")
+    expect(header).to_contain_text("Connected with a tenant key.")
+    # the gateway goes away: every request is refused, as by a closed port
+    page.route("**/*", lambda route: route.abort("connectionrefused"))
+    expect(header).to_contain_text("Disconnected - retrying")  # the heartbeat saw it
+    expect(header).not_to_contain_text("Connected")
+    page.get_by_label("Message").fill("what services do you have?")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("log")).to_contain_text("Not sent: the gateway did not answer.")
+    body = page.locator("body")
+    expect(body).not_to_contain_text("TypeError")
+    expect(body).not_to_contain_text("Failed to fetch")
+    expect(page.get_by_role("button", name="Send")).to_be_disabled()
+    # it comes back
+    page.unroute("**/*")
+    expect(header).to_contain_text("Connected with a tenant key.")
+    expect(page.get_by_role("alert")).to_be_hidden()
+    type_message(page, "what services do you have?")
+    expect(page.get_by_role("log").locator(".turn .msg.assistant")).to_have_count(1)
+
+
+def test_the_composer_is_pinned_on_a_narrow_screen(served: Served, browser: Browser) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    try:
+        page = context.new_page()
+        open_console(page, served)
+        open_session(page, "chatbot", subject())
+        for _ in range(3):
+            type_message(page, "what services do you have?")
+        composer = page.locator("#composer")
+        height = page.evaluate("document.documentElement.scrollHeight")
+        assert height <= 844 + 2, f"the page is {height}px long"
+        expect(composer).to_be_in_viewport(ratio=1)
+        box = composer.bounding_box()
+        assert box is not None and box["y"] > 844 - 200 and box["y"] + box["height"] <= 844
+        # scrolled to the panels at the end, the composer is still there
+        page.locator("#console").evaluate("l => { l.scrollTop = l.scrollHeight; }")
+        expect(page.get_by_role("region", name="Audit")).to_be_in_viewport()
+        expect(composer).to_be_in_viewport(ratio=1)
+        expect(page.get_by_label("Message")).to_be_enabled()
+        # and the newest reply shows above it
+        page.locator("#console").evaluate("l => { l.scrollTop = 0; }")
+        last = page.locator(".turn .msg.assistant").last
+        expect(last).to_be_in_viewport()
+    finally:
+        context.close()

@@ -15,7 +15,8 @@ Paths (any method; arguments are the JSON body, or the query string of a GET):
 - `/effect`: a write that *dedupes*: the first call with a key has an effect
   and its response is kept; a repeat of the key returns that response without
   a second effect (a call without a key always has one);
-- `/effect-nodedupe`: a write that does not: every call is an effect.
+- `/effect-nodedupe`: a write that does not: every call is an effect;
+- `/refund`: the same as `/effect` (the endpoint docs/TOOLS.md's example calls).
 
 `sleep_ms` (in the query string or the JSON body) makes any call sleep first;
 an effect is applied before the sleep, so a caller killed during the sleep
@@ -131,6 +132,8 @@ class ToolServer:
         }
         extra = {"Retry-After": call.query["retry_after"]} if "retry_after" in call.query else {}
         parts = call.path.strip("/").split("/")
+        if parts[0] == "refund":
+            parts[0] = "effect"
         with self._lock:
             seen = self.calls_per_key[key]  # calls with this key before this one
             self.calls.append(call)
