@@ -14,6 +14,15 @@ from .ray_backend import RayBackend
 from .registry import ProposalRegistry, RegistryPort
 from .ring import rendezvous
 from .router import SessionRouter
+from .tracing import (
+    annotate,
+    finished_spans,
+    flush_tracing,
+    request_span,
+    setup_tracing,
+    shutdown_tracing,
+    tracing_enabled,
+)
 
 __all__ = [
     "EmbeddedValkey",
@@ -23,13 +32,20 @@ __all__ = [
     "RegistryPort",
     "SessionHost",
     "SessionRouter",
+    "annotate",
     "connect_ray",
     "connect_store",
     "ensure_actors",
+    "finished_spans",
+    "flush_tracing",
     "kill_actors",
     "open_store",
     "redis_url_from_env",
     "rendezvous",
+    "request_span",
+    "setup_tracing",
+    "shutdown_tracing",
     "single_machine_ray",
+    "tracing_enabled",
     "wait_for_registry",
 ]

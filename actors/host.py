@@ -30,7 +30,7 @@ from typing import Any
 
 import ray
 
-from runtime import logs, metrics
+from runtime import logs, metrics, telemetry
 from runtime.config.settings import Settings, build_catalog
 from runtime.errors import Unavailable
 from runtime.events import TurnEvent
@@ -41,6 +41,7 @@ from .ops import Ack, Delivery, Op, Outcome, SendOp
 from .outbox import Hold, Outbox
 from .registry import RegistryPort
 from .ring import Ring
+from .tracing import finished_spans, flush_tracing, setup_tracing
 
 SEQ_GAP_S = 2.0  # how long a batch waits for a missing earlier batch of its caller
 POLL_TIMEOUT_S = 20.0
@@ -54,6 +55,7 @@ class SessionHost:
     def __init__(self, settings: dict[str, object], label: str = "0", name: str = "") -> None:
         self.settings = Settings.model_validate(settings)
         logs.configure()
+        setup_tracing(self.settings, "session_host")
         self.label = label
         self.name = name or f"{HOST_PREFIX}{label}"
         self.incarnation = uuid.uuid4().hex[:12]
@@ -175,6 +177,7 @@ class SessionHost:
         streamed = isinstance(op, SendOp) and op.stream
         done = box.outcome if streamed else hold.outcome  # a stream's outcome follows its events
         logs.REQUEST_ID.set(op.request_id)  # this task's own context: the id follows it
+        token = telemetry.attach(op.trace) if op.trace else None
         try:
             if time.monotonic() >= self._alive_until:
                 # just started (the first heartbeat is on its way), or the store is gone
@@ -186,6 +189,8 @@ class SessionHost:
         except Exception as exc:
             ok, wire = failed(exc)
             done(Outcome(op.op_id, ok, wire))
+        finally:
+            telemetry.detach(token)
 
     async def _result(self, op: Op, box: Outbox) -> Any:
         if isinstance(op, SendOp):
@@ -220,7 +225,13 @@ class SessionHost:
         metrics.MAILBOX_DEPTH.labels(self.label).set(self.pool.queue_depth())
         return metrics.exposition()
 
+    async def spans(self) -> list[dict[str, Any]]:
+        """The spans this process kept (`telemetry_exporter = "memory"`: tests)."""
+        flush_tracing()
+        return finished_spans()
+
     async def shutdown(self) -> None:
+        flush_tracing()
         for task in self._background:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -6,7 +6,9 @@ outcomes of ops that ended while it was held open) and collects the rest with
 long polls (`SessionHost.poll`): each answer is a `Delivery` holding the events
 of streaming turns and the `Outcome`s of finished operations, tagged with the
 op's id. An op's events always come before its outcome; deliveries carry a sequence
-number so the gateway applies them in the order the host made them.
+number so the gateway applies them in the order the host made them. With
+tracing on, each op carries the W3C `traceparent` of the gateway's span
+(`trace`), so the host's spans join the message's trace.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ class SendOp:
     msg: Inbound
     stream: bool = False  # the client streams: send events as they happen
     redirected: bool = False  # sent here because this host holds (or may take) the session
+    trace: str = ""  # the W3C traceparent of the gateway's span ("" with tracing off)
     kind: Literal["send"] = "send"
 
     @property
@@ -44,6 +47,7 @@ class SessionOp:
     session_id: str
     kind: Literal["info", "close"]
     redirected: bool = False
+    trace: str = ""  # the W3C traceparent of the gateway's span ("" with tracing off)
 
 
 Op = SendOp | SessionOp

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import ray
 from ray.exceptions import RayError
 
-from runtime import logs, metrics
+from runtime import logs, metrics, telemetry
 from runtime.config.settings import Settings, build_catalog
 from runtime.errors import Unavailable
 from runtime.inbound import Inbound
@@ -25,6 +25,7 @@ from runtime.proposals.model import Proposal
 from runtime.shapes import ProposalOut
 
 from .common import Reply, done, failed, open_store, shard_of, unwrap
+from .tracing import finished_spans, flush_tracing, setup_tracing
 
 T = TypeVar("T")
 
@@ -34,6 +35,7 @@ class ProposalRegistry:
     def __init__(self, settings: dict[str, object], shard: int = 0) -> None:
         self.settings = Settings.model_validate(settings)
         logs.configure()
+        setup_tracing(self.settings, "registry")
         self.store = open_store(self.settings)
         shards = self.settings.registry_shards
         self.book = ProposalBook(
@@ -50,27 +52,41 @@ class ProposalRegistry:
     async def ping(self) -> bool:
         return await self.store.ping()
 
-    async def on_user_message(self, msg: Inbound, now: float) -> Reply[list[Proposal]]:
-        return await _reply(msg.request_id, self.book.on_user_message(msg, now))
+    async def on_user_message(
+        self, msg: Inbound, now: float, trace: str = ""
+    ) -> Reply[list[Proposal]]:
+        return await _reply(msg.request_id, self.book.on_user_message(msg, now), trace)
 
-    async def confirm(self, tenant_id: str, proposal_id: str, rid: str = "") -> Reply[ProposalOut]:
-        return await _reply(rid, _public(self.book.confirm(tenant_id, proposal_id)))
+    async def confirm(
+        self, tenant_id: str, proposal_id: str, rid: str = "", trace: str = ""
+    ) -> Reply[ProposalOut]:
+        return await _reply(rid, _public(self.book.confirm(tenant_id, proposal_id)), trace)
 
-    async def reject(self, tenant_id: str, proposal_id: str, rid: str = "") -> Reply[ProposalOut]:
-        return await _reply(rid, _public(self.book.reject(tenant_id, proposal_id)))
+    async def reject(
+        self, tenant_id: str, proposal_id: str, rid: str = "", trace: str = ""
+    ) -> Reply[ProposalOut]:
+        return await _reply(rid, _public(self.book.reject(tenant_id, proposal_id)), trace)
 
     async def metrics(self) -> bytes:
         return metrics.exposition()
 
+    async def spans(self) -> list[dict[str, Any]]:
+        """The spans this process kept (`telemetry_exporter = "memory"`: tests)."""
+        flush_tracing()
+        return finished_spans()
 
-async def _reply(rid: str, work: Awaitable[T]) -> Reply[T]:
+
+async def _reply(rid: str, work: Awaitable[T], trace: str = "") -> Reply[T]:
     """`work`'s result as a `Reply` (its exception as the error's wire form), run
-    under the caller's request id."""
+    under the caller's request id and, with tracing on, inside the caller's trace."""
     logs.REQUEST_ID.set(rid)
+    token = telemetry.attach(trace) if trace else None
     try:
         return done(await work)
     except Exception as exc:
         return failed(exc)
+    finally:
+        telemetry.detach(token)
 
 
 async def _public(decided: Awaitable[Proposal]) -> ProposalOut:
@@ -100,19 +116,23 @@ class RegistryPort:
 
     async def on_user_message(self, msg: Inbound, now: float) -> list[Proposal]:
         reply: Reply[list[Proposal]] = await ask(
-            self.handle(msg.tenant_id).on_user_message.remote(msg, now)
+            self.handle(msg.tenant_id).on_user_message.remote(msg, now, telemetry.carrier())
         )
         return unwrap(reply)
 
     async def confirm(self, tenant_id: str, proposal_id: str) -> ProposalOut:
         reply: Reply[ProposalOut] = await ask(
-            self.handle(tenant_id).confirm.remote(tenant_id, proposal_id, logs.REQUEST_ID.get())
+            self.handle(tenant_id).confirm.remote(
+                tenant_id, proposal_id, logs.REQUEST_ID.get(), telemetry.carrier()
+            )
         )
         return unwrap(reply)
 
     async def reject(self, tenant_id: str, proposal_id: str) -> ProposalOut:
         reply: Reply[ProposalOut] = await ask(
-            self.handle(tenant_id).reject.remote(tenant_id, proposal_id, logs.REQUEST_ID.get())
+            self.handle(tenant_id).reject.remote(
+                tenant_id, proposal_id, logs.REQUEST_ID.get(), telemetry.carrier()
+            )
         )
         return unwrap(reply)
 

@@ -31,6 +31,7 @@ from typing import Any
 import ray
 from ray.exceptions import RayError
 
+from runtime import telemetry
 from runtime.config.settings import Settings
 from runtime.errors import NotOwner, Unavailable, error_from_wire, error_to_wire
 from runtime.events import TurnEvent
@@ -317,10 +318,11 @@ class SessionRouter:
         once whether or not the dead host had saved it. A streaming turn whose
         events already reached the client is not retried."""
         msg = msg.received(REQUEST_ID.get())
+        trace = telemetry.carrier()
         forward = Tracked(sink) if sink is not None else None
 
         def make(op_id: int, redirected: bool) -> Op:
-            return SendOp(op_id, msg, stream=sink is not None, redirected=redirected)
+            return SendOp(op_id, msg, stream=sink is not None, redirected=redirected, trace=trace)
 
         delays = SEND_RETRY_DELAYS if msg.message_id else ()
         for delay in delays:
@@ -335,10 +337,10 @@ class SessionRouter:
         return result
 
     async def info(self, tenant_id: str, session_id: str) -> SessionDetail:
-        rid = REQUEST_ID.get()
+        rid, trace = REQUEST_ID.get(), telemetry.carrier()
 
         def make(op_id: int, redirected: bool) -> Op:
-            return SessionOp(op_id, rid, tenant_id, session_id, "info", redirected)
+            return SessionOp(op_id, rid, tenant_id, session_id, "info", redirected, trace)
 
         try:
             result: SessionDetail = await self.call(session_id, make)
@@ -348,10 +350,10 @@ class SessionRouter:
         return result
 
     async def close(self, tenant_id: str, session_id: str) -> CloseOut:
-        rid = REQUEST_ID.get()
+        rid, trace = REQUEST_ID.get(), telemetry.carrier()
 
         def make(op_id: int, redirected: bool) -> Op:
-            return SessionOp(op_id, rid, tenant_id, session_id, "close", redirected)
+            return SessionOp(op_id, rid, tenant_id, session_id, "close", redirected, trace)
 
         closed: CloseOut = await self.call(session_id, make)
         if self.settings.placement == "dedicated":

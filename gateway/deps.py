@@ -8,6 +8,7 @@ from typing import Annotated, cast
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from actors import annotate
 from runtime import Backend, RateLimited, Settings, Unauthorized
 
 from .auth import Authenticator, RateLimiter, bearer_key
@@ -46,6 +47,7 @@ async def require_tenant(
     tenant = await ctx.auth.tenant_for(key, client)
     if tenant is None:
         raise Unauthorized("unknown API key")
+    annotate(tenant_id=tenant)  # on the request's span, with tracing on
     wait = ctx.limiter.acquire(tenant)
     if wait > 0:
         raise RateLimited("rate limit exceeded for this tenant", retry_after=wait)

@@ -5,6 +5,8 @@
   bytes before anything parses them (by `Content-Length`, then by counting
   what arrives, so chunked uploads are held to the same limit);
 - HTTP metrics by route template;
+- with tracing on, a server span per request (`{method} {route}`), continuing
+  an incoming W3C `traceparent`;
 - the guard: an exception nobody handled becomes a generic 500 JSON error
   (logged here with its trace; the client never sees one).
 """
@@ -20,6 +22,7 @@ import time
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from actors import request_span, tracing_enabled
 from runtime import REQUEST_ID, BadRequest, OrchestraError, TooLarge, log_event
 
 from .errors import orchestra_error_response
@@ -106,6 +109,21 @@ class GatewayMiddleware:
         REQUEST_ID.set(rid)  # follows the message into the actors (runtime.logs)
         scope.setdefault("state", {})["request_id"] = rid
         method: str = scope.get("method", "GET")
+        if not tracing_enabled():
+            await self._serve(scope, receive, send, rid, method)
+            return
+        # tracing on: the request's span, a child of an incoming `traceparent`
+        with request_span(method, scope.get("headers", ())) as span:
+            status = await self._serve(scope, receive, send, rid, method)
+            span.update_name(f"{method} {route_template(scope)}")
+            span.set_attribute("http.route", route_template(scope))
+            span.set_attribute("http.response.status_code", status)
+            span.set_attribute("orchestra.request_id", rid)
+
+    async def _serve(
+        self, scope: Scope, receive: Receive, send: Send, rid: str, method: str
+    ) -> int:
+        """Serve the request; its status (500 when it failed before answering)."""
         status = 500
         started = False
 
@@ -129,11 +147,11 @@ class GatewayMiddleware:
                     )
                     response.headers["Connection"] = "close"
                     await response(scope, receive, send_with_id)
-                    return
+                    return status
                 except _BadLength:
                     response = orchestra_error_response(BadRequest("invalid Content-Length"))
                     await response(scope, receive, send_with_id)
-                    return
+                    return status
                 inner_receive = _replay(body, pending, receive)
             await self.app(scope, inner_receive, send_with_id)
         except Exception:
@@ -149,6 +167,7 @@ class GatewayMiddleware:
             route = route_template(scope)
             self.http_metrics.observe(method, route, status, ms)
             log_event("http", method=method, route=route, status=status, ms=round(ms, 3))
+        return status
 
 
 def _replay(body: bytes, pending: list[Message], receive: Receive) -> Receive:

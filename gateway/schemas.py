@@ -23,7 +23,9 @@ from runtime import (
     SessionDetail,
     SessionOut,
     ToolCallOut,
+    TurnDetail,
     TurnOut,
+    TurnSummary,
 )
 
 __all__ = [
@@ -40,6 +42,8 @@ __all__ = [
     "SessionOut",
     "StatusOut",
     "ToolCallOut",
+    "TurnDetail",
+    "TurnList",
     "TurnOut",
 ]
 
@@ -106,6 +110,12 @@ class ProposalList(TypedDict):
 
 class AuditList(TypedDict):
     events: Annotated[list[AuditEvent], Field(description="Oldest first; append-only.")]
+
+
+class TurnList(TypedDict):
+    turns: Annotated[
+        list[TurnSummary], Field(description="Oldest first; the session's newest turns are kept.")
+    ]
 
 
 class StatusOut(TypedDict):

@@ -11,7 +11,14 @@ import os
 
 from fastapi import FastAPI
 
-from actors import RayBackend, connect_ray, open_store, wait_for_registry
+from actors import (
+    RayBackend,
+    connect_ray,
+    open_store,
+    setup_tracing,
+    shutdown_tracing,
+    wait_for_registry,
+)
 from runtime import Settings, configure_logging
 
 from .app import create_app
@@ -21,8 +28,13 @@ SETTINGS_ENV = "ORCHESTRA_SETTINGS_JSON"
 
 def app_for(settings: Settings) -> FastAPI:
     configure_logging()  # one JSON line per request on stderr (ORCHESTRA_LOG_LEVEL)
+    setup_tracing(settings, "gateway")  # OpenTelemetry, when configured (off: nothing)
     backend = RayBackend(settings, open_store(settings))
-    return create_app(backend, settings, on_shutdown=backend.close)
+
+    async def flush_spans() -> None:
+        shutdown_tracing()  # the last spans leave before the process does
+
+    return create_app(backend, settings, on_shutdown=[flush_spans, backend.close])
 
 
 def app_from_env() -> FastAPI:

@@ -23,7 +23,10 @@ from runtime.shapes import (
     SessionDetail,
     SessionOut,
     ToolCallOut,
+    TurnDetail,
     TurnOut,
+    TurnStep,
+    TurnSummary,
 )
 from runtime.store.data import Change, DataStore, StoreData, TenantData, TurnData
 from runtime.store.memory import MemoryStore
@@ -157,9 +160,12 @@ __all__ = [
     "ToolValidationError",
     "TurnAborted",
     "TurnData",
+    "TurnDetail",
     "TurnEvent",
     "TurnOut",
+    "TurnStep",
     "TurnStream",
+    "TurnSummary",
     "Unauthorized",
     "Unavailable",
     "WireError",

@@ -28,7 +28,7 @@ from runtime.store.data import TenantData, TurnData
 from runtime.store.protocol import SessionRecord, Store
 from runtime.store.tenants import tenant_name
 
-from . import logs, metrics, redact
+from . import logs, metrics, redact, telemetry, turnlog
 from .breaker import OPEN_MESSAGE, BreakerState, CircuitBreaker
 from .errors import ToolValidationError, TurnAborted, classify
 from .events import Emit, ProposalEvent, TokenEvent, ToolCallEvent
@@ -134,6 +134,7 @@ class BaseOrchestrator(ABC):
             state.pending_t2 = set(snapshot.get("pending_t2", []))
             state.last_usage = dict(snapshot.get("last_usage", state.last_usage))
             state.recent = dict(snapshot.get("recent", {}))
+            state.turns = int(snapshot.get("turns", 0))
         return state
 
     async def context(self, state: SessionState, ctx: ToolContext) -> dict[str, str]:
@@ -174,6 +175,55 @@ class BaseOrchestrator(ABC):
         """One user message. `msg.received_ns` (wall-clock ns) is when the message was
         received: it soft-confirms only proposals shown before that. `emit`, when
         given, receives the turn's events as they happen (a streaming client)."""
+        if not telemetry.enabled():
+            return await self._run_turn(state, msg, store, proposals, emit)
+        rec = state.record
+        attrs = {
+            telemetry.OPERATION: "invoke_agent",
+            telemetry.AGENT: self.agent,
+            telemetry.REQUEST_MODEL: self.config.model,
+            telemetry.TENANT: rec.tenant_id,
+            telemetry.SESSION: rec.session_id,
+        }
+        if telemetry.capture_content():
+            attrs[telemetry.INPUT_MESSAGES] = telemetry.content(
+                [{"role": "user", "parts": [{"type": "text", "content": msg.text}]}]
+            )
+        with telemetry.span(f"invoke_agent {self.agent}", attrs) as span:
+            result = await self._run_turn(state, msg, store, proposals, emit)
+            limits = self.config.recursion_budget
+            for tier in Tier:
+                left = max(0, limits.limit(tier) - result.usage[tier.value])
+                span.set_attribute(telemetry.BUDGET_LEFT + tier.value, left)
+            span.set_attribute(telemetry.BREAKER, state.breaker.current().value)
+            span.set_attribute(telemetry.OUTCOME, "ok")
+            steps = result.record["steps"] if result.record else []
+            tokens_in = sum(int(x.get("input_tokens", 0)) for x in steps)
+            tokens_out = sum(int(x.get("output_tokens", 0)) for x in steps)
+            span.set_attribute(telemetry.INPUT_TOKENS, tokens_in)
+            span.set_attribute(telemetry.OUTPUT_TOKENS, tokens_out)
+            if telemetry.capture_content():
+                span.set_attribute(
+                    telemetry.OUTPUT_MESSAGES,
+                    telemetry.content(
+                        [
+                            {
+                                "role": "assistant",
+                                "parts": [{"type": "text", "content": result.reply}],
+                            }
+                        ]
+                    ),
+                )
+            return result
+
+    async def _run_turn(
+        self,
+        state: SessionState,
+        msg: Inbound,
+        store: Store,
+        proposals: ProposalPort,
+        emit: Emit | None,
+    ) -> TurnResult:
         text = msg.text
         started = time.perf_counter()
         now = self.clock()
@@ -183,8 +233,13 @@ class BaseOrchestrator(ABC):
         metrics.MESSAGES.labels(self.agent).inc()
 
         if state.pending_t2:  # T1-only sessions never touch the registry here
+            t0 = time.perf_counter()
             decided = await proposals.on_user_message(msg.received(), now)
+            asked_ms = (time.perf_counter() - t0) * 1000
             for p in decided:
+                step = turnlog.proposal_step(now, p)
+                step["ms"], asked_ms = round(asked_ms, 3), 0.0  # the registry's call, once
+                turn.steps.append(step)
                 turn.proposals[p.proposal_id] = p
                 turn.send(ProposalEvent(p.public()))
                 if p.status is not ProposalStatus.PENDING:
@@ -225,6 +280,20 @@ class BaseOrchestrator(ABC):
                 metrics.ERRORS.labels(self.agent, classify(exc).value).inc()
         usage = turn.counter.usage()
         state.last_usage = usage
+        limits = self.config.recursion_budget
+        turn.steps.append(
+            turnlog.budget_step(self.clock(), usage, {t.value: limits.limit(t) for t in Tier})
+        )
+        state.turns += 1
+        record = turnlog.finish(
+            state.turns,
+            msg.message_id,
+            now,
+            (time.perf_counter() - started) * 1000,
+            self.agent,
+            turn.steps,
+            state.breaker.current().value,
+        )
         for tier in Tier:
             metrics.RECURSION_DEPTH.labels(self.agent, tier.value).observe(usage[tier.value])
         metrics.CHAT_DURATION.labels(self.agent).observe((time.perf_counter() - started) * 1000)
@@ -240,7 +309,14 @@ class BaseOrchestrator(ABC):
         )
         created = [turn.proposals[pid] for pid in turn.written]
         return TurnResult(
-            final, list(turn.proposals.values()), turn.calls, usage, new, turn.audit, created
+            final,
+            list(turn.proposals.values()),
+            turn.calls,
+            usage,
+            new,
+            turn.audit,
+            created,
+            record,
         )
 
     def commit(self, result: TurnResult, at: float, shown_ns: int) -> TurnResult:
@@ -344,16 +420,79 @@ class BaseOrchestrator(ABC):
         def on_retry(exc: BaseException, attempt: int, delay: float) -> None:
             metrics.RETRIES.labels(classify(exc).value).inc()
 
-        t0 = time.perf_counter()
-        response = await retry(attempt, self.retry_policy, on_retry=on_retry)
+        t0, at = time.perf_counter(), self.clock()
         name = self.model.name
-        metrics.MODEL_LATENCY.labels(name).observe((time.perf_counter() - t0) * 1000)
+        try:
+            if telemetry.enabled():
+                response = await self._traced_model_call(attempt, on_retry)
+            else:
+                response = await retry(attempt, self.retry_policy, on_retry=on_retry)
+        except Exception as exc:
+            ms = (time.perf_counter() - t0) * 1000
+            turn.steps.append(turnlog.model_error_step(at, ms, name, classify(exc).value))
+            raise
+        ms = (time.perf_counter() - t0) * 1000
+        turn.steps.append(
+            turnlog.model_step(
+                at,
+                ms,
+                name,
+                response.usage.input_tokens,
+                response.usage.output_tokens,
+                len(response.tool_uses),
+            )
+        )
+        metrics.MODEL_LATENCY.labels(name).observe(ms)
         if response.usage.input_tokens or response.usage.output_tokens:
             metrics.MODEL_TOKENS.labels(name, "input").inc(response.usage.input_tokens)
             metrics.MODEL_TOKENS.labels(name, "output").inc(response.usage.output_tokens)
         return response
 
+    async def _traced_model_call(
+        self,
+        attempt: Callable[[], Any],
+        on_retry: Callable[[BaseException, int, float], None],
+    ) -> ModelResponse:
+        attrs = {
+            telemetry.OPERATION: "chat",
+            telemetry.REQUEST_MODEL: self.config.model,
+            telemetry.AGENT: self.agent,
+        }
+        with telemetry.span(f"chat {self.config.model}", attrs, kind=telemetry.CLIENT) as span:
+            response: ModelResponse = await retry(attempt, self.retry_policy, on_retry=on_retry)
+            span.set_attribute(telemetry.INPUT_TOKENS, response.usage.input_tokens)
+            span.set_attribute(telemetry.OUTPUT_TOKENS, response.usage.output_tokens)
+            return response
+
     async def _call(self, turn: TurnScratch, use: ToolUseBlock, store: Store) -> ToolResultBlock:
+        if not telemetry.enabled():
+            return await self._call_untraced(turn, use, store)
+        tool = self.tools.get(use.name)
+        attrs = {
+            telemetry.OPERATION: "execute_tool",
+            telemetry.TOOL_NAME: use.name,
+            telemetry.TOOL_CALL_ID: use.id,
+            telemetry.TIER: tool.tier.value if tool else "T1",
+        }
+        if telemetry.capture_content():
+            attrs[telemetry.TOOL_ARGUMENTS] = telemetry.content(use.input)
+        with telemetry.span(f"execute_tool {use.name}", attrs) as span:
+            block = await self._call_untraced(turn, use, store)
+            step: dict[str, Any] = next(
+                (x for x in reversed(turn.steps) if x["kind"] == "tool"), {}
+            )
+            span.set_attribute(telemetry.OUTCOME, str(step.get("status", "")))
+            if "proposal_id" in step:
+                span.set_attribute(telemetry.PROPOSAL_ID, step["proposal_id"])
+                span.set_attribute(telemetry.PROPOSAL_STATUS, "PENDING")
+            span.set_attribute(telemetry.BREAKER, turn.state.breaker.current().value)
+            if telemetry.capture_content():
+                span.set_attribute(telemetry.TOOL_RESULT, telemetry.content(block.content))
+            return block
+
+    async def _call_untraced(
+        self, turn: TurnScratch, use: ToolUseBlock, store: Store
+    ) -> ToolResultBlock:
         tool = self.tools.get(use.name)
         if tool is None:
             return self._record(turn, use, None, "unknown", f"No tool named {use.name}.", True)
@@ -375,7 +514,7 @@ class BaseOrchestrator(ABC):
         timeout = self.config.executor_timeout_ms / 1000
         turn.send(ToolCallEvent(tool.name, tool.tier.value, "started"))
         t0 = time.perf_counter()
-        status, content, is_error = "ok", "", False
+        status, content, is_error, why = "ok", "", False, ""
         try:
             result = await run_tool(tool, turn.ctx, args, timeout)  # capped, re-sent if idempotent
             # text stays text (an MCP tool's, an endpoint's): JSON only for the rest
@@ -398,12 +537,9 @@ class BaseOrchestrator(ABC):
             logs.tool_failed(
                 exc, tool.name, tool.tier.value, rec.tenant_id, rec.session_id, scrub=redact_urls
             )
-            ms = (time.perf_counter() - t0) * 1000
-            metrics.TOOL_DURATION.labels(tool.tier.value, tool.name, status).observe(ms)
-            return self._record(turn, use, tool, status, content, is_error, reason=why)
         ms = (time.perf_counter() - t0) * 1000
         metrics.TOOL_DURATION.labels(tool.tier.value, tool.name, status).observe(ms)
-        return self._record(turn, use, tool, status, content, is_error)
+        return self._record(turn, use, tool, status, content, is_error, ms=ms, reason=why)
 
     async def _propose(
         self, turn: TurnScratch, use: ToolUseBlock, tool: Tool, args: dict[str, Any], preview: str
@@ -432,7 +568,17 @@ class BaseOrchestrator(ABC):
         else:
             how = "Waiting for your confirmation."
         # (its `proposal` event goes out when the turn's save creates it)
-        return self._record(turn, use, tool, "proposed", f"Proposed: {preview}. {how}", False)
+        block = self._record(
+            turn,
+            use,
+            tool,
+            "proposed",
+            f"Proposed: {preview}. {how}",
+            False,
+            proposal_id=proposal.proposal_id,
+        )
+        turn.steps.append(turnlog.proposal_step(turn.steps[-1]["at"], proposal, "proposed"))
+        return block
 
     def _record(
         self,
@@ -442,9 +588,28 @@ class BaseOrchestrator(ABC):
         status: str,
         content: str,
         is_error: bool,
+        *,
+        ms: float = 0.0,
+        proposal_id: str | None = None,
         reason: str = "",
     ) -> ToolResultBlock:
         tier = tool.tier.value if tool else "T1"
+        at = self.clock()
+        turn.steps.append(
+            turnlog.tool_step(
+                at - ms / 1000,
+                ms,
+                use.name,
+                tier,
+                use.id,
+                status,
+                use.input,
+                content,
+                is_error,
+                proposal_id,
+                output_is_json=status == "ok",  # a result: the JSON the model was given
+            )
+        )
         turn.calls.append({"tool": use.name, "tier": tier, "status": status})
         turn.send(ToolCallEvent.ended(use.name, tier, status))
         turn.audit.append(
@@ -463,6 +628,7 @@ class BaseOrchestrator(ABC):
     def _drain_breaker(self, turn: TurnScratch) -> None:
         for old, new, at in turn.state.breaker_changes:
             metrics.BREAKER_CHANGES.labels(new.value).inc()
+            turn.steps.append(turnlog.breaker_step(at, old.value, new.value))
             turn.audit.append(
                 self._event(
                     turn.state.record, "breaker", at, **{"from": old.value, "to": new.value}

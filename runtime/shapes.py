@@ -125,3 +125,69 @@ AuditEvent = TypedDict(
     total=False,
 )
 setattr(AuditEvent, "__pydantic_config__", ConfigDict(extra="allow"))  # noqa: B010
+
+
+# The turn inspector (runtime/turnlog.py): one step of a turn. `kind` says which
+# fields it has: `model` (model, status, input_tokens, output_tokens, tool_calls or
+# error), `tool` (tool, tier, call_id, status, arguments, result or error,
+# proposal_id when it proposed), `proposal` (proposal_id, tool, tier, status,
+# decision, result), `breaker` (from, to), `budget` (used, left per tier).
+TurnStep = TypedDict(
+    "TurnStep",
+    {
+        "kind": Annotated[
+            Literal["model", "tool", "proposal", "breaker", "budget"],
+            Field(description="What the step was: its other fields depend on it."),
+        ],
+        "at": Annotated[float, Field(description="When it started (epoch seconds).")],
+        "ms": Annotated[float, Field(description="How long it took (milliseconds).")],
+        "model": str,
+        "status": str,
+        "input_tokens": Annotated[int, Field(description="As the model reported (0: none).")],
+        "output_tokens": int,
+        "tool_calls": int,
+        "tool": str,
+        "tier": Tier,
+        "call_id": str,
+        "arguments": Annotated[Any, Field(description="Redacted and capped.")],
+        "result": Annotated[Any, Field(description="Redacted and capped.")],
+        "error": Annotated[Any, Field(description="Redacted and capped.")],
+        "proposal_id": str,
+        "decision": Annotated[
+            str,
+            Field(
+                description=(
+                    "`proposed`, `soft_confirm`, `reject`, `expire` or `unclear` (the "
+                    "message decided nothing)."
+                )
+            ),
+        ],
+        "from": str,
+        "to": str,
+        "used": dict[str, int],
+        "left": dict[str, int],
+    },
+    total=False,
+)
+
+
+class TurnSummary(TypedDict):
+    n: Annotated[int, Field(description="The turn's number in its session, from 1.")]
+    message_id: str
+    at: Annotated[float, Field(description="When the turn started (epoch seconds).")]
+    ms: Annotated[float, Field(description="How long it ran (milliseconds).")]
+    agent: str
+    breaker: Annotated[str, Field(description="The breaker's state when the turn ended.")]
+    steps_cut: Annotated[int, Field(description="Steps past the per-turn cap, not kept.")]
+    step_count: int
+
+
+class TurnDetail(TypedDict):
+    n: int
+    message_id: str
+    at: float
+    ms: float
+    agent: str
+    breaker: str
+    steps: list[TurnStep]
+    steps_cut: int

@@ -31,6 +31,7 @@ from runtime.proposals.model import Proposal, ProposalStatus
 from runtime.store import paging
 from runtime.store.data import Change
 from runtime.store.protocol import LedgerEntry, LedgerState, SessionRecord, TenantRecord
+from runtime.turnlog import KEEP_TURNS
 
 from . import scripts
 from .pipeline import AutoPipeline
@@ -220,6 +221,7 @@ class RedisStore:
         *,
         proposals: Sequence[Proposal] = (),
         owner: str | None = None,
+        turn: dict[str, Any] | None = None,
     ) -> None:
         """One atomic script, sharing its round trip with other sessions' turns."""
         audit_raw = [_dumps(e) for e in audit]
@@ -239,6 +241,7 @@ class RedisStore:
             f"{self._prefix}:due",
             *(self._k(tenant_id, "saudit", sid) for sid in per_session),
             *(self._k(tenant_id, "prop", p.proposal_id) for p in proposals),
+            self._k(tenant_id, "turns", session_id),
         ]
         args: list[Any] = [_dumps(state), len(messages), len(audit_raw), len(proposals)]
         args.append(owner or "")
@@ -253,6 +256,7 @@ class RedisStore:
             member = self._open_member(tenant_id, p.proposal_id)
             expires = "" if p.expires_at is None else repr(p.expires_at)
             args += [p.proposal_id, p.model_dump_json(), repr(p.created_at), member, expires]
+        args += [b"" if turn is None else _dumps(turn), KEEP_TURNS]
         done = await self._auto.script(scripts.SAVE_TURN_SHA, scripts.SAVE_TURN, keys, args)
         if done != 1:
             holder = _text(done)
@@ -279,6 +283,10 @@ class RedisStore:
 
     async def list_messages(self, tenant_id: str, session_id: str) -> list[dict[str, Any]]:
         raw = await self._r.lrange(self._k(tenant_id, "hist", session_id), 0, -1)
+        return [orjson.loads(m) for m in raw]
+
+    async def list_turns(self, tenant_id: str, session_id: str) -> list[dict[str, Any]]:
+        raw = await self._r.lrange(self._k(tenant_id, "turns", session_id), 0, -1)
         return [orjson.loads(m) for m in raw]
 
     # audit

@@ -25,10 +25,11 @@ return false
 # indexes), only while `owner` holds the session (fencing: a host that lost the
 # session writes nothing).
 # KEYS: hist, state, audit, own, props, sprops, open, due, S session-audit lists,
-#       P proposal records.
+#       P proposal records, then the session's turn records (the inspector's).
 # ARGV: state, #hist, #audit, P, owner ('' = unchecked), S counts of session-audit
 #       items, the history items, the audit items, the session-audit items, then per
-#       proposal: id, record, created_at, open/due member, expires_at ('' = none).
+#       proposal: id, record, created_at, open/due member, expires_at ('' = none);
+#       last, the turn record ('' = none) and how many turn records to keep.
 # Returns 1, or the current holder ('' when none) when `owner` does not hold it.
 SAVE_TURN = """
 local P = tonumber(ARGV[4])
@@ -44,7 +45,7 @@ local function push(key, from, n)
     i = j + 1
   end
 end
-local sessions = #KEYS - 8 - P
+local sessions = #KEYS - 9 - P
 local at = 6 + sessions
 local n = tonumber(ARGV[2])
 push(KEYS[1], at, n)
@@ -66,6 +67,10 @@ for i = 1, P do
   redis.call('ZADD', KEYS[7], created, member)
   if expires ~= '' then redis.call('ZADD', KEYS[8], expires, member) end
   at = at + 5
+end
+if ARGV[at] ~= '' then
+  redis.call('RPUSH', KEYS[#KEYS], ARGV[at])
+  redis.call('LTRIM', KEYS[#KEYS], -tonumber(ARGV[at + 1]), -1)
 end
 return 1
 """

@@ -107,11 +107,11 @@ export class Api {
    * A gateway that answers with plain JSON instead is taken as one `done`.
    * Returns the name of the last event handled.
    */
-  async streamTurn(sessionId, text, on) {
+  async streamTurn(sessionId, text, on, messageId = newId()) {
     const response = await this.fetch(`/v1/sessions/${encodeURIComponent(sessionId)}/messages`, {
       method: "POST",
       headers: this.headers({ "Content-Type": "application/json", Accept: "text/event-stream" }),
-      body: JSON.stringify({ text, message_id: newId() }),
+      body: JSON.stringify({ text, message_id: messageId }),
     });
     const type = response.headers.get("content-type") || "";
     if (!type.startsWith("text/event-stream")) {

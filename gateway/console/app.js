@@ -6,11 +6,13 @@
 // cards (cards.js), and the side panels show the session list, the pending
 // proposals, the session's usage and breaker, and its audit trail. The
 // header says whether the gateway answers: when it does not, "Disconnected -
-// retrying" until a heartbeat (GET /healthz) gets through again.
+// retrying" until a heartbeat (GET /healthz) gets through again. Under each
+// reply, "Details" opens the turn inspector's timeline (inspector.js).
 
-import { Api, ApiError, forgetKey, saveKey, takeKey } from "./api.js";
+import { Api, ApiError, forgetKey, newId, saveKey, takeKey } from "./api.js";
 import { ProposalCard } from "./cards.js";
 import { el, setText } from "./dom.js";
+import { detailsNode } from "./inspector.js";
 import { markCurrent, renderAudit, renderPending, renderSessions, renderState } from "./panels.js";
 import { TurnView, followLog, messageNode, toolCallNode } from "./turn.js";
 
@@ -171,17 +173,18 @@ function setSession(session) {
 async function openSession(session) {
   const sid = session.session_id;
   try {
-    const [detail, history, proposals, audit] = await Promise.all([
+    const [detail, history, proposals, audit, turns] = await Promise.all([
       app.api.get(`/v1/sessions/${encodeURIComponent(sid)}`),
       app.api.get(`/v1/sessions/${encodeURIComponent(sid)}/messages`),
       app.api.get("/v1/proposals", { session_id: sid }),
       app.api.get("/v1/audit", { session_id: sid }),
+      app.api.get(`/v1/sessions/${encodeURIComponent(sid)}/turns`),
     ]);
     clearError();
     setSession(detail);
     ui.agent.value = detail.agent;
     ui.subject.value = detail.subject;
-    renderHistory(detail, history.messages, proposals.proposals, audit.events);
+    renderHistory(detail, history.messages, proposals.proposals, audit.events, turns.turns);
     showState(detail);
     renderAudit(ui.audit, audit.events);
     renderPending(ui.pending, [...app.cards.values()], showCard);
@@ -193,7 +196,9 @@ async function openSession(session) {
 }
 
 /** History as turns: each user message, then the replies, tool calls and proposals after it. */
-function renderHistory(session, messages, proposals, events) {
+function renderHistory(session, messages, proposals, events, turns) {
+  const turnAt = new Map(turns.map((t) => [t.at, t.n])); // a turn starts with its message
+  let userAt = null;
   if (session.greeting) ui.log.append(messageNode("assistant", session.agent, session.greeting));
   const items = [
     ...messages.map((m) => ({ at: m.at, kind: m.role === "user" ? "user" : "reply", m })),
@@ -204,6 +209,8 @@ function renderHistory(session, messages, proposals, events) {
   const flush = () => {
     if (!turn) return;
     const block = el("div", { class: "turn" }, ...turn.reply, ...turn.tool);
+    const n = turnAt.get(userAt);
+    if (n !== undefined) block.append(detailsNode(app.api, session.session_id, { n }));
     ui.log.append(block);
     for (const p of turn.card) addCard(p, block);
     turn = null;
@@ -212,6 +219,7 @@ function renderHistory(session, messages, proposals, events) {
     if (item.kind === "user") {
       flush();
       ui.log.append(messageNode("user", `You (${session.subject})`, item.m.content));
+      userAt = item.m.at;
       continue;
     }
     turn ??= { reply: [], tool: [], card: [] };
@@ -312,6 +320,8 @@ async function send(text) {
   ui.message.value = "";
   ui.log.append(messageNode("user", `You (${session.subject})`, text));
   const turn = new TurnView(ui.log, session.agent);
+  const messageId = newId();
+  let finished = false;
   try {
     const last = await app.api.streamTurn(session.session_id, text, {
       token: (d) => turn.token(String(d.text ?? "")),
@@ -322,7 +332,8 @@ async function send(text) {
         for (const p of d.proposals || []) upsertProposal(p, turn);
       },
       error: (d) => turn.error(`The turn failed: ${d.error?.message ?? "unknown error"}.`),
-    });
+    }, messageId);
+    finished = last === "done";
     if (last !== "done" && last !== "error") {
       turn.error("The stream ended before the turn did; it completes on the server: reopen the session to see it.");
     }
@@ -339,6 +350,7 @@ async function send(text) {
     app.busy = false;
     ui.send.disabled = app.session?.status !== "active" || !app.reachable;
   }
+  if (finished) turn.append(detailsNode(app.api, session.session_id, { messageId }));
   if (app.session === session) {
     await refreshProposals();
     await refreshSide();

@@ -22,12 +22,17 @@ from ..schemas import (
     SessionDetail,
     SessionList,
     SessionOut,
+    TurnDetail,
+    TurnList,
     TurnOut,
     error_responses,
 )
 from ..sse import MEDIA_TYPE, stream_events, wants_event_stream
 
 SessionId = Annotated[str, Path(min_length=1, max_length=200, description="A session id.")]
+TurnNumber = Annotated[
+    int, Path(ge=1, le=2**53, description="The turn's number in its session, from 1.")
+]
 # `message_id` and the `Idempotency-Key` header name the same thing: one limit, one error
 MAX_MESSAGE_ID_CHARS = 200
 
@@ -144,6 +149,28 @@ def build_router(settings: Settings) -> APIRouter:
     )
     async def list_messages(session_id: SessionId, ctx: Ctx, tenant: Tenant) -> Response:
         return FastJSON({"messages": await ctx.backend.list_messages(tenant, session_id)})
+
+    @router.get(
+        "/{session_id}/turns",
+        response_model=TurnList,
+        summary="The session's turns (the newest are kept), without their steps",
+        responses=error_responses(404, *COMMON_ERRORS),
+    )
+    async def list_turns(session_id: SessionId, ctx: Ctx, tenant: Tenant) -> Response:
+        return FastJSON({"turns": await ctx.backend.list_turns(tenant, session_id)})
+
+    @router.get(
+        "/{session_id}/turns/{n}",
+        response_model=TurnDetail,
+        summary="One turn, step by step: model calls, tool calls, proposals, budget, breaker",
+        description=(
+            "Each step with its start and duration. Tool arguments, results and errors are "
+            "redacted (secrets) and capped. 404 for a turn not (or no longer) kept."
+        ),
+        responses=error_responses(404, *COMMON_ERRORS),
+    )
+    async def get_turn(session_id: SessionId, n: TurnNumber, ctx: Ctx, tenant: Tenant) -> Response:
+        return FastJSON(await ctx.backend.get_turn(tenant, session_id, n))
 
     @router.delete(
         "/{session_id}",

@@ -18,7 +18,9 @@ from runtime.shapes import (
     ProposalOut,
     SessionDetail,
     SessionOut,
+    TurnDetail,
     TurnOut,
+    TurnSummary,
 )
 from runtime.streaming import TurnStream
 
@@ -50,6 +52,14 @@ class Backend(Protocol):
         ...
 
     async def list_messages(self, tenant_id: str, session_id: str) -> list[ChatMessage]: ...
+    async def list_turns(self, tenant_id: str, session_id: str) -> list[TurnSummary]:
+        """The session's kept turns (the newest `KEEP_TURNS`), oldest first, without steps."""
+        ...
+
+    async def get_turn(self, tenant_id: str, session_id: str, n: int) -> TurnDetail:
+        """Turn `n` of the session with its steps; NotFound if it is not kept."""
+        ...
+
     async def close_session(self, tenant_id: str, session_id: str) -> CloseOut: ...
     async def send_message(self, msg: Inbound) -> TurnOut:
         """Run one turn. With a `message_id`, a repeat returns the first result."""

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import Literal, cast
 
+from runtime import turnlog
 from runtime.errors import NotFound
 from runtime.proposals.model import ProposalStatus
 from runtime.sessions.session import public_messages
-from runtime.shapes import AuditEvent, ChatMessage, ProposalOut, SessionOut
+from runtime.shapes import AuditEvent, ChatMessage, ProposalOut, SessionOut, TurnDetail, TurnSummary
 from runtime.store.protocol import Store
 from runtime.store.tenants import hash_key
 
@@ -45,6 +46,18 @@ class BackendReads:
     async def list_messages(self, tenant_id: str, session_id: str) -> list[ChatMessage]:
         await self.require_session(tenant_id, session_id)
         return public_messages(await self.store.list_messages(tenant_id, session_id))
+
+    async def list_turns(self, tenant_id: str, session_id: str) -> list[TurnSummary]:
+        await self.require_session(tenant_id, session_id)
+        kept = await self.store.list_turns(tenant_id, session_id)
+        return [cast(TurnSummary, turnlog.summary(t)) for t in kept]
+
+    async def get_turn(self, tenant_id: str, session_id: str, n: int) -> TurnDetail:
+        await self.require_session(tenant_id, session_id)
+        for t in await self.store.list_turns(tenant_id, session_id):
+            if t.get("n") == n:
+                return cast(TurnDetail, turnlog.public(t))
+        raise NotFound(f"turn {n} of session {session_id} not found (or no longer kept)")
 
     async def list_proposals(
         self, tenant_id: str, session_id: str | None, status: ProposalStatus | None

@@ -1,6 +1,6 @@
 """The config file of `orchestra serve --config FILE` (TOML or YAML): its format and checks.
 
-The format is shared/API.md's "Configuration": `[model]`, `[gateway]`,
+The format is shared/API.md's "Configuration": `[model]`, `[gateway]`, `[telemetry]`,
 `[agents.NAME]` (a preset override, a Python class, or a declared agent),
 `[tools.NAME]` (a Python function or an HTTP endpoint), `[mcp.NAME]` (an MCP
 server), `[canary]`, and the top-level `demo` (the salon's agents are there
@@ -95,6 +95,11 @@ class ScriptRule(_Section):
                         f"args.{name}: {{{f}}} is not a named group of `match` (groups: {known})"
                     )
         return self
+
+
+class TelemetrySection(_Section):
+    enabled: bool = False
+    capture_content: bool = False
 
 
 class AgentSection(_Section):
@@ -206,6 +211,7 @@ class ConfigFile(_Section):
     demo: bool = True
     model: ModelSection = ModelSection()
     gateway: GatewaySection = GatewaySection()
+    telemetry: TelemetrySection = TelemetrySection()
     agents: dict[str, AgentSection] = Field(default_factory=dict)
     tools: dict[str, ToolSection] = Field(default_factory=dict)
     mcp: dict[str, McpSection] = Field(default_factory=dict)

@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from runtime import telemetry
 from runtime.agents import AgentCatalog
 from runtime.agents.build import deployment
 from runtime.config.file import effective_config, parse_config
@@ -48,6 +49,12 @@ class Settings(BaseModel):
     run_hold_ms: float = Field(default=5.0, ge=0)
     idle_evict_s: float = Field(default=600.0, gt=0)
     sweep_interval_s: float = Field(default=1.0, gt=0)
+    # OpenTelemetry (docs/OBSERVABILITY.md): on from `[telemetry] enabled` or the OTEL_*
+    # variables; the driver's OTEL_* variables travel to actors on every node
+    telemetry_enabled: bool = False
+    telemetry_capture_content: bool = False
+    telemetry_exporter: Literal["otlp", "console", "memory"] = "otlp"  # memory: tests
+    telemetry_env: dict[str, str] = Field(default_factory=dict)
 
     @classmethod
     def from_env(cls, config_data: Mapping[str, Any] | None = None, **overrides: Any) -> Settings:
@@ -62,6 +69,15 @@ class Settings(BaseModel):
         for var, field in ENV_KEYS:
             if os.environ.get(var):
                 data[field] = os.environ[var]
+        on, capture = telemetry.env_enabled(), telemetry.env_capture()
+        if on is not None:
+            data["telemetry_enabled"] = on
+        if capture is not None:
+            data["telemetry_capture_content"] = capture
+        if data.get("telemetry_enabled"):
+            data["telemetry_env"] = telemetry.otel_variables()
+            if os.environ.get("OTEL_TRACES_EXPORTER", "").strip().lower() == "console":
+                data["telemetry_exporter"] = "console"
         data.update({k: v for k, v in overrides.items() if v is not None})
         try:
             return cls.model_validate(data)
@@ -87,6 +103,8 @@ FILE_KEYS: tuple[tuple[str, str, str], ...] = (
     ("gateway", "unknown_key_rate_per_s", "unknown_key_rate_per_s"),
     ("gateway", "unknown_key_burst", "unknown_key_burst"),
     ("gateway", "max_message_bytes", "max_message_bytes"),
+    ("telemetry", "enabled", "telemetry_enabled"),
+    ("telemetry", "capture_content", "telemetry_capture_content"),
 )
 ENV_KEYS: tuple[tuple[str, str], ...] = (
     ("REDIS_URL", "redis_url"),

@@ -12,11 +12,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-from runtime import logs, metrics
+from runtime import logs, metrics, telemetry
 from runtime.agents import AgentCatalog
 from runtime.errors import InvalidTransition, NotFound
 from runtime.inbound import Inbound
@@ -129,12 +129,16 @@ class ProposalBook:
                     changed.append(p)
                     continue
                 if not window_open(p, now):
-                    p = await self._finish_dead(p, S.EXPIRED, "expired", message_id)
+                    p = await _decided(
+                        "expire", p, self._finish_dead(p, S.EXPIRED, "expired", message_id)
+                    )
                 elif refusal:
-                    p = await self._finish_dead(p, S.REJECTED, "rejected", message_id)
+                    p = await _decided(
+                        "reject", p, self._finish_dead(p, S.REJECTED, "rejected", message_id)
+                    )
                 else:
                     metrics.WINDOW_HITS.labels(p.tier.value, "success").inc()
-                    p = await self._execute(await self._move(p, S.CONFIRMED, by=message_id))
+                    p = await _decided("soft_confirm", p, self._soft_confirm(p, message_id))
             changed.append(p)
         return changed
 
@@ -145,16 +149,16 @@ class ProposalBook:
             if p.status is not S.PENDING:
                 raise InvalidTransition(p.status.value, S.CONFIRMED.value)
             if not window_open(p, self.clock()):
-                await self._finish_dead(p, S.EXPIRED, "expired")
+                await _decided("expire", p, self._finish_dead(p, S.EXPIRED, "expired"))
                 raise InvalidTransition(S.EXPIRED.value, S.CONFIRMED.value)
-            return await self._execute(await self._move(p, S.CONFIRMED))
+            return await _decided("confirm", p, self._confirm(p))
 
     async def reject(self, tenant_id: str, proposal_id: str) -> Proposal:
         async with self._lock(proposal_id):
             p = await self._get(tenant_id, proposal_id)
             if p.status is not S.PENDING:
                 raise InvalidTransition(p.status.value, S.REJECTED.value)
-            return await self._finish_dead(p, S.REJECTED, "rejected")
+            return await _decided("reject", p, self._finish_dead(p, S.REJECTED, "rejected"))
 
     async def expire_due(self, now: float | None = None) -> list[Proposal]:
         """The sweeper: expire PENDING proposals whose window has passed."""
@@ -166,7 +170,8 @@ class ProposalBook:
                 async with self._lock(p.proposal_id):
                     cur = await self._get(p.tenant_id, p.proposal_id)
                     if cur.status is S.PENDING and not window_open(cur, now):
-                        expired.append(await self._finish_dead(cur, S.EXPIRED, "expired"))
+                        dead = self._finish_dead(cur, S.EXPIRED, "expired")
+                        expired.append(await _decided("expire", cur, dead))
         return expired
 
     async def resume_confirmed(self, older_than_s: float = STUCK_AFTER_S) -> list[Proposal]:
@@ -208,6 +213,12 @@ class ProposalBook:
             await asyncio.sleep(interval_s)
 
     # -- internals ----------------------------------------------------------
+    async def _soft_confirm(self, p: Proposal, message_id: str) -> Proposal:
+        return await self._execute(await self._move(p, S.CONFIRMED, by=message_id))
+
+    async def _confirm(self, p: Proposal) -> Proposal:
+        return await self._execute(await self._move(p, S.CONFIRMED))
+
     async def _finish_dead(self, p: Proposal, to: S, hit: str, by: str = "") -> Proposal:
         if p.tier is Tier.T2 and to in (S.EXPIRED, S.REJECTED):
             metrics.WINDOW_HITS.labels(p.tier.value, hit).inc()
@@ -257,8 +268,16 @@ class ProposalBook:
             data=StoreData(self.store, p.tenant_id),
         )
         timeout = orch.config.executor_timeout_ms / 1000
-        outcome, attempts, new = await dispatch(self.store, tool, ctx, p, timeout, self.clock)
-        return await self._finish(p, outcome, attempts if new else None)
+        if not telemetry.enabled():
+            outcome, attempts, new = await dispatch(self.store, tool, ctx, p, timeout, self.clock)
+            return await self._finish(p, outcome, attempts if new else None)
+        with telemetry.span("proposal dispatch", _attributes(p, "dispatch")) as span:
+            outcome, attempts, new = await dispatch(self.store, tool, ctx, p, timeout, self.clock)
+            done = await self._finish(p, outcome, attempts if new else None)
+            span.set_attribute(telemetry.PROPOSAL_STATUS, done.status.value)
+            span.set_attribute(telemetry.OUTCOME, outcome.error_kind or done.status.value.lower())
+            span.set_attribute("orchestra.dispatch.attempts", attempts)
+            return done
 
     async def _finish(self, p: Proposal, outcome: Outcome, attempts: int | None = 1) -> Proposal:
         """The final transition, journaled in the ledger in the same write (unless
@@ -282,3 +301,26 @@ class ProposalBook:
                     cur = await self._get(d.tenant_id, d.proposal_id)
                     if cur.status is S.CONFIRMED:
                         await self._execute(cur)
+
+
+def _attributes(p: Proposal, decision: str) -> dict[str, Any]:
+    return {
+        telemetry.TENANT: p.tenant_id,
+        telemetry.SESSION: p.session_id,
+        telemetry.AGENT: p.agent,
+        telemetry.TIER: p.tier.value,
+        telemetry.TOOL_NAME: p.tool,
+        telemetry.PROPOSAL_ID: p.proposal_id,
+        "orchestra.proposal.decision": decision,
+    }
+
+
+async def _decided(decision: str, p: Proposal, work: Awaitable[Proposal]) -> Proposal:
+    """`work` (a decision on `p`), inside a `proposal {decision}` span with tracing on."""
+    if not telemetry.enabled():
+        return await work
+    with telemetry.span(f"proposal {decision}", _attributes(p, decision)) as span:
+        done = await work
+        span.set_attribute(telemetry.PROPOSAL_STATUS, done.status.value)
+        span.set_attribute(telemetry.OUTCOME, done.status.value.lower())
+        return done

@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from runtime import logs, metrics, redact
+from runtime import logs, metrics, redact, telemetry
 from runtime.errors import ToolError, ToolOutcomeUnknown, ToolValidationError
 from runtime.proposals.model import Proposal
 from runtime.store.protocol import LedgerEntry, LedgerState, Store
@@ -102,7 +102,25 @@ async def dispatch(
             p.proposal_id,
             LedgerEntry(state=LedgerState.DISPATCHING, at=clock(), attempts=attempts),
         )
-    return await _call(tool, ctx, p, timeout_s), attempts, True
+    if not telemetry.enabled():
+        return await _call(tool, ctx, p, timeout_s), attempts, True
+    attrs = {
+        telemetry.OPERATION: "execute_tool",
+        telemetry.TOOL_NAME: p.tool,
+        telemetry.TOOL_CALL_ID: p.proposal_id,  # also the tool's idempotency key
+        telemetry.TIER: p.tier.value,
+        telemetry.PROPOSAL_ID: p.proposal_id,
+    }
+    if telemetry.capture_content():
+        attrs[telemetry.TOOL_ARGUMENTS] = telemetry.content(p.args)
+    with telemetry.span(f"execute_tool {p.tool}", attrs) as span:
+        outcome = await _call(tool, ctx, p, timeout_s)
+        span.set_attribute(
+            telemetry.OUTCOME, outcome.error_kind or ("ok" if outcome.executed else "error")
+        )
+        if telemetry.capture_content():
+            span.set_attribute(telemetry.TOOL_RESULT, telemetry.content(outcome.result))
+        return outcome, attempts, True
 
 
 async def _call(tool: Tool, ctx: ToolContext, p: Proposal, timeout_s: float) -> Outcome:

@@ -128,6 +128,7 @@ class SessionCore:
                 result.audit,
                 proposals=result.created,
                 owner=owner,
+                turn=result.record,
             )
         except NotOwner:
             self.broken = True  # another host owns it now: this memory is stale

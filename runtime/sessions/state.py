@@ -49,6 +49,7 @@ class SessionState:
     # first result instead of running twice (saved with the turn, atomically).
     recent: dict[str, TurnOut] = field(default_factory=dict)
     breaker_changes: list[tuple[BreakerState, BreakerState, float]] = field(default_factory=list)
+    turns: int = 0  # turns run so far: the next one is number turns + 1 (the inspector's n)
 
     def snapshot(self) -> dict[str, Any]:
         return {
@@ -58,6 +59,7 @@ class SessionState:
             "pending_t2": sorted(self.pending_t2),
             "last_usage": self.last_usage,
             "recent": self.recent,
+            "turns": self.turns,
         }
 
 
@@ -72,6 +74,7 @@ class TurnResult:
     # The proposals this turn made: they come into existence with the turn's save
     # (a turn that is not saved proposed nothing), their window starting then.
     created: list[Proposal] = field(default_factory=list)
+    record: dict[str, Any] | None = None  # the turn inspector's record (runtime.turnlog)
 
     def public(self) -> TurnOut:
         return {
@@ -97,6 +100,7 @@ class TurnScratch:
     exhausted: list[Tier] = field(default_factory=list)
     breaker_blocked: bool = False
     audit: list[dict[str, Any]] = field(default_factory=list)
+    steps: list[dict[str, Any]] = field(default_factory=list)  # the inspector's (turnlog)
 
     def send(self, event: TurnEvent) -> None:
         if self.emit is not None:

@@ -8,10 +8,13 @@ import time
 from collections.abc import Sequence
 from typing import Any, Literal
 
+import orjson
+
 from runtime.errors import NotOwner
 from runtime.proposals.model import Proposal, ProposalStatus
 from runtime.store import paging
 from runtime.store.protocol import LedgerEntry, LedgerState, SessionRecord, TenantRecord
+from runtime.turnlog import KEEP_TURNS
 
 from .data import Change
 
@@ -25,6 +28,7 @@ class MemoryStore:
         self.active: dict[tuple[str, str, str], str] = {}
         self.history: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.state: dict[tuple[str, str], dict[str, Any]] = {}
+        self.turns: dict[tuple[str, str], list[bytes]] = {}
         self.audit: dict[str, list[dict[str, Any]]] = {}
         self.proposals: dict[tuple[str, str], Proposal] = {}
         self.ledger: dict[tuple[str, str], LedgerEntry] = {}
@@ -112,6 +116,7 @@ class MemoryStore:
         *,
         proposals: Sequence[Proposal] = (),
         owner: str | None = None,
+        turn: dict[str, Any] | None = None,
     ) -> None:
         key = (tenant_id, session_id)
         if owner is not None and self.owners.get(key) != owner:
@@ -123,6 +128,10 @@ class MemoryStore:
         self.audit.setdefault(tenant_id, []).extend(copy.deepcopy(audit))
         for p in proposals:
             self.proposals[(p.tenant_id, p.proposal_id)] = p
+        if turn is not None:  # kept as JSON, as the Redis store keeps it (and cheaper to copy)
+            kept = self.turns.setdefault(key, [])
+            kept.append(orjson.dumps(turn))
+            del kept[: max(0, len(kept) - KEEP_TURNS)]
 
     def _live(self, owner: str) -> bool:
         host, _, incarnation = owner.partition("|")
@@ -152,6 +161,9 @@ class MemoryStore:
 
     async def list_messages(self, tenant_id: str, session_id: str) -> list[dict[str, Any]]:
         return copy.deepcopy(self.history.get((tenant_id, session_id), []))
+
+    async def list_turns(self, tenant_id: str, session_id: str) -> list[dict[str, Any]]:
+        return [orjson.loads(t) for t in self.turns.get((tenant_id, session_id), [])]
 
     async def append_audit(self, tenant_id: str, events: list[dict[str, Any]]) -> None:
         self.audit.setdefault(tenant_id, []).extend(copy.deepcopy(events))

@@ -127,9 +127,11 @@ class Store(DataStore, Protocol):
         *,
         proposals: Sequence[Proposal] = (),
         owner: str | None = None,
+        turn: dict[str, Any] | None = None,
     ) -> None:
-        """Append a turn's messages, replace the state, append audit and create the
-        turn's `proposals`: all at once, or nothing.
+        """Append a turn's messages, replace the state, append audit, create the
+        turn's `proposals` and append its inspector record `turn` (keeping the
+        session's newest `runtime.turnlog.KEEP_TURNS`): all at once, or nothing.
 
         With `owner`, only while `owner` holds the session (`claim_session`); else
         nothing is written and `NotOwner` is raised (fencing).
@@ -154,6 +156,9 @@ class Store(DataStore, Protocol):
         ...
 
     async def list_messages(self, tenant_id: str, session_id: str) -> list[dict[str, Any]]: ...
+    async def list_turns(self, tenant_id: str, session_id: str) -> list[dict[str, Any]]:
+        """The session's kept turn records (`save_turn(turn=...)`), oldest first."""
+        ...
 
     # audit
     async def append_audit(self, tenant_id: str, events: list[dict[str, Any]]) -> None: ...

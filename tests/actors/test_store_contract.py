@@ -14,12 +14,13 @@ from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import ResponseError
 
 from actors.store.redis import EmbeddedValkey, RedisStore, connect_store
-from runtime.errors import BadRequest, NotFound, ToolValidationError, Unavailable
+from runtime.errors import BadRequest, NotFound, NotOwner, ToolValidationError, Unavailable
 from runtime.inbound import Inbound
 from runtime.proposals.model import Proposal, ProposalStatus
 from runtime.store.data import StoreData, TurnData
 from runtime.store.protocol import LedgerEntry, LedgerState, SessionRecord, Store, TenantRecord
 from runtime.tiers import Tier
+from runtime.turnlog import KEEP_TURNS
 from salon.testing import SALON_AGENTS, business, business_applied, business_version, business_write
 from tests.conftest import StorePeers
 
@@ -565,6 +566,23 @@ async def test_a_data_read_is_the_version_and_the_document_together(store: Store
     await business_write(store, "t1", "k1", "publish_site", {})
     version, doc = await store.data_read("t1", "business")
     assert version == 1 and doc["published"] is True
+
+
+async def test_turn_records_are_saved_with_the_turn_and_bounded(store: Store) -> None:
+    """The inspector's records ride in the turn's atomic save; the newest KEEP_TURNS stay,
+    per session and tenant; a turn saved without one (a repeat) adds none."""
+    for n in range(1, KEEP_TURNS + 3):
+        await store.save_turn("t1", "s1", [{"n": n}], {"turns": n}, [], turn={"n": n, "steps": []})
+    await store.save_turn("t1", "s1", [], {}, [])
+    kept = await store.list_turns("t1", "s1")
+    assert [t["n"] for t in kept] == list(range(3, KEEP_TURNS + 3))
+    assert await store.list_turns("t2", "s1") == []
+    assert await store.list_turns("t1", "s2") == []
+    # fencing: a host that lost the session writes no record either
+    await store.claim_session("t1", "s3", "h1|a")
+    with pytest.raises(NotOwner):
+        await store.save_turn("t1", "s3", [], {}, [], owner="h2|b", turn={"n": 1})
+    assert await store.list_turns("t1", "s3") == []
 
 
 async def test_save_turn_large_and_multi_session_audit(store: Store) -> None:

@@ -532,6 +532,43 @@ def test_a_failed_card_says_why_and_when_the_outcome_is_unknown(
     assert watched.dialogs == []
 
 
+def test_details_under_each_reply_show_the_turns_timeline(
+    lab_server: LiveServer, watched: Watched
+) -> None:
+    """The turn inspector in the console: a collapsed "Details" under each reply, live
+    and after reopening the session, that loads the turn's steps when opened."""
+    page = watched.page
+    page.goto(f"{lab_server.base_url}/ui#key={lab_server.keys['A']}")
+    who = subject()
+    open_session(page, "lab", who)
+    type_message(page, '!tools echo; slow {"seconds": 0.05, "api_key": "abc"}')
+    type_message(page, '!tools slow_effect {"seconds": 0}')
+    log = page.get_by_role("log")
+    details = log.locator("details.turn-details")
+    expect(details).to_have_count(2)
+    expect(details.first).not_to_have_attribute("open", "")
+    with page.expect_response(re.compile(r"/turns/1$")):
+        details.first.locator("summary").click()
+    steps = page.get_by_role("list", name="Turn 1 steps").get_by_role("listitem")
+    expect(steps).to_have_text(
+        [
+            re.compile(r"^\+[\d.]+ ms model .*: ok · \d+ in / \d+ out tokens · 1 tool call"),
+            re.compile(r"tool echo T1 ok.*arguments\{\}result\{\"tenant\""),
+            re.compile(r"model .*: ok"),
+            re.compile(r'tool slow T1 invalid.*arguments\{.*"api_key":"\[redacted\]"'),
+            re.compile(r"model .*: ok"),
+            re.compile(r"budget used: T1 2, T2 0, T3 0; left: T1 \d+"),
+        ]
+    )
+    # reopened from the session list, the history keeps a Details per turn
+    page.get_by_role("button", name=re.compile(f"lab · {who}")).click()
+    expect(details).to_have_count(2)
+    details.last.locator("summary").click()
+    expect(page.get_by_role("list", name="Turn 2 steps")).to_contain_text(
+        re.compile(r"tool slow_effect T2 proposed.*proposal slow_effect \(T2\): proposed → PENDING")
+    )
+
+
 # -- polish: typing, scrolling, the connection state, narrow screens ---------------------
 
 TYPING_WATCH = """

@@ -27,7 +27,8 @@ from runtime.models.base import ModelRequest, ToolSpec, user_text
 from runtime.models.phrasing import summarise
 from runtime.models.scripted import ScriptedModel
 from runtime.models.understand import fill, understand
-from runtime.redact import reason, redact
+from runtime.redact import reason
+from runtime.redact import redact_error_text as redact
 from runtime.store.memory import MemoryStore
 from runtime.tools import load_tool
 

@@ -1,0 +1,177 @@
+"""The turn inspector's record: what one turn did, step by step, with durations.
+
+The orchestrator appends a plain dict per step while the turn runs (a model
+call, a tool call, a proposal made or decided, a breaker change, the budget
+at the end) and `finish` turns them into one bounded record, saved with the
+turn in the same atomic write (`Store.save_turn(turn=...)`). A turn keeps
+at most `MAX_STEPS` steps, and a session its last `KEEP_TURNS` turns.
+
+Recording must cost the turn next to nothing, so arguments, results and errors
+are kept as their JSON text, cut to `KEPT_CHARS` (the text the model saw: the
+history holds the same, uncut), and redacted and capped to `SHOWN_CHARS` when
+they are read (`public`, through `runtime.redact`): a turn pays one slice per
+value, a reader pays the redaction.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from runtime.proposals.model import Proposal, ProposalStatus
+
+from .redact import shown_json
+
+MAX_STEPS = 64  # per turn; later steps are counted, not kept
+KEEP_TURNS = 50  # per session, newest kept
+SHOWN_CHARS = 1024  # of one argument set, result or error, as served
+KEPT_CHARS = SHOWN_CHARS + 512  # as kept (the slack: a secret across the cut is still seen)
+_VALUES = ("arguments", "result", "error")
+
+S = ProposalStatus
+
+# How the turn's first step, the registry's reading of the message, decided a T2.
+_DECISION = {
+    S.CONFIRMED: "soft_confirm",
+    S.EXECUTED: "soft_confirm",
+    S.FAILED: "soft_confirm",  # confirmed, then failed (or a dependency did)
+    S.REJECTED: "reject",
+    S.EXPIRED: "expire",
+    S.PENDING: "unclear",
+}
+
+
+def model_step(
+    at: float, ms: float, model: str, input_tokens: int, output_tokens: int, tool_calls: int
+) -> dict[str, Any]:
+    return {
+        "kind": "model",
+        "at": at,
+        "ms": round(ms, 3),
+        "model": model,
+        "status": "ok",
+        "input_tokens": input_tokens,
+        "output_tokens": output_tokens,
+        "tool_calls": tool_calls,
+    }
+
+
+def model_error_step(at: float, ms: float, model: str, error: str) -> dict[str, Any]:
+    return {
+        "kind": "model",
+        "at": at,
+        "ms": round(ms, 3),
+        "model": model,
+        "status": "error",
+        **_kept("error", error),
+    }
+
+
+def tool_step(
+    at: float,
+    ms: float,
+    tool: str,
+    tier: str,
+    call_id: str,
+    status: str,
+    arguments: Any,
+    output: str,
+    is_error: bool,
+    proposal_id: str | None = None,
+    *,
+    output_is_json: bool = False,
+) -> dict[str, Any]:
+    """`output` is the text the model was given: JSON when `output_is_json` (a
+    tool's result), else a message."""
+    step: dict[str, Any] = {
+        "kind": "tool",
+        "at": at,
+        "ms": round(ms, 3),
+        "tool": tool,
+        "tier": tier,
+        "call_id": call_id,
+        "status": status,
+        **_kept("arguments", arguments),
+    }
+    step.update(_kept("error" if is_error else "result", output, output_is_json))
+    if proposal_id is not None:
+        step["proposal_id"] = proposal_id
+    return step
+
+
+def proposal_step(at: float, p: Proposal, decision: str | None = None) -> dict[str, Any]:
+    step: dict[str, Any] = {
+        "kind": "proposal",
+        "at": at,
+        "ms": 0.0,
+        "proposal_id": p.proposal_id,
+        "tool": p.tool,
+        "tier": p.tier.value,
+        "status": p.status.value,
+        "decision": decision or _DECISION.get(p.status, "unclear"),
+    }
+    if p.result is not None:
+        step.update(_kept("result", p.result))
+    return step
+
+
+def breaker_step(at: float, old: str, new: str) -> dict[str, Any]:
+    return {"kind": "breaker", "at": at, "ms": 0.0, "from": old, "to": new}
+
+
+def budget_step(at: float, used: dict[str, int], limits: dict[str, int]) -> dict[str, Any]:
+    left = {tier: max(0, limits[tier] - n) for tier, n in used.items()}
+    return {"kind": "budget", "at": at, "ms": 0.0, "used": dict(used), "left": left}
+
+
+def finish(
+    n: int,
+    message_id: str,
+    at: float,
+    ms: float,
+    agent: str,
+    steps: list[dict[str, Any]],
+    breaker: str,
+) -> dict[str, Any]:
+    """The turn's record (API.md "Agents and turns"): steps in time order, bounded."""
+    ordered = sorted(steps, key=lambda s: float(s["at"]))  # stable: ties keep their order
+    return {
+        "n": n,
+        "message_id": message_id,
+        "at": at,
+        "ms": round(ms, 3),
+        "agent": agent,
+        "breaker": breaker,
+        "steps": ordered[:MAX_STEPS],
+        "steps_cut": max(0, len(ordered) - MAX_STEPS),
+    }
+
+
+def summary(record: dict[str, Any]) -> dict[str, Any]:
+    """A turn as the list shows it: its record without the steps, and their count."""
+    out = {k: v for k, v in record.items() if k != "steps"}
+    out["step_count"] = len(record.get("steps", ())) + int(record.get("steps_cut", 0))
+    return out
+
+
+def _kept(field: str, value: Any, is_json: bool = False) -> dict[str, Any]:
+    """`{field: its JSON text, cut to KEPT_CHARS}`, and `{field}_chars` (the full
+    length) when it was cut."""
+    text = value if is_json else orjson.dumps(value, default=str).decode()
+    if len(text) <= KEPT_CHARS:
+        return {field: text}
+    return {field: text[:KEPT_CHARS], f"{field}_chars": len(text)}
+
+
+def public(record: dict[str, Any]) -> dict[str, Any]:
+    """A kept record as API.md serves it: each argument set, result and error as a
+    JSON value, redacted and capped to `SHOWN_CHARS` (a cut one as its cut text)."""
+    steps = []
+    for step in record.get("steps", ()):
+        out = {k: v for k, v in step.items() if not k.endswith("_chars")}
+        for field in _VALUES:
+            if field in step:
+                out[field] = shown_json(step[field], step.get(f"{field}_chars"), SHOWN_CHARS)
+        steps.append(out)
+    return {**record, "steps": steps}
