@@ -32,6 +32,8 @@ def test_openapi_documents_the_contract(anon: httpx.Client) -> None:
         "/v1/agents": {"get"},
         "/v1/sessions/{session_id}": {"get", "delete"},
         "/v1/sessions/{session_id}/messages": {"get", "post"},
+        "/v1/sessions/{session_id}/turns": {"get"},
+        "/v1/sessions/{session_id}/turns/{n}": {"get"},
         "/v1/proposals": {"get"},
         "/v1/proposals/{proposal_id}": {"get"},
         "/v1/proposals/{proposal_id}/confirm": {"post"},
