@@ -8,12 +8,15 @@ lists, audit, tenant keys) go straight to the store.
 from __future__ import annotations
 
 import asyncio
+import time
+from functools import partial
 
 import ray
 from ray.exceptions import RayError
 
 from runtime import metrics
 from runtime.agents import AgentCatalog
+from runtime.backends.protocol import pending_ids
 from runtime.backends.reads import BackendReads
 from runtime.config.settings import Settings, build_catalog
 from runtime.errors import Unavailable
@@ -86,12 +89,30 @@ class RayBackend(BackendReads):
     async def send_message(self, msg: Inbound) -> TurnOut:
         msg = msg.received(REQUEST_ID.get())
         await self._check(msg.tenant_id, msg.session_id)
-        return await self.router.send(msg)
+        result = await self.router.send(msg)
+        if not msg.relay:
+            await self._delivered(msg, result)
+        return result
 
     async def stream_message(self, msg: Inbound) -> TurnStream:
         msg = msg.received(REQUEST_ID.get())
         await self._check(msg.tenant_id, msg.session_id)
-        return start_turn(lambda feed: self.router.send(msg, sink=feed), self._turns)
+        return start_turn(
+            lambda feed: self.router.send(msg, sink=feed),
+            self._turns,
+            None if msg.relay else partial(self._delivered, msg),
+        )
+
+    async def _delivered(self, msg: Inbound, result: TurnOut) -> None:
+        """An in-process caller has the result once the call returns: delivered."""
+        ids = pending_ids(result)
+        if ids:
+            await self.registry.mark_delivered(msg.tenant_id, msg.session_id, ids, time.time_ns())
+
+    async def mark_delivered(
+        self, tenant_id: str, session_id: str, proposal_ids: list[str], at_ns: int = 0
+    ) -> None:
+        await self.registry.mark_delivered(tenant_id, session_id, proposal_ids, at_ns)
 
     async def confirm(self, tenant_id: str, proposal_id: str) -> ProposalOut:
         return await self.registry.confirm(tenant_id, proposal_id)

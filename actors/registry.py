@@ -62,6 +62,19 @@ class ProposalRegistry:
     ) -> Reply[ProposalOut]:
         return await _reply(rid, _public(self.book.confirm(tenant_id, proposal_id)), trace)
 
+    async def mark_delivered(
+        self,
+        tenant_id: str,
+        session_id: str,
+        proposal_ids: list[str],
+        at_ns: int,
+        rid: str = "",
+        trace: str = "",
+    ) -> Reply[None]:
+        return await _reply(
+            rid, self.book.mark_delivered(tenant_id, session_id, proposal_ids, at_ns), trace
+        )
+
     async def reject(
         self, tenant_id: str, proposal_id: str, rid: str = "", trace: str = ""
     ) -> Reply[ProposalOut]:
@@ -119,6 +132,21 @@ class RegistryPort:
             self.handle(msg.tenant_id).on_user_message.remote(msg, now, telemetry.carrier())
         )
         return unwrap(reply)
+
+    async def mark_delivered(
+        self, tenant_id: str, session_id: str, proposal_ids: list[str], at_ns: int = 0
+    ) -> None:
+        reply: Reply[None] = await ask(
+            self.handle(tenant_id).mark_delivered.remote(
+                tenant_id,
+                session_id,
+                proposal_ids,
+                at_ns,
+                logs.REQUEST_ID.get(),
+                telemetry.carrier(),
+            )
+        )
+        unwrap(reply)
 
     async def confirm(self, tenant_id: str, proposal_id: str) -> ProposalOut:
         reply: Reply[ProposalOut] = await ask(

@@ -29,6 +29,7 @@ from runtime import (
     TurnStream,
 )
 
+from .delivery import Delivery
 from .errors import public_error
 from .responses import dumps
 
@@ -83,11 +84,13 @@ _HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 KEEPALIVE_S = 15.0
 
 
-def replay_turn(result: TurnOut) -> StreamingResponse:
+def replay_turn(result: TurnOut, deliver: Delivery | None = None) -> StreamingResponse:
     """A finished turn as SSE (a repeat of its message)."""
 
     async def body() -> AsyncIterator[bytes]:
         for i, (event, data) in enumerate(turn_events(result)):
+            if event == "done" and deliver is not None:
+                await deliver(result)
             yield frame(event, data, i)
 
     return StreamingResponse(body(), media_type=MEDIA_TYPE, headers=_HEADERS)
@@ -100,13 +103,15 @@ def _data(event: TurnEvent) -> object:
     return event.data()
 
 
-async def stream_events(events: TurnStream) -> StreamingResponse:
+async def stream_events(events: TurnStream, deliver: Delivery | None = None) -> StreamingResponse:
     """The response for a turn's event stream; raises (before any byte is sent)
     when the turn never started, so that error is a plain JSON response. What
-    has arrived together (a host's delivery) is written in one send."""
+    has arrived together (a host's delivery) is written in one send. `deliver`
+    records the turn's proposals as delivered just before `done` is written (a
+    client that left earlier has cancelled this body by then)."""
     first = await anext(events)
     if isinstance(first, DoneEvent):
-        return replay_turn(first.result)
+        return replay_turn(first.result, deliver)
 
     async def body() -> AsyncIterator[bytes]:
         i = 0
@@ -123,6 +128,9 @@ async def stream_events(events: TurnStream) -> StreamingResponse:
                 if not isinstance(event, StartEvent):
                     frames.append(frame(event.kind, dumps(_data(event)), i))
                     i += 1
+            last = batch[-1]
+            if isinstance(last, DoneEvent) and deliver is not None:
+                await deliver(last.result)
             if frames:
                 yield b"".join(frames)
             if isinstance(batch[-1], DoneEvent | ErrorEvent):

@@ -6,12 +6,13 @@ submodules behind it are internal.
 """
 
 from runtime.backends.local import LocalBackend
-from runtime.backends.protocol import Backend
+from runtime.backends.protocol import Backend, pending_ids
 from runtime.config.file import ConfigFile, load_file, parse_config
 from runtime.config.presets import PRESETS, OrchestratorConfig, resolve_config
 from runtime.config.settings import Settings, build_catalog, build_model, with_mcp_tools
 from runtime.inbound import Inbound
 from runtime.proposals.book import ProposalBook
+from runtime.proposals.consent import Verdict
 from runtime.proposals.model import Proposal, ProposalStatus
 from runtime.sessions.session import SessionPool, create_session, public_messages
 from runtime.shapes import (
@@ -168,6 +169,7 @@ __all__ = [
     "TurnSummary",
     "Unauthorized",
     "Unavailable",
+    "Verdict",
     "WireError",
     "add_tenant",
     "build_catalog",
@@ -186,6 +188,7 @@ __all__ = [
     "load_tool",
     "log_event",
     "parse_config",
+    "pending_ids",
     "public_messages",
     "resolve_config",
     "retry_after_header",

@@ -23,6 +23,12 @@ class Inbound:
     message_id: str = ""  # the client's id: a repeat returns the first result
     received_ns: int = 0  # wall-clock ns the gateway received it (soft-confirm order)
     request_id: str = ""  # the HTTP request's id, for the logs of every hop
+    # The proposals the client had shown when the user wrote it (API.md `seen`): they
+    # count as delivered for this message.
+    seen: tuple[str, ...] = ()
+    # The caller relays the result to a client and reports its delivery itself
+    # (`Backend.mark_delivered`); otherwise the result counts as delivered on return.
+    relay: bool = False
 
     def received(self, request_id: str = "") -> Inbound:
         """This message stamped with its arrival time (now, unless already stamped)

@@ -39,7 +39,8 @@ RECURSION_DEPTH = Histogram(
 # `soft_confirm_window_hits{tier,result}` as API.md lists it.
 WINDOW_HITS = Gauge(
     "soft_confirm_window_hits",
-    "Soft-confirm decisions (a monotonic count): result=success|rejected|expired.",
+    "Soft-confirm decisions (a monotonic count): result=success|rejected|superseded|expired"
+    "|unclear (a message that did not answer a pending proposal clearly).",
     ["tier", "result"],
     registry=REGISTRY,
 )
@@ -109,5 +110,5 @@ def prime(agent: str, tools: list[tuple[str, str]]) -> None:
         RECURSION_DEPTH.labels(agent, tier)
     for tier, tool in tools:
         TOOL_DURATION.labels(tier, tool, "ok")
-    for result in ("success", "rejected", "expired"):
+    for result in ("success", "rejected", "superseded", "expired", "unclear"):
         WINDOW_HITS.labels("T2", result)

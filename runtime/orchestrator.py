@@ -9,6 +9,7 @@ system prompt, a greeting and a config preset.
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from abc import ABC, abstractmethod
@@ -246,6 +247,10 @@ class BaseOrchestrator(ABC):
                     state.pending_t2.discard(p.proposal_id)
                 if p.status is ProposalStatus.EXECUTED:
                     state.context = None  # our own write: rebuild the context
+                if p.awaiting:
+                    turn.awaiting.append(p)
+                if p.status is ProposalStatus.REJECTED and p.error_kind == "superseded":
+                    turn.superseded.append(p)
 
         # The turn's tools share one view of the tenant's data (a document read once
         # is served from that read), and so does the prompt context.
@@ -253,11 +258,13 @@ class BaseOrchestrator(ABC):
             rec, TurnData(store, rec.tenant_id), await tenant_name(store, rec.tenant_id)
         )
         context = await self.context(state, turn.ctx)
-        system = self.build_system_prompt(context)
+        system = self.build_system_prompt(context) + _pending_note(turn)
         if state.history.summary:
             system += "\n\nEarlier in this conversation: " + state.history.summary
         new: list[Message] = [Message("user", (TextBlock(text),), at=now)]
         reply = await self._loop(turn, system, new, store)
+        # Asked again, naming the action, after the answer (DESIGN.md "Soft confirm").
+        ask = [ask_again(p) for p in turn.awaiting if p.proposal_id in state.pending_t2]
         self._drain_breaker(turn)
         # The reply holds the text the model wrote before its tool calls too: it is
         # kept once, in the turn's last message, not also beside the tool uses.
@@ -267,7 +274,7 @@ class BaseOrchestrator(ABC):
             [OPEN_MESSAGE] if turn.breaker_blocked else []
         )
         # each notice once: not again when the model already said it
-        final = " ".join([n for n in notices if n not in reply] + ([reply] if reply else []))
+        final = " ".join([n for n in notices if n not in reply] + ([reply] if reply else []) + ask)
         new.append(Message("assistant", (TextBlock(final),), at=self.clock()))
         turn.audit.append(
             self._event(rec, "message", self.clock(), role="assistant", chars=len(final))
@@ -389,7 +396,7 @@ class BaseOrchestrator(ABC):
             model=self.config.model,
             max_tokens=self.config.max_tokens,
             temperature=self.config.temperature,
-            script=self.script,
+            script=self._script_for(turn),
             narrate=self.narrate,
             gate=self.gate,
         )
@@ -564,7 +571,7 @@ class BaseOrchestrator(ABC):
         turn.written.append(proposal.proposal_id)
         if tool.tier is Tier.T2:
             turn.state.pending_t2.add(proposal.proposal_id)
-            how = "It will run when you reply, unless you say no."
+            how = "It runs when the user answers yes; a no or a correction drops it."
         else:
             how = "Waiting for your confirmation."
         # (its `proposal` event goes out when the turn's save creates it)
@@ -625,6 +632,34 @@ class BaseOrchestrator(ABC):
         )
         return ToolResultBlock(use.id, content, is_error)
 
+    def revise(self, superseded: Proposal, text: str) -> Plan:
+        """The offline ScriptedModel's plan for a correction of `superseded` ("change it
+        to 60 dollars"): the same tool with its number (its one numeric argument, or
+        its price) replaced by the message's. An agent may override it."""
+        number = re.search(r"\d+(?:\.\d+)?", text)
+        numeric = [k for k, v in superseded.args.items() if isinstance(v, int | float)]
+        if len(numeric) > 1:
+            numeric = [k for k in numeric if k in ("price", "amount", "cost", "total")]
+        if number is None or len(numeric) != 1:
+            return []
+        value = float(number.group(0))
+        old = superseded.args[numeric[0]]
+        new_value = int(value) if isinstance(old, int) and value.is_integer() else value
+        return [(superseded.tool, {**superseded.args, numeric[0]: new_value})]
+
+    def _script_for(self, turn: TurnScratch) -> Callable[[str, set[str]], Plan]:
+        if not turn.superseded:
+            return self.script
+        superseded = turn.superseded
+
+        def script(text: str, tools: set[str]) -> Plan:
+            plan = self.script(text, tools)
+            if plan:
+                return plan
+            return [c for p in superseded for c in self.revise(p, text) if c[0] in tools]
+
+        return script
+
     def _drain_breaker(self, turn: TurnScratch) -> None:
         for old, new, at in turn.state.breaker_changes:
             metrics.BREAKER_CHANGES.labels(new.value).inc()
@@ -645,6 +680,27 @@ class BaseOrchestrator(ABC):
             "tenant_id": rec.tenant_id,
             **extra,
         }
+
+
+def ask_again(p: Proposal) -> str:
+    """The question a reply ends with while `p` waits for a clear answer."""
+    return f"Shall I go ahead with {p.preview}? Reply yes or no."
+
+
+def _pending_note(turn: TurnScratch) -> str:
+    """What the model is told of proposals this message did not settle."""
+    notes = []
+    for p in turn.superseded:
+        notes.append(
+            f"The user corrected the proposed {p.preview}: it was dropped; propose the "
+            "corrected action."
+        )
+    for p in turn.awaiting:
+        notes.append(
+            f"Still waiting for a clear yes or no: {p.preview}. Answer the user's "
+            "message; do not propose it again."
+        )
+    return "\n\n" + "\n".join(notes) if notes else ""
 
 
 def _json(result: object) -> str:

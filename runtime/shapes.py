@@ -8,7 +8,7 @@ descriptions included): one definition of each shape, not a copy per layer.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NotRequired
 
 from pydantic import ConfigDict, Field
 from typing_extensions import (
@@ -89,6 +89,17 @@ class ProposalOut(TypedDict):
                 '`"error_kind": "outcome_unknown"` when it may or may not have taken effect.'
             )
         ),
+    ]
+    awaiting: NotRequired[
+        Annotated[
+            Literal["clear_answer"],
+            Field(
+                description=(
+                    "In a turn's `proposals` only: the message did not answer this PENDING "
+                    "T2 clearly (or it had not been delivered); the reply asks again."
+                )
+            ),
+        ]
     ]
 
 

@@ -84,16 +84,21 @@ class TurnStream:
 
 
 def start_turn(
-    run: Callable[[Emit], Awaitable[TurnOut]], turns: set[asyncio.Task[None]]
+    run: Callable[[Emit], Awaitable[TurnOut]],
+    turns: set[asyncio.Task[None]],
+    before_done: Callable[[TurnOut], Awaitable[None]] | None = None,
 ) -> TurnStream:
     """The stream of `run(feed)`, started now in a task of its own that the client
     never cancels (kept in `turns` until it ends): `run` feeds the events, its result
-    finishes the stream and its exception fails it."""
+    finishes the stream (after `before_done`, if given) and its exception fails it."""
     stream = TurnStream()
 
     async def drive() -> None:
         try:
-            stream.finish(await run(stream.feed))
+            result = await run(stream.feed)
+            if before_done is not None:
+                await before_done(result)
+            stream.finish(result)
         except Exception as exc:
             stream.fail(exc)
 

@@ -105,13 +105,16 @@ export class Api {
    * One message turn as server-sent events: calls `on[event](data)` for each
    * `token`, `tool_call`, `proposal`, `done` and `error` event as it arrives.
    * A gateway that answers with plain JSON instead is taken as one `done`.
+   * `seen`: the pending proposals the user has on screen (API.md: a pending
+   * T2 is soft-confirmed only by a message that was sent after it reached the
+   * client, or that names it here).
    * Returns the name of the last event handled.
    */
-  async streamTurn(sessionId, text, on, messageId = newId()) {
+  async streamTurn(sessionId, text, on, messageId = newId(), seen = []) {
     const response = await this.fetch(`/v1/sessions/${encodeURIComponent(sessionId)}/messages`, {
       method: "POST",
       headers: this.headers({ "Content-Type": "application/json", Accept: "text/event-stream" }),
-      body: JSON.stringify({ text, message_id: messageId }),
+      body: JSON.stringify({ text, message_id: messageId, seen }),
     });
     const type = response.headers.get("content-type") || "";
     if (!type.startsWith("text/event-stream")) {

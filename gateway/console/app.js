@@ -323,6 +323,8 @@ async function send(text) {
   const messageId = newId();
   let finished = false;
   try {
+    // the pending proposals on screen: what this message answers (API.md `seen`)
+    const seen = [...app.cards.values()].filter((c) => c.pending).map((c) => c.id).slice(-50);
     const last = await app.api.streamTurn(session.session_id, text, {
       token: (d) => turn.token(String(d.text ?? "")),
       tool_call: (d) => turn.toolCall(d),
@@ -332,7 +334,7 @@ async function send(text) {
         for (const p of d.proposals || []) upsertProposal(p, turn);
       },
       error: (d) => turn.error(`The turn failed: ${d.error?.message ?? "unknown error"}.`),
-    }, messageId);
+    }, messageId, seen);
     finished = last === "done";
     if (last !== "done" && last !== "error") {
       turn.error("The stream ended before the turn did; it completes on the server: reopen the session to see it.");

@@ -1,12 +1,14 @@
 // Proposal cards: one `article` per proposal, named after its tool.
 //
 // A card shows the tool, its tier, the preview and a status text (the
-// proposal's status, as the API spells it). A T2 card says that the next
-// message confirms it and counts down to `expires_at`; a T3 card has Confirm
-// and Reject buttons, disabled on the first click (the server executes a
-// proposal once anyway: a second confirm is a 409 carrying the status, shown
-// on the card) and gone once the proposal is decided. After a click the card
-// scrolls into view, so its result shows. A FAILED card gives the reason from its `result`, and says
+// proposal's status, as the API spells it). T2 and T3 cards have Confirm and
+// Reject buttons, disabled on the first click (the server executes a proposal
+// once anyway: a second confirm is a 409 carrying the status, shown on the
+// card) and gone once the proposal is decided, so nobody has to guess what a
+// message will do. After a click the card scrolls into view, so its result
+// shows. A T2 card also says that a clear yes confirms it and counts down to
+// `expires_at`; when the last message did not answer it clearly (`awaiting:
+// "clear_answer"`) it says "Waiting for a clear yes or no". A FAILED card gives the reason from its `result`, and says
 // when the outcome is unknown (the tool may have acted). Updates never move a
 // card back: a stale answer that says PENDING after EXECUTED is ignored.
 
@@ -22,10 +24,12 @@ const HINTS = {
   EXPIRED: "Expired: no reply came within the confirmation window.",
 };
 
-function pendingHint(tier) {
-  return tier === "T3"
-    ? "Needs your explicit confirmation: Confirm runs it, Reject drops it."
-    : "Your next message confirms it, unless it says no (no, cancel, stop, wait, don't).";
+const AWAITING_HINT = "Waiting for a clear yes or no.";
+
+function pendingHint(p) {
+  if (p.tier === "T3") return "Needs your explicit confirmation: Confirm runs it, Reject drops it.";
+  if (p.awaiting === "clear_answer") return `${AWAITING_HINT} Confirm and Reject decide it now.`;
+  return "A clear yes in your next message confirms it, a no drops it; or use Confirm or Reject.";
 }
 
 function resultNode(result) {
@@ -44,7 +48,7 @@ function resultNode(result) {
 const OUTCOME_UNKNOWN_HINT = "Outcome unknown: it may have run; check before retrying.";
 
 function hintOf(p) {
-  if (p.status === "PENDING") return pendingHint(p.tier);
+  if (p.status === "PENDING") return pendingHint(p);
   if (p.status === "FAILED" && p.result?.error_kind === "outcome_unknown") return OUTCOME_UNKNOWN_HINT;
   return HINTS[p.status] || "";
 }
@@ -95,7 +99,7 @@ export class ProposalCard {
         this.resultBox,
       );
     }
-    if (proposal.tier === "T3") {
+    if (proposal.tier === "T2" || proposal.tier === "T3") {
       this.confirmButton = el("button", { type: "button", class: "primary" }, "Confirm");
       this.rejectButton = el("button", { type: "button" }, "Reject");
       this.confirmButton.addEventListener("click", () => this.decide("confirm"));
@@ -128,6 +132,7 @@ export class ProposalCard {
     setText(this.statusNode, p.status);
     this.statusNode.className = `status s-${p.status}`;
     this.node.dataset.status = p.status;
+    this.node.dataset.awaiting = p.status === "PENDING" && p.awaiting ? p.awaiting : "";
     setText(this.hintNode, hintOf(p));
     this.resultBox.replaceChildren();
     if (p.status === "EXECUTED" && p.result !== null && p.result !== undefined) {

@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from runtime import MAX_PAGE, REQUEST_ID, BadRequest, Inbound, Settings
 
+from ..delivery import DeliveredJSON, Delivery
 from ..deps import Ctx, Tenant
 from ..middleware import fresh_id
 from ..responses import FastJSON
@@ -33,6 +34,8 @@ SessionId = Annotated[str, Path(min_length=1, max_length=200, description="A ses
 TurnNumber = Annotated[
     int, Path(ge=1, le=2**53, description="The turn's number in its session, from 1.")
 ]
+ProposalId = Annotated[str, Field(min_length=3, max_length=64, pattern=r"^p_[A-Za-z0-9_-]+$")]
+MAX_SEEN = 50
 # `message_id` and the `Idempotency-Key` header name the same thing: one limit, one error
 MAX_MESSAGE_ID_CHARS = 200
 
@@ -79,6 +82,15 @@ def build_router(settings: Settings) -> APIRouter:
                 "Optional idempotency key (or send an `Idempotency-Key` header): a retry "
                 "with the same id returns the first reply instead of running twice. At most "
                 f"{MAX_MESSAGE_ID_CHARS} characters, as the header (400 `bad_request` above)."
+            ),
+        )
+        seen: list[ProposalId] = Field(
+            default_factory=list,
+            max_length=MAX_SEEN,
+            description=(
+                "The proposals the client had shown when the user wrote this message: a "
+                "pending T2 is soft-confirmed only by a message sent after it was delivered "
+                "or that names it here."
             ),
         )
 
@@ -197,9 +209,12 @@ def build_router(settings: Settings) -> APIRouter:
         session_id: SessionId, body: MessageIn, request: Request, ctx: Ctx, tenant: Tenant
     ) -> Response:
         message_id = message_id_of(body.message_id, request.headers.get("idempotency-key"))
-        msg = Inbound(tenant, session_id, body.text, message_id).received(REQUEST_ID.get())
+        msg = Inbound(
+            tenant, session_id, body.text, message_id, seen=tuple(body.seen), relay=True
+        ).received(REQUEST_ID.get())
+        deliver = Delivery(ctx.backend, tenant, session_id)
         if wants_event_stream(request.headers.get("accept")):
-            return await stream_events(await ctx.backend.stream_message(msg))
-        return FastJSON(await ctx.backend.send_message(msg))
+            return await stream_events(await ctx.backend.stream_message(msg), deliver)
+        return DeliveredJSON(await ctx.backend.send_message(msg), deliver)
 
     return router

@@ -11,9 +11,11 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable
+from functools import partial
 
 from runtime import metrics
 from runtime.agents import AgentCatalog
+from runtime.backends.protocol import pending_ids
 from runtime.backends.reads import BackendReads
 from runtime.inbound import Inbound
 from runtime.logs import REQUEST_ID
@@ -66,11 +68,29 @@ class LocalBackend(BackendReads):
 
     async def send_message(self, msg: Inbound) -> TurnOut:
         msg = msg.received(REQUEST_ID.get())  # before it waits for anything
-        return await self.pool.send(msg)
+        result = await self.pool.send(msg)
+        if not msg.relay:
+            await self._delivered(msg, result)
+        return result
 
     async def stream_message(self, msg: Inbound) -> TurnStream:
         msg = msg.received(REQUEST_ID.get())
-        return start_turn(lambda feed: self.pool.send(msg, emit=feed), self._turns)
+        return start_turn(
+            lambda feed: self.pool.send(msg, emit=feed),
+            self._turns,
+            None if msg.relay else partial(self._delivered, msg),
+        )
+
+    async def _delivered(self, msg: Inbound, result: TurnOut) -> None:
+        """An in-process caller has the result once the call returns: delivered."""
+        ids = pending_ids(result)
+        if ids:
+            await self.book.mark_delivered(msg.tenant_id, msg.session_id, ids, time.time_ns())
+
+    async def mark_delivered(
+        self, tenant_id: str, session_id: str, proposal_ids: list[str], at_ns: int = 0
+    ) -> None:
+        await self.book.mark_delivered(tenant_id, session_id, proposal_ids, at_ns)
 
     async def confirm(self, tenant_id: str, proposal_id: str) -> ProposalOut:
         return (await self.book.confirm(tenant_id, proposal_id)).public()

@@ -62,14 +62,27 @@ class Backend(Protocol):
 
     async def close_session(self, tenant_id: str, session_id: str) -> CloseOut: ...
     async def send_message(self, msg: Inbound) -> TurnOut:
-        """Run one turn. With a `message_id`, a repeat returns the first result."""
+        """Run one turn. With a `message_id`, a repeat returns the first result.
+
+        The pending proposals of the result count as delivered once this returns,
+        unless `msg.relay`: the caller passes the result on to a client and reports
+        its delivery itself (`mark_delivered`). Proposals named in `msg.seen` count
+        as delivered for this message."""
         ...
 
     async def stream_message(self, msg: Inbound) -> TurnStream:
         """Run one turn, streaming its events (`runtime.streaming.TurnStream`'s
         contract: StartEvent first, or DoneEvent for a repeat; an error raised
         by the first item means the turn never started). The turn runs to its
-        end whether or not the caller keeps reading."""
+        end whether or not the caller keeps reading. `seen` and `relay` as for
+        `send_message` (without `relay`: delivered when `done` is handed out)."""
+        ...
+
+    async def mark_delivered(
+        self, tenant_id: str, session_id: str, proposal_ids: list[str], at_ns: int = 0
+    ) -> None:
+        """These proposals reached the client at `at_ns` (wall-clock ns; 0: named
+        in a message's `seen`): a later message may soft-confirm them."""
         ...
 
     async def list_proposals(
@@ -83,3 +96,12 @@ class Backend(Protocol):
     async def metrics_texts(self) -> list[bytes]:
         """Prometheus texts of every process doing work (merged by the gateway)."""
         ...
+
+
+def pending_ids(result: TurnOut) -> list[str]:
+    """The proposals of a turn's result that a later message may answer."""
+    return [
+        p["proposal_id"]
+        for p in result.get("proposals", [])
+        if p["status"] == ProposalStatus.PENDING and p["tier"] == "T2"
+    ]

@@ -34,7 +34,7 @@ from runtime.store.tenants import tenant_name
 from runtime.tiers import Tier
 from runtime.tools import ToolContext
 
-from .consent import is_refusal
+from .consent import Verdict, classify
 from .keyed_lock import KeyedLock
 
 S = ProposalStatus
@@ -105,16 +105,21 @@ class ProposalBook:
         return await self._get(tenant_id, proposal_id)
 
     async def on_user_message(self, msg: Inbound, now: float) -> list[Proposal]:
-        """The user's next message: soft-confirm, reject or expire pending T2s.
+        """The user's next message: soft-confirm, reject or expire pending T2s, or hold
+        them as unclear (DESIGN.md "Soft confirm", `consent.classify`).
 
         Only proposals shown before the message was received are its to decide
-        (a message queued behind the turn that proposed something never saw it).
-        A repeat of `message_id` (a retried turn) reports what it decided the first
-        time and decides nothing new on those.
+        (a message queued behind the turn that proposed something never saw it),
+        and only one delivered before it may be confirmed or rejected by it: for
+        one that never reached the client the message is unclear. An unclear
+        proposal stays PENDING (its window still running from when it was shown)
+        and is reported with `awaiting="clear_answer"`. A correction rejects it as
+        superseded. A repeat of `message_id` (a retried turn) reports what it
+        decided the first time and decides nothing new on those.
         """
         tenant_id, message_id = msg.tenant_id, msg.message_id
         listed = await self.store.list_proposals(tenant_id, msg.session_id)
-        refusal = is_refusal(msg.text)
+        verdict = classify(msg.text)
         changed = []
         for p in sorted((p for p in listed if p.tier is Tier.T2), key=_dependency_order):
             if p.status is not S.PENDING:
@@ -132,15 +137,42 @@ class ProposalBook:
                     p = await _decided(
                         "expire", p, self._finish_dead(p, S.EXPIRED, "expired", message_id)
                     )
-                elif refusal:
+                elif (
+                    not (p.delivered_before(msg.received_ns) or p.proposal_id in msg.seen)
+                    or verdict is Verdict.UNCLEAR
+                ):
+                    metrics.WINDOW_HITS.labels(p.tier.value, "unclear").inc()
+                    p = p.model_copy(update={"awaiting": "clear_answer"})
+                elif verdict is Verdict.REFUSAL:
                     p = await _decided(
                         "reject", p, self._finish_dead(p, S.REJECTED, "rejected", message_id)
+                    )
+                elif verdict is Verdict.CORRECTION:
+                    p = await _decided(
+                        "supersede", p, self._finish_dead(p, S.REJECTED, "superseded", message_id)
                     )
                 else:
                     metrics.WINDOW_HITS.labels(p.tier.value, "success").inc()
                     p = await _decided("soft_confirm", p, self._soft_confirm(p, message_id))
             changed.append(p)
         return changed
+
+    async def mark_delivered(
+        self, tenant_id: str, session_id: str, proposal_ids: list[str], at_ns: int = 0
+    ) -> None:
+        """The client has these proposals: a response carrying them completed with the
+        client connected at `at_ns`, or (`at_ns` 0) a message named them in `seen`,
+        which counts from when they were shown. Ids that are unknown, of another
+        session or no longer PENDING are ignored; an earlier delivery stands."""
+        for pid in dict.fromkeys(proposal_ids):
+            async with self._lock(pid):
+                p = await self.store.get_proposal(tenant_id, pid)
+                if p is None or p.session_id != session_id or p.status is not S.PENDING:
+                    continue
+                stamp = at_ns or p.shown_ns
+                if p.delivered_ns and p.delivered_ns <= stamp:
+                    continue
+                await self.store.save_proposals([p.model_copy(update={"delivered_ns": stamp})], [])
 
     async def confirm(self, tenant_id: str, proposal_id: str) -> Proposal:
         """An explicit confirm (the button): T2 or T3, PENDING only, runs once."""
@@ -222,7 +254,8 @@ class ProposalBook:
     async def _finish_dead(self, p: Proposal, to: S, hit: str, by: str = "") -> Proposal:
         if p.tier is Tier.T2 and to in (S.EXPIRED, S.REJECTED):
             metrics.WINDOW_HITS.labels(p.tier.value, hit).inc()
-        p = await self._move(p, to, error=None if to is not S.FAILED else hit, by=by)
+        kind = "superseded" if hit == "superseded" else ""
+        p = await self._move(p, to, error=None if to is not S.FAILED else hit, by=by, kind=kind)
         await self._fail_dependents(p)
         return p
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -81,9 +81,16 @@ class Proposal(BaseModel):
     # When the reply that showed it was saved (wall-clock ns, a causal stamp, not
     # rule time): only a user message received after it may soft-confirm it.
     shown_ns: int = 0
+    # When it reached the client (wall-clock ns, the gateway's stamp): the response
+    # that carried it completed with the client connected, or a message named it in
+    # `seen` (then: `shown_ns`). 0: not delivered, so no message may soft-confirm it.
+    delivered_ns: int = 0
     # The user message that soft-confirmed, refused or expired it: a retry of that
     # message reports the same decision instead of deciding again.
     decided_by: str = ""
+    # Not stored: set on the copy a turn reports when its message did not answer it
+    # clearly (or it was never delivered): "clear_answer".
+    awaiting: Literal["", "clear_answer"] = ""
 
     def transition(
         self,
@@ -118,13 +125,17 @@ class Proposal(BaseModel):
         """Was a user message received at `received_ns` sent after this was shown?"""
         return self.shown_ns != 0 and received_ns > self.shown_ns
 
+    def delivered_before(self, received_ns: int) -> bool:
+        """Had this reached the client before a message received at `received_ns`?"""
+        return self.delivered_ns != 0 and received_ns > self.delivered_ns
+
     @property
     def terminal(self) -> bool:
         return self.status in TERMINAL
 
     def public(self) -> ProposalOut:
         """The API.md shape."""
-        return {
+        out: ProposalOut = {
             "proposal_id": self.proposal_id,
             "session_id": self.session_id,
             "tool": self.tool,
@@ -136,6 +147,9 @@ class Proposal(BaseModel):
             "expires_at": self.expires_at,
             "result": self.result if self.error is None else self._failure(),
         }
+        if self.awaiting:
+            out["awaiting"] = self.awaiting
+        return out
 
 
 def proposal_event(p: Proposal, old: ProposalStatus | None, at: float) -> dict[str, Any]:

@@ -101,6 +101,9 @@ class TurnScratch:
     breaker_blocked: bool = False
     audit: list[dict[str, Any]] = field(default_factory=list)
     steps: list[dict[str, Any]] = field(default_factory=list)  # the inspector's (turnlog)
+    # pending T2s this message did not answer clearly, and those it corrected
+    awaiting: list[Proposal] = field(default_factory=list)
+    superseded: list[Proposal] = field(default_factory=list)
 
     def send(self, event: TurnEvent) -> None:
         if self.emit is not None:

@@ -273,9 +273,9 @@ def test_onboarding_soft_confirmed_by_typing(served: Served, watched: Watched) -
         step = card(page, tool)
         expect(status_of(step)).to_have_text("PENDING")
         expect(step).to_contain_text("T2")
-        expect(step).to_contain_text("Your next message confirms it")
+        expect(step).to_contain_text("A clear yes in your next message confirms it")
         expect(step).to_contain_text(re.compile(r"Expires in \d+:\d\d"))
-        expect(step.get_by_role("button")).to_have_count(0)  # T2: no buttons
+        expect(step.get_by_role("button", name="Confirm")).to_be_enabled()  # T2 too
         if previous is not None:
             expect(status_of(previous)).to_have_text("EXECUTED")
         previous = step
@@ -291,6 +291,42 @@ def test_onboarding_soft_confirmed_by_typing(served: Served, watched: Watched) -
     expect(status_of(refused)).to_have_text("REJECTED")
     expect(refused).not_to_contain_text("Expires in")
     expect(status_of(card(page, "add_service", has_text="name=massage"))).to_have_text("EXECUTED")
+
+
+def test_t2_cards_have_buttons_and_say_when_a_clear_answer_is_awaited(
+    served: Served, watched: Watched
+) -> None:
+    page = watched.page
+    open_console(page, served)
+    open_session(page, "onboarding", subject())
+    bodies: list[Any] = []
+    page.on(
+        "request",
+        lambda r: (
+            bodies.append(r.post_data_json)
+            if r.method == "POST" and r.url.endswith("/messages")
+            else None
+        ),
+    )
+    type_message(page, "add service massage for 50 dollars")
+    step = card(page, "add_service")
+    expect(status_of(step)).to_have_text("PENDING")
+    assert bodies[-1]["seen"] == []  # nothing was on screen yet
+    expect(step.get_by_role("button", name="Reject")).to_be_enabled()
+    type_message(page, "hmm, how much does it cost?")
+    expect(step).to_contain_text("Waiting for a clear yes or no")
+    expect(status_of(step)).to_have_text("PENDING")
+    assert bodies[-1]["seen"] == [step.get_attribute("data-proposal-id")]
+    step.get_by_role("button", name="Confirm").click()
+    expect(status_of(step)).to_have_text("EXECUTED")
+    expect(step).not_to_contain_text("Waiting for a clear yes or no")
+
+    type_message(page, "add service nails for 20 dollars")
+    nails = card(page, "add_service", has_text="name=nails")
+    expect(status_of(nails)).to_have_text("PENDING")
+    nails.get_by_role("button", name="Reject").click()
+    expect(status_of(nails)).to_have_text("REJECTED")
+    expect(nails.get_by_role("button")).to_have_count(0)  # decided: the buttons are gone
 
 
 def test_a_t2_card_shows_expired_when_its_window_passes(served: Served, watched: Watched) -> None:

@@ -76,6 +76,11 @@ class StubBackend:
     async def send_message(self, msg: Inbound) -> dict[str, Any]:
         raise Unavailable("host restarting", retry_after=0.1)
 
+    async def mark_delivered(
+        self, tenant_id: str, session_id: str, proposal_ids: list[str], at_ns: int = 0
+    ) -> None:
+        raise Unavailable("registry restarting", retry_after=0.1)
+
     async def list_proposals(
         self, tenant_id: str, session_id: str | None, status: ProposalStatus | None
     ) -> list[dict[str, Any]]:

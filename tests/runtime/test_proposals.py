@@ -14,7 +14,7 @@ from runtime.errors import BadRequest, InvalidTransition, NotFound, Unavailable
 from runtime.inbound import Inbound
 from runtime.models.base import ModelRequest, ModelResponse
 from runtime.models.scripted import ScriptedModel
-from runtime.proposals.consent import is_refusal
+from runtime.proposals.consent import Verdict, classify
 from runtime.proposals.model import (
     TERMINAL,
     Proposal,
@@ -138,15 +138,15 @@ def test_proposal_is_frozen_and_public_shape() -> None:
         "nope",
     ],
 )
-def test_refusals(text: str) -> None:
-    assert is_refusal(text)
+def test_refusals_and_pauses_never_consent(text: str) -> None:
+    assert classify(text) is not Verdict.CONSENT
 
 
 @pytest.mark.parametrize(
     "text", ["yes", "ok go ahead", "sounds good", "I know", "noon works", "nothing else", ""]
 )
 def test_not_refusals(text: str) -> None:
-    assert not is_refusal(text)
+    assert not classify(text).rejects
 
 
 def test_window_open() -> None:
@@ -348,7 +348,7 @@ async def test_next_message_inside_window_confirms_and_executes_t2(h: Harness) -
     assert (await h.business())["services"]["yoga"]["price"] == 40.0
 
 
-@pytest.mark.parametrize("text", ["no", "cancel", "stop", "wait", "don't"])
+@pytest.mark.parametrize("text", ["no", "cancel", "stop", "nope", "don't", "cancle", "nein"])
 async def test_refusal_rejects(h: Harness, text: str) -> None:
     sid = await h.session()
     [p] = await propose(h, sid, create("yoga"))
