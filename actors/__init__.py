@@ -10,6 +10,7 @@ from actors.store.valkey import EmbeddedValkey
 from .cluster import connect_ray, ensure_actors, kill_actors, single_machine_ray, wait_for_registry
 from .common import open_store
 from .host import SessionHost
+from .hosts import HostInfo, add_hosts, list_hosts, remove_hosts
 from .ray_backend import RayBackend
 from .registry import ProposalRegistry, RegistryPort
 from .ring import rendezvous
@@ -26,12 +27,14 @@ from .tracing import (
 
 __all__ = [
     "EmbeddedValkey",
+    "HostInfo",
     "ProposalRegistry",
     "RayBackend",
     "RedisStore",
     "RegistryPort",
     "SessionHost",
     "SessionRouter",
+    "add_hosts",
     "annotate",
     "connect_ray",
     "connect_store",
@@ -39,8 +42,10 @@ __all__ = [
     "finished_spans",
     "flush_tracing",
     "kill_actors",
+    "list_hosts",
     "open_store",
     "redis_url_from_env",
+    "remove_hosts",
     "rendezvous",
     "request_span",
     "setup_tracing",

@@ -89,10 +89,20 @@ def connect_ray(namespace: str, address: str | None = None, **local: object) -> 
 # 2.60 places an actor on a random node whatever its soft node affinity says
 # (ray-project/ray#25360 fixed only the hard case): measured, 4 hosts over 3 nodes
 # landed where they were meant 7 times in 24, against 32 in 32 with this request.
+# Registry shards ask for the same sliver, so neither ever lands on a node that
+# offers no CPU (a gateway's own Ray node, `--num-cpus=0`, which goes away when
+# the gateway is scaled down: deploy/k8s).
 HOST_CPUS = 0.001
 
 
-def _named(actor_class: Any, name: str, settings: Settings, **options: object) -> Any:
+def actor_nodes() -> list[str]:
+    """The alive nodes that can hold actors (they offer CPUs), sorted by id."""
+    return sorted(
+        n["NodeID"] for n in ray.nodes() if n["Alive"] and n["Resources"].get("CPU", 0) > 0
+    )
+
+
+def named_actor(actor_class: Any, name: str, settings: Settings, **options: object) -> Any:
     """`actor_class` with the detached, get-or-create options of a named actor."""
     return actor_class.options(
         name=name,
@@ -107,7 +117,10 @@ def ensure_actors(settings: Settings, timeout: float = 60.0) -> dict[str, list[A
     """Get-or-create the named registry shards and session hosts, and wait until they answer."""
     payload = settings.model_dump()
     registries = [
-        _named(ProposalRegistry, registry_name(i), settings).remote(payload, i)  # its own tenants
+        # each shard its own tenants
+        named_actor(ProposalRegistry, registry_name(i), settings, num_cpus=HOST_CPUS).remote(
+            payload, i
+        )
         for i in range(settings.registry_shards)
     ]
     ray.get([r.ping.remote() for r in registries], timeout=timeout)
@@ -115,9 +128,9 @@ def ensure_actors(settings: Settings, timeout: float = 60.0) -> dict[str, list[A
     if settings.placement == "hosted":
         # Round-robin over the alive nodes, softly: a host whose node dies restarts
         # on another one (max_restarts) and rehydrates its sessions from the store.
-        nodes = sorted(n["NodeID"] for n in ray.nodes() if n["Alive"])
+        nodes = actor_nodes()
         hosts = [
-            _named(
+            named_actor(
                 SessionHost,
                 host_name(i),
                 settings,

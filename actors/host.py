@@ -10,11 +10,19 @@ result leaves the moment its turn ends, whatever else shared its batch.
 Batches from one caller carry a sequence number and are dispatched strictly in
 that order, so per-session arrival order holds with several batches in flight.
 
-Each session is owned through a lease in the store (`SessionPool`): this host
-heartbeats its liveness, and stops serving (drops every session) if it cannot
-for half the lease time, so a session never runs on two hosts at once. The same
+Each session is owned through a lease in the store (`SessionPool`), valid while
+this host's liveness key is (`HostLease`: renewed from a thread on a connection
+of its own, so a busy event loop cannot starve it). The host drops every
+session only when the store shows its liveness lapsed, so a session never runs
+on two hosts at once and a host never fences itself for being late. The same
 class, holding one session, is the `dedicated` placement's actor; it exits
 when it has held nothing for `idle_evict_s`.
+
+The host ring is re-read every `RING_WATCH_S` (a host added by `orchestra
+hosts add` starts taking its share within seconds; idle sessions it should
+hold are given up by the others). `retire()` takes a host out before it is
+removed: it leaves its own ring, claims nothing more, and gives up each
+session once its turns are done, so every session moves without loss.
 """
 
 from __future__ import annotations
@@ -31,12 +39,14 @@ from typing import Any
 import ray
 
 from runtime import logs, metrics, telemetry
+from runtime.admission import Admission
 from runtime.config.settings import Settings, build_catalog
 from runtime.errors import Unavailable
 from runtime.events import TurnEvent
 from runtime.sessions.session import SessionPool
 
 from .common import HOST_PREFIX, failed, host_name, open_store, registry_name
+from .lease import HostLease
 from .ops import Ack, Delivery, Op, Outcome, SendOp
 from .outbox import Hold, Outbox
 from .registry import RegistryPort
@@ -48,6 +58,9 @@ POLL_TIMEOUT_S = 20.0
 HEARTBEAT_S = 0.5
 LEASE_TTL_S = 3.0  # a host silent this long has lost its sessions to whoever asks
 OUTBOX_IDLE_S = 120.0  # a caller that has not polled this long is gone
+RING_WATCH_S = 2.0  # how often a host re-reads the live hosts
+MOVE_STEP_S = 0.05  # after a ring change: how often a busy misplaced session is looked at
+RETIRE_STEP_S = 0.05
 
 
 @ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=0, max_concurrency=10_000)
@@ -71,7 +84,7 @@ class SessionHost:
             else Ring(
                 self.settings.namespace,
                 self.name,
-                [host_name(i) for i in range(self.settings.hosts)],
+                sorted({*(host_name(i) for i in range(self.settings.hosts)), self.name}),
             )
         )
         self.pool = SessionPool(
@@ -81,43 +94,44 @@ class SessionHost:
             owner=f"{self.name}|{self.incarnation}",
             name=self.name,
             ring=self.ring.owner_of if self.ring is not None else None,
+            max_loading=self.settings.host_max_loading,
+        )
+        self.admission = Admission(
+            self.settings.host_max_running, self.settings.host_max_queued, label
         )
         self._next_seq: dict[str, int] = {}
         self._turn = asyncio.Condition()
         self._outboxes: dict[str, Outbox] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._alive_until = 0.0  # monotonic: our leases hold until then
-        self._first_beat = asyncio.Event()
         loop = asyncio.get_running_loop()
-        self._background = [
-            loop.create_task(self._heartbeat_loop()),
-            loop.create_task(self._housekeeping_loop()),
-        ]
+        self.lease = HostLease(
+            self.settings.redis_url,
+            self.store.live_key(self.name),
+            self.incarnation,
+            ttl_s=LEASE_TTL_S,
+            every_s=HEARTBEAT_S,
+            on_lost=self._lease_lost,
+            loop=loop,
+        )
+        self.lease.start()
+        self._background = [loop.create_task(self._housekeeping_loop())]
+        if self.ring is not None:
+            self._background.append(loop.create_task(self._ring_loop()))
         gc.freeze()  # imports and setup live as long as the process: out of full GC passes
 
     # -- liveness and housekeeping -------------------------------------------------
-    async def _heartbeat_loop(self) -> None:
-        while True:
-            started = time.monotonic()
-            try:
-                await self.store.heartbeat(self.name, self.incarnation, LEASE_TTL_S)
-                self._alive_until = started + LEASE_TTL_S / 2
-                self._first_beat.set()
-            except Exception as exc:
-                logs.event("heartbeat_failed", logging.WARNING, error=type(exc).__name__)
-                if time.monotonic() >= self._alive_until and self.pool.cores:
-                    self.pool.drop_all()  # our leases may be someone else's by now
-            await asyncio.sleep(HEARTBEAT_S)
+    def _lease_lost(self) -> None:
+        """The store shows our liveness lapsed: other hosts may hold our sessions now."""
+        if self.pool.cores:
+            logs.event("sessions_dropped", logging.WARNING, host=self.name, n=len(self.pool.cores))
+            self.pool.drop_all()
 
     async def _housekeeping_loop(self) -> None:
         idle_since = time.monotonic()
         while True:
             await asyncio.sleep(min(10.0, self.settings.idle_evict_s / 2))
             self.pool.evict_idle(self.settings.idle_evict_s)
-            if self.ring is not None:
-                with contextlib.suppress(Exception):
-                    await asyncio.to_thread(self.ring.refresh)
-                self.pool.rebalance()
+            self.pool.rebalance()  # what a redirect put here while views disagreed
             now = time.monotonic()
             for caller, box in list(self._outboxes.items()):
                 if now - box.last_poll > OUTBOX_IDLE_S:
@@ -128,6 +142,25 @@ class SessionHost:
             elif self.dedicated and now - idle_since >= self.settings.idle_evict_s:
                 logs.event("dedicated_actor_exit", actor=self.name)
                 ray.actor.exit_actor()
+
+    async def _ring_loop(self) -> None:
+        """Follow the live hosts: a new one joins at once, and the sessions the ring
+        now places elsewhere are given up as soon as each is idle (between two of
+        its turns: its next message goes there), checked every `MOVE_STEP_S`."""
+        assert self.ring is not None
+        misplaced: set[str] = set()
+        next_read = 0.0
+        while True:
+            now = time.monotonic()
+            if now >= next_read:
+                next_read = now + RING_WATCH_S
+                with contextlib.suppress(Exception):  # a failed read keeps the old ring
+                    before = list(self.ring.hosts)
+                    if await asyncio.to_thread(self.ring.refresh) != before:
+                        misplaced = self.pool.rebalance()
+            if misplaced:
+                misplaced = self.pool.rebalance(misplaced)
+            await asyncio.sleep(MOVE_STEP_S if misplaced else max(0.0, next_read - now))
 
     def _outbox(self, caller: str) -> Outbox:
         box = self._outboxes.get(caller)
@@ -179,13 +212,13 @@ class SessionHost:
         logs.REQUEST_ID.set(op.request_id)  # this task's own context: the id follows it
         token = telemetry.attach(op.trace) if op.trace else None
         try:
-            if time.monotonic() >= self._alive_until:
-                # just started (the first heartbeat is on its way), or the store is gone
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._first_beat.wait(), LEASE_TTL_S / 2)
-            if time.monotonic() >= self._alive_until:
+            # the usual case answers at once; else (just started, or no renewal lately)
+            # the store itself is asked, and only its silence refuses the op
+            if not await self.lease.confirm(LEASE_TTL_S / 2):
                 raise Unavailable("this session host cannot reach the store")
-            done(Outcome(op.op_id, True, await self._result(op, box)))
+            async with self.admission.admit():  # past its queue: 503, before anything ran
+                result = await self._result(op, box)
+            done(Outcome(op.op_id, True, result))
         except Exception as exc:
             ok, wire = failed(exc)
             done(Outcome(op.op_id, ok, wire))
@@ -213,8 +246,28 @@ class SessionHost:
             "node_id": ray.get_runtime_context().get_node_id(),
             "sessions": len(self.pool.cores),
             "queued": self.pool.queue_depth(),
+            "admission": {"running": self.admission.active, "waiting": self.admission.waiting},
             "incarnation": self.incarnation,
         }
+
+    async def retire(self, timeout_s: float = 60.0) -> int:
+        """Leave the ring before being removed: claim nothing more (every op for a
+        session not held here is redirected), and give up each held session once
+        its queued turns are done. Returns how many sessions were still held when
+        `timeout_s` ran out (0: all moved)."""
+        if self.ring is not None:
+            self.ring.leave(self.name)
+        self.pool.leaving = True
+        logs.event("host_retiring", host=self.name, sessions=len(self.pool.cores))
+        deadline = time.monotonic() + timeout_s
+        while self.pool.cores and time.monotonic() < deadline:
+            self.pool.evict_idle(0.0)  # every session that is not running a turn
+            await asyncio.sleep(RETIRE_STEP_S)
+        return len(self.pool.cores)
+
+    async def settings_payload(self) -> dict[str, Any]:
+        """The settings this host was made with (`orchestra hosts add` copies them)."""
+        return self.settings.model_dump()
 
     async def evict(self, idle_s: float = 0.0) -> int:
         return self.pool.evict_idle(idle_s)
@@ -223,6 +276,7 @@ class SessionHost:
         # gauges of the whole pool: computed when scraped, not on every batch
         metrics.LIVE_SESSIONS.labels(self.label).set(len(self.pool.cores))
         metrics.MAILBOX_DEPTH.labels(self.label).set(self.pool.queue_depth())
+        self.admission.observe()
         return metrics.exposition()
 
     async def spans(self) -> list[dict[str, Any]]:
@@ -236,4 +290,5 @@ class SessionHost:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await asyncio.to_thread(self.lease.stop)
         await self.store.close()

@@ -52,6 +52,10 @@ class ProposalRegistry:
     async def ping(self) -> bool:
         return await self.store.ping()
 
+    async def settings_payload(self) -> dict[str, Any]:
+        """The settings this shard was made with (`orchestra hosts add` copies them)."""
+        return self.settings.model_dump()
+
     async def on_user_message(
         self, msg: Inbound, now: float, trace: str = ""
     ) -> Reply[list[Proposal]]:

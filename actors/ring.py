@@ -30,17 +30,25 @@ def live_hosts(namespace: str) -> list[str]:
 
 
 class Ring:
-    """One process's view of the host ring."""
+    """One process's view of the host ring. A host that is leaving (`leave`) is
+    out of this view at once, whatever Ray still lists."""
 
     def __init__(self, namespace: str, default: str, hosts: list[str] | None = None) -> None:
         self.namespace = namespace
         self.hosts = hosts or [default]
+        self.left: set[str] = set()
 
     def refresh(self) -> list[str]:
-        found = live_hosts(self.namespace)
+        found = [h for h in live_hosts(self.namespace) if h not in self.left]
         if found:
             self.hosts = found
         return self.hosts
+
+    def leave(self, name: str) -> None:
+        self.left.add(name)
+        rest = [h for h in self.hosts if h != name]
+        if rest:
+            self.hosts = rest
 
     def owner_of(self, session_id: str) -> str:
         return rendezvous(session_id, self.hosts)

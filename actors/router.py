@@ -16,12 +16,18 @@ race-free). Each actor has a `HostClient`:
 
 A host that does not hold a session answers `not_owner` with the holder (or
 the host it belongs on); the router re-sends there, at most `MAX_HOPS` times.
+
+In `hosted` placement the router watches the live hosts on its own (every
+`HOST_WATCH_S`, traffic or not, and at once when a host cannot be found): a
+host added by `orchestra hosts add` joins its ring within seconds, and a
+removed one leaves it, its sessions going to the hosts rendezvous hashing
+picks next.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
+import contextlib
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
@@ -33,7 +39,7 @@ from ray.exceptions import RayError
 
 from runtime import telemetry
 from runtime.config.settings import Settings
-from runtime.errors import NotOwner, Unavailable, error_from_wire, error_to_wire
+from runtime.errors import NotOwner, Overloaded, Unavailable, error_from_wire, error_to_wire
 from runtime.events import TurnEvent
 from runtime.inbound import Inbound
 from runtime.logs import REQUEST_ID
@@ -44,7 +50,7 @@ from .host import SessionHost
 from .ops import Ack, Delivery, Op, Outcome, SendOp, SessionOp
 from .ring import Ring
 
-HOST_REFRESH_S = 10.0
+HOST_WATCH_S = 2.0
 SEND_RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0)  # ~4 s: a restarting host comes back in ~1-2 s
 MAX_HOPS = 3
 MAX_HINTS = 100_000
@@ -206,33 +212,47 @@ class SessionRouter:
             settings.namespace, host_name(0), [host_name(i) for i in range(settings.hosts)]
         )
         self._hints: OrderedDict[str, str] = OrderedDict()  # session -> the host holding it
-        self._refreshed = time.monotonic()
-        self._refreshing: asyncio.Task[list[str]] | None = None
+        self.watch_s = HOST_WATCH_S  # inf: re-read only when a host is missing (tests)
+        self._watcher: asyncio.Task[None] | None = None
+        self._wake: asyncio.Event | None = None
 
     @property
     def hosts(self) -> list[str]:
         return self.ring.hosts
 
     def refresh_hosts(self) -> list[str]:
-        """Re-read the live hosts (new ones join the hash ring)."""
-        return self.ring.refresh()
+        """Re-read the live hosts (new ones join the hash ring, removed ones leave it)."""
+        hosts = self.ring.refresh()
+        live = set(hosts)
+        for sid in [s for s, h in self._hints.items() if h not in live]:
+            del self._hints[sid]  # hints to a host that is gone
+        return hosts
 
-    def _maybe_refresh(self) -> None:
-        """Every 10 s, re-read the hosts in the background (scale-out joins the ring)."""
-        if self.settings.placement != "hosted" or self._refreshing is not None:
-            return
-        if time.monotonic() - self._refreshed < HOST_REFRESH_S:
-            return
-        self._refreshed = time.monotonic()
-        task = asyncio.ensure_future(asyncio.to_thread(self.refresh_hosts))
-        self._refreshing = task
+    def _watch(self) -> None:
+        """Start watching the host set (once, from the first call in a running loop)."""
+        if self._watcher is None and self.settings.placement == "hosted":
+            self._wake = asyncio.Event()
+            self._watcher = asyncio.get_running_loop().create_task(self._watching())
 
-        def done(t: asyncio.Task[list[str]]) -> None:
-            self._refreshing = None
-            if not t.cancelled():
-                t.exception()  # a failed refresh keeps the old ring
+    async def _watching(self) -> None:
+        assert self._wake is not None
+        while True:
+            every = None if self.watch_s == float("inf") else self.watch_s
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), every)
+            self._wake.clear()
+            with contextlib.suppress(Exception):  # a failed read keeps the old ring
+                await asyncio.to_thread(self.refresh_hosts)
 
-        task.add_done_callback(done)
+    async def _host_gone(self, session_id: str, name: str) -> str | None:
+        """`name` could not be found: re-read the hosts now; where the session goes
+        instead, or None when the ring still places it on `name` (restarting)."""
+        if self.settings.placement != "hosted":
+            return None
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread(self.refresh_hosts)
+        fresh = self.ring.owner_of(session_id)
+        return fresh if fresh != name else None
 
     def actor_name(self, session_id: str) -> str:
         if self.settings.placement == "dedicated":
@@ -271,8 +291,9 @@ class SessionRouter:
                 handle = await asyncio.to_thread(
                     ray.get_actor, name, namespace=self.settings.namespace
                 )
-        except (ValueError, RayError) as exc:  # not started, or being replaced
-            self._refreshed = 0.0  # re-read the ring at the next call
+        except (ValueError, RayError) as exc:  # not started, being replaced, or removed
+            if self._wake is not None:
+                self._wake.set()  # re-read the ring now
             raise Unavailable(f"session host {name} is not available") from exc
         client = HostClient(handle, name)
         self._clients[name] = client
@@ -290,10 +311,18 @@ class SessionRouter:
         """Run one op where the session lives, following redirects; a streaming op
         whose events already went through `forward` is not sent again (the client
         would see its turn twice): it fails `Unavailable` instead."""
-        self._maybe_refresh()
+        self._watch()
         name = self.actor_name(session_id)
         for hop in range(MAX_HOPS):
-            client = await self._client(name)
+            try:
+                client = await self._client(name)
+            except Unavailable:
+                self._hints.pop(session_id, None)
+                fresh = await self._host_gone(session_id, name)
+                if fresh is None:
+                    raise
+                name = fresh
+                continue
             outcome = await client.submit(make, hop > 0, forward)
             if outcome.ok:
                 self._hint(session_id, name)
@@ -329,6 +358,8 @@ class SessionRouter:
             try:
                 result: TurnOut = await self.call(msg.session_id, make, forward)
                 return result
+            except Overloaded:
+                raise  # the host refused it before it ran: the client retries, not we
             except Unavailable:
                 if forward is not None and forward.streamed:
                     raise
@@ -344,6 +375,8 @@ class SessionRouter:
 
         try:
             result: SessionDetail = await self.call(session_id, make)
+        except Overloaded:
+            raise
         except Unavailable:  # reads are idempotent: one retry once the host is back
             await asyncio.sleep(0.5)
             result = await self.call(session_id, make)
@@ -366,4 +399,8 @@ class SessionRouter:
         return [c.handle for c in self._clients.values()]
 
     async def shutdown(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
         await asyncio.gather(*(c.close() for c in self._clients.values()))

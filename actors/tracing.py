@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import (
     BatchSpanProcessor,
@@ -46,7 +46,7 @@ def setup_tracing(settings: Settings, component: str) -> bool:
             os.environ.setdefault(key, value)  # this node's own variables win
         attrs: dict[str, Any] = {"orchestra.component": component}
         if not os.environ.get("OTEL_SERVICE_NAME"):
-            attrs["service.name"] = "orchestra"
+            attrs[SERVICE_NAME] = "orchestra"
         provider = TracerProvider(resource=Resource.create(attrs))
         exporter: SpanExporter
         if settings.telemetry_exporter == "memory":

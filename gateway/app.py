@@ -14,6 +14,7 @@ from runtime import Backend, Settings
 
 from .auth import Authenticator, RateLimiter
 from .deps import GatewayContext
+from .drain import Drain, sigterm_drains
 from .errors import install_error_handlers
 from .metrics import HttpMetrics
 from .middleware import GatewayMiddleware
@@ -48,9 +49,16 @@ def create_app(
     *,
     on_startup: Hooks = None,
     on_shutdown: Hooks = None,
+    drain: Drain | None = None,
 ) -> FastAPI:
-    """The gateway app. `on_startup`/`on_shutdown` run in the server's event loop."""
+    """The gateway app. `on_startup`/`on_shutdown` run in the server's event loop.
+
+    With a `drain` (a server process: `gateway.serve`), SIGTERM drains first
+    (`gateway.drain`); without one, the app never touches signal handlers.
+    """
     startup, shutdown = _hooks(on_startup), _hooks(on_shutdown)
+    handles_sigterm = drain is not None
+    drain = drain or Drain(settings.drain_s)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -60,7 +68,11 @@ def create_app(
         # process: keep it out of the collector's full passes (shorter pauses).
         gc.freeze()
         try:
-            yield
+            if handles_sigterm:
+                async with sigterm_drains(drain, settings.grace_s):
+                    yield
+            else:
+                yield
         finally:
             for hook in reversed(shutdown):
                 await hook()
@@ -77,6 +89,7 @@ def create_app(
         ),
         limiter=RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst),
         http_metrics=http_metrics,
+        drain=drain,
     )
     app = FastAPI(
         title="Orchestra",

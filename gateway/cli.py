@@ -1,4 +1,4 @@
-"""The `orchestra` command line: serve, tenant add, chat."""
+"""The `orchestra` command line: serve, tenant add, hosts, chat."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import os
 import signal
 import socket
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from runtime import Settings
 
 DEMO_TENANT = "Demo Salon"
+RAY_ADDRESS_FILE = "ray_address"  # the Ray of the `orchestra serve` running here
 
 
 def home() -> Path:
@@ -66,6 +68,7 @@ def _serve(args: argparse.Namespace) -> int:
         )
         gcs = connect_ray(settings.namespace, address=ray_address)
         signal.signal(signal.SIGTERM, _interrupt)  # ray.init made SIGTERM sys.exit(15)
+        (home() / RAY_ADDRESS_FILE).write_text(gcs)  # what `orchestra hosts` joins
         say(
             f"Ray is up at {gcs}; creating the proposal registry and "
             f"{settings.hosts if settings.placement == 'hosted' else 0} session hosts ..."
@@ -90,6 +93,8 @@ def _serve(args: argparse.Namespace) -> int:
         import ray
 
         ray.shutdown()
+        with contextlib.suppress(OSError):
+            (home() / RAY_ADDRESS_FILE).unlink()
         if valkey is not None:
             valkey.stop()
         say("stopped cleanly.")
@@ -111,6 +116,8 @@ def serve_settings(args: argparse.Namespace) -> Settings:
         rate_limit_burst=args.rate_limit_burst,
         unknown_key_rate_per_s=args.unknown_key_rate_per_s,
         unknown_key_burst=args.unknown_key_burst,
+        drain_s=args.drain_s,
+        grace_s=args.grace_s,
     )
 
 
@@ -125,7 +132,8 @@ def _reachable(address: str, timeout: float = 1.0) -> bool:
 
 
 def _run_gateway(args: argparse.Namespace, settings: Settings, gcs: str) -> None:
-    """uvicorn until Ctrl-C or SIGTERM; it drains requests (10 s at most) first."""
+    """uvicorn until Ctrl-C or SIGTERM. SIGTERM drains first (`/readyz` 503 for
+    `drain_s`, `gateway.drain`); then in-flight requests get `grace_s` to finish."""
     import uvicorn
 
     from .serve import SETTINGS_ENV, app_for
@@ -143,7 +151,7 @@ def _run_gateway(args: argparse.Namespace, settings: Settings, gcs: str) -> None
                 port=args.port,
                 workers=args.workers,
                 log_level="warning",
-                timeout_graceful_shutdown=10,
+                timeout_graceful_shutdown=math.ceil(settings.grace_s),
             )
         else:
             uvicorn.run(
@@ -151,7 +159,8 @@ def _run_gateway(args: argparse.Namespace, settings: Settings, gcs: str) -> None
                 host=args.host,
                 port=args.port,
                 log_level="warning",
-                timeout_graceful_shutdown=10,  # Ctrl-C never waits on a stuck request forever
+                # a stop never waits on a stuck request forever
+                timeout_graceful_shutdown=math.ceil(settings.grace_s),
             )
 
 
@@ -280,6 +289,44 @@ async def _tenant_add_async(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- hosts --------------------------------------------------------------------------
+
+
+def _hosts(args: argparse.Namespace) -> int:
+    """`orchestra hosts add|remove|list`: the session hosts of a running deployment."""
+    address = args.ray_address or os.environ.get("RAY_ADDRESS") or _local_ray_address()
+    if not address:
+        say("no Ray to join: pass --ray-address (or set RAY_ADDRESS), or run orchestra serve here")
+        return 2
+    if address.startswith(("127.0.0.1:", "localhost:")):
+        # The local serve's Ray, in Ray's single-machine mode (docs/DEPLOY.md): set
+        # before Ray is imported, which reads it then.
+        os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+        os.environ.setdefault("RAY_AUTH_MODE", "token")
+    from actors import add_hosts, connect_ray, list_hosts, remove_hosts
+
+    connect_ray(args.namespace, address=address)
+    try:
+        if args.hosts_command == "add":
+            added = add_hosts(args.namespace, args.count)
+            say(f"added {', '.join(added)}; routers take them in within seconds")
+        elif args.hosts_command == "remove":
+            removed = remove_hosts(args.namespace, args.count, args.name or None)
+            say(f"removed {', '.join(removed)}; their sessions moved to the other hosts")
+        for info in list_hosts(args.namespace):
+            print(json.dumps(info), flush=True)
+    finally:
+        import ray
+
+        ray.shutdown()
+    return 0
+
+
+def _local_ray_address() -> str:
+    path = home() / RAY_ADDRESS_FILE
+    return path.read_text().strip() if path.exists() else ""
+
+
 # -- chat ---------------------------------------------------------------------------
 
 
@@ -319,6 +366,17 @@ def parser() -> argparse.ArgumentParser:
         " process (default 10)",
     )
     s.add_argument("--unknown-key-burst", type=int, help="unknown-key burst (default 20)")
+    s.add_argument(
+        "--drain-s",
+        type=float,
+        help="after SIGTERM, /readyz answers 503 this long while requests are still served"
+        " (default 5; 0: no drain)",
+    )
+    s.add_argument(
+        "--grace-s",
+        type=float,
+        help="then in-flight requests and streams get this long to finish (default 30)",
+    )
     s.add_argument("--redis-url", help="external Redis/Valkey (default: embedded Valkey)")
     s.add_argument("--data-dir", help="embedded Valkey data directory")
     s.add_argument("--config", help="TOML or YAML config file")
@@ -335,6 +393,25 @@ def parser() -> argparse.ArgumentParser:
     ta.add_argument("--redis-url")
     ta.add_argument("--data-dir")
     ta.set_defaults(func=_tenant_add)
+    h = sub.add_parser("hosts", help="list, add or remove session hosts of a running deployment")
+    hsub = h.add_subparsers(dest="hosts_command", required=True)
+    for name, what in (
+        ("list", "print each session host (name, node, sessions, queue) as JSON"),
+        ("add", "start more session hosts (with the running ones' settings)"),
+        ("remove", "hand the sessions of the highest-numbered hosts over, then stop them"),
+    ):
+        hc = hsub.add_parser(name, help=what)
+        hc.add_argument(
+            "--ray-address",
+            help="the cluster to join (default: RAY_ADDRESS, else the orchestra serve"
+            " running on this machine)",
+        )
+        hc.add_argument("--namespace", default="orchestra", help="the deployment's Ray namespace")
+        if name != "list":
+            hc.add_argument("count", nargs="?", type=int, default=1, help="how many (default 1)")
+        if name == "remove":
+            hc.add_argument("--name", action="append", help="remove this host (repeatable) instead")
+        hc.set_defaults(func=_hosts)
     c = sub.add_parser("chat", help="chat with an agent in the terminal")
     c.add_argument(
         "--url",

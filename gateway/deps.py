@@ -12,6 +12,7 @@ from actors import annotate
 from runtime import Backend, RateLimited, Settings, Unauthorized
 
 from .auth import Authenticator, RateLimiter, bearer_key
+from .drain import Drain
 from .metrics import HttpMetrics
 
 
@@ -22,6 +23,7 @@ class GatewayContext:
     auth: Authenticator
     limiter: RateLimiter
     http_metrics: HttpMetrics
+    drain: Drain
 
 
 async def context_of(request: Request) -> GatewayContext:

@@ -3,12 +3,14 @@
 `orchestra serve` runs one gateway in-process; with `--workers N` uvicorn
 spawns N processes that each call `app_from_env()`, join the same Ray
 cluster (RAY_ADDRESS) and store (settings in ORCHESTRA_SETTINGS_JSON).
+Either way SIGTERM drains each process before it stops (`gateway.drain`).
 """
 
 from __future__ import annotations
 
 import os
 
+import ray
 from fastapi import FastAPI
 
 from actors import (
@@ -22,6 +24,7 @@ from actors import (
 from runtime import Settings, configure_logging
 
 from .app import create_app
+from .drain import Drain, tcp_unreachable
 
 SETTINGS_ENV = "ORCHESTRA_SETTINGS_JSON"
 
@@ -34,7 +37,9 @@ def app_for(settings: Settings) -> FastAPI:
     async def flush_spans() -> None:
         shutdown_tracing()  # the last spans leave before the process does
 
-    return create_app(backend, settings, on_shutdown=[flush_spans, backend.close])
+    gcs = ray.get_runtime_context().gcs_address
+    drain = Drain(settings.drain_s, gone=lambda: tcp_unreachable(gcs))
+    return create_app(backend, settings, on_shutdown=[flush_spans, backend.close], drain=drain)
 
 
 def app_from_env() -> FastAPI:

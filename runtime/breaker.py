@@ -32,8 +32,22 @@ class CircuitBreaker:
     """Opens after `threshold` consecutive failures; half-opens after `reset_s`.
 
     In HALF_OPEN one trial call is let through: success closes, failure reopens.
-    `on_change(old, new)` observes every transition (audit, metrics).
+    `on_change(old, new)` observes every transition; without one, transitions are
+    kept (with the clock's time) until `take_changes()` (a session's audit and
+    metrics, with no closure per session). Slotted: one per live session.
     """
+
+    __slots__ = (
+        "_changes",
+        "_clock",
+        "_on_change",
+        "_trial_in_flight",
+        "failures",
+        "opened_at",
+        "reset_s",
+        "state",
+        "threshold",
+    )
 
     def __init__(
         self,
@@ -47,6 +61,7 @@ class CircuitBreaker:
         self.reset_s = reset_s
         self._clock = clock
         self._on_change = on_change
+        self._changes: list[tuple[BreakerState, BreakerState, float]] | None = None
         self.state = BreakerState.CLOSED
         self.failures = 0
         self.opened_at = 0.0
@@ -60,6 +75,15 @@ class CircuitBreaker:
             self.opened_at = self._clock()
         if self._on_change is not None:
             self._on_change(old, target)
+        elif self._changes is None:
+            self._changes = [(old, target, self._clock())]
+        else:
+            self._changes.append((old, target, self._clock()))
+
+    def take_changes(self) -> list[tuple[BreakerState, BreakerState, float]]:
+        """The transitions since the last call (old, new, when), oldest first."""
+        changes, self._changes = self._changes, None
+        return changes or []
 
     def current(self) -> BreakerState:
         """The state now, moving OPEN -> HALF_OPEN once the reset time passed."""

@@ -221,6 +221,12 @@ class Unavailable(_RetryLater):
     code, http_status = "unavailable", 503
 
 
+class Overloaded(Unavailable):
+    """A session host's queue is full: refused before any of the work ran."""
+
+    code = "overloaded"
+
+
 class NotOwner(Unavailable):
     """This process does not own the session (any more): `owner` does, if known."""
 

@@ -95,6 +95,24 @@ LIVE_SESSIONS = Gauge(
 MAILBOX_DEPTH = Gauge(
     "orchestra_mailbox_depth", "Messages waiting in session mailboxes.", ["host"], registry=REGISTRY
 )
+ADMISSION_RUNNING = Gauge(
+    "orchestra_admission_running",
+    "Operations a session host is running (turns, loads, reads).",
+    ["host"],
+    registry=REGISTRY,
+)
+ADMISSION_QUEUE = Gauge(
+    "orchestra_admission_queue_depth",
+    "Operations waiting for a session host to take them.",
+    ["host"],
+    registry=REGISTRY,
+)
+ADMISSION_REJECTED = Counter(
+    "orchestra_admission_rejected",
+    "Operations a session host refused with 503 (its queue was full).",
+    ["host"],
+    registry=REGISTRY,
+)
 
 
 def exposition() -> bytes:

@@ -23,14 +23,14 @@ import orjson
 from runtime.config.presets import OrchestratorConfig
 from runtime.inbound import Inbound
 from runtime.proposals.model import Proposal, ProposalStatus, check_dependencies, proposal_event
-from runtime.sessions.history import History
+from runtime.sessions.history import Compaction, History
 from runtime.sessions.state import ProposalPort, SessionState, TurnResult, TurnScratch
 from runtime.store.data import TenantData, TurnData
 from runtime.store.protocol import SessionRecord, Store
 from runtime.store.tenants import tenant_name
 
 from . import logs, metrics, redact, telemetry, turnlog
-from .breaker import OPEN_MESSAGE, BreakerState, CircuitBreaker
+from .breaker import OPEN_MESSAGE, CircuitBreaker
 from .errors import ToolValidationError, TurnAborted, classify
 from .events import Emit, ProposalEvent, TokenEvent, ToolCallEvent
 from .models.base import (
@@ -52,6 +52,8 @@ from .sanitize import sanitize_for_prompt
 from .tiers import Tier, TierCounter, exhausted_message
 from .tools import Tool, ToolContext, ToolRegistry, redact_urls, run_tool
 
+CONTEXTS_KEPT = 4096  # tenants' shared prompt contexts per agent (then started afresh)
+
 
 class BaseOrchestrator(ABC):
     agent: str = ""  # its name in the catalog (the config's [agents.NAME])
@@ -69,6 +71,8 @@ class BaseOrchestrator(ABC):
         self.model = model
         self.clock = clock
         self.retry_policy = retry_policy or RetryPolicy(max_attempts=config.max_model_attempts)
+        # one copy of each tenant's context, shared by the sessions that cache it
+        self._contexts: dict[tuple[str, int], dict[str, str]] = {}
         if name:
             self.agent = name
 
@@ -120,19 +124,16 @@ class BaseOrchestrator(ABC):
         snapshot: dict[str, Any] | None = None,
         messages: list[Message] | None = None,
     ) -> SessionState:
-        changes: list[tuple[BreakerState, BreakerState, float]] = []
         breaker = CircuitBreaker(
-            self.config.breaker_threshold,
-            self.config.breaker_reset_ms / 1000,
-            clock=self.clock,
-            on_change=lambda old, new: changes.append((old, new, self.clock())),
+            self.config.breaker_threshold, self.config.breaker_reset_ms / 1000, clock=self.clock
         )
         history = History(self.config.max_history_messages, messages or [])
-        state = SessionState(record, history, breaker, breaker_changes=changes)
+        state = SessionState(record, history, breaker)
         if snapshot:
             state.history.summary = str(snapshot.get("summary", ""))
             breaker.restore(snapshot.get("breaker", {}))
-            state.pending_t2 = set(snapshot.get("pending_t2", []))
+            breaker.take_changes()  # restoring is not a transition of this turn
+            state.pending_t2 = frozenset(snapshot.get("pending_t2", ()))
             state.last_usage = dict(snapshot.get("last_usage", state.last_usage))
             state.recent = dict(snapshot.get("recent", {}))
             state.turns = int(snapshot.get("turns", 0))
@@ -147,7 +148,14 @@ class BaseOrchestrator(ABC):
         if state.context is not None and fresh and version == state.context_version:
             return state.context
         raw = await self.prompt_context(ctx)
-        state.context = {k: sanitize_for_prompt(v) for k, v in raw.items()}
+        made = {k: sanitize_for_prompt(v) for k, v in raw.items()}
+        key = (ctx.tenant_id, version)
+        shared = self._contexts.get(key)
+        if shared != made:  # new, or changed within a version: this one is the copy now
+            if len(self._contexts) >= CONTEXTS_KEPT:
+                self._contexts.clear()
+            shared = self._contexts[key] = made
+        state.context = shared
         state.context_at, state.context_version = now_ms, version
         return state.context
 
@@ -244,7 +252,7 @@ class BaseOrchestrator(ABC):
                 turn.proposals[p.proposal_id] = p
                 turn.send(ProposalEvent(p.public()))
                 if p.status is not ProposalStatus.PENDING:
-                    state.pending_t2.discard(p.proposal_id)
+                    state.pending_t2 = state.pending_t2 - {p.proposal_id}
                 if p.status is ProposalStatus.EXECUTED:
                     state.context = None  # our own write: rebuild the context
                 if p.awaiting:
@@ -279,12 +287,7 @@ class BaseOrchestrator(ABC):
         turn.audit.append(
             self._event(rec, "message", self.clock(), role="assistant", chars=len(final))
         )
-        state.history.extend(new)
-        if state.history.needs_compaction():
-            try:
-                await state.history.compact(self.model, self.config.model)
-            except Exception as exc:  # a failed summary must not lose the turn
-                metrics.ERRORS.labels(self.agent, classify(exc).value).inc()
+        state.history.extend(new)  # a summary, if due, is made after the reply (SessionCore)
         usage = turn.counter.usage()
         state.last_usage = usage
         limits = self.config.recursion_budget
@@ -455,6 +458,28 @@ class BaseOrchestrator(ABC):
             metrics.MODEL_TOKENS.labels(name, "output").inc(response.usage.output_tokens)
         return response
 
+    async def summarise(self, plan: Compaction) -> str:
+        """The summary's model call, off the reply's path: retried, timed and
+        counted like a turn's, its failure counted by class (and raised)."""
+
+        def on_retry(exc: BaseException, attempt: int, delay: float) -> None:
+            metrics.RETRIES.labels(classify(exc).value).inc()
+
+        t0 = time.perf_counter()
+        try:
+            response = await retry(
+                lambda: self.model.complete(plan.request), self.retry_policy, on_retry=on_retry
+            )
+        except Exception as exc:
+            metrics.ERRORS.labels(self.agent, classify(exc).value).inc()
+            raise
+        name = self.model.name
+        metrics.MODEL_LATENCY.labels(name).observe((time.perf_counter() - t0) * 1000)
+        if response.usage.input_tokens or response.usage.output_tokens:
+            metrics.MODEL_TOKENS.labels(name, "input").inc(response.usage.input_tokens)
+            metrics.MODEL_TOKENS.labels(name, "output").inc(response.usage.output_tokens)
+        return response.text
+
     async def _traced_model_call(
         self,
         attempt: Callable[[], Any],
@@ -570,7 +595,7 @@ class BaseOrchestrator(ABC):
         turn.proposals[proposal.proposal_id] = proposal
         turn.written.append(proposal.proposal_id)
         if tool.tier is Tier.T2:
-            turn.state.pending_t2.add(proposal.proposal_id)
+            turn.state.pending_t2 = turn.state.pending_t2 | {proposal.proposal_id}
             how = "It runs when the user answers yes; a no or a correction drops it."
         else:
             how = "Waiting for your confirmation."
@@ -661,7 +686,7 @@ class BaseOrchestrator(ABC):
         return script
 
     def _drain_breaker(self, turn: TurnScratch) -> None:
-        for old, new, at in turn.state.breaker_changes:
+        for old, new, at in turn.state.breaker.take_changes():
             metrics.BREAKER_CHANGES.labels(new.value).inc()
             turn.steps.append(turnlog.breaker_step(at, old.value, new.value))
             turn.audit.append(
@@ -669,7 +694,6 @@ class BaseOrchestrator(ABC):
                     turn.state.record, "breaker", at, **{"from": old.value, "to": new.value}
                 )
             )
-        turn.state.breaker_changes.clear()
 
     @staticmethod
     def _event(rec: SessionRecord, kind: str, at: float, **extra: Any) -> dict[str, Any]:

@@ -279,7 +279,11 @@ class RedisStore:
         await self._release(keys=[self._k(tenant_id, "own", session_id)], args=[owner])
 
     async def heartbeat(self, host: str, incarnation: str, ttl_s: float) -> None:
-        await self._r.set(self._live_prefix() + host, incarnation, px=max(1, int(ttl_s * 1000)))
+        await self._r.set(self.live_key(host), incarnation, px=max(1, int(ttl_s * 1000)))
+
+    def live_key(self, host: str) -> str:
+        """The key of `host`'s liveness (its value: the live incarnation)."""
+        return self._live_prefix() + host
 
     async def list_messages(self, tenant_id: str, session_id: str) -> list[dict[str, Any]]:
         raw = await self._r.lrange(self._k(tenant_id, "hist", session_id), 0, -1)

@@ -33,10 +33,17 @@ async def healthz() -> Response:
     "/readyz",
     response_model=StatusOut,
     tags=["ops"],
-    summary="Ready when the runtime (Ray, store) is reachable",
+    summary="Ready when the runtime (Ray, store) is reachable and the process is not draining",
     responses=error_responses(503),
 )
 async def readyz(ctx: Ctx) -> Response:
+    if ctx.drain.draining:  # SIGTERM: out of rotation, still serving (gateway/drain.py)
+        return orchestra_error_response(
+            Unavailable(
+                "not ready: this gateway is draining before it stops",
+                retry_after=ctx.drain.retry_after_s(),
+            )
+        )
     try:
         ready = await asyncio.wait_for(ctx.backend.ready(), READY_TIMEOUT_S)
     except Exception as exc:

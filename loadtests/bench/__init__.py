@@ -12,7 +12,10 @@ per path, the round with the median throughput and the median of the per-round
 ratios, with the server CPU per request by role (`cpu`). `sessions`: cold start
 and memory per idle hosted session. `latency`: the latency the runtime adds
 with model-like turn times, JSON and SSE, at 200 and 1,000 concurrent users,
-next to one plain Ray call per message and LangGraph (`loadgen` drives it).
+next to one plain Ray call per message and LangGraph (`loadgen` drives it), and
+chatbot turns of a plain message with an 800 ms model and the default history
+(summaries fall due). `burst`: N first messages at once (`--burst`,
+`--burst-only`): the time until the last is answered, 503s, errors.
 `--profile` adds a py-spy recording of the gateway and one host (`profile`).
 
 Modules, one concern each:
@@ -28,6 +31,7 @@ Modules, one concern each:
   throughput  the zero-latency scenario (a, b, b1, c)
   sessions    cold start, memory per idle session
   latency     the latency scenarios; `loadgen` is their load generator process
+  burst       N first messages at once
   report      machine, rounds combined, ratios, targets, the table
   plot        docs/bench/latest.png
   cli         options and the order of the phases

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __doc__ as PACKAGE_DOC
+from .burst import phase_burst
 from .common import DEFAULT_PEER_DIR, DEFAULT_VENV, ROOT, TEXT, say
 from .latency import phase_latency
 from .plot import plot, render_plot
@@ -79,8 +80,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--skip",
         default="",
-        help="phases to skip: bare,orchestra,hosts1,peer,sessions,latency (bare, orchestra "
-        "and peer also leave those paths out of the latency scenarios)",
+        help="phases to skip: bare,orchestra,hosts1,peer,sessions,latency,json,sse,model,burst "
+        "(bare, orchestra and peer also leave those paths out of the latency scenarios)",
     )
     p.add_argument(
         "--latency", action="store_true", help="only the latency scenarios (no throughput rounds)"
@@ -100,6 +101,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--latency-procs", type=int, default=1, help="load generator processes per latency run"
     )
+    p.add_argument(
+        "--burst", type=int, default=5000, help="first messages sent at once (burst scenario)"
+    )
+    p.add_argument("--burst-only", action="store_true", help="only the burst scenario")
     p.add_argument("--profile", action="store_true", help="py-spy the gateway and a host")
     p.add_argument("--profile-seconds", type=int, default=12)
     p.add_argument("--peer-dir", default=str(DEFAULT_PEER_DIR))
@@ -171,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
             if peer_python is None:
                 skip.add("peer")
         data["rounds"] = []
-        for n in range(1, (args.rounds if throughput else 0) + 1):
+        for n in range(1, (args.rounds if throughput and not args.burst_only else 0) + 1):
             if args.rounds > 1:
                 say(f"-- round {n} of {args.rounds}")
             one: dict[str, Any] = {}
@@ -186,10 +191,12 @@ def main(argv: list[str] | None = None) -> int:
             if "hosts1" not in skip:
                 one["orchestra_1host"] = phase_orchestra(args, work, hosts=1)
             args.profile = profile
-        if "sessions" not in skip and throughput:
+        if "sessions" not in skip and throughput and not args.burst_only:
             data["sessions"] = phase_sessions(args, work)
-        if "latency" not in skip:
+        if "latency" not in skip and not args.burst_only:
             data["latency"] = phase_latency(args, work, skip)
+        if "burst" not in skip:
+            data["burst"] = phase_burst(args, work)
     except KeyboardInterrupt:
         say("interrupted: stopping every server this run started ...")
         code = 130

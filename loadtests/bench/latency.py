@@ -45,6 +45,12 @@ STREAM_MODEL = "[model]\nttft_ms = 300\ntokens_per_s = 40\nlatency_sigma = 0\nse
 TTFT_S, TOKENS_PER_S = 0.3, 40.0
 SLEEP = {"median": 0.8, "sigma": 0.5, "cap": 4.0, "seed": 1}
 STREAM_TEXT = "hello, what can you do?"
+# the model-latency scenario: chatbot turns of a plain message, the scripted model
+# taking a fixed 800 ms per call, the chatbot's default history (10 messages), so
+# summaries fall due every few turns
+MODEL_LATENCY_S = 0.8
+MODEL_CONFIG = f"[model]\nlatency_ms = {MODEL_LATENCY_S * 1000:g}\nlatency_sigma = 0\nseed = 7\n"
+MODEL_TEXT = "hello, do you have anything free this week?"
 STAGGER_S = 1.0  # users start evenly spread over this long (not in lockstep)
 START_DELAY_S = 1.5  # the load generators' start-up (imports, connections) before t0
 
@@ -96,6 +102,8 @@ def run_users(
     }
     if mode == "json":
         spec["sleep"] = SLEEP
+    elif mode == "model":
+        spec.update(mode="json", fixed_s=MODEL_LATENCY_S, text=MODEL_TEXT)
     else:
         spec.update(ttft_s=TTFT_S, tokens_per_s=TOKENS_PER_S)
     n = max(1, min(args.latency_procs, users))
@@ -125,7 +133,8 @@ def run_users(
             raise RuntimeError(f"the load generator failed: {proc.log.read_text()[-2000:]}")
         parts.append(json.loads(out_path.read_text()))
     ok = sum(len(part["latency_ms"]) for part in parts)
-    return summarise(label, kind, mode, users, parts, after.since(before, max(1, ok)))
+    shown = "json" if mode == "model" else mode
+    return summarise(label, kind, shown, users, parts, after.since(before, max(1, ok)))
 
 
 def summarise(
@@ -201,6 +210,9 @@ def orchestra_runs(
     """`orchestra serve --hosts 2` with the scenario's config; one run per level."""
     if mode == "json":
         config, agent, label = _config(work, "latency-json.toml", LAB_AGENT), "lab", "json"
+    elif mode == "model":
+        config = _config(work, "latency-model.toml", LAB_AGENT + MODEL_CONFIG)
+        agent, label = "chatbot", "model"
     else:
         config = _config(work, "latency-sse.toml", LAB_AGENT + STREAM_MODEL)
         agent, label = "chatbot", "sse"
@@ -257,14 +269,16 @@ def peer_runs(args: argparse.Namespace, work: Path, levels: list[int]) -> list[d
 def phase_latency(args: argparse.Namespace, work: Path, skip: set[str]) -> dict[str, Any]:
     levels, peer_levels = args.latency_users, args.latency_peer_users
     runs: list[dict[str, Any]] = []
-    if "orchestra" not in skip:
+    if "orchestra" not in skip and "json" not in skip:
         runs += orchestra_runs(args, work, "json", levels)
     if "bare" not in skip:
         runs += bare_runs(args, work, levels)
     if "peer" not in skip:
         runs += peer_runs(args, work, peer_levels)
-    if "orchestra" not in skip:
+    if "orchestra" not in skip and "sse" not in skip:
         runs += orchestra_runs(args, work, "sse", levels)
+    if "orchestra" not in skip and "model" not in skip:
+        runs += orchestra_runs(args, work, "model", [n for n in levels if n <= 200] or levels[:1])
     return {
         "method": {
             "client": "closed loop, one session and one keep-alive connection per user, "
@@ -272,6 +286,11 @@ def phase_latency(args: argparse.Namespace, work: Path, skip: set[str]) -> dict[
             "sleep_s": SLEEP,
             "stream_model": {"ttft_ms": TTFT_S * 1000, "tokens_per_s": TOKENS_PER_S, "sigma": 0},
             "stream_text": STREAM_TEXT,
+            "model_scenario": {
+                "agent": "chatbot (default history)",
+                "model_latency_ms": MODEL_LATENCY_S * 1000,
+                "text": MODEL_TEXT,
+            },
             "users_start_spread_over_s": STAGGER_S,
             "tenants": args.tenants,
             "hosts": 2,

@@ -53,10 +53,11 @@ def draw_sleeps(seed: int, user: int, median: float, sigma: float, cap: float) -
         yield round(min(cap, median * math.exp(rng.gauss(0.0, sigma))), 4)
 
 
-def message(kind: str, x: float, text: str) -> tuple[str, bytes]:
-    """(path suffix, JSON body) of one request."""
+def message(kind: str, x: float, text: str, plain: bool = False) -> tuple[str, bytes]:
+    """(path suffix, JSON body) of one request (`plain`: `text`, whatever `x` is)."""
     if kind == "orchestra":
-        body = {"text": f'!tools slow {{"seconds": {x}}}'} if x >= 0 else {"text": text}
+        slow = x >= 0 and not plain
+        body = {"text": f'!tools slow {{"seconds": {x}}}'} if slow else {"text": text}
         return "/messages", json.dumps(body).encode()
     if kind == "bare":
         return "/sleep", json.dumps({"seconds": x}).encode()
@@ -173,9 +174,10 @@ async def user(spec: dict[str, Any], index: int, window: tuple[float, float], ou
     # Users start spread over `stagger_s`: fixed turn times would otherwise keep
     # them in lockstep, every user's message arriving in the same millisecond.
     await asyncio.sleep(float(spec.get("stagger_s", 0.0)) * index / len(spec["targets"]))
+    fixed = spec.get("fixed_s")  # a plain message whose turn takes this long (the model)
     while True:
-        x = next(draws) if draws is not None else -1.0
-        suffix, body = message(kind, x, spec.get("text", ""))
+        x = float(fixed) if fixed is not None else next(draws) if draws is not None else -1.0
+        suffix, body = message(kind, x, spec.get("text", ""), plain=fixed is not None)
         data = (
             f"POST /v1/sessions/{sid}{suffix} HTTP/1.1\r\nHost: {host}:{port}\r\n{auth}{accept}"
             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
@@ -217,7 +219,7 @@ async def user(spec: dict[str, Any], index: int, window: tuple[float, float], ou
             gap = 1.0 / rate if rate > 0 else 0.0
             due = sent + ttft
             out.token_delay_ms.extend((t - due - i * gap) * 1000 for i, t in enumerate(sse.tokens))
-        elif EXPECT[kind] not in reply:
+        elif (b'"reply"' if fixed is not None else EXPECT[kind]) not in reply:
             out.error("unexpected reply")
             continue
         out.latency_ms.append((ended - sent) * 1000)

@@ -58,6 +58,16 @@ class GatewaySection(_Section):
     unknown_key_rate_per_s: float | None = Field(default=None, gt=0)
     unknown_key_burst: int | None = Field(default=None, gt=0)
     max_message_bytes: int | None = Field(default=None, gt=0)
+    drain_s: float | None = Field(default=None, ge=0, le=600)
+    grace_s: float | None = Field(default=None, ge=0, le=3600)
+
+
+class HostSection(_Section):
+    """What one session host takes at once (Settings.host_max_*)."""
+
+    max_running: int | None = Field(default=None, gt=0)
+    max_loading: int | None = Field(default=None, gt=0)
+    max_queued: int | None = Field(default=None, ge=0)
 
 
 class ScriptRule(_Section):
@@ -211,6 +221,7 @@ class ConfigFile(_Section):
     demo: bool = True
     model: ModelSection = ModelSection()
     gateway: GatewaySection = GatewaySection()
+    host: HostSection = HostSection()
     telemetry: TelemetrySection = TelemetrySection()
     agents: dict[str, AgentSection] = Field(default_factory=dict)
     tools: dict[str, ToolSection] = Field(default_factory=dict)

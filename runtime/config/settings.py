@@ -48,7 +48,16 @@ class Settings(BaseModel):
     # how long a session host holds a batch's call open for its first result (batching)
     run_hold_ms: float = Field(default=5.0, ge=0)
     idle_evict_s: float = Field(default=600.0, gt=0)
+    # what one session host takes at once: operations running, sessions loading from
+    # the store, and operations waiting for a slot (past that: 503 with Retry-After)
+    host_max_running: int = Field(default=1000, gt=0)
+    host_max_loading: int = Field(default=128, gt=0)
+    host_max_queued: int = Field(default=10_000, ge=0)
     sweep_interval_s: float = Field(default=1.0, gt=0)
+    # SIGTERM: /readyz answers 503 for drain_s while requests are still served, then
+    # the listener closes and what is in flight may take grace_s to finish
+    drain_s: float = Field(default=5.0, ge=0, le=600)
+    grace_s: float = Field(default=30.0, ge=0, le=3600)
     # OpenTelemetry (docs/OBSERVABILITY.md): on from `[telemetry] enabled` or the OTEL_*
     # variables; the driver's OTEL_* variables travel to actors on every node
     telemetry_enabled: bool = False
@@ -103,6 +112,11 @@ FILE_KEYS: tuple[tuple[str, str, str], ...] = (
     ("gateway", "unknown_key_rate_per_s", "unknown_key_rate_per_s"),
     ("gateway", "unknown_key_burst", "unknown_key_burst"),
     ("gateway", "max_message_bytes", "max_message_bytes"),
+    ("host", "max_running", "host_max_running"),
+    ("host", "max_loading", "host_max_loading"),
+    ("host", "max_queued", "host_max_queued"),
+    ("gateway", "drain_s", "drain_s"),
+    ("gateway", "grace_s", "grace_s"),
     ("telemetry", "enabled", "telemetry_enabled"),
     ("telemetry", "capture_content", "telemetry_capture_content"),
 )
@@ -121,6 +135,11 @@ ENV_KEYS: tuple[tuple[str, str], ...] = (
     ("ORCHESTRA_UNKNOWN_KEY_RATE_PER_S", "unknown_key_rate_per_s"),
     ("ORCHESTRA_UNKNOWN_KEY_BURST", "unknown_key_burst"),
     ("ORCHESTRA_RUN_HOLD_MS", "run_hold_ms"),
+    ("ORCHESTRA_HOST_MAX_RUNNING", "host_max_running"),
+    ("ORCHESTRA_HOST_MAX_LOADING", "host_max_loading"),
+    ("ORCHESTRA_HOST_MAX_QUEUED", "host_max_queued"),
+    ("ORCHESTRA_DRAIN_S", "drain_s"),
+    ("ORCHESTRA_GRACE_S", "grace_s"),
 )
 
 

@@ -3,11 +3,19 @@
 The window never starts inside a tool exchange: a cut lands only on a user
 message that carries text (a new turn), so a tool call is never separated
 from its result.
+
+A summary is planned (`plan`: the cut and the model request), made off the
+reply's path by whoever holds the session, and applied (`apply`) to the window
+it was planned on: only a summary removes messages from the window's front, and
+one is made at a time, so the cut still lands where it was planned. Until it
+lands the window may grow past its soft bound, up to `overfull` (twice the
+bound), where a turn waits for it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from runtime.models.base import Message, Model, ModelRequest, ToolUseBlock, user_text
 from runtime.sanitize import sanitize_for_prompt
@@ -53,27 +61,54 @@ class History:
         """Compact in chunks (hysteresis) so a long chat summarises rarely."""
         return len(self.messages) > self.max_messages + max(2, self.max_messages // 2)
 
-    async def compact(self, model: Model, model_name: str = "") -> list[Message]:
-        """Summarise the overflow into `summary`; returns the messages dropped."""
+    def overfull(self) -> bool:
+        """Past this a turn must not start before the summary lands (the window
+        would outgrow what a reload reads back: `LOAD_FACTOR` times the bound)."""
+        return len(self.messages) > 2 * self.max_messages
+
+    def plan(self, model_name: str = "") -> Compaction | None:
+        """The summary of the overflow to make, or None when nothing can be cut."""
         idx = cut_index(self.messages, self.max_messages)
         if idx == 0:
-            return []
-        dropped = self.messages[:idx]
+            return None
         req = ModelRequest(
             system=(
                 "Summarise this conversation in 2-3 sentences, keeping names, "
                 f"decisions and open requests. Earlier summary: {self.summary or 'none'}"
             ),
-            messages=(user_text(_transcript(dropped)),),
+            messages=(user_text(_transcript(self.messages[:idx])),),
             model=model_name,
             max_tokens=300,
             purpose="summary",
         )
-        response = await model.complete(req)
+        return Compaction(idx, req)
+
+    def apply(self, plan: Compaction, text: str) -> list[Message]:
+        """The summary of `plan` made: it replaces the messages it covers (returned)."""
         # Sanitised once here, not on every turn that puts it in the system prompt.
-        self.summary = sanitize_for_prompt(response.text, 600) or self.summary
-        self.messages = self.messages[idx:]
+        self.summary = sanitize_for_prompt(text, 600) or self.summary
+        dropped = self.messages[: plan.cut]
+        self.messages = self.messages[plan.cut :]
         return dropped
+
+    async def compact(self, model: Model, model_name: str = "") -> list[Message]:
+        """Summarise the overflow into `summary` now; returns the messages dropped."""
+        plan = self.plan(model_name)
+        if plan is None:
+            return []
+        response = await model.complete(plan.request)
+        return self.apply(plan, response.text)
+
+
+LOAD_FACTOR = 3  # a reload reads back up to this many times the window's bound
+
+
+@dataclass(frozen=True, slots=True)
+class Compaction:
+    """A summary to make: the window's first `cut` messages, through `request`."""
+
+    cut: int
+    request: ModelRequest
 
 
 def _transcript(messages: Sequence[Message]) -> str:

@@ -3,7 +3,10 @@
 `SessionCore` is one conversation: a FIFO mailbox (an asyncio.Lock, which
 wakes waiters in arrival order) so its messages run one at a time, the
 in-memory state the orchestrator works on, and the one pipelined store write
-per turn. `SessionPool` holds many cores, loads them from the store on
+per turn. A history summary that falls due is made after the reply, in the
+background, and lands (applied, saved) through the mailbox before the next turn
+needs it; a turn waits for it only when the window is `overfull` without it.
+`SessionPool` holds many cores, loads them from the store on
 demand and evicts idle ones; the Ray `SessionHost` and `LocalBackend` both
 use it.
 """
@@ -11,14 +14,15 @@ use it.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Collection, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import Any
 
-from runtime import metrics
+from runtime import logs, metrics
 from runtime.agents import AgentCatalog
 from runtime.breaker import BreakerState
 from runtime.errors import RETRY_SOON_S, NotFound, NotOwner, SessionClosed, Unavailable
@@ -32,14 +36,33 @@ from runtime.store.data import StoreData
 from runtime.store.protocol import SessionRecord, Store
 from runtime.store.tenants import tenant_name
 
-from .history import cut_index
+from .history import LOAD_FACTOR, Compaction, cut_index
 from .state import ProposalPort, SessionState, TurnResult
 
 RECENT_RESULTS = 8  # retries come right after a failure: a short memory is enough
 
 
+_BACKGROUND: set[asyncio.Task[None]] = set()  # summaries landing (kept from GC)
+
+
+def _background(work: Coroutine[Any, Any, None]) -> None:
+    task = asyncio.ensure_future(work)
+    _BACKGROUND.add(task)
+    task.add_done_callback(_BACKGROUND.discard)
+
+
+async def _summarise(orch: BaseOrchestrator, plan: Compaction) -> tuple[Compaction, str]:
+    return plan, await orch.summarise(plan)
+
+
+async def settle() -> None:
+    """Wait until every summary being made in this process has landed (tests, shutdown)."""
+    while _BACKGROUND:
+        await asyncio.wait(set(_BACKGROUND))
+
+
 class SessionCore:
-    __slots__ = ("_lock", "_shown", "broken", "last_used", "orch", "state", "waiting")
+    __slots__ = ("_lock", "_shown", "_summary", "broken", "last_used", "orch", "state", "waiting")
 
     def __init__(self, orch: BaseOrchestrator, state: SessionState) -> None:
         self.orch = orch
@@ -51,6 +74,7 @@ class SessionCore:
         # (stamped, released): the last proposing turn's proposals carry `stamped` as
         # their `shown_ns`; its reply left this core at `released`, after the save
         self._shown = (0, 0)
+        self._summary: asyncio.Task[tuple[Compaction, str]] | None = None  # being made
 
     @asynccontextmanager
     async def mailbox(self) -> AsyncIterator[None]:
@@ -82,8 +106,56 @@ class SessionCore:
             done = self.state.recent.get(msg.message_id) if msg.message_id else None
             if done is not None:
                 return done
+            await self._land_summary(wait=self.state.history.overfull())
             result = await self._turn(msg, store, proposals, owner, emit)
+            self._start_summary(store, owner)
             return result.public()
+
+    # -- the history summary, off the reply's path ----------------------------------------
+    def _start_summary(self, store: Store, owner: str | None) -> None:
+        """Start the summary the window is due (after a turn, inside the mailbox)."""
+        if self._summary is not None or self.broken or not self.state.history.needs_compaction():
+            return
+        plan = self.state.history.plan(self.orch.config.model)
+        if plan is None:
+            return
+        self._summary = job = asyncio.ensure_future(_summarise(self.orch, plan))
+        _background(self._land_later(job, store, owner))
+
+    async def _land_summary(self, *, wait: bool) -> bool:
+        """Apply the summary if it is made (or, with `wait`, once it is); inside the
+        mailbox. False when there is none to apply (not due, not made, failed)."""
+        job = self._summary
+        if job is None or not (job.done() or wait):
+            return False
+        await asyncio.wait((job,))  # a cancelled waiter leaves the summary running
+        self._summary = None
+        if job.cancelled() or job.exception() is not None:
+            return False  # counted by class where it failed; the next turn asks again
+        plan, text = job.result()
+        self.state.history.apply(plan, text)
+        return True
+
+    async def _land_later(
+        self, job: asyncio.Task[tuple[Compaction, str]], store: Store, owner: str | None
+    ) -> None:
+        """Once made, the summary goes in between turns and is saved with the window
+        it shortened, so a reload (or another host) starts from it too."""
+        await asyncio.wait((job,))
+        async with self.mailbox():
+            if self._summary is not job or self.broken:
+                return  # a turn applied it already (its save carries it), or reloading
+            if not await self._land_summary(wait=True):
+                return
+            rec = self.state.record
+            try:
+                await store.save_turn(
+                    rec.tenant_id, rec.session_id, [], self.state.snapshot(), [], owner=owner
+                )
+            except NotOwner:
+                self.broken = True  # another host owns it now: this memory is stale
+            except Exception as exc:  # the next turn's save carries the summary
+                logs.event("summary_save_failed", logging.WARNING, error=type(exc).__name__)
 
     async def _turn(
         self,
@@ -207,7 +279,8 @@ class SessionPool:
     process holds the lease, or the lease is free but the `ring` places the
     session elsewhere and the message was not redirected here, `NotOwner` names
     where to go instead; the caller re-sends there. A process that loses a
-    session (a save finds another owner) drops it.
+    session (a save finds another owner) drops it. A process that is leaving
+    (`leaving`) claims nothing more, redirected or not.
     """
 
     def __init__(
@@ -220,6 +293,7 @@ class SessionPool:
         owner: str | None = None,
         name: str = "local",
         ring: Placement | None = None,
+        max_loading: int = 0,
     ) -> None:
         self.store = store
         self.catalog = catalog
@@ -229,8 +303,11 @@ class SessionPool:
         self.owner = owner or f"{name}|{uuid.uuid4().hex[:12]}"
         self.ring = ring
         self.cores: dict[str, SessionCore] = {}
+        self.leaving = False
         self._loading: dict[tuple[str, str], asyncio.Future[SessionCore]] = {}
         self._releases: set[asyncio.Task[None]] = set()
+        # sessions loading from the store at once (0: unbounded); the rest wait
+        self._load_slots = asyncio.Semaphore(max_loading) if max_loading else None
 
     async def create(self, tenant_id: str, agent: str, subject: str) -> tuple[SessionOut, bool]:
         return await create_session(self.store, self.catalog, tenant_id, agent, subject, self.clock)
@@ -247,7 +324,11 @@ class SessionPool:
             pending = asyncio.get_running_loop().create_future()
             self._loading[key] = pending
             try:
-                core = await self._load(tenant_id, session_id, redirected)
+                if self._load_slots is None:
+                    core = await self._load(tenant_id, session_id, redirected)
+                else:
+                    async with self._load_slots:
+                        core = await self._load(tenant_id, session_id, redirected)
                 self.cores[session_id] = core
                 pending.set_result(core)
             except BaseException as exc:
@@ -264,13 +345,15 @@ class SessionPool:
         # agent keeps, as the agent (and so its own bound) is in the record.
         rec, (snapshot, raw) = await asyncio.gather(
             self.store.get_session(tenant_id, session_id),
-            self.store.load_session(tenant_id, session_id, self.catalog.max_history_messages() * 2),
+            self.store.load_session(
+                tenant_id, session_id, self.catalog.max_history_messages() * LOAD_FACTOR
+            ),
         )
         if rec is None:
             raise NotFound(f"session {session_id} not found")
         await self._claim(tenant_id, session_id, redirected)
         orch = self.catalog.get(rec.agent, tenant_id)
-        raw = raw[-orch.config.max_history_messages * 2 :]
+        raw = raw[-orch.config.max_history_messages * LOAD_FACTOR :]
         window = (snapshot or {}).get("window")
         if isinstance(window, int):  # the live window's size: older ones are in the summary
             raw = raw[len(raw) - window :] if window < len(raw) else raw
@@ -281,6 +364,8 @@ class SessionPool:
 
     async def _claim(self, tenant_id: str, session_id: str, redirected: bool) -> None:
         placed = self.ring(session_id) if self.ring is not None else self.name
+        if self.leaving:
+            raise NotOwner(f"{self.name} is leaving: session {session_id} goes to {placed}", placed)
         if placed != self.name and not redirected:
             holder = await self.store.claim_session(tenant_id, session_id, self.owner, take=False)
             if holder is None:
@@ -351,15 +436,19 @@ class SessionPool:
             self._drop(sid)
         return len(gone)
 
-    def rebalance(self) -> int:
-        """Give up idle sessions the ring now places on another host."""
+    def rebalance(self, among: Collection[str] | None = None) -> set[str]:
+        """Give up idle sessions the ring now places on another host (of `among`
+        only, when given). Returns the sessions still held that the ring places
+        elsewhere (busy now: for a later call)."""
         if self.ring is None:
-            return 0
+            return set()
         ring = self.ring
-        gone = [s for s, c in self.cores.items() if not c.busy() and ring(s) != self.name]
-        for sid in gone:
+        ids = self.cores.keys() if among is None else [s for s in among if s in self.cores]
+        misplaced = {s for s in ids if ring(s) != self.name}
+        idle = {s for s in misplaced if not self.cores[s].busy()}
+        for sid in idle:
             self._drop(sid)
-        return len(gone)
+        return misplaced - idle
 
     def drop_all(self) -> None:
         """Forget every session without touching the store (leases lapse by themselves)."""

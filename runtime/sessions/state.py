@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from runtime.breaker import BreakerState, CircuitBreaker
+from runtime.breaker import CircuitBreaker
 from runtime.events import Emit, TurnEvent
 from runtime.inbound import Inbound
 from runtime.models.base import Message
@@ -33,14 +33,17 @@ class ProposalPort(Protocol):
         ...
 
 
-@dataclass
+@dataclass(slots=True)
 class SessionState:
-    """What a session actor owns in memory (snapshotted to the store each turn)."""
+    """What a session actor owns in memory (snapshotted to the store each turn).
+
+    One per live session, so it is slotted and its empty parts are shared
+    (`pending_t2` is an immutable set, replaced when it changes)."""
 
     record: SessionRecord
     history: History
     breaker: CircuitBreaker
-    pending_t2: set[str] = field(default_factory=set)
+    pending_t2: frozenset[str] = frozenset()
     last_usage: dict[str, int] = field(default_factory=lambda: {t.value: 0 for t in Tier})
     context: dict[str, str] | None = None
     context_at: float = 0.0
@@ -48,7 +51,6 @@ class SessionState:
     # Results of the newest turns by message id: a retried message returns its
     # first result instead of running twice (saved with the turn, atomically).
     recent: dict[str, TurnOut] = field(default_factory=dict)
-    breaker_changes: list[tuple[BreakerState, BreakerState, float]] = field(default_factory=list)
     turns: int = 0  # turns run so far: the next one is number turns + 1 (the inspector's n)
 
     def snapshot(self) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import NoReturn
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -13,6 +14,8 @@ from ..tiers import Tier
 from ..tools import NoArgs, Tool, ToolContext, function_tool
 
 LAB_AGENT = {"lab": "runtime.testing.agents:LabOrchestrator"}
+
+HOG_SLICE_S = 0.25  # how long `hog` holds the loop at a time
 
 
 class SleepArgs(BaseModel):
@@ -27,6 +30,17 @@ async def _echo(ctx: ToolContext, _: NoArgs) -> dict[str, str]:
 async def _slow(ctx: ToolContext, args: SleepArgs) -> dict[str, float]:
     await asyncio.sleep(args.seconds)
     return {"slept": args.seconds}
+
+
+async def _hog(ctx: ToolContext, args: SleepArgs) -> dict[str, float]:
+    """Keep the event loop busy for `seconds` (a synthetic burst): it blocks in
+    slices and lets one round of other callbacks run between them, as a loop
+    crowded with work does."""
+    end = time.monotonic() + args.seconds
+    while time.monotonic() < end:
+        time.sleep(min(HOG_SLICE_S, max(0.0, end - time.monotonic())))  # noqa: ASYNC251
+        await asyncio.sleep(0)
+    return {"held": args.seconds}
 
 
 async def _fail(ctx: ToolContext, _: NoArgs) -> NoReturn:
@@ -70,6 +84,7 @@ class LabOrchestrator(BaseOrchestrator):
         return [
             function_tool("echo", Tier.T1, "Echo the context.", NoArgs, _echo),
             function_tool("slow", Tier.T1, "Sleep for a while.", SleepArgs, _slow),
+            function_tool("hog", Tier.T1, "Block the event loop.", SleepArgs, _hog),
             function_tool("fail", Tier.T1, "Always fail.", NoArgs, _fail),
             function_tool(
                 "mutate_context", Tier.T1, "Try to mutate the context.", NoArgs, _mutate_context

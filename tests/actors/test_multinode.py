@@ -17,9 +17,9 @@ import pytest
 pytestmark = [pytest.mark.ray, pytest.mark.store, pytest.mark.cluster]
 
 
-def scenario(url: str, name: str) -> dict[str, Any]:
+def scenario(url: str, name: str, workers: int = 2) -> dict[str, Any]:
     out = subprocess.run(
-        [sys.executable, "-m", "tests.support.cluster_scenarios", url, name],
+        [sys.executable, "-m", "tests.support.cluster_scenarios", url, name, str(workers)],
         capture_output=True,
         text=True,
         timeout=300,
@@ -92,3 +92,20 @@ def test_one_owner_per_session_while_the_ring_moves(store_redis_url: str) -> Non
     assert r["turns"] == [24] * 16  # every acknowledged message ran as one turn
     assert (r["missing"], r["duplicates"]) == (0, 0)  # stored once each, none lost
     assert r["overlaps"] == 0  # no two turns of one session ran at once
+
+
+def test_hosts_scale_by_command_and_routers_follow_on_their_own(store_redis_url: str) -> None:
+    r = scenario(store_redis_url, "hosts", workers=1)
+    assert r["hosts_before"] == ["orchestra-host-0"]
+    code, text = r["add"]
+    assert code == 0 and "added orchestra-host-1" in text, text
+    # the router re-read the host set by itself (no /metrics scrape, no refresh call)
+    assert r["hosts_after_add"] == ["orchestra-host-0", "orchestra-host-1"]
+    assert r["seen_after_s"] < 5.0
+    assert r["sessions_on_new_host"] >= 1  # sessions were routed to it
+    code, text = r["remove"]
+    assert code == 0 and "removed orchestra-host-1" in text, text
+    assert r["gone_after_s"] < 5.0 and r["hosts_after_remove"] == ["orchestra-host-0"]
+    assert r["sessions_on_host0"] >= 1
+    assert r["in_order"] == 12  # every session: each message stored once, in order
+    assert r["sent"] >= 12 * 5

@@ -250,3 +250,47 @@ def test_ready_file_names_the_url_key_and_processes(served: Served) -> None:
     assert (names["ray_gcs"], names["raylet"]) == ("gcs_server", "raylet"), names
     descendants = {p.pid for p in psutil.Process(served.proc.pid).children(recursive=True)}
     assert {served.pids[r] for r in ("valkey", "ray_gcs", "raylet")} <= descendants
+
+
+def test_hosts_command_finds_the_local_serve_and_scales_it(served: Served) -> None:
+    """`orchestra hosts` with no address joins the Ray of the serve running here
+    (loopback, token), adds a host the gateway then routes to, and removes it."""
+    env = {**os.environ, "ORCHESTRA_HOME": str(served.home)}
+    env.pop("RAY_ADDRESS", None)
+    env.pop("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", None)
+
+    def hosts(*args: str) -> list[dict[str, object]]:
+        out = subprocess.run(
+            [sys.executable, "-m", "gateway.cli", "hosts", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+        assert out.returncode == 0, out.stdout + out.stderr
+        return [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
+
+    assert [h["name"] for h in hosts("list")] == ["orchestra-host-0"]
+    assert [h["name"] for h in hosts("add")] == ["orchestra-host-0", "orchestra-host-1"]
+    with served.client() as api:
+        sids = [
+            api.post("/v1/sessions", json={"agent": "admin", "subject": f"h{i}"}).json()[
+                "session_id"
+            ]
+            for i in range(8)
+        ]
+        deadline = time.monotonic() + 30
+        on_new = 0
+        while not on_new and time.monotonic() < deadline:
+            for sid in sids:
+                r = api.post(f"/v1/sessions/{sid}/messages", json={"text": "list services"})
+                assert r.status_code == 200, r.text
+            on_new = next(h["sessions"] for h in hosts("list") if h["name"] == "orchestra-host-1")
+        assert on_new >= 1  # the gateway routed sessions to the new host by itself
+        assert [h["name"] for h in hosts("remove")] == ["orchestra-host-0"]
+        for sid in sids:  # each session answers from the host that is left
+            r = api.post(f"/v1/sessions/{sid}/messages", json={"text": "list services"})
+            assert r.status_code == 200, r.text
+    [left] = hosts("list")
+    assert left["name"] == "orchestra-host-0"
+    assert int(str(left["sessions"])) >= len(sids)  # all of these (and earlier tests')

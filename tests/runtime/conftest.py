@@ -25,6 +25,7 @@ from runtime.inbound import Inbound
 from runtime.models.base import Model
 from runtime.models.scripted import ScriptedModel
 from runtime.proposals.model import Proposal
+from runtime.sessions.session import settle
 from runtime.store.data import Change
 from runtime.store.memory import MemoryStore
 from runtime.testing import T0 as T0  # re-exported: the tests import these from here
@@ -99,7 +100,10 @@ class Harness:
         return str(info["session_id"])
 
     async def send(self, sid: str, text: str, tenant: str = TENANT) -> dict[str, Any]:
-        return await self.rt.send_message(Inbound(tenant, sid, text))
+        """Send, then let what the turn left in the background (a summary) land."""
+        out = await self.rt.send_message(Inbound(tenant, sid, text))
+        await settle()
+        return out
 
     async def business(self, tenant: str = TENANT) -> dict[str, Any]:
         return await business(self.store, tenant)

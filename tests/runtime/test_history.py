@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from runtime import metrics
 from runtime.errors import ErrorClass, ModelError
+from runtime.inbound import Inbound
 from runtime.models.base import (
     Message,
     ModelRequest,
     ModelResponse,
+    StreamEvent,
     TextBlock,
     ToolResultBlock,
     ToolUseBlock,
@@ -23,6 +28,7 @@ from runtime.models.base import (
 )
 from runtime.models.scripted import ScriptedModel
 from runtime.sessions.history import History, cut_index, is_turn_start
+from runtime.sessions.session import settle
 
 from .conftest import TENANT, Harness, MakeHarness, lab_config
 
@@ -221,3 +227,126 @@ async def test_reload_starts_at_a_turn(make_harness: MakeHarness) -> None:
     # the loaded tail began with a tool result whose call was not loaded: dropped
     assert is_turn_start(sent[0]) and pairs_intact(list(sent))
     assert [m.text for m in sent] == ["again"]
+
+
+# -- summaries off the reply's path -------------------------------------------------------
+
+
+@dataclass
+class HeldSummaries:
+    """The ScriptedModel, whose summaries wait until the test lets them go."""
+
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+    inner: ScriptedModel = field(default_factory=ScriptedModel)
+    name: str = "held"
+    asked: int = 0
+
+    async def complete(self, request: ModelRequest) -> ModelResponse:
+        if request.purpose == "summary":
+            self.asked += 1
+            await self.release.wait()
+        return await self.inner.complete(request)
+
+    def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
+        return self.inner.stream(request)
+
+
+async def _until(check: Callable[[], bool]) -> None:
+    """Let the event loop run until `check` holds (no clock involved)."""
+    for _ in range(1000):
+        if check():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("never happened")
+
+
+async def test_a_summary_never_delays_the_reply_it_follows(make_harness: MakeHarness) -> None:
+    held = HeldSummaries()
+    h = make_harness(configs={"lab": lab_config(max_history_messages=4)}, inner=held)
+    sid = await h.session()
+    for word in ("alpha", "bravo", "charlie"):
+        await h.send(sid, f"remember {word}")
+    # the fourth turn makes the window due a summary, which cannot finish yet
+    r = await h.rt.send_message(Inbound(TENANT, sid, "remember delta"))
+    assert r["reply"]  # answered while its summary is still being made
+    await _until(lambda: held.asked == 1)
+    core = h.rt.pool.cores[sid]
+    assert core.state.history.summary == ""
+    # a next turn whose window still fits does not wait for it either
+    r = await h.rt.send_message(Inbound(TENANT, sid, "remember echo"))
+    assert r["reply"] and held.asked == 1
+    assert "Earlier in this conversation" not in h.model.last_system()
+    held.release.set()
+    await settle()  # landed between turns, and saved: a reload starts from it
+    summary = core.state.history.summary
+    assert summary.startswith("Earlier: remember alpha")
+    assert h.store.state[(TENANT, sid)]["summary"] == summary
+    assert h.store.state[(TENANT, sid)]["window"] == len(core.state.history.messages)
+    await h.send(sid, "what do you remember?")
+    assert "Earlier in this conversation: Earlier: remember alpha" in h.model.last_system()
+    assert all("alpha" not in m.text for m in h.model.chats()[-1].messages)
+
+
+async def test_a_turn_waits_for_the_summary_only_when_its_window_is_overfull(
+    make_harness: MakeHarness,
+) -> None:
+    held = HeldSummaries()
+    h = make_harness(configs={"lab": lab_config(max_history_messages=4)}, inner=held)
+    sid = await h.session()
+    for word in ("alpha", "bravo", "charlie"):
+        await h.send(sid, f"remember {word}")
+    await h.rt.send_message(Inbound(TENANT, sid, "remember delta"))  # due: 8 > 4 + 2
+    await h.rt.send_message(Inbound(TENANT, sid, "remember echo"))  # 10 > 2 * 4 after it
+    await _until(lambda: held.asked == 1)
+    core = h.rt.pool.cores[sid]
+    assert core.state.history.overfull()
+    chats = len(h.model.chats())
+    waiting = asyncio.ensure_future(h.rt.send_message(Inbound(TENANT, sid, "remember foxtrot")))
+    await _until(lambda: core.busy())
+    for _ in range(50):
+        await asyncio.sleep(0)
+    assert not waiting.done() and len(h.model.chats()) == chats  # the turn has not started
+    held.release.set()
+    assert (await waiting)["reply"]
+    # it ran with the summary in its prompt and the window it shortened
+    assert "Earlier in this conversation: Earlier: remember alpha" in h.model.last_system()
+    sent = [m.text for m in h.model.chats()[-1].messages]
+    assert "remember alpha" not in sent and sent[-1] == "remember foxtrot"
+    await settle()
+
+
+async def test_a_summary_call_is_retried_and_counted(make_harness: MakeHarness) -> None:
+    flaky = FlakyOnce()
+    h = make_harness(configs={"lab": lab_config(max_history_messages=2)}, inner=flaky)
+    sid = await h.session()
+    before = _retries("NETWORK")
+    for i in range(3):
+        await h.send(sid, f"hi {i}")
+    assert flaky.failed == 1  # the first summary attempt failed with a network error
+    assert _retries("NETWORK") == before + 1
+    assert h.rt.pool.cores[sid].state.history.summary.startswith("Earlier:")
+
+
+def _retries(error_class: str) -> float:
+    sample = metrics.REGISTRY.get_sample_value(
+        "orchestra_model_retries_total", {"error_class": error_class}
+    )
+    return sample or 0.0
+
+
+@dataclass
+class FlakyOnce:
+    """The ScriptedModel, whose first summary attempt fails with a network error."""
+
+    inner: ScriptedModel = field(default_factory=ScriptedModel)
+    name: str = "flaky-once"
+    failed: int = 0
+
+    async def complete(self, request: ModelRequest) -> ModelResponse:
+        if request.purpose == "summary" and not self.failed:
+            self.failed += 1
+            raise ModelError("connection reset", ErrorClass.NETWORK)
+        return await self.inner.complete(request)
+
+    def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
+        return self.inner.stream(request)

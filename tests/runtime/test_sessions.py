@@ -107,6 +107,8 @@ async def test_concurrent_messages_run_one_at_a_time_in_order(
 
     async def tracking(request: Any) -> Any:
         nonlocal active, peak
+        if request.purpose == "summary":  # made beside the next turn, by design
+            return await original(request)
         active += 1
         peak = max(peak, active)
         try:
@@ -117,7 +119,7 @@ async def test_concurrent_messages_run_one_at_a_time_in_order(
     h.model.complete = tracking  # type: ignore[method-assign]
     texts = [f"message {i:02d}" for i in range(20)]
     replies = await asyncio.gather(*(h.send(sid, t) for t in texts))
-    assert peak == 1  # never two model calls of this session at once
+    assert peak == 1  # never two turns' model calls of this session at once
     assert len(replies) == 20
     history = await h.rt.list_messages(TENANT, sid)
     users = [m["content"] for m in history if m["role"] == "user"]

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import ray
@@ -220,7 +221,7 @@ async def ring_moves(b: RayBackend) -> dict[str, Any]:
     other = RayBackend(
         b.settings, await connect_store(b.settings.redis_url, b.settings.store_prefix)
     )
-    other.router._refreshed = float("inf")  # its ring stays as it started: 3 hosts
+    other.router.watch_s = float("inf")  # its ring stays as it started (3 hosts) until one fails
     t, _ = await add_tenant(b.store, "Ring Moves")
     tid = t.tenant_id
     sessions = [(await b.create_session(tid, "lab", f"r{i}"))[0]["session_id"] for i in range(16)]
@@ -255,6 +256,85 @@ async def ring_moves(b: RayBackend) -> dict[str, Any]:
         out["overlaps"] += sum(a[1] > c[0] for a, c in itertools.pairwise(turns))
         out.setdefault("turns", []).append(len(turns))
     await other.close()
+    return out
+
+
+async def hosts_command(gcs: str, namespace: str, *args: str) -> tuple[int, str]:
+    """`orchestra hosts ARGS` as an operator runs it: another process joining the cluster."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "gateway.cli",
+        "hosts",
+        *args,
+        "--ray-address",
+        gcs,
+        "--namespace",
+        namespace,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    out, _ = await proc.communicate()
+    return proc.returncode or 0, out.decode(errors="replace")
+
+
+async def seconds_until(condition: Callable[[], bool], limit_s: float = 30.0) -> float:
+    """How long until `condition` holds (checked every 50 ms; `limit_s` at most)."""
+    started = time.monotonic()
+    for _ in range(int(limit_s / 0.05)):
+        if condition():
+            break
+        await asyncio.sleep(0.05)
+    return round(time.monotonic() - started, 2)
+
+
+async def hosts_by_command(b: RayBackend, gcs: str) -> dict[str, Any]:
+    """One host under load; `orchestra hosts add` -> the router takes the new host in
+    by itself and sessions go to it; `orchestra hosts remove` -> they come back, with
+    every message stored once, in order."""
+    ns = b.settings.namespace
+    t, _ = await add_tenant(b.store, "Hosts")
+    tid = t.tenant_id
+    sessions = [(await b.create_session(tid, "lab", f"h{i}"))[0]["session_id"] for i in range(12)]
+    sent: dict[str, list[str]] = {s: [] for s in sessions}
+    stop = asyncio.Event()
+
+    async def session_load(sid: str) -> None:
+        k = 0
+        while not stop.is_set():
+            text = f"!tools echo {sid[-6:]}-{k}"
+            await send_until_done(b, tid, sid, text, f"{sid}-{k}")
+            sent[sid].append(text)
+            k += 1
+            await asyncio.sleep(0.2)
+
+    load = asyncio.gather(*(session_load(s) for s in sessions))
+    await asyncio.sleep(1.0)
+    out: dict[str, Any] = {"hosts_before": list(b.router.hosts)}
+    started = time.monotonic()
+    out["add"] = await hosts_command(gcs, ns, "add")
+    out["add_took_s"] = round(time.monotonic() - started, 2)
+    # nobody scrapes /metrics or calls refresh_hosts here: the router sees it by itself
+    out["seen_after_s"] = await seconds_until(lambda: "orchestra-host-1" in b.router.hosts)
+    out["hosts_after_add"] = list(b.router.hosts)
+    await asyncio.sleep(4.0)  # the load goes on over two hosts
+    new_host = ray.get_actor("orchestra-host-1", namespace=ns)
+    out["sessions_on_new_host"] = (await new_host.stats.remote())["sessions"]
+    started = time.monotonic()
+    out["remove"] = await hosts_command(gcs, ns, "remove")
+    out["remove_took_s"] = round(time.monotonic() - started, 2)
+    out["gone_after_s"] = await seconds_until(lambda: "orchestra-host-1" not in b.router.hosts)
+    await asyncio.sleep(2.0)  # and goes on over the one left
+    stop.set()
+    await load
+    out["hosts_after_remove"] = list(b.router.hosts)
+    out["sent"] = sum(len(v) for v in sent.values())
+    out["in_order"] = 0
+    for sid in sessions:
+        users = [m["content"] for m in await b.list_messages(tid, sid) if m["role"] == "user"]
+        out["in_order"] += users == sent[sid]
+    host0 = ray.get_actor("orchestra-host-0", namespace=ns)
+    out["sessions_on_host0"] = (await host0.stats.remote())["sessions"]
     return out
 
 
@@ -314,7 +394,9 @@ async def throughput(b: RayBackend, messages: int = 2000) -> dict[str, Any]:
 
 
 async def run(url: str, scenario: str, cluster: Cluster, workers: int) -> dict[str, Any]:
-    hosts = {"node_loss": 3, "throughput": max(1, workers + 1), "ring_moves": 3}.get(scenario, 4)
+    hosts = {"node_loss": 3, "throughput": max(1, workers + 1), "ring_moves": 3, "hosts": 1}.get(
+        scenario, 4
+    )
     settings = settings_for(url, hosts)
     ensure_actors(settings)
     b = RayBackend(settings, await connect_store(url, prefix=settings.store_prefix))
@@ -331,6 +413,8 @@ async def run(url: str, scenario: str, cluster: Cluster, workers: int) -> dict[s
             return await loopback(cluster)
         if scenario == "ring_moves":
             return await ring_moves(b)
+        if scenario == "hosts":
+            return await hosts_by_command(b, cluster.address)
         raise SystemExit(f"unknown scenario {scenario}")
     finally:
         await b.close()
