@@ -206,7 +206,7 @@ def proposal_event(
         "tier": p.tier.value,
         "from": old.value if old else None,
         "to": p.status.value,
-        **({"reason": p.error_kind} if p.error_kind and old is not None else {}),
+        **({"reason": p.error_kind or p.error} if _failed(p) and old is not None else {}),
         "by": by or SYSTEM,
     }
 
@@ -225,6 +225,11 @@ def approval_event(p: Proposal, by: Actor, at: float) -> dict[str, Any]:
         "quorum": p.policy.quorum,
         "by": by,
     }
+
+
+def _failed(p: Proposal) -> bool:
+    """A FAILED proposal with a reason to tell (its error kind, else its short error)."""
+    return bool(p.error_kind or (p.status is ProposalStatus.FAILED and p.error))
 
 
 def window_open(proposal: Proposal, now: float) -> bool:
