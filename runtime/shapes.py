@@ -118,6 +118,11 @@ class ProposalOut(TypedDict):
         Field(description="Its policy: the quorum, the approvals it has, who may approve."),
     ]
     can_approve: Annotated[bool, Field(description="Whether the caller may confirm it now.")]
+    hint: Annotated[
+        str,
+        Field(description="The sentence a client shows for its state (empty: nothing to say)."),
+    ]
+    final: Annotated[bool, Field(description="Its status is terminal: it never changes again.")]
     awaiting: NotRequired[
         Annotated[
             Literal["clear_answer"],

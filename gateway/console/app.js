@@ -13,12 +13,17 @@
 // every session and an Inbox of what it may approve across sessions (owners
 // also the Keys panel); an end user's session token sees its one session, with
 // no session list and no agent picker.
+//
+// What the views show lives in one state object (store.js), changed only
+// through its named updates. Nothing here decides what a proposal means: its
+// card shows the server's `hint`, `final` and `can_approve` (cards.js).
 
 import { Api, ApiError, forgetKey, newId, saveKey, takeKey } from "./api.js";
 import { ProposalCard, approvalText } from "./cards.js";
 import { el, setText } from "./dom.js";
 import { detailsNode } from "./inspector.js";
 import { markCurrent, renderAudit, renderPending, renderSessions, renderState } from "./panels.js";
+import * as store from "./store.js";
 import { TurnView, followLog, messageNode, toolCallNode } from "./turn.js";
 
 const POLL_MS = 2000; // proposal refresh while PENDING cards exist
@@ -60,18 +65,7 @@ const ui = {
   keys: $("keys"),
 };
 
-const app = {
-  api: null,
-  session: null,
-  cards: new Map(),
-  busy: false,
-  nextCursor: null,
-  stateTick: () => {},
-  lastPoll: 0,
-  me: null,
-  lastInbox: 0,
-  reachable: true,
-};
+const app = store.state; // read here; changed only through store.*
 
 // -- errors and the key -------------------------------------------------------------
 
@@ -94,7 +88,7 @@ function report(err, what) {
 
 function unauthorized(err) {
   forgetKey();
-  app.api = null;
+  store.setApi(null);
   ui.console.hidden = true;
   ui.forget.hidden = true;
   setText(ui.who, "");
@@ -106,7 +100,7 @@ function unauthorized(err) {
 /** The header's connection state; on a return, what was missed is fetched again. */
 function setOnline(online) {
   if (online === app.reachable) return;
-  app.reachable = online;
+  store.setReachable(online);
   if (!app.api) return;
   setText(ui.who, online ? connected() : DISCONNECTED);
   ui.who.dataset.state = online ? "connected" : "disconnected";
@@ -130,11 +124,10 @@ async function heartbeat() {
 }
 
 async function connect(key) {
-  app.api = new Api(key, unauthorized, () => setOnline(false));
-  app.reachable = true;
+  store.setApi(new Api(key, unauthorized, () => setOnline(false)));
   let agents;
   try {
-    app.me = await app.api.get("/v1/me");
+    store.setMe(await app.api.get("/v1/me"));
     if (app.me.role === "subject") return connectToken();
     agents = (await app.api.get("/v1/agents")).agents;
   } catch (err) {
@@ -182,7 +175,7 @@ async function connectToken() {
 
 async function loadInbox() {
   if (!app.api || app.me?.role === "subject") return;
-  app.lastInbox = Date.now();
+  store.polled("inbox");
   try {
     const { proposals } = await app.api.get("/v1/proposals", { status: "PENDING", can_approve: "me" });
     ui.inbox.replaceChildren(
@@ -273,7 +266,7 @@ async function loadSessions(append = false) {
   try {
     const page = await app.api.get("/v1/sessions", { limit: 20, cursor: append ? app.nextCursor : null });
     renderSessions(ui.sessions, page.sessions, (s) => openSession(s), append);
-    app.nextCursor = page.next_cursor;
+    store.setCursor(page.next_cursor);
     ui.moreSessions.hidden = !page.next_cursor;
     markCurrent(ui.sessions, app.session?.session_id);
   } catch (err) {
@@ -282,8 +275,7 @@ async function loadSessions(append = false) {
 }
 
 function setSession(session) {
-  app.session = session;
-  app.cards.clear();
+  store.setSession(session);
   ui.log.replaceChildren();
   const active = session?.status === "active";
   ui.message.disabled = !active;
@@ -296,7 +288,7 @@ function setSession(session) {
       : "Pick an agent and a subject, then Open.",
   );
   renderPending(ui.pending, [], showCard);
-  app.stateTick = renderState(ui.state, null);
+  store.setStateTick(renderState(ui.state, null));
   renderAudit(ui.audit, []);
 }
 
@@ -374,7 +366,7 @@ const cardActions = {
 
 function addCard(proposal, container) {
   const card = new ProposalCard(proposal, cardActions);
-  app.cards.set(card.id, card);
+  store.addCard(card);
   container.append(card.node);
   return card;
 }
@@ -400,7 +392,7 @@ function showCard(card) {
 async function refreshProposals() {
   const sid = app.session?.session_id;
   if (!sid) return;
-  app.lastPoll = Date.now();
+  store.polled("proposals");
   try {
     const { proposals } = await app.api.get("/v1/proposals", { session_id: sid });
     if (app.session?.session_id !== sid) return;
@@ -420,7 +412,7 @@ async function refreshProposals() {
 // -- the session's state and audit ----------------------------------------------------------
 
 function showState(detail) {
-  app.stateTick = renderState(ui.state, detail);
+  store.setStateTick(renderState(ui.state, detail));
   app.stateTick(Date.now() / 1000);
 }
 
@@ -445,7 +437,7 @@ async function refreshSide() {
 async function send(text) {
   const session = app.session;
   if (!session || app.busy || !text.trim()) return;
-  app.busy = true;
+  store.setBusy(true);
   ui.send.disabled = true;
   ui.message.value = "";
   ui.log.append(messageNode("user", `You (${session.subject})`, text));
@@ -479,7 +471,7 @@ async function send(text) {
       turn.error(`Not sent: ${err.message}${err.status ? ` (HTTP ${err.status})` : ""}.`);
     }
   } finally {
-    app.busy = false;
+    store.setBusy(false);
     ui.send.disabled = app.session?.status !== "active" || !app.reachable;
   }
   if (finished) turn.append(detailsNode(app.api, session.session_id, { messageId }));

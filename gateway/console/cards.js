@@ -1,38 +1,19 @@
 // Proposal cards: one `article` per proposal, named after its tool.
 //
-// A card shows the tool, its tier, the preview and a status text (the
-// proposal's status, as the API spells it). T2 and T3 cards have Confirm and
-// Reject buttons, disabled on the first click (the server executes a proposal
-// once anyway: a second confirm is a 409 carrying the status, shown on the
-// card) and gone once the proposal is decided, so nobody has to guess what a
-// message will do. After a click the card scrolls into view, so its result
-// shows. A T2 card also says that a clear yes confirms it and counts down to
-// `expires_at`; when the last message did not answer it clearly (`awaiting:
-// "clear_answer"`) it says "Waiting for a clear yes or no". A FAILED card gives the reason from its `result`, and says
-// when the outcome is unknown (the tool may have acted). Updates never move a
-// card back: a stale answer that says PENDING after EXECUTED is ignored.
+// A card shows the tool, its tier, the preview, a status text (the proposal's
+// status, as the API spells it) and the server's `hint` for that state. A card
+// that is not `final` has Confirm and Reject buttons, enabled while the server
+// says `can_approve`, disabled on the first click (the server executes a
+// proposal once anyway: a second confirm is a 409 carrying the status, shown on
+// the card) and gone once the proposal is decided. After a click the card
+// scrolls into view, so its result shows. A PENDING card with an `expires_at`
+// counts down to it. A FAILED card gives the reason from its `result`. Updates
+// never move a card back: a `final` proposal ignores a later non-final view.
 // Every card says who requested it, who approved it and what is still needed
-// ("1 of 2 approvals"); its buttons are off for a caller who may not approve.
+// ("1 of 2 approvals"). No rule of the server is copied here: the server says
+// what the card shows.
 
 import { duration, el, setText, uid } from "./dom.js";
-
-const RANK = { PENDING: 0, CONFIRMED: 1, REJECTED: 2, EXPIRED: 2, EXECUTED: 2, FAILED: 2 };
-
-const HINTS = {
-  CONFIRMED: "Confirmed: running now.",
-  EXECUTED: "Done.",
-  FAILED: "It did not run.",
-  REJECTED: "Rejected: it will not run.",
-  EXPIRED: "Expired: no reply came within the confirmation window.",
-};
-
-const AWAITING_HINT = "Waiting for a clear yes or no.";
-
-function pendingHint(p) {
-  if (p.tier === "T3") return "Needs your explicit confirmation: Confirm runs it, Reject drops it.";
-  if (p.awaiting === "clear_answer") return `${AWAITING_HINT} Confirm and Reject decide it now.`;
-  return "A clear yes in your next message confirms it, a no drops it; or use Confirm or Reject.";
-}
 
 function resultNode(result) {
   if (result && typeof result === "object" && !Array.isArray(result)) {
@@ -43,16 +24,6 @@ function resultNode(result) {
     return list;
   }
   return el("pre", { class: "result" }, JSON.stringify(result));
-}
-
-// A FAILED proposal's `result` is {"error", "error_kind"}; `outcome_unknown`:
-// the call was cut short and the tool may have acted (a person reconciles it).
-const OUTCOME_UNKNOWN_HINT = "Outcome unknown: it may have run; check before retrying.";
-
-function hintOf(p) {
-  if (p.status === "PENDING") return pendingHint(p);
-  if (p.status === "FAILED" && p.result?.error_kind === "outcome_unknown") return OUTCOME_UNKNOWN_HINT;
-  return HINTS[p.status] || "";
 }
 
 function whoOf(actor) {
@@ -121,7 +92,7 @@ export class ProposalCard {
         this.resultBox,
       );
     }
-    if (proposal.tier === "T2" || proposal.tier === "T3") {
+    if (!proposal.final) {
       this.confirmButton = el("button", { type: "button", class: "primary" }, "Confirm");
       this.rejectButton = el("button", { type: "button" }, "Reject");
       this.confirmButton.addEventListener("click", () => this.decide("confirm"));
@@ -143,8 +114,14 @@ export class ProposalCard {
   /** Take a newer view of the proposal; returns whether its status changed. */
   update(proposal) {
     const before = this.proposal.status;
-    if ((RANK[proposal.status] ?? 0) < (RANK[before] ?? 0)) return false;
-    this.proposal = { ...this.proposal, ...proposal };
+    if (this.proposal.final && !proposal.final) return false; // a final proposal never goes back
+    const next = { ...this.proposal, ...proposal };
+    // `awaiting` comes only in a turn's view: a list's view of the same state keeps
+    // the turn's hint (a clear answer is still awaited).
+    if (this.proposal.awaiting && !proposal.awaiting && proposal.status === before) {
+      next.hint = this.proposal.hint;
+    }
+    this.proposal = next;
     this.render();
     return this.proposal.status !== before;
   }
@@ -155,7 +132,7 @@ export class ProposalCard {
     this.statusNode.className = `status s-${p.status}`;
     this.node.dataset.status = p.status;
     this.node.dataset.awaiting = p.status === "PENDING" && p.awaiting ? p.awaiting : "";
-    setText(this.hintNode, hintOf(p));
+    setText(this.hintNode, p.hint || "");
     setText(this.whoNode, approvalText(p));
     this.resultBox.replaceChildren();
     if (p.status === "EXECUTED" && p.result !== null && p.result !== undefined) {
@@ -166,7 +143,7 @@ export class ProposalCard {
     if (!this.pending) setText(this.countdownNode, "");
     if (this.confirmButton) {
       this.setButtons(this.pending && !this.deciding && p.can_approve !== false);
-      this.actionsNode.hidden = !this.pending; // a finished card has nothing to click
+      this.actionsNode.hidden = Boolean(p.final) || !this.pending; // a finished card has nothing to click
     }
     this.tick(Date.now() / 1000);
   }
@@ -183,7 +160,7 @@ export class ProposalCard {
   /** Update the countdown; true when a PENDING window has run out (time to refresh). */
   tick(now) {
     const p = this.proposal;
-    if (p.status !== "PENDING" || p.tier === "T3" || !p.expires_at) return false;
+    if (p.final || !this.pending || !p.expires_at) return false;
     const left = p.expires_at - now;
     setText(this.countdownNode, left > 0 ? `Expires in ${duration(left)}.` : "Expiring now.");
     return left <= 0;

@@ -51,7 +51,7 @@ function offer(p) {
   );
   const update = (q) => {
     setText(status, q.status === "PENDING" && !q.can_approve ? "PENDING (waiting for the business)" : q.status);
-    confirm.hidden = reject.hidden = !(q.status === "PENDING" && q.can_approve && q.tier === "T3");
+    confirm.hidden = reject.hidden = !(q.can_approve && !q.final); // the server says who may
   };
   const decide = async (verb) => {
     confirm.disabled = reject.disabled = true;

@@ -56,6 +56,23 @@ DEAD_DEPENDENCY: frozenset[ProposalStatus] = frozenset(
 )
 
 
+# What a client shows for each state (`Proposal.hint`): the rules stay here, so a
+# client needs none of them.
+T3_PENDING_HINT = "Needs your explicit confirmation: Confirm runs it, Reject drops it."
+T2_PENDING_HINT = (
+    "A clear yes in your next message confirms it, a no drops it; or use Confirm or Reject."
+)
+AWAITING_HINT = "Waiting for a clear yes or no. Confirm and Reject decide it now."
+OUTCOME_UNKNOWN_HINT = "Outcome unknown: it may have run; check before retrying."
+_HINTS: dict[ProposalStatus, str] = {
+    ProposalStatus.CONFIRMED: "Confirmed: running now.",
+    ProposalStatus.EXECUTED: "Done.",
+    ProposalStatus.FAILED: "It did not run.",
+    ProposalStatus.REJECTED: "Rejected: it will not run.",
+    ProposalStatus.EXPIRED: "Expired: no reply came within the confirmation window.",
+}
+
+
 def can_transition(current: ProposalStatus, target: ProposalStatus) -> bool:
     return target in _ALLOWED[current]
 
@@ -105,6 +122,16 @@ class Proposal(BaseModel):
             requested_by=self.requested_by,
             approvals=self.approvals,
         )
+
+    def hint(self) -> str:
+        """The sentence a client shows for its state (the console's card says it)."""
+        if self.status is ProposalStatus.PENDING:
+            if self.tier is Tier.T3:
+                return T3_PENDING_HINT
+            return AWAITING_HINT if self.awaiting == "clear_answer" else T2_PENDING_HINT
+        if self.status is ProposalStatus.FAILED and self.error_kind == "outcome_unknown":
+            return OUTCOME_UNKNOWN_HINT
+        return _HINTS.get(self.status, "")
 
     def can_approve(self, who: Actor | None) -> bool:
         return who is not None and self.status is ProposalStatus.PENDING and not self.refusal(who)
@@ -185,6 +212,8 @@ class Proposal(BaseModel):
                 "self_approval": self.policy.self_approval,
             },
             "can_approve": self.can_approve(viewer),
+            "hint": self.hint(),
+            "final": self.status in TERMINAL,
         }
         if self.awaiting:
             out["awaiting"] = self.awaiting

@@ -35,8 +35,10 @@ from playwright.sync_api import (
 )
 from playwright.sync_api import Error as PlaywrightError
 
+from runtime.proposals.model import Proposal, ProposalStatus
 from runtime.testing import Served
 from runtime.testing import served as orchestra_serve
+from runtime.tiers import Tier
 from tests.gateway.conftest import MAIN_SETTINGS, LiveServer
 
 pytestmark = pytest.mark.e2e
@@ -520,18 +522,11 @@ def test_live_events_render_in_arrival_order(served: Served, watched: Watched) -
     ]
 
 
-FAILED_CARDS_JS = """async (results) => {
+FAILED_CARDS_JS = """async (bodies) => {
   const { ProposalCard } = await import("/ui/cards.js");
   const actions = { decide: async () => null, refresh() {}, changed() {} };
-  return results.map((result, i) => {
-    const card = new ProposalCard(
-      {
-        proposal_id: `p_${i}`, session_id: "s_1", tool: "charge_card", tier: "T3",
-        status: "FAILED", preview: "charge 10 EUR", depends_on: [], created_at: 0,
-        expires_at: 0, result,
-      },
-      actions,
-    );
+  return bodies.map((body) => {
+    const card = new ProposalCard(body, actions);
     document.body.append(card.node);
     return {
       hint: card.node.querySelector(".hint").textContent,
@@ -550,13 +545,25 @@ def test_a_failed_card_says_why_and_when_the_outcome_is_unknown(
     page = watched.page
     page.goto(f"{served.url}/ui")
     cut_short = "its execution was interrupted; whether it took effect is unknown"
-    out: list[dict[str, Any]] = page.evaluate(
-        FAILED_CARDS_JS,
-        [
-            {"error": cut_short, "error_kind": "outcome_unknown"},
-            {"error": f"card declined {XSS}", "error_kind": "tool_error"},
-        ],
-    )
+    failures = [(cut_short, "outcome_unknown"), (f"card declined {XSS}", "tool_error")]
+    # The bodies the API sends for two FAILED proposals (their hints are the server's).
+    bodies = [
+        Proposal(
+            proposal_id=f"p_{i}",
+            tenant_id="t",
+            session_id="s_1",
+            agent="lab",
+            tool="charge_card",
+            tier=Tier.T3,
+            status=ProposalStatus.FAILED,
+            preview="charge 10 EUR",
+            created_at=0,
+            error=error,
+            error_kind=kind,
+        ).public()
+        for i, (error, kind) in enumerate(failures)
+    ]
+    out: list[dict[str, Any]] = page.evaluate(FAILED_CARDS_JS, bodies)
     assert out == [
         {
             "hint": "Outcome unknown: it may have run; check before retrying.",

@@ -8,12 +8,15 @@ import http.client
 import re
 import tomllib
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import httpx
 import pytest
 
 from gateway.routes.ui import CSP
+from runtime.proposals.model import Proposal, ProposalStatus
+from runtime.tiers import Tier
 
 from .conftest import LiveServer
 
@@ -153,3 +156,41 @@ def test_path_traversal_is_refused(server: LiveServer, path: str) -> None:
     assert r.status == 404, (path, r.status)
     for leak in (b"[project]", b"root:", b"import ", b"def "):
         assert leak not in body, path
+
+
+_TIER_LITERAL = re.compile(r"""["'`]T\d["'`]""")
+_STATUS_RANK = re.compile(r"\b(?:PENDING|CONFIRMED|REJECTED|EXPIRED|EXECUTED|FAILED)\s*:\s*\d")
+
+
+def test_no_rule_of_the_server_is_copied_into_the_console() -> None:
+    """The server says what a client needs (`hint`, `final`, `can_approve`): no JS file
+    decides by tier, ranks statuses, or carries a hint text of its own."""
+    hints = [Proposal(**body).hint() for body in _HINT_CASES]
+    assert all(hints)
+    for path in sorted(CONSOLE.glob("*.js")):
+        code = path.read_text()
+        assert _TIER_LITERAL.search(code) is None, path.name
+        assert _STATUS_RANK.search(code) is None, path.name
+        for hint in hints:
+            assert hint not in code, (path.name, hint)
+
+
+_BASE: dict[str, Any] = {
+    "proposal_id": "p",
+    "tenant_id": "t",
+    "session_id": "s",
+    "agent": "a",
+    "tool": "x",
+    "created_at": 0.0,
+}
+_HINT_CASES: list[dict[str, Any]] = [
+    _BASE | {"tier": Tier.T3},
+    _BASE | {"tier": Tier.T2},
+    _BASE | {"tier": Tier.T2, "awaiting": "clear_answer"},
+    *(
+        _BASE | {"tier": Tier.T2, "status": s, "error_kind": "tool_error"}
+        for s in ProposalStatus
+        if s is not ProposalStatus.PENDING
+    ),
+    _BASE | {"tier": Tier.T2, "status": ProposalStatus.FAILED, "error_kind": "outcome_unknown"},
+]

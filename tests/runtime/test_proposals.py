@@ -126,9 +126,46 @@ def test_proposal_is_frozen_and_public_shape() -> None:
             "self_approval": True,
         },
         "can_approve": False,
+        "hint": (
+            "A clear yes in your next message confirms it, a no drops it; or use Confirm or Reject."
+        ),
+        "final": False,
     }
     failed = p.transition(S.FAILED, at=T0, error="boom")
     assert failed.public()["result"] == {"error": "boom"}
+    assert failed.public()["final"] is True
+
+
+# The sentence a card shows per state: the server says it, so no client copies the
+# rules (which tier waits for a button, which failure may have acted).
+HINTS = [
+    ({"tier": Tier.T3}, "Needs your explicit confirmation: Confirm runs it, Reject drops it."),
+    (
+        {"tier": Tier.T2},
+        "A clear yes in your next message confirms it, a no drops it; or use Confirm or Reject.",
+    ),
+    (
+        {"tier": Tier.T2, "awaiting": "clear_answer"},
+        "Waiting for a clear yes or no. Confirm and Reject decide it now.",
+    ),
+    ({"status": S.CONFIRMED}, "Confirmed: running now."),
+    ({"status": S.EXECUTED}, "Done."),
+    ({"status": S.REJECTED}, "Rejected: it will not run."),
+    ({"status": S.EXPIRED}, "Expired: no reply came within the confirmation window."),
+    ({"status": S.FAILED, "error": "declined", "error_kind": "tool_error"}, "It did not run."),
+    (
+        {"status": S.FAILED, "error": "cut short", "error_kind": "outcome_unknown"},
+        "Outcome unknown: it may have run; check before retrying.",
+    ),
+]
+
+
+@pytest.mark.parametrize(("fields", "hint"), HINTS)
+def test_each_state_has_the_hint_a_card_shows(fields: dict[str, Any], hint: str) -> None:
+    p = proposal(**fields)
+    out = p.public()
+    assert out["hint"] == hint
+    assert out["final"] == (p.status in {S.REJECTED, S.EXPIRED, S.EXECUTED, S.FAILED})
 
 
 @pytest.mark.parametrize(
