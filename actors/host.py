@@ -47,7 +47,7 @@ from runtime.sessions.session import SessionPool
 
 from .common import HOST_PREFIX, failed, host_name, open_store, registry_name
 from .lease import HostLease
-from .ops import Ack, Delivery, Op, Outcome, SendOp
+from .ops import Ack, Delivery, Op, OpOutcome, OpResult, SendOp
 from .outbox import Hold, Outbox
 from .registry import RegistryPort
 from .ring import Ring
@@ -218,14 +218,14 @@ class SessionHost:
                 raise Unavailable("this session host cannot reach the store")
             async with self.admission.admit():  # past its queue: 503, before anything ran
                 result = await self._result(op, box)
-            done(Outcome(op.op_id, True, result))
+            done(OpOutcome(op.op_id, True, result))
         except Exception as exc:
             ok, wire = failed(exc)
-            done(Outcome(op.op_id, ok, wire))
+            done(OpOutcome(op.op_id, ok, wire))
         finally:
             telemetry.detach(token)
 
-    async def _result(self, op: Op, box: Outbox) -> Any:
+    async def _result(self, op: Op, box: Outbox) -> OpResult:
         if isinstance(op, SendOp):
             emit = None
             if op.stream:

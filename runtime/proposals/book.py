@@ -20,7 +20,7 @@ from runtime import logs, metrics, telemetry
 from runtime.agents import AgentCatalog
 from runtime.errors import InvalidTransition, NotFound
 from runtime.inbound import Inbound
-from runtime.proposals.ledger import Outcome, dispatch
+from runtime.proposals.ledger import DispatchResult, dispatch
 from runtime.proposals.model import (
     Proposal,
     ProposalStatus,
@@ -36,8 +36,6 @@ from runtime.tools import ToolContext
 
 from .consent import Verdict, classify
 from .keyed_lock import KeyedLock
-
-S = ProposalStatus
 
 
 def _dependency_order(p: Proposal) -> tuple[float, int]:
@@ -75,7 +73,7 @@ class ProposalBook:
     async def _move(
         self,
         p: Proposal,
-        to: S,
+        to: ProposalStatus,
         result: Any = None,
         error: str | None = None,
         by: str = "",
@@ -122,7 +120,7 @@ class ProposalBook:
         verdict = classify(msg.text)
         changed = []
         for p in sorted((p for p in listed if p.tier is Tier.T2), key=_dependency_order):
-            if p.status is not S.PENDING:
+            if p.status is not ProposalStatus.PENDING:
                 if message_id and p.decided_by == message_id:
                     changed.append(p)
                 continue
@@ -130,12 +128,14 @@ class ProposalBook:
                 continue
             async with self._lock(p.proposal_id):
                 p = await self._get(tenant_id, p.proposal_id)
-                if p.status is not S.PENDING:
+                if p.status is not ProposalStatus.PENDING:
                     changed.append(p)
                     continue
                 if not window_open(p, now):
                     p = await _decided(
-                        "expire", p, self._finish_dead(p, S.EXPIRED, "expired", message_id)
+                        "expire",
+                        p,
+                        self._end_unexecuted(p, ProposalStatus.EXPIRED, "expired", message_id),
                     )
                 elif (
                     not (p.delivered_before(msg.received_ns) or p.proposal_id in msg.seen)
@@ -145,11 +145,15 @@ class ProposalBook:
                     p = p.model_copy(update={"awaiting": "clear_answer"})
                 elif verdict is Verdict.REFUSAL:
                     p = await _decided(
-                        "reject", p, self._finish_dead(p, S.REJECTED, "rejected", message_id)
+                        "reject",
+                        p,
+                        self._end_unexecuted(p, ProposalStatus.REJECTED, "rejected", message_id),
                     )
                 elif verdict is Verdict.CORRECTION:
                     p = await _decided(
-                        "supersede", p, self._finish_dead(p, S.REJECTED, "superseded", message_id)
+                        "supersede",
+                        p,
+                        self._end_unexecuted(p, ProposalStatus.REJECTED, "superseded", message_id),
                     )
                 else:
                     metrics.WINDOW_HITS.labels(p.tier.value, "success").inc()
@@ -167,7 +171,11 @@ class ProposalBook:
         for pid in dict.fromkeys(proposal_ids):
             async with self._lock(pid):
                 p = await self.store.get_proposal(tenant_id, pid)
-                if p is None or p.session_id != session_id or p.status is not S.PENDING:
+                if (
+                    p is None
+                    or p.session_id != session_id
+                    or p.status is not ProposalStatus.PENDING
+                ):
                     continue
                 stamp = at_ns or p.shown_ns
                 if p.delivered_ns and p.delivered_ns <= stamp:
@@ -178,19 +186,25 @@ class ProposalBook:
         """An explicit confirm (the button): T2 or T3, PENDING only, runs once."""
         async with self._lock(proposal_id):
             p = await self._get(tenant_id, proposal_id)
-            if p.status is not S.PENDING:
-                raise InvalidTransition(p.status.value, S.CONFIRMED.value)
+            if p.status is not ProposalStatus.PENDING:
+                raise InvalidTransition(p.status.value, ProposalStatus.CONFIRMED.value)
             if not window_open(p, self.clock()):
-                await _decided("expire", p, self._finish_dead(p, S.EXPIRED, "expired"))
-                raise InvalidTransition(S.EXPIRED.value, S.CONFIRMED.value)
+                await _decided(
+                    "expire", p, self._end_unexecuted(p, ProposalStatus.EXPIRED, "expired")
+                )
+                raise InvalidTransition(
+                    ProposalStatus.EXPIRED.value, ProposalStatus.CONFIRMED.value
+                )
             return await _decided("confirm", p, self._confirm(p))
 
     async def reject(self, tenant_id: str, proposal_id: str) -> Proposal:
         async with self._lock(proposal_id):
             p = await self._get(tenant_id, proposal_id)
-            if p.status is not S.PENDING:
-                raise InvalidTransition(p.status.value, S.REJECTED.value)
-            return await _decided("reject", p, self._finish_dead(p, S.REJECTED, "rejected"))
+            if p.status is not ProposalStatus.PENDING:
+                raise InvalidTransition(p.status.value, ProposalStatus.REJECTED.value)
+            return await _decided(
+                "reject", p, self._end_unexecuted(p, ProposalStatus.REJECTED, "rejected")
+            )
 
     async def expire_due(self, now: float | None = None) -> list[Proposal]:
         """The sweeper: expire PENDING proposals whose window has passed."""
@@ -198,11 +212,15 @@ class ProposalBook:
         expired = []
         due = sorted(await self.store.due_proposals(now), key=_dependency_order)
         for p in due:
-            if p.status is S.PENDING and not window_open(p, now) and self._owns(p.tenant_id):
+            if (
+                p.status is ProposalStatus.PENDING
+                and not window_open(p, now)
+                and self._owns(p.tenant_id)
+            ):
                 async with self._lock(p.proposal_id):
                     cur = await self._get(p.tenant_id, p.proposal_id)
-                    if cur.status is S.PENDING and not window_open(cur, now):
-                        dead = self._finish_dead(cur, S.EXPIRED, "expired")
+                    if cur.status is ProposalStatus.PENDING and not window_open(cur, now):
+                        dead = self._end_unexecuted(cur, ProposalStatus.EXPIRED, "expired")
                         expired.append(await _decided("expire", cur, dead))
         return expired
 
@@ -217,7 +235,7 @@ class ProposalBook:
                 continue
             async with self._lock(p.proposal_id):
                 cur = await self._get(p.tenant_id, p.proposal_id)
-                if cur.status is S.CONFIRMED:
+                if cur.status is ProposalStatus.CONFIRMED:
                     done.append(await self._execute(cur))
         return done
 
@@ -246,16 +264,21 @@ class ProposalBook:
 
     # -- internals ----------------------------------------------------------
     async def _soft_confirm(self, p: Proposal, message_id: str) -> Proposal:
-        return await self._execute(await self._move(p, S.CONFIRMED, by=message_id))
+        return await self._execute(await self._move(p, ProposalStatus.CONFIRMED, by=message_id))
 
     async def _confirm(self, p: Proposal) -> Proposal:
-        return await self._execute(await self._move(p, S.CONFIRMED))
+        return await self._execute(await self._move(p, ProposalStatus.CONFIRMED))
 
-    async def _finish_dead(self, p: Proposal, to: S, hit: str, by: str = "") -> Proposal:
-        if p.tier is Tier.T2 and to in (S.EXPIRED, S.REJECTED):
-            metrics.WINDOW_HITS.labels(p.tier.value, hit).inc()
-        kind = "superseded" if hit == "superseded" else ""
-        p = await self._move(p, to, error=None if to is not S.FAILED else hit, by=by, kind=kind)
+    async def _end_unexecuted(
+        self, p: Proposal, status: ProposalStatus, reason: str, decided_by: str = ""
+    ) -> Proposal:
+        """Move `p` to a terminal status without running it (`reason` labels the window
+        metric: expired, rejected or superseded) and fail what depends on it."""
+        if p.tier is Tier.T2 and status in (ProposalStatus.EXPIRED, ProposalStatus.REJECTED):
+            metrics.WINDOW_HITS.labels(p.tier.value, reason).inc()
+        kind = "superseded" if reason == "superseded" else ""
+        error = None if status is not ProposalStatus.FAILED else reason
+        p = await self._move(p, status, error=error, by=decided_by, kind=kind)
         await self._fail_dependents(p)
         return p
 
@@ -264,13 +287,16 @@ class ProposalBook:
         # `dead` just before it died and would leave it CONFIRMED for good.
         # Locks are only ever taken dependency -> dependent, so no deadlock.
         for d in await self.store.list_proposals(dead.tenant_id, dead.session_id):
-            if dead.proposal_id in d.depends_on and d.status in (S.PENDING, S.CONFIRMED):
+            if dead.proposal_id in d.depends_on and d.status in (
+                ProposalStatus.PENDING,
+                ProposalStatus.CONFIRMED,
+            ):
                 async with self._lock(d.proposal_id):
                     cur = await self._get(d.tenant_id, d.proposal_id)
-                    if cur.status not in (S.PENDING, S.CONFIRMED):
+                    if cur.status not in (ProposalStatus.PENDING, ProposalStatus.CONFIRMED):
                         continue
                     reason = f"dependency {dead.proposal_id} is {dead.status.value}"
-                    p = await self._move(cur, S.FAILED, error=reason)
+                    p = await self._move(cur, ProposalStatus.FAILED, error=reason)
                     await self._fail_dependents(p)
 
     async def _execute(self, p: Proposal) -> Proposal:
@@ -280,8 +306,10 @@ class ProposalBook:
             if found is not None:
                 known[dep] = found
         verdict = dependency_verdict(p, known)
-        if verdict is S.FAILED:
-            failed = await self._move(p, S.FAILED, error="a dependency did not execute")
+        if verdict is ProposalStatus.FAILED:
+            failed = await self._move(
+                p, ProposalStatus.FAILED, error="a dependency did not execute"
+            )
             await self._fail_dependents(failed)
             return failed
         if verdict is None:
@@ -289,7 +317,9 @@ class ProposalBook:
         orch = self.catalog.get(p.agent, p.tenant_id)
         tool = orch.tools.get(p.tool)
         if tool is None:
-            return await self._finish(p, Outcome(False, error=f"tool {p.tool} no longer exists"))
+            return await self._finish(
+                p, DispatchResult(False, error=f"tool {p.tool} no longer exists")
+            )
         name = await tenant_name(self.store, p.tenant_id)
         ctx = ToolContext(
             tenant_id=p.tenant_id,
@@ -312,27 +342,31 @@ class ProposalBook:
             span.set_attribute("orchestra.dispatch.attempts", attempts)
             return done
 
-    async def _finish(self, p: Proposal, outcome: Outcome, attempts: int | None = 1) -> Proposal:
+    async def _finish(
+        self, p: Proposal, outcome: DispatchResult, attempts: int | None = 1
+    ) -> Proposal:
         """The final transition, journaled in the ledger in the same write (unless
         `attempts` is None: the outcome came from the ledger)."""
         at = self.clock()
         entry = None if attempts is None else outcome.entry(at, attempts)
         if outcome.executed:
-            done = await self._move(p, S.EXECUTED, result=outcome.result, ledger=entry)
+            done = await self._move(p, ProposalStatus.EXECUTED, result=outcome.result, ledger=entry)
             await self._run_dependents(done)
             return done
         failed = await self._move(
-            p, S.FAILED, error=outcome.error, kind=outcome.error_kind, ledger=entry
+            p, ProposalStatus.FAILED, error=outcome.error, kind=outcome.error_kind, ledger=entry
         )
         await self._fail_dependents(failed)
         return failed
 
     async def _run_dependents(self, done: Proposal) -> None:
-        for d in await self.store.list_proposals(done.tenant_id, done.session_id, S.CONFIRMED):
+        for d in await self.store.list_proposals(
+            done.tenant_id, done.session_id, ProposalStatus.CONFIRMED
+        ):
             if done.proposal_id in d.depends_on:  # awaited, not skipped (see above)
                 async with self._lock(d.proposal_id):
                     cur = await self._get(d.tenant_id, d.proposal_id)
-                    if cur.status is S.CONFIRMED:
+                    if cur.status is ProposalStatus.CONFIRMED:
                         await self._execute(cur)
 
 
