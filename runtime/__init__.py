@@ -32,6 +32,7 @@ from runtime.shapes import (
 from runtime.store.data import Change, DataStore, StoreData, TenantData, TurnData
 from runtime.store.memory import MemoryStore
 from runtime.store.paging import MAX_PAGE
+from runtime.store.payloads import TurnWrite
 from runtime.store.protocol import LedgerEntry, LedgerState, SessionRecord, Store, TenantRecord
 from runtime.store.tenants import add_tenant, hash_key
 
@@ -166,6 +167,7 @@ __all__ = [
     "TurnStep",
     "TurnStream",
     "TurnSummary",
+    "TurnWrite",
     "Unauthorized",
     "Unavailable",
     "Verdict",

@@ -26,6 +26,7 @@ from runtime.proposals.model import Proposal, ProposalStatus, check_dependencies
 from runtime.sessions.history import Compaction, History
 from runtime.sessions.state import ProposalPort, SessionState, TurnResult, TurnScratch
 from runtime.store.data import TenantData, TurnData
+from runtime.store.payloads import SessionSnapshot
 from runtime.store.protocol import SessionRecord, Store
 from runtime.store.tenants import tenant_name
 
@@ -109,7 +110,7 @@ class BaseOrchestrator(ABC):
     def new_state(
         self,
         record: SessionRecord,
-        snapshot: dict[str, Any] | None = None,
+        snapshot: SessionSnapshot | None = None,
         messages: list[Message] | None = None,
     ) -> SessionState:
         breaker = CircuitBreaker(

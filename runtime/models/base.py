@@ -17,12 +17,13 @@ from __future__ import annotations
 import asyncio
 import random
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Generic, Literal, Protocol, Self, TypedDict, TypeVar, runtime_checkable
 
 from ..retry import OnRetry, RetryPolicy, Sleep, retry
+from ..store.payloads import BlockDict, StoredMessage
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,7 +273,7 @@ def assistant_text(text: str, at: float = 0.0) -> Message:
     return Message(role="assistant", content=(TextBlock(text),), at=at)
 
 
-def block_to_dict(block: Block) -> dict[str, Any]:
+def block_to_dict(block: Block) -> BlockDict:
     if isinstance(block, TextBlock):
         return {"type": "text", "text": block.text}
     if isinstance(block, ToolUseBlock):
@@ -285,7 +286,7 @@ def block_to_dict(block: Block) -> dict[str, Any]:
     }
 
 
-def block_from_dict(data: dict[str, Any]) -> Block:
+def block_from_dict(data: Mapping[str, Any]) -> Block:
     kind = data.get("type")
     if kind == "text":
         return TextBlock(str(data["text"]))
@@ -298,11 +299,11 @@ def block_from_dict(data: dict[str, Any]) -> Block:
     raise ValueError(f"unknown block type {kind!r}")
 
 
-def message_to_dict(msg: Message) -> dict[str, Any]:
+def message_to_dict(msg: Message) -> StoredMessage:
     return {"role": msg.role, "at": msg.at, "content": [block_to_dict(b) for b in msg.content]}
 
 
-def message_from_dict(data: dict[str, Any]) -> Message:
+def message_from_dict(data: Mapping[str, Any]) -> Message:
     role = data["role"]
     if role not in ("user", "assistant"):
         raise ValueError(f"bad role {role!r}")

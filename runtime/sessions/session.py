@@ -17,7 +17,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Collection, Coroutine
+from collections.abc import AsyncIterator, Callable, Collection, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import Any
@@ -33,6 +33,7 @@ from runtime.orchestrator import BaseOrchestrator
 from runtime.sanitize import sanitize_for_prompt
 from runtime.shapes import ChatMessage, CloseOut, SessionDetail, SessionOut, TurnOut
 from runtime.store.data import StoreData
+from runtime.store.payloads import StoredMessage, TurnWrite
 from runtime.store.protocol import SessionRecord, Store
 from runtime.store.tenants import tenant_name
 
@@ -149,9 +150,8 @@ class SessionCore:
                 return
             rec = self.state.record
             try:
-                await store.save_turn(
-                    rec.tenant_id, rec.session_id, [], self.state.snapshot(), [], owner=owner
-                )
+                write = TurnWrite(rec.tenant_id, rec.session_id, self.state.snapshot())
+                await store.save_turn(write, owner=owner)
             except NotOwner:
                 self.broken = True  # another host owns it now: this memory is stale
             except Exception as exc:  # the next turn's save carries the summary
@@ -192,16 +192,16 @@ class SessionCore:
             while len(recent) > RECENT_RESULTS:
                 del recent[next(iter(recent))]
         try:
-            await store.save_turn(
+            write = TurnWrite(
                 rec.tenant_id,
                 rec.session_id,
-                [message_to_dict(m) for m in result.messages],
                 self.state.snapshot(),
-                result.audit,
+                messages=[message_to_dict(m) for m in result.messages],
+                audit=result.audit,
                 proposals=result.created,
-                owner=owner,
                 turn=result.record,
             )
+            await store.save_turn(write, owner=owner)
         except NotOwner:
             self.broken = True  # another host owns it now: this memory is stale
             raise
@@ -233,7 +233,7 @@ class SessionCore:
         }
 
 
-def public_messages(raw: list[dict[str, Any]]) -> list[ChatMessage]:
+def public_messages(raw: Sequence[StoredMessage]) -> list[ChatMessage]:
     """Stored model messages -> API messages (text only, tool exchanges left out)."""
     out: list[ChatMessage] = []
     for item in raw:
