@@ -3,7 +3,7 @@
 The orchestrator appends a plain dict per step while the turn runs (a model
 call, a tool call, a proposal made or decided, a breaker change, the budget
 at the end) and `finish` turns them into one bounded record, saved with the
-turn in the same atomic write (`Store.save_turn(turn=...)`). A turn keeps
+turn in the same atomic write (`Store.save_turn`, as `TurnWrite.turn`). A turn keeps
 at most `MAX_STEPS` steps, and a session its last `KEEP_TURNS` turns.
 
 Recording must cost the turn next to nothing, so arguments, results and errors
