@@ -26,7 +26,7 @@ from runtime.proposals.model import Proposal, ProposalStatus, check_dependencies
 from runtime.sessions.history import Compaction, History
 from runtime.sessions.state import ProposalPort, SessionState, TurnResult, TurnScratch
 from runtime.store.data import TenantData, TurnData
-from runtime.store.payloads import SessionSnapshot
+from runtime.store.payloads import SessionSnapshot, StepRecord
 from runtime.store.protocol import SessionRecord, Store
 from runtime.store.tenants import tenant_name
 
@@ -208,8 +208,8 @@ class BaseOrchestrator(ABC):
             span.set_attribute(telemetry.BREAKER, state.breaker.current().value)
             span.set_attribute(telemetry.OUTCOME, "ok")
             steps = result.record["steps"] if result.record else []
-            tokens_in = sum(int(x.get("input_tokens", 0)) for x in steps)
-            tokens_out = sum(int(x.get("output_tokens", 0)) for x in steps)
+            tokens_in = sum(_count(x, "input_tokens") for x in steps)
+            tokens_out = sum(_count(x, "output_tokens") for x in steps)
             span.set_attribute(telemetry.INPUT_TOKENS, tokens_in)
             span.set_attribute(telemetry.OUTPUT_TOKENS, tokens_out)
             if telemetry.capture_content():
@@ -511,12 +511,10 @@ class BaseOrchestrator(ABC):
             attrs[telemetry.TOOL_ARGUMENTS] = telemetry.content(use.input)
         with telemetry.span(f"execute_tool {use.name}", attrs) as span:
             block = await self._call_untraced(turn, use, store)
-            step: dict[str, Any] = next(
-                (x for x in reversed(turn.steps) if x["kind"] == "tool"), {}
-            )
+            step: StepRecord = next((x for x in reversed(turn.steps) if x["kind"] == "tool"), {})
             span.set_attribute(telemetry.OUTCOME, str(step.get("status", "")))
             if "proposal_id" in step:
-                span.set_attribute(telemetry.PROPOSAL_ID, step["proposal_id"])
+                span.set_attribute(telemetry.PROPOSAL_ID, str(step["proposal_id"]))
                 span.set_attribute(telemetry.PROPOSAL_STATUS, "PENDING")
             span.set_attribute(telemetry.BREAKER, turn.state.breaker.current().value)
             if telemetry.capture_content():
@@ -610,7 +608,9 @@ class BaseOrchestrator(ABC):
             False,
             proposal_id=proposal.proposal_id,
         )
-        turn.steps.append(turnlog.proposal_step(turn.steps[-1]["at"], proposal, "proposed"))
+        turn.steps.append(
+            turnlog.proposal_step(turnlog.step_at(turn.steps[-1]), proposal, "proposed")
+        )
         return block
 
     def _record(
@@ -705,6 +705,12 @@ class BaseOrchestrator(ABC):
             "tenant_id": rec.tenant_id,
             **extra,
         }
+
+
+def _count(step: StepRecord, field: str) -> int:
+    """A step's integer field (a model step's token counts), 0 where it has none."""
+    n = step.get(field, 0)
+    return n if isinstance(n, int) else 0
 
 
 def ask_again(p: Proposal) -> str:

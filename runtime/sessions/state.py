@@ -8,7 +8,7 @@ turn reaches the proposal registry.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 from runtime.breaker import CircuitBreaker
 from runtime.events import Emit, TurnEvent
@@ -16,7 +16,7 @@ from runtime.inbound import Inbound
 from runtime.models.base import Message
 from runtime.proposals.model import Proposal
 from runtime.shapes import ToolCallOut, TurnOut
-from runtime.store.payloads import AuditRecord, SessionSnapshot, TurnRecord
+from runtime.store.payloads import AuditRecord, SessionSnapshot, StepRecord, TurnRecord
 from runtime.store.protocol import SessionRecord
 from runtime.tiers import Tier, TierCounter
 from runtime.tools import ToolContext
@@ -103,7 +103,7 @@ class TurnScratch:
     exhausted: list[Tier] = field(default_factory=list)
     breaker_blocked: bool = False
     audit: list[AuditRecord] = field(default_factory=list)
-    steps: list[dict[str, Any]] = field(default_factory=list)  # the inspector's (turnlog)
+    steps: list[StepRecord] = field(default_factory=list)  # the inspector's (turnlog)
     # pending T2s this message did not answer clearly, and those it corrected
     awaiting: list[Proposal] = field(default_factory=list)
     superseded: list[Proposal] = field(default_factory=list)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, NotRequired, TypedDict
+from typing import Literal, NotRequired, TypedDict
 
 from runtime.proposals.model import Proposal
 from runtime.shapes import TurnOut
@@ -60,10 +60,24 @@ class SessionSnapshot(TypedDict, total=False):
     turns: int
 
 
-# A turn's inspector record as kept (runtime.turnlog.finish): API.md's TurnDetail
-# fields, whose steps also hold `{field}_chars` when a value was cut; served
-# through `runtime.turnlog.public`.
-TurnRecord = dict[str, Any]  # the steps' fields vary by kind (runtime.shapes.TurnStep)
+# One step of the turn inspector (runtime.turnlog): API.md's TurnStep fields, its
+# values kept as JSON text, with `{field}_chars` when one was cut.
+StepRecord = dict[str, object]
+
+
+class TurnRecord(TypedDict):
+    """A turn's inspector record as kept (`runtime.turnlog.finish`); served
+    through `runtime.turnlog.public` as API.md's TurnDetail."""
+
+    n: int
+    message_id: str
+    at: float
+    ms: float
+    agent: str
+    breaker: str
+    steps: list[StepRecord]
+    steps_cut: int
+
 
 # An audit event as made (runtime.proposals.model.proposal_event, the orchestrator)
 # and kept: `type`, `at`, `tenant_id`, `session_id` and the fields of its kind;
@@ -88,6 +102,7 @@ __all__ = [
     "AuditRecord",
     "BlockDict",
     "SessionSnapshot",
+    "StepRecord",
     "StoredMessage",
     "TurnRecord",
     "TurnWrite",
