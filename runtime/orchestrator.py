@@ -26,7 +26,7 @@ from runtime.proposals.model import Proposal, ProposalStatus, check_dependencies
 from runtime.sessions.history import Compaction, History
 from runtime.sessions.state import ProposalPort, SessionState, TurnResult, TurnScratch
 from runtime.store.data import TenantData, TurnData
-from runtime.store.payloads import SessionSnapshot, StepRecord
+from runtime.store.payloads import AuditRecord, SessionSnapshot, StepRecord
 from runtime.store.protocol import SessionRecord, Store
 from runtime.store.tenants import tenant_name
 
@@ -109,7 +109,7 @@ class BaseOrchestrator(ABC):
         short summary)."""
         return None
 
-    def gate(self, tool: str, args: dict[str, Any], done: list[ToolOutcome]) -> str | None:
+    def gate(self, tool: str, args: dict[str, object], done: list[ToolOutcome]) -> str | None:
         """Before the ScriptedModel's next planned call, given the results so far:
         None makes the call, a text is said instead and the plan stops."""
         return None
@@ -573,7 +573,12 @@ class BaseOrchestrator(ABC):
         return self._record(turn, use, tool, status, content, is_error, ms=ms, reason=why)
 
     async def _propose(
-        self, turn: TurnScratch, use: ToolUseBlock, tool: Tool, args: dict[str, Any], preview: str
+        self,
+        turn: TurnScratch,
+        use: ToolUseBlock,
+        tool: Tool,
+        args: dict[str, object],
+        preview: str,
     ) -> ToolResultBlock:
         """A draft: it exists for nobody until the turn is saved (`commit`)."""
         rec = turn.state.record
@@ -697,7 +702,7 @@ class BaseOrchestrator(ABC):
             )
 
     @staticmethod
-    def _event(rec: SessionRecord, kind: str, at: float, **extra: Any) -> dict[str, Any]:
+    def _event(rec: SessionRecord, kind: str, at: float, **extra: object) -> AuditRecord:
         return {
             "type": kind,
             "at": at,

@@ -36,7 +36,7 @@ class TextBlock:
 class ToolUseBlock:
     id: str
     name: str
-    input: dict[str, Any]
+    input: dict[str, object]
     type: Literal["tool_use"] = "tool_use"
 
 
@@ -80,7 +80,7 @@ class Message:
 class ToolSpec:
     name: str
     description: str
-    input_schema: dict[str, Any]
+    input_schema: dict[str, object]
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +89,7 @@ class Usage:
     output_tokens: int = 0
 
 
-Plan = list[tuple[str, dict[str, Any]]]
+Plan = list[tuple[str, dict[str, object]]]
 # An agent's script for the offline ScriptedModel: (user text, tool names) -> calls.
 Planner = Callable[[str, set[str]], Plan]
 
@@ -99,7 +99,7 @@ class ToolOutcome:
     """A tool call of this turn and its result, as the model saw them."""
 
     name: str
-    args: dict[str, Any]
+    args: dict[str, object]
     content: str
     is_error: bool = False
 
@@ -108,7 +108,7 @@ class ToolOutcome:
 Narrator = Callable[[ToolOutcome], str | None]
 # Before the next planned call (name, args, the outcomes so far): None makes it;
 # a text is said instead and the plan stops there.
-Gate = Callable[[str, dict[str, Any], list[ToolOutcome]], str | None]
+Gate = Callable[[str, dict[str, object], list[ToolOutcome]], str | None]
 
 
 @dataclass(frozen=True, slots=True)

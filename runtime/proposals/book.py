@@ -370,7 +370,7 @@ class ProposalBook:
                         await self._execute(cur)
 
 
-def _attributes(p: Proposal, decision: str) -> dict[str, Any]:
+def _attributes(p: Proposal, decision: str) -> dict[str, object]:
     return {
         telemetry.TENANT: p.tenant_id,
         telemetry.SESSION: p.session_id,

@@ -104,7 +104,7 @@ class Proposal(BaseModel):
     ) -> Proposal:
         if not can_transition(self.status, target):
             raise InvalidTransition(self.status.value, target.value)
-        update: dict[str, Any] = {"status": target, "updated_at": at}
+        update: dict[str, object] = {"status": target, "updated_at": at}
         if result is not None:
             update["result"] = result
         if error is not None:
@@ -152,7 +152,7 @@ class Proposal(BaseModel):
         return out
 
 
-def proposal_event(p: Proposal, old: ProposalStatus | None, at: float) -> dict[str, Any]:
+def proposal_event(p: Proposal, old: ProposalStatus | None, at: float) -> dict[str, object]:
     """The audit event of one transition (`old` None: the proposal was created)."""
     return {
         "type": "proposal",

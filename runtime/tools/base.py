@@ -71,7 +71,7 @@ def _deep_freeze(value: Any) -> Any:
     return value
 
 
-Args = dict[str, Any]
+Args = dict[str, object]
 Invoke = Callable[[ToolContext, Args], Awaitable[object]]  # its result, JSON-able
 Check = Callable[[Mapping[str, object]], Args]
 # Did the call with this context's idempotency key take effect? True, False, or

@@ -42,8 +42,9 @@ def json_checker(name: str, schema: Mapping[str, Any], where: str) -> Check:
     validator = cls(document, format_checker=cls.FORMAT_CHECKER)
 
     def check(raw: Mapping[str, Any]) -> Args:
-        args: Args = plain(raw)
-        error = best_match(validator.iter_errors(args))
+        as_json = plain(raw)
+        error = best_match(validator.iter_errors(as_json))
+        args: Args = as_json
         if error is not None:
             raise ToolValidationError(f"{name}: {_field(error)}: {error.message}")
         return args
