@@ -25,7 +25,7 @@ from ..tools import Tool, load_tool
 from . import Clock, Factory, class_factory, load_class
 from .declared import DeclaredAgent, Rule, check_template
 
-McpInfos = Mapping[str, list[dict[str, Any]]]  # server -> its tools, as discovered
+McpInfos = Mapping[str, list[dict[str, object]]]  # server -> its tools, as discovered
 
 
 @dataclass(frozen=True)

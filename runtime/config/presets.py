@@ -52,8 +52,8 @@ PRESETS: dict[str, OrchestratorConfig] = {
 }
 
 
-def _env_overrides(agent: str, env: Mapping[str, str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+def _env_overrides(agent: str, env: Mapping[str, str]) -> dict[str, object]:
+    out: dict[str, object] = {}
     for scope in ("ALL", agent.upper()):
         prefix = f"ORCHESTRA_{scope}__"
         for key, value in env.items():
@@ -61,17 +61,20 @@ def _env_overrides(agent: str, env: Mapping[str, str]) -> dict[str, Any]:
                 continue
             field = key[len(prefix) :].lower()
             if field.startswith("recursion_budget__"):
-                out.setdefault("recursion_budget", {})[field.split("__", 1)[1].upper()] = value
+                budget = out.setdefault("recursion_budget", {})
+                if isinstance(budget, dict):
+                    budget[field.split("__", 1)[1].upper()] = value
             else:
                 out[field] = value
     return out
 
 
-def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+def _merge(base: dict[str, object], over: Mapping[str, Any]) -> dict[str, object]:
     merged = dict(base)
     for key, value in over.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
+        current = merged.get(key)
+        if isinstance(value, Mapping) and isinstance(current, dict):
+            merged[key] = _merge(current, value)
         else:
             merged[key] = value
     return merged
