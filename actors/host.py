@@ -34,7 +34,6 @@ import logging
 import os
 import time
 import uuid
-from typing import Any
 
 import ray
 
@@ -238,7 +237,7 @@ class SessionHost:
             return await self.pool.info(op.tenant_id, op.session_id, op.redirected)
         return await self.pool.close(op.tenant_id, op.session_id, op.redirected)
 
-    async def stats(self) -> dict[str, Any]:
+    async def stats(self) -> dict[str, object]:
         return {
             "label": self.label,
             "name": self.name,
@@ -265,7 +264,7 @@ class SessionHost:
             await asyncio.sleep(RETIRE_STEP_S)
         return len(self.pool.cores)
 
-    async def settings_payload(self) -> dict[str, Any]:
+    async def settings_payload(self) -> dict[str, object]:
         """The settings this host was made with (`orchestra hosts add` copies them)."""
         return self.settings.model_dump()
 
@@ -279,7 +278,7 @@ class SessionHost:
         self.admission.observe()
         return metrics.exposition()
 
-    async def spans(self) -> list[dict[str, Any]]:
+    async def spans(self) -> list[dict[str, object]]:
         """The spans this process kept (`telemetry_exporter = "memory"`: tests)."""
         flush_tracing()
         return finished_spans()

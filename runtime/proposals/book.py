@@ -14,7 +14,6 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
-from typing import Any
 
 from runtime import logs, metrics, telemetry
 from runtime.agents import AgentCatalog
@@ -77,7 +76,7 @@ class ProposalBook:
         self,
         p: Proposal,
         to: ProposalStatus,
-        result: Any = None,
+        result: object = None,
         error: str | None = None,
         by: str = "",
         kind: str = "",
@@ -409,7 +408,7 @@ class ProposalBook:
                         await self._execute(cur)
 
 
-def _attributes(p: Proposal, decision: str) -> dict[str, Any]:
+def _attributes(p: Proposal, decision: str) -> dict[str, object]:
     return {
         telemetry.TENANT: p.tenant_id,
         telemetry.SESSION: p.session_id,

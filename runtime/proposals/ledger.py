@@ -29,7 +29,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from runtime import logs, metrics, redact, telemetry
 from runtime.errors import ToolError, ToolOutcomeUnknown, ToolValidationError
@@ -43,7 +42,7 @@ OUTCOME_UNKNOWN = "outcome_unknown"
 @dataclass(frozen=True)
 class DispatchResult:
     executed: bool
-    result: Any = None
+    result: object = None
     error: str | None = None
     error_kind: str = ""
 

@@ -20,7 +20,6 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Collection, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
-from typing import Any
 
 from runtime import logs, metrics
 from runtime.agents import AgentCatalog
@@ -46,7 +45,7 @@ RECENT_RESULTS = 8  # retries come right after a failure: a short memory is enou
 _BACKGROUND: set[asyncio.Task[None]] = set()  # summaries landing (kept from GC)
 
 
-def _background(work: Coroutine[Any, Any, None]) -> None:
+def _background(work: Coroutine[object, object, None]) -> None:
     task = asyncio.ensure_future(work)
     _BACKGROUND.add(task)
     task.add_done_callback(_BACKGROUND.discard)

@@ -6,7 +6,7 @@ import asyncio
 import copy
 import time
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Literal
 
 import orjson
 
@@ -40,8 +40,10 @@ class MemoryStore:
         self.audit: dict[str, list[AuditRecord]] = {}
         self.proposals: dict[tuple[str, str], Proposal] = {}
         self.ledger: dict[tuple[str, str], LedgerEntry] = {}
-        self.data: dict[tuple[str, str], tuple[int, Any]] = {}  # (tenant, name) -> (version, doc)
-        self.applied: dict[tuple[str, str, str], Any] = {}  # (tenant, name, key) -> result
+        self.data: dict[
+            tuple[str, str], tuple[int, object]
+        ] = {}  # (tenant, name) -> (version, doc)
+        self.applied: dict[tuple[str, str, str], object] = {}  # (tenant, name, key) -> result
         self.tenant_ids: dict[str, TenantRecord] = {}
         self.owners: dict[tuple[str, str], str] = {}
         self.live: dict[str, tuple[str, float]] = {}  # host -> (incarnation, expiry)
@@ -266,11 +268,11 @@ class MemoryStore:
         self.ledger[(tenant_id, proposal_id)] = entry
 
     # tenant data
-    async def data_read(self, tenant_id: str, name: str) -> tuple[int, Any]:
+    async def data_read(self, tenant_id: str, name: str) -> tuple[int, object]:
         version, doc = self.data.get((tenant_id, name), (0, None))
         return version, copy.deepcopy(doc)
 
-    async def data_update(self, tenant_id: str, name: str, key: str, change: Change) -> Any:
+    async def data_update(self, tenant_id: str, name: str, key: str, change: Change) -> object:
         async with self._lock:
             if (tenant_id, name, key) in self.applied:
                 return copy.deepcopy(self.applied[(tenant_id, name, key)])

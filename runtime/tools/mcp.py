@@ -41,7 +41,6 @@ import asyncio
 import hashlib
 import re
 from collections.abc import Mapping
-from typing import Any
 
 import mcp.types as types
 from mcp.shared.exceptions import MCPError
@@ -149,7 +148,7 @@ def mcp_tools(name: str, section: McpSection, infos: list[dict[str, object]]) ->
     return built
 
 
-def tier_from_hints(hints: Mapping[str, Any]) -> Tier:
+def tier_from_hints(hints: Mapping[str, object]) -> Tier:
     if hints.get("readOnlyHint") is True:
         return Tier.T1
     if hints.get("destructiveHint") is True:
