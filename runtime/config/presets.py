@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -78,7 +77,7 @@ def _env_overrides(agent: str, env: Mapping[str, str]) -> dict[str, object]:
     return out
 
 
-def _merge(base: dict[str, object], over: Mapping[str, Any]) -> dict[str, object]:
+def _merge(base: dict[str, object], over: Mapping[str, object]) -> dict[str, object]:
     merged = dict(base)
     for key, value in over.items():
         current = merged.get(key)
@@ -91,7 +90,7 @@ def _merge(base: dict[str, object], over: Mapping[str, Any]) -> dict[str, object
 
 def resolve_config(
     agent: str,
-    file_data: Mapping[str, Any] | None = None,
+    file_data: Mapping[str, object] | None = None,
     env: Mapping[str, str] | None = None,
     base: str | None = None,
 ) -> OrchestratorConfig:
@@ -117,6 +116,6 @@ def resolve_config(
 
 
 def resolve_all(
-    file_data: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None
+    file_data: Mapping[str, object] | None = None, env: Mapping[str, str] | None = None
 ) -> dict[str, OrchestratorConfig]:
     return {name: resolve_config(name, file_data, env) for name in PRESETS}

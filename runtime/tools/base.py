@@ -85,7 +85,7 @@ class Tool:
     name: str
     tier: Tier
     description: str
-    parameters: Mapping[str, Any]  # the JSON Schema of its arguments
+    parameters: Mapping[str, object]  # the JSON Schema of its arguments
     invoke: Invoke
     check: Check
     idempotent: bool = False
