@@ -18,9 +18,8 @@ const ui = {
   message: $("embed-message"),
   send: $("embed-send"),
 };
-const offers = new Map();
-let api = null;
-let session = null;
+// The page's one state: set once by start(), read by the rest.
+const state = { api: null, session: null, offers: new Map() };
 
 function bubble(role, text) {
   ui.log.append(el("p", { class: `bubble ${role}` }, text));
@@ -34,7 +33,7 @@ function fail(message) {
 }
 
 function offer(p) {
-  const known = offers.get(p.proposal_id);
+  const known = state.offers.get(p.proposal_id);
   if (known) {
     known.update(p);
     return;
@@ -49,14 +48,17 @@ function offer(p) {
     el("p", {}, "Status: ", status),
     el("div", { class: "actions" }, confirm, reject),
   );
+  let shown = p;
   const update = (q) => {
+    if (shown.final && !q.final) return; // a final proposal never goes back
+    shown = q;
     setText(status, q.status === "PENDING" && !q.can_approve ? "PENDING (waiting for the business)" : q.status);
     confirm.hidden = reject.hidden = !(q.can_approve && !q.final); // the server says who may
   };
   const decide = async (verb) => {
     confirm.disabled = reject.disabled = true;
     try {
-      update(await api.send("POST", `/v1/proposals/${encodeURIComponent(p.proposal_id)}/${verb}`));
+      update(await state.api.send("POST", `/v1/proposals/${encodeURIComponent(p.proposal_id)}/${verb}`));
     } catch (err) {
       setText(status, `${err.message}`);
       confirm.disabled = reject.disabled = false;
@@ -64,18 +66,18 @@ function offer(p) {
   };
   confirm.addEventListener("click", () => decide("confirm"));
   reject.addEventListener("click", () => decide("reject"));
-  offers.set(p.proposal_id, { update });
+  state.offers.set(p.proposal_id, { update });
   update(p);
   ui.log.append(node);
 }
 
 async function send(text) {
-  if (!session || !text.trim()) return;
+  if (!state.session || !text.trim()) return;
   ui.message.value = "";
   ui.send.disabled = true;
   bubble("user", text);
   try {
-    const turn = await api.send("POST", `/v1/sessions/${encodeURIComponent(session.session_id)}/messages`, {
+    const turn = await state.api.send("POST", `/v1/sessions/${encodeURIComponent(state.session.session_id)}/messages`, {
       text,
       message_id: newId(),
     });
@@ -92,15 +94,15 @@ async function start() {
   const token = new URLSearchParams(location.hash.slice(1)).get("token");
   history.replaceState(null, "", location.pathname + location.search); // out of the address bar
   if (!token) return fail("This chat needs a link from the business (it carries a session token).");
-  api = new Api(token, () => fail("This chat link has expired. Ask the business for a new one."));
+  state.api = new Api(token, () => fail("This chat link has expired. Ask the business for a new one."));
   try {
-    const me = await api.get("/v1/me");
-    session = await api.send("POST", "/v1/sessions", { agent: me.agent, subject: me.subject });
+    const me = await state.api.get("/v1/me");
+    state.session = await state.api.send("POST", "/v1/sessions", { agent: me.agent, subject: me.subject });
     const [history, proposals] = await Promise.all([
-      api.get(`/v1/sessions/${encodeURIComponent(session.session_id)}/messages`),
-      api.get("/v1/proposals", { session_id: session.session_id }),
+      state.api.get(`/v1/sessions/${encodeURIComponent(state.session.session_id)}/messages`),
+      state.api.get("/v1/proposals", { session_id: state.session.session_id }),
     ]);
-    if (session.greeting) bubble("assistant", session.greeting);
+    if (state.session.greeting) bubble("assistant", state.session.greeting);
     for (const m of history.messages) bubble(m.role === "user" ? "user" : "assistant", m.content);
     for (const p of proposals.proposals.slice().reverse()) offer(p);
     setText(ui.status, `Chatting as ${me.subject}.`);
