@@ -29,3 +29,21 @@ def test_no_module_outside_the_demo_package_speaks_of_its_business() -> None:
 
 def test_the_check_sees_the_demo_words_where_they_are() -> None:
     assert any("salon/" in m for m in mentions("salon"))  # the pattern finds them
+
+
+DEMO_IMPORT = re.compile(r"^\s*(from\s+salon[\s.]|import\s+salon\b)", re.MULTILINE)
+
+
+def demo_imports(folder: Path) -> list[str]:
+    return [
+        str(path.relative_to(ROOT))
+        for path in sorted(folder.rglob("*.py"))
+        if DEMO_IMPORT.search(path.read_text(encoding="utf-8"))
+    ]
+
+
+def test_the_runtime_tests_do_not_import_the_demo() -> None:
+    """The runtime's unit tests use `runtime.testing`'s agents; `salon` has its own
+    tests (tests/salon) and the e2e journeys."""
+    assert demo_imports(ROOT / "tests" / "runtime") == []
+    assert demo_imports(ROOT / "tests" / "salon")  # the check sees a demo import

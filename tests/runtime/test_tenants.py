@@ -13,9 +13,9 @@ from .conftest import Harness
 
 
 async def test_add_tenant_and_authenticate(h: Harness) -> None:
-    rec, key = await add_tenant(h.store, "  Bella's Salon  ")
-    assert rec.name == "Bella's Salon"
-    assert rec.tenant_id.startswith("bella-s-salon-")
+    rec, key = await add_tenant(h.store, "  Bella's Studio  ")
+    assert rec.name == "Bella's Studio"
+    assert rec.tenant_id.startswith("bella-s-studio-")
     assert key.startswith("orc_") and len(key) > 30
     assert await h.rt.authenticate(key) == rec.tenant_id
     assert await h.rt.authenticate(key + "x") is None
