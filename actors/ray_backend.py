@@ -70,7 +70,7 @@ class RayBackend(BackendReads):
         return await create_session(self.store, self.catalog, tenant_id, agent, subject)
 
     async def list_agents(self, tenant_id: str) -> list[AgentOut]:
-        return [{"name": name} for name in self.catalog.names()]
+        return self.catalog.describe()
 
     async def get_session(self, tenant_id: str, session_id: str) -> SessionDetail:
         await self.require_session(tenant_id, session_id)

@@ -79,7 +79,7 @@ from .events import (
 from .logs import REQUEST_ID
 from .logs import configure as configure_logging
 from .logs import event as log_event
-from .models.base import Model, ModelRequest, ModelResponse, Plan, StreamEvent
+from .models.base import Model, ModelRequest, ModelResponse, Plan, StreamEvent, ToolOutcome
 from .models.scripted import ScriptedModel
 from .orchestrator import BaseOrchestrator
 from .streaming import TurnStream
@@ -155,6 +155,7 @@ __all__ = [
     "ToolCallOut",
     "ToolContext",
     "ToolError",
+    "ToolOutcome",
     "ToolRegistry",
     "ToolTimeout",
     "ToolValidationError",

@@ -26,6 +26,8 @@ from typing import IO
 
 import orjson
 
+from . import redact
+
 REQUEST_ID: ContextVar[str] = ContextVar("orchestra_request_id", default="")
 FLUSH_INTERVAL_S = 0.2
 _MAX_BUFFERED = 64 * 1024
@@ -143,3 +145,29 @@ def event(name: str, level: int = logging.INFO, **fields: object) -> None:
 
 def now_ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 3)
+
+
+def tool_failed(
+    exc: BaseException,
+    tool: str,
+    tier: str,
+    tenant_id: str,
+    session_id: str,
+    scrub: redact.Scrub | None = None,
+    **fields: object,
+) -> None:
+    """One `tool_failed` line (error level) for a tool that raised: the tool, its tier,
+    the tenant, the session, the request id, the short reason and the traceback, each
+    redacted (`runtime.redact`: an exception's text may quote a secret)."""
+    event(
+        "tool_failed",
+        logging.ERROR,
+        tool=tool,
+        tier=tier,
+        tenant_id=tenant_id,
+        session_id=session_id,
+        error=type(exc).__name__,
+        reason=redact.reason(exc, scrub=scrub),
+        traceback=redact.traceback_of(exc, scrub=scrub),
+        **fields,
+    )

@@ -29,9 +29,9 @@ from runtime.store.data import TenantData, TurnData
 from runtime.store.protocol import SessionRecord, Store
 from runtime.store.tenants import tenant_name
 
-from . import logs, metrics, telemetry, turnlog
+from . import logs, metrics, redact, telemetry, turnlog
 from .breaker import OPEN_MESSAGE, CircuitBreaker
-from .errors import ToolError, ToolValidationError, TurnAborted, classify
+from .errors import ToolValidationError, TurnAborted, classify
 from .events import Emit, ProposalEvent, TokenEvent, ToolCallEvent
 from .models.base import (
     Message,
@@ -42,6 +42,7 @@ from .models.base import (
     StreamEvent,
     TextBlock,
     TextDelta,
+    ToolOutcome,
     ToolResultBlock,
     ToolUseBlock,
     collect,
@@ -98,8 +99,19 @@ class BaseOrchestrator(ABC):
 
     def script(self, text: str, tools: set[str]) -> Plan:
         """The calls the offline ScriptedModel makes for `text` (its `!tools`
-        directive works for every agent; an agent may add keywords here)."""
+        directive works for every agent, and failing a script the words of the
+        text pick a tool; an agent may add keywords here)."""
         return []
+
+    def narrate(self, outcome: ToolOutcome) -> str | None:
+        """The offline ScriptedModel's sentence for a tool result (None: its own
+        short summary)."""
+        return None
+
+    def gate(self, tool: str, args: dict[str, Any], done: list[ToolOutcome]) -> str | None:
+        """Before the ScriptedModel's next planned call, given the results so far:
+        None makes the call, a text is said instead and the plan stops."""
+        return None
 
     # -- shared machinery ---------------------------------------------------
     @cached_property
@@ -266,12 +278,11 @@ class BaseOrchestrator(ABC):
         # kept once, in the turn's last message, not also beside the tool uses.
         new = [_tool_uses_only(m) for m in new]
 
-        final = " ".join(
-            [exhausted_message(t) for t in turn.exhausted]
-            + ([OPEN_MESSAGE] if turn.breaker_blocked else [])
-            + ([reply] if reply else [])
-            + ask
+        notices = [exhausted_message(t) for t in turn.exhausted] + (
+            [OPEN_MESSAGE] if turn.breaker_blocked else []
         )
+        # each notice once: not again when the model already said it
+        final = " ".join([n for n in notices if n not in reply] + ([reply] if reply else []) + ask)
         new.append(Message("assistant", (TextBlock(final),), at=self.clock()))
         turn.audit.append(
             self._event(rec, "message", self.clock(), role="assistant", chars=len(final))
@@ -389,6 +400,8 @@ class BaseOrchestrator(ABC):
             max_tokens=self.config.max_tokens,
             temperature=self.config.temperature,
             script=self._script_for(turn),
+            narrate=self.narrate,
+            gate=self.gate,
         )
         sent = False
 
@@ -533,10 +546,11 @@ class BaseOrchestrator(ABC):
         timeout = self.config.executor_timeout_ms / 1000
         turn.send(ToolCallEvent(tool.name, tool.tier.value, "started"))
         t0 = time.perf_counter()
-        status, content, is_error = "ok", "", False
+        status, content, is_error, why = "ok", "", False, ""
         try:
             result = await run_tool(tool, turn.ctx, args, timeout)  # capped, re-sent if idempotent
-            content = orjson.dumps(result, default=str).decode()
+            # text stays text (an MCP tool's, an endpoint's): JSON only for the rest
+            content = result if isinstance(result, str) else _json(result)
             breaker.record_success()
         except TimeoutError:
             status, is_error = "timeout", True
@@ -547,14 +561,17 @@ class BaseOrchestrator(ABC):
             breaker.record_neutral()
         except Exception as exc:
             status, is_error = "error", True
-            content = f"{tool.name} failed: " + (
-                redact_urls(str(exc)) if isinstance(exc, ToolError) else type(exc).__name__
-            )
+            why = redact.reason(exc, scrub=redact_urls)
+            content = f"{tool.name} failed: {why}"
             breaker.record_failure()
             metrics.ERRORS.labels(self.agent, classify(exc).value).inc()
+            rec = turn.state.record
+            logs.tool_failed(
+                exc, tool.name, tool.tier.value, rec.tenant_id, rec.session_id, scrub=redact_urls
+            )
         ms = (time.perf_counter() - t0) * 1000
         metrics.TOOL_DURATION.labels(tool.tier.value, tool.name, status).observe(ms)
-        return self._record(turn, use, tool, status, content, is_error, ms=ms)
+        return self._record(turn, use, tool, status, content, is_error, ms=ms, reason=why)
 
     async def _propose(
         self, turn: TurnScratch, use: ToolUseBlock, tool: Tool, args: dict[str, Any], preview: str
@@ -581,7 +598,7 @@ class BaseOrchestrator(ABC):
             turn.state.pending_t2 = turn.state.pending_t2 | {proposal.proposal_id}
             how = "It runs when the user answers yes; a no or a correction drops it."
         else:
-            how = "It needs your explicit confirmation (the Confirm button)."
+            how = "Waiting for your confirmation."
         # (its `proposal` event goes out when the turn's save creates it)
         block = self._record(
             turn,
@@ -606,6 +623,7 @@ class BaseOrchestrator(ABC):
         *,
         ms: float = 0.0,
         proposal_id: str | None = None,
+        reason: str = "",
     ) -> ToolResultBlock:
         tier = tool.tier.value if tool else "T1"
         at = self.clock()
@@ -634,6 +652,7 @@ class BaseOrchestrator(ABC):
                 tool=use.name,
                 tier=tier,
                 status=status,
+                **({"reason": reason} if reason else {}),
             )
         )
         return ToolResultBlock(use.id, content, is_error)
@@ -706,6 +725,10 @@ def _pending_note(turn: TurnScratch) -> str:
             "message; do not propose it again."
         )
     return "\n\n" + "\n".join(notes) if notes else ""
+
+
+def _json(result: object) -> str:
+    return orjson.dumps(result, default=str).decode()
 
 
 def _then(said: str, note: str) -> str:

@@ -5,12 +5,21 @@ One rule for both. A mapping key that names a secret (`password`, `token`,
 strings that look like credentials (a bearer token, an Orchestra tenant key,
 a provider key, a URL's userinfo, a JWT) are replaced wherever they appear.
 The result is then cut to `limit` characters of JSON, marked as cut.
+
+A tool's exception text (what a reply, the audit, a proposal's result and the
+`tool_failed` log line say of it) gets the same text rules and more, since it is
+free text: `key=value` pairs whose key names a secret, other vendor key shapes
+and long opaque strings are masked too (`redact_error_text`). `reason(exc)` is
+the short, safe form a user sees ("backend down"): one line, capped at
+`MAX_REASON`, the exception's class when it says nothing. `traceback_of(exc)` is
+the redacted, capped traceback for the logs.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+import traceback
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -125,3 +134,58 @@ def shown_text(value: Any, limit: int = DEFAULT_LIMIT) -> str:
     """`shown(value)` as one string (a span attribute)."""
     out = shown(value, limit)
     return out if isinstance(out, str) else orjson.dumps(out).decode()
+
+
+# -- a tool's exception text ---------------------------------------------------------
+
+MAX_REASON = 160
+MAX_TRACEBACK = 4_000
+Scrub = Callable[[str], str]  # a source's own redaction, first (its URLs by endpoint)
+
+_ERROR_KEYS = (
+    r"(?:pass(?:word|wd)?|secret|token|api[_-]?key|apikey|key|auth\w*|credential\w*"
+    r"|session|cookie|signature|sig)"
+)
+_ERROR_TEXT = (
+    # "Authorization: Bearer abc", "token abc123": shorter values than the text rule's
+    (re.compile(r"(?i)\b(bearer|basic|token)\s+[A-Za-z0-9._~+/=-]{6,}"), rf"\1 {REDACTED}"),
+    # password=..., "api_key": "...", auth: ...
+    (
+        re.compile(
+            rf"(?i)([\"']?\b\w*{_ERROR_KEYS}\b[\"']?\s*[:=]\s*)"
+            r"(?!(?:bearer|basic|token)\s)([\"']?)[^\s\"',;&]+\2"
+        ),
+        rf"\1\2{REDACTED}\2",
+    ),
+    # other vendor key shapes (GitHub, Slack, Stripe's sk_live_...)
+    (re.compile(r"\b(?:orc|sk|pk|rk|ghp|gho|xox[abpr])[_-][A-Za-z0-9_-]{8,}"), REDACTED),
+    # long opaque strings with letters and digits (hex, base64 and the like, not a path)
+    (re.compile(r"\b(?=[\w+-]*\d)(?=[\w+-]*[A-Za-z])[A-Za-z0-9+_-]{32,}={0,2}"), REDACTED),
+)
+
+
+def redact_error_text(text: str) -> str:
+    """Free text from an exception with every secret-looking part masked."""
+    for pattern, replacement in _ERROR_TEXT:
+        text = pattern.sub(replacement, text)
+    return _SECRET_TEXT.sub(REDACTED, text)
+
+
+def cap(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
+
+
+def reason(exc: BaseException, limit: int = MAX_REASON, scrub: Scrub | None = None) -> str:
+    """A one-line, redacted, capped account of `exc`: its message, else its class.
+    `scrub` goes first (a tool's own redaction: its URLs named by their endpoint)."""
+    message = " ".join(str(exc).split())
+    if scrub is not None:
+        message = scrub(message)
+    return cap(redact_error_text(message), limit) if message else type(exc).__name__
+
+
+def traceback_of(exc: BaseException, limit: int = MAX_TRACEBACK, scrub: Scrub | None = None) -> str:
+    """`exc`'s traceback, redacted, its last `limit` characters (the raise is at the end)."""
+    text = "".join(traceback.format_exception(exc))
+    text = redact_error_text(scrub(text) if scrub is not None else text)
+    return text if len(text) <= limit else "..." + text[-(limit - 3) :]

@@ -43,8 +43,22 @@ class SessionDetail(SessionOut):
     ]
 
 
+class AgentToolOut(TypedDict):
+    name: Annotated[str, Field(description="The name the model calls it by.")]
+    tier: Literal["T1", "T2", "T3"]
+    source: Literal["python", "http", "mcp"]
+    description: str
+    idempotent: Annotated[
+        bool, Field(description="Safe to send again with the same idempotency key.")
+    ]
+
+
 class AgentOut(TypedDict):
     name: Annotated[str, Field(description="The value of `agent` in `POST /v1/sessions`.")]
+    preset: Annotated[
+        str, Field(description="The preset its history, window, timeouts and budgets start from.")
+    ]
+    tools: list[AgentToolOut]
 
 
 class ChatMessage(TypedDict):

@@ -2,13 +2,17 @@
 
 Python agent classes on Orchestra's public API (`runtime.BaseOrchestrator`):
 tools from `salon.tools`, the business document's facts in their prompts, and
-the keyword script the offline ScriptedModel follows for the demo journeys.
+the keyword script the offline ScriptedModel follows for the demo journeys, and
+the sentences it answers with (`replies`).
 """
 
 from __future__ import annotations
 
-from runtime import BaseOrchestrator, Plan, Tool, ToolContext
+from typing import Any
 
+from runtime import BaseOrchestrator, Plan, Tool, ToolContext, ToolOutcome
+
+from . import replies
 from .domain import DOCUMENT, Business, context_summary, new_business
 from .script import plan
 from .tools import read_tool, write_tool
@@ -30,6 +34,12 @@ class SalonAgent(BaseOrchestrator):
 
     def script(self, text: str, tools: set[str]) -> Plan:
         return plan(text, tools)
+
+    def narrate(self, outcome: ToolOutcome) -> str | None:
+        return replies.narrate(outcome)
+
+    def gate(self, tool: str, args: dict[str, Any], done: list[ToolOutcome]) -> str | None:
+        return replies.gate(tool, args, done)
 
 
 class ChatbotOrchestrator(SalonAgent):

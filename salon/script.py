@@ -51,6 +51,10 @@ def plan(text: str, tools: set[str]) -> Plan:
         want("check_availability", {"service": svc, "day": day})
         want("book_appointment", {"service": svc, "day": day, "time": _clock(*at.groups())})
         return plan
+    if book and "book_appointment" in tools and book.group(1) not in ("a", "an", "the", "me"):
+        # no time yet: the free slots of that day, for the customer to pick one
+        want("check_availability", {"service": book.group(1), "day": _day(t)})
+        return plan
     if re.search(r"availab|free slot|openings", t):
         svc = re.search(r"(?:for (?:an? )?)([a-z]+)", t)
         want("check_availability", {"service": svc.group(1) if svc else "", "day": _day(t)})

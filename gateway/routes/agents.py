@@ -15,7 +15,10 @@ router = APIRouter(prefix="/v1/agents", tags=["sessions"])
 @router.get(
     "",
     response_model=AgentList,
-    summary="The agents of this deployment (built-in and configured), in catalog order",
+    summary=(
+        "The agents of this deployment (built-in and configured), in catalog order, "
+        "each with its preset and its tools"
+    ),
     responses=error_responses(*COMMON_ERRORS),
 )
 async def list_agents(ctx: Ctx, tenant: Tenant) -> Response:

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from importlib import import_module
 
-from runtime.config.presets import OrchestratorConfig, resolve_config
+from runtime.config.presets import DEFAULT_PRESET, PRESETS, OrchestratorConfig, resolve_config
+from runtime.shapes import AgentOut
 
 from .. import metrics
 from ..errors import BadRequest, ConfigError
@@ -57,6 +58,7 @@ class AgentCatalog:
         clock: Clock | None = None,
         canary: CanaryConfig | None = None,
         factories: Mapping[str, Factory] | None = None,
+        presets: Mapping[str, str] | None = None,
     ) -> None:
         self.factories: dict[str, Factory] = dict(factories or {})
         for name, path in (extra or {}).items():
@@ -67,6 +69,7 @@ class AgentCatalog:
                 raise ConfigError(f"canary names unknown agent {name!r}")
             self.factories[f"{name}@canary"] = class_factory(name, load_class(path))
         self._configs = dict(configs or {})
+        self._presets = dict(presets or {})
         self._model = model
         self._clock = clock
         self._built: dict[str, BaseOrchestrator] = {}
@@ -75,6 +78,33 @@ class AgentCatalog:
 
     def names(self) -> list[str]:
         return [n for n in self.factories if "@" not in n]
+
+    def preset(self, agent: str) -> str:
+        """The preset `agent`'s config starts from (its own name's, else the file's
+        `preset`, else the default)."""
+        if agent in PRESETS:
+            return agent
+        return self._presets.get(agent) or DEFAULT_PRESET
+
+    def describe(self) -> list[AgentOut]:
+        """Every agent, in catalog order, with its preset and its tools."""
+        return [
+            {
+                "name": name,
+                "preset": self.preset(name),
+                "tools": [
+                    {
+                        "name": t.name,
+                        "tier": t.tier.value,
+                        "source": t.source,
+                        "description": t.description,
+                        "idempotent": t.idempotent,
+                    }
+                    for t in self.get(name).tools.all()
+                ],
+            }
+            for name in self.names()
+        ]
 
     def _config(self, agent: str) -> OrchestratorConfig:
         return self._configs.get(agent) or resolve_config(agent)

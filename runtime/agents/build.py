@@ -10,6 +10,7 @@ naming the key, before anything starts.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -22,7 +23,7 @@ from ..models.base import Model
 from ..orchestrator import BaseOrchestrator
 from ..tools import Tool, load_tool
 from . import Clock, Factory, class_factory, load_class
-from .declared import DeclaredAgent, check_template
+from .declared import DeclaredAgent, Rule, check_template
 
 McpInfos = Mapping[str, list[dict[str, Any]]]  # server -> its tools, as discovered
 
@@ -31,6 +32,7 @@ McpInfos = Mapping[str, list[dict[str, Any]]]  # server -> its tools, as discove
 class Deployment:
     factories: dict[str, Factory]
     configs: dict[str, OrchestratorConfig]
+    presets: dict[str, str]  # the agents whose file table names a `preset`
 
 
 def build_tools(cfg: ConfigFile, mcp_infos: McpInfos) -> dict[str, list[Tool]]:
@@ -80,6 +82,12 @@ def deployment(
             )
     for name, make in extras.items():
         factories.setdefault(name, make)
+    for name, section in sections.items():
+        if section.script is not None and not section.declared:
+            raise ConfigError(
+                f"agents.{name}.script: script rules are for declared agents "
+                "(ones with `system_prompt` or `tools`)"
+            )
     configs = {}
     for name in factories:
         table = sections.get(name)
@@ -87,7 +95,8 @@ def deployment(
         if preset is not None and preset not in PRESETS:
             raise ConfigError(f"agents.{name}.preset: unknown preset {preset!r}")
         configs[name] = resolve_config(name, file_data, env, base=preset)
-    return Deployment(factories, configs)
+    presets = {n: s.preset for n, s in sections.items() if s.preset is not None and n in factories}
+    return Deployment(factories, configs, presets)
 
 
 def _declared(name: str, section: AgentSection, tools: dict[str, list[Tool]]) -> Factory:
@@ -102,6 +111,15 @@ def _declared(name: str, section: AgentSection, tools: dict[str, list[Tool]]) ->
             known = ", ".join(sorted(tools)) or "none declared"
             raise ConfigError(f"{where}.tools: no tool {ref!r} (declared: {known})")
         chosen.extend(tools[ref])
+    names = [t.name for t in chosen]
+    rules = []
+    for i, rule in enumerate(section.script or []):
+        if rule.tool not in names:
+            known = ", ".join(names) or "none"
+            raise ConfigError(
+                f"{where}.script.{i}.tool: no tool {rule.tool!r} (its tools: {known})"
+            )
+        rules.append(Rule(re.compile(rule.match), rule.tool, rule.args))
 
     def make(config: OrchestratorConfig, model: Model, clock: Clock | None) -> BaseOrchestrator:
         return DeclaredAgent(
@@ -112,6 +130,7 @@ def _declared(name: str, section: AgentSection, tools: dict[str, list[Tool]]) ->
             system_prompt=prompt,
             greeting=greeting,
             tools=chosen,
+            rules=rules,
         )
 
     return make

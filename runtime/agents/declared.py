@@ -6,20 +6,32 @@
     greeting = "Hi, how can I help?"
     tools = ["lookup_order", "refund", "mcp:crm"]
 
+    [[agents.support.script]]
+    match = '(?i)refund order (?P<order_id>[a-z]-\\d+)'
+    tool = "refund"
+    args = { order_id = "{order_id}" }
+
 The prompt and greeting are templates over the prompt context (`tenant_name`,
 and `agent` and `subject`), every value sanitised; the tools are the config's
-`[tools.*]` and, for `mcp:NAME`, every tool of that MCP server.
+`[tools.*]` and, for `mcp:NAME`, every tool of that MCP server. Its script
+rules (`ScriptRule`s, for the offline ScriptedModel) come first, in order: the
+first whose `match` is found in the text calls its tool with its `args`
+templates filled from the named groups (typed as the tool's schema says).
 """
 
 from __future__ import annotations
 
+import re
 import string
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from runtime.config.presets import OrchestratorConfig
 
 from ..errors import ConfigError
-from ..models.base import Model
+from ..models.base import Model, Plan
+from ..models.understand import coerce_args
 from ..orchestrator import BaseOrchestrator
 from ..tools import Tool, ToolContext
 
@@ -37,6 +49,23 @@ def check_template(template: str, where: str) -> None:
         raise ConfigError(f"{where}: unknown field {{{unknown[0]}}} (known: {', '.join(FIELDS)})")
 
 
+@dataclass(frozen=True)
+class Rule:
+    """A compiled `[[agents.NAME.script]]` rule."""
+
+    pattern: re.Pattern[str]
+    tool: str
+    args: Mapping[str, Any]
+
+    def plan(self, text: str, schema: Mapping[str, Any]) -> Plan | None:
+        m = self.pattern.search(text)
+        if m is None:
+            return None
+        groups = {k: v or "" for k, v in m.groupdict().items()}
+        args = {k: v.format(**groups) if isinstance(v, str) else v for k, v in self.args.items()}
+        return [(self.tool, coerce_args(args, schema))]
+
+
 class DeclaredAgent(BaseOrchestrator):
     def __init__(
         self,
@@ -48,6 +77,7 @@ class DeclaredAgent(BaseOrchestrator):
         system_prompt: str,
         greeting: str,
         tools: list[Tool],
+        rules: list[Rule] | None = None,
     ) -> None:
         if clock is None:
             super().__init__(config, model, name=name)
@@ -56,9 +86,20 @@ class DeclaredAgent(BaseOrchestrator):
         self._prompt = system_prompt
         self._greeting = greeting
         self._tools = tools
+        self._rules = list(rules or [])
 
     def build_tools(self) -> list[Tool]:
         return list(self._tools)
+
+    def script(self, text: str, tools: set[str]) -> Plan:
+        for rule in self._rules:
+            tool = self.tools.get(rule.tool)
+            if tool is None or rule.tool not in tools:
+                continue
+            plan = rule.plan(text, tool.parameters)
+            if plan is not None:
+                return plan
+        return []
 
     async def prompt_context(self, ctx: ToolContext) -> dict[str, str]:
         return {"tenant_name": ctx.tenant_name, "agent": self.agent, "subject": ctx.subject}

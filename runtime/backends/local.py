@@ -58,7 +58,7 @@ class LocalBackend(BackendReads):
         return await self.pool.create(tenant_id, agent, subject)
 
     async def list_agents(self, tenant_id: str) -> list[AgentOut]:
-        return [{"name": name} for name in self.pool.catalog.names()]
+        return self.pool.catalog.describe()
 
     async def get_session(self, tenant_id: str, session_id: str) -> SessionDetail:
         return await self.pool.info(tenant_id, session_id)

@@ -35,7 +35,8 @@ class Backend(Protocol):
     ) -> tuple[SessionOut, bool]: ...
     async def get_session(self, tenant_id: str, session_id: str) -> SessionDetail: ...
     async def list_agents(self, tenant_id: str) -> list[AgentOut]:
-        """The agents a session may be opened with: `[{"name": ...}]`, in catalog order."""
+        """The agents a session may be opened with, in catalog order: each with its
+        preset and its tools (name, tier, source, description, idempotent)."""
         ...
 
     async def list_sessions(

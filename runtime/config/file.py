@@ -11,6 +11,8 @@ file, the key and the reason, before anything starts.
 
 from __future__ import annotations
 
+import re
+import string
 import tomllib
 from collections.abc import Mapping
 from importlib.resources import files
@@ -68,6 +70,43 @@ class HostSection(_Section):
     max_queued: int | None = Field(default=None, ge=0)
 
 
+class ScriptRule(_Section):
+    """A scripted-model rule of a declared agent: text that matches `match` (a
+    regular expression, searched) calls `tool` with `args`, whose strings are
+    templates over the expression's named groups (`"{order_id}"`)."""
+
+    match: str = Field(min_length=1, max_length=1_000)
+    tool: str = Field(min_length=1)
+    args: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("match")
+    @classmethod
+    def _regex(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression ({exc})") from None
+        return value
+
+    @model_validator(mode="after")
+    def _fields(self) -> ScriptRule:
+        groups = set(re.compile(self.match).groupindex)
+        for name, value in self.args.items():
+            if not isinstance(value, str):
+                continue
+            try:
+                fields = [f for _, f, _, _ in string.Formatter().parse(value) if f is not None]
+            except ValueError as exc:
+                raise ValueError(f"args.{name}: not a valid template ({exc})") from None
+            for f in fields:
+                if f not in groups:
+                    known = ", ".join(sorted(groups)) or "none"
+                    raise ValueError(
+                        f"args.{name}: {{{f}}} is not a named group of `match` (groups: {known})"
+                    )
+        return self
+
+
 class TelemetrySection(_Section):
     enabled: bool = False
     capture_content: bool = False
@@ -82,6 +121,7 @@ class AgentSection(_Section):
     system_prompt: str | None = Field(default=None, max_length=20_000)
     greeting: str | None = Field(default=None, max_length=2_000)
     tools: list[str] | None = None
+    script: list[ScriptRule] | None = None  # rules for the scripted model (declared agents)
     # preset fields (runtime.presets.OrchestratorConfig)
     model: str | None = None
     max_tokens: int | None = Field(default=None, gt=0)

@@ -19,7 +19,7 @@ from runtime.errors import ConfigError
 from runtime.tiers import RecursionBudget
 
 # Keys of an `[agents.NAME]` table that say what the agent is, not its preset.
-AGENT_KEYS = frozenset({"class", "preset", "system_prompt", "greeting", "tools"})
+AGENT_KEYS = frozenset({"class", "preset", "system_prompt", "greeting", "tools", "script"})
 DEFAULT_PRESET = "admin"
 
 

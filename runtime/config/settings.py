@@ -202,7 +202,11 @@ def build_catalog(settings: Settings) -> AgentCatalog:
     with naming_the_file(settings.config_source):
         built = deployment(cfg, data, extra=settings.extra_agents, mcp_infos=settings.mcp_tools)
         catalog = AgentCatalog(
-            build_model(settings), built.configs, canary=cfg.canary, factories=built.factories
+            build_model(settings),
+            built.configs,
+            canary=cfg.canary,
+            factories=built.factories,
+            presets=built.presets,
         )
         for name in catalog.names():
             catalog.get(name)

@@ -94,6 +94,23 @@ Planner = Callable[[str, set[str]], Plan]
 
 
 @dataclass(frozen=True, slots=True)
+class ToolOutcome:
+    """A tool call of this turn and its result, as the model saw them."""
+
+    name: str
+    args: dict[str, Any]
+    content: str
+    is_error: bool = False
+
+
+# The ScriptedModel's phrasing of a result: a sentence, or None for its own summary.
+Narrator = Callable[[ToolOutcome], str | None]
+# Before the next planned call (name, args, the outcomes so far): None makes it;
+# a text is said instead and the plan stops there.
+Gate = Callable[[str, dict[str, Any], list[ToolOutcome]], str | None]
+
+
+@dataclass(frozen=True, slots=True)
 class ModelRequest:
     system: str
     messages: tuple[Message, ...]
@@ -103,6 +120,8 @@ class ModelRequest:
     temperature: float = 0.2
     purpose: Literal["chat", "summary"] = "chat"
     script: Planner | None = None  # read by ScriptedModel only; real models ignore it
+    narrate: Narrator | None = None  # ScriptedModel only
+    gate: Gate | None = None  # ScriptedModel only
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,8 +31,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from runtime import metrics, telemetry
-from runtime.errors import ToolError, ToolOutcomeUnknown
+from runtime import logs, metrics, redact, telemetry
+from runtime.errors import ToolError, ToolOutcomeUnknown, ToolValidationError
 from runtime.proposals.model import Proposal
 from runtime.store.protocol import LedgerEntry, LedgerState, Store
 from runtime.tools import Tool, ToolContext, cap_result, redact_urls, run_tool
@@ -152,9 +152,30 @@ async def _call(tool: Tool, ctx: ToolContext, p: Proposal, timeout_s: float) -> 
             return Outcome(True, cap_result(tool.name, result, tool.max_result_bytes))
         return Outcome(True, None)
     except (ToolError, ValueError) as exc:  # the tool refused: it did not run
-        return Outcome(False, error=redact_urls(str(exc)))
-    except Exception as exc:
-        return Outcome(False, error=redact_urls(f"{type(exc).__name__}: {exc}"))
+        if isinstance(exc, ToolError) and not isinstance(exc, ToolValidationError):
+            logs.tool_failed(
+                exc,
+                p.tool,
+                p.tier.value,
+                p.tenant_id,
+                p.session_id,
+                scrub=redact_urls,
+                proposal_id=p.proposal_id,
+            )
+        return Outcome(False, error=redact.reason(exc, scrub=redact_urls))
+    except Exception as exc:  # a bug or an outage in the tool: its short reason, logged once
+        logs.tool_failed(
+            exc,
+            p.tool,
+            p.tier.value,
+            p.tenant_id,
+            p.session_id,
+            scrub=redact_urls,
+            proposal_id=p.proposal_id,
+        )
+        return Outcome(
+            False, error=f"{type(exc).__name__}: {redact.reason(exc, scrub=redact_urls)}"
+        )
     ms = (time.perf_counter() - t0) * 1000
     metrics.TOOL_DURATION.labels(p.tier.value, p.tool, "ok").observe(ms)
     return Outcome(True, result)

@@ -164,8 +164,13 @@ def proposal_event(p: Proposal, old: ProposalStatus | None, at: float) -> dict[s
         "tier": p.tier.value,
         "from": old.value if old else None,
         "to": p.status.value,
-        **({"reason": p.error_kind} if p.error_kind and old is not None else {}),
+        **({"reason": p.error_kind or p.error} if _failed(p) and old is not None else {}),
     }
+
+
+def _failed(p: Proposal) -> bool:
+    """A FAILED proposal with a reason to tell (its error kind, else its short error)."""
+    return bool(p.error_kind or (p.status is ProposalStatus.FAILED and p.error))
 
 
 def window_open(proposal: Proposal, now: float) -> bool:

@@ -124,9 +124,10 @@ async def read_records(ctx: ToolContext) -> Records:
     return doc or new_records()
 
 
-async def _list(ctx: ToolContext, _: NoArgs) -> list[Item]:
+async def _list(ctx: ToolContext, _: NoArgs) -> dict[str, float]:
+    """Each record's price, by name."""
     doc = await read_records(ctx)
-    return sorted(doc["items"].values(), key=lambda i: i["name"])
+    return {name: doc["items"][name]["price"] for name in sorted(doc["items"])}
 
 
 async def applied(ctx: ToolContext) -> bool | None:

@@ -662,6 +662,7 @@ async def test_a_session_comes_to_life_in_one_round_trip(own_redis_store: RedisS
     from runtime.agents import AgentCatalog
     from runtime.backends.local import LocalBackend
     from runtime.models.scripted import ScriptedModel
+    from runtime.sessions.session import settle
 
     s = own_redis_store
     catalog = AgentCatalog(ScriptedModel(), extra=SALON_AGENTS)
@@ -671,6 +672,7 @@ async def test_a_session_comes_to_life_in_one_round_trip(own_redis_store: RedisS
     for i in range(12):  # 24 messages; the chatbot keeps 10 (x2 loaded), onboarding 30
         await rt.send_message(Inbound("t1", sid, f"hello {i}"))
     assert catalog.max_history_messages() == 30
+    await settle()  # the summaries made after the replies have landed and been saved
     window = len(rt.pool.cores[sid].state.history.messages)
     rt.pool.evict_idle(-1)
     before = s._auto.round_trips

@@ -227,3 +227,21 @@ def test_tools_md_module_must_be_importable(tmp_path: Path) -> None:
     assert "Traceback" not in out.stdout + out.stderr
     assert "cannot load tool 'acme.tools:" in out.stdout + out.stderr
     assert "No module named 'acme'" in out.stdout + out.stderr
+
+
+def test_tools_md_plain_language_table_runs_as_written(desk: Desk) -> None:
+    """Each row of TOOLS.md's "you write | it calls" table, sent as written: that tool,
+    with those arguments (a T3 call's arguments are its proposal's preview)."""
+    section = TOOLS_MD.read_text().split("## Try your tools without an API key", 1)[1]
+    rows = re.findall(r"^\| `([^`]+)` \| `(\w+) (\{[^`]*\})`", section, re.M)
+    assert len(rows) >= 3, rows
+    with desk.served.client() as api:
+        r = api.post("/v1/sessions", json={"agent": "desk", "subject": "plain-words"})
+        sid = r.json()["session_id"]
+        for text, tool, args in rows:
+            answer = turn(api, sid, text)
+            assert [c["tool"] for c in answer["tool_calls"]] == [tool], (text, answer)
+            assert '{"' not in answer["reply"] and '":' not in answer["reply"], answer["reply"]
+            expected = ", ".join(f"{k}={v}" for k, v in json.loads(args).items())
+            if answer["proposals"]:
+                assert answer["proposals"][0]["preview"] == f"{tool}({expected})"

@@ -112,6 +112,10 @@ url = "env:ACME_VAULT_URL"
 url = "{mcp.url}"
 tiers = {{ fail = "T1" }}   # a read that fails: for the breaker
 
+[mcp.notes]                 # the same server again, its text tool at T1
+url = "{mcp.url}"
+tiers = {{ add_note = "T1" }}
+
 [agents.desk]
 preset = "chatbot"
 system_prompt = "You are the order desk of {{tenant_name}}."
@@ -119,6 +123,14 @@ greeting = "Order desk: how can I help?"
 executor_timeout_ms = 20000
 tools = ["lookup_order", "note_order", "refund_order", "stock", "reserve", "refund",
          "broken", "pay_idempotent", "pay_once", "vault_write", "vault_read", "mcp:crm"]
+
+[[agents.desk.script]]
+match = '(?i)^stock check (?P<sku>\\S+)'
+tool = "stock"
+args = {{ sku = "{{sku}}" }}
+
+[agents.notes]
+tools = ["mcp:notes"]
 """
 
 
@@ -343,3 +355,85 @@ def test_an_approved_call_runs_once_when_the_registry_is_killed(world: World, to
     if tool == "pay_once":
         assert ends[0]["reason"] == "outcome_unknown"
         assert json.dumps(final["result"]).count("outcome_unknown") == 1
+
+
+def no_json(reply: str) -> str:
+    assert '{"' not in reply and '":' not in reply and "[{" not in reply, reply
+    return reply
+
+
+def test_plain_language_drives_python_http_and_mcp_tools(world: World) -> None:
+    """docs/TOOLS.md's order desk, with no API key: the words pick the tool."""
+    with world.served.client() as api:
+        sid = desk(api)
+        r = turn(api, sid, "look up order o-42")
+        assert calls(r) == [("lookup_order", "T1", "ok")]
+        assert no_json(r["reply"]).startswith("Lookup order: order id o-42; status shipped")
+        r = turn(api, sid, "refund order o-42 for 20 dollars")
+        assert calls(r) == [("refund_order", "T3", "proposed")]
+        [refund] = r["proposals"]
+        assert refund["preview"] == "refund_order(order_id=o-42, amount=20.0)"
+        assert no_json(r["reply"]).endswith("Waiting for your confirmation.")
+        done = api.post(f"/v1/proposals/{refund['proposal_id']}/confirm").json()
+        assert done["status"] == "EXECUTED" and done["result"]["logged"] == "refund o-42 20"
+
+        r = turn(api, sid, "how many are in stock for sku s-7?")  # an HTTP tool
+        assert calls(r) == [("stock", "T1", "ok")]
+        [echo] = [c for c in world.tools.calls_to("/echo") if c.body == {"sku": "s-7"}]
+        assert echo.headers["x-orchestra-session"] == sid
+        no_json(r["reply"])
+        r = turn(api, sid, "stock check s-8")  # the agent's script rule
+        assert calls(r) == [("stock", "T1", "ok")]
+        assert [c for c in world.tools.calls_to("/echo") if c.body == {"sku": "s-8"}]
+
+        r = turn(api, sid, "look up customer c-5")  # an MCP tool
+        assert calls(r) == [("crm__get_customer", "T1", "ok")]
+        assert no_json(r["reply"]) == "Get customer: id c-5; name Customer c-5."
+        r = turn(api, sid, 'add note "gold tier" to customer c-5')
+        assert calls(r) == [("crm__add_note", "T2", "proposed")]
+        r = turn(api, sid, "thanks")  # soft-confirms it
+        assert [p["status"] for p in r["proposals"]] == ["EXECUTED"]
+        noted = [c["args"] for c in world.mcp.calls if c["args"].get("customer_id") == "c-5"]
+        assert noted == [{"customer_id": "c-5"}, {"customer_id": "c-5", "text": "gold tier"}]
+
+
+def test_an_mcp_tools_text_reaches_the_reply_as_text(world: World) -> None:
+    with world.served.client() as api:
+        r = api.post("/v1/sessions", json={"agent": "notes", "subject": f"u{time.time_ns()}"})
+        sid = r.json()["session_id"]
+        r = turn(api, sid, '!tools notes__add_note {"customer_id": "c-2", "text": "hi"}')
+        assert calls(r) == [("notes__add_note", "T1", "ok")]
+        assert r["reply"] == "noted for c-2: hi (key None)"  # not "\"noted ...\""
+
+
+def test_agents_lists_each_agents_tools_with_tier_and_source(world: World) -> None:
+    with world.served.client() as api:
+        r = api.get("/v1/agents")
+    assert r.status_code == 200, r.text
+    agents = {a["name"]: a for a in r.json()["agents"]}
+    assert {"chatbot", "desk", "notes"} <= set(agents)
+    desk_ = agents["desk"]
+    assert desk_["preset"] == "chatbot"
+    tools = {t["name"]: t for t in desk_["tools"]}
+    assert tools["lookup_order"] == {
+        "name": "lookup_order",
+        "tier": "T1",
+        "source": "python",
+        "description": "Look an order up.",
+        "idempotent": False,
+    }
+    assert (tools["refund"]["source"], tools["refund"]["tier"], tools["refund"]["idempotent"]) == (
+        "http",
+        "T3",
+        True,
+    )
+    assert tools["crm__get_customer"] == {  # discovered from the MCP server at start-up
+        "name": "crm__get_customer",
+        "tier": "T1",
+        "source": "mcp",
+        "description": "Look up a customer by id.",
+        "idempotent": False,
+    }
+    deleting = tools["crm__delete_customer"]
+    assert (deleting["tier"], deleting["idempotent"]) == ("T3", True)  # from its annotations
+    assert agents["notes"]["preset"] == "admin"  # no preset: the default

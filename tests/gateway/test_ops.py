@@ -101,6 +101,9 @@ def test_metrics_after_a_journey(api: httpx.Client, anon: httpx.Client) -> None:
         assert f"# TYPE {name} " in text, name
         assert re.search(rf"^{name}(_bucket|_count|_sum)?\{{", text, re.M), name
     assert metric_value(text, WINDOW_SUCCESS) - metric_value(before, WINDOW_SUCCESS) == 1.0
+    for kind in ("input", "output"):  # the scripted model reports usage (words as tokens)
+        tokens = f'orchestra_model_tokens_total{{kind="{kind}",model="scripted"}}'
+        assert metric_value(text, tokens) > metric_value(before, tokens), kind
 
     # it parses, and the gateway's own metrics use route templates, never ids
     families = {f.name: f for f in text_string_to_metric_families(text)}

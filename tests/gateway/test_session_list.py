@@ -130,7 +130,16 @@ def test_agents_lists_the_catalog(api: httpx.Client) -> None:
     r = api.get("/v1/agents")
     assert r.status_code == 200, r.text
     agents = r.json()["agents"]
-    assert all(set(a) == {"name"} for a in agents)
+    assert all(set(a) == {"name", "preset", "tools"} for a in agents)
+    chatbot = next(a for a in agents if a["name"] == "chatbot")
+    assert chatbot["preset"] == "chatbot"
+    assert [(t["name"], t["tier"], t["source"]) for t in chatbot["tools"]] == [
+        ("list_services", "T1", "python"),
+        ("check_availability", "T1", "python"),
+        ("book_appointment", "T3", "python"),
+    ]
+    book = chatbot["tools"][2]
+    assert book["idempotent"] is True and "explicit confirm" in book["description"]
     names = [a["name"] for a in agents]
     assert names[:3] == ["onboarding", "chatbot", "admin"]
     assert "lab" in names  # configured agents too (the suite's servers add "lab")

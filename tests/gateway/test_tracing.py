@@ -94,8 +94,13 @@ def test_one_trace_per_message_across_gateway_host_and_registry(
             json={"text": '!tools echo; slow_effect {"seconds": 0}'},
             headers={"traceparent": f"00-{first}-{PARENT_ID}-01"},
         ).raise_for_status()
-        spans = trace_of(
-            settings, first, "invoke_agent lab", "execute_tool echo", "execute_tool slow_effect"
+        spans = trace_of(  # the gateway's span ends after the response was sent: wait for it
+            settings,
+            first,
+            "POST /v1/sessions/{session_id}/messages",
+            "invoke_agent lab",
+            "execute_tool echo",
+            "execute_tool slow_effect",
         )
         gateway = one(spans, "POST /v1/sessions/{session_id}/messages")
         assert gateway["component"] == "gateway" and gateway["kind"] == "SERVER"
@@ -151,7 +156,9 @@ def test_one_trace_per_message_across_gateway_host_and_registry(
         [p] = body["proposals"]
         third = uuid.uuid4().hex
         post(api, f"/v1/proposals/{p['proposal_id']}/reject", {}, third)
-        spans = trace_of(settings, third, "proposal reject")
+        spans = trace_of(
+            settings, third, "POST /v1/proposals/{proposal_id}/reject", "proposal reject"
+        )
         gateway = one(spans, "POST /v1/proposals/{proposal_id}/reject")
         reject = one(spans, "proposal reject")
         assert reject["parent_id"] == gateway["span_id"]

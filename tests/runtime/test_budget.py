@@ -78,8 +78,7 @@ async def test_t1_exhaustion_does_not_block_t2(h: Harness) -> None:
     assert statuses(r, "T1") == ["ok"] * 10 + ["exhausted"]
     assert statuses(r, "T2") == ["proposed"]
     assert r["usage"] == {"T1": 10, "T2": 1, "T3": 0}
-    assert r["reply"].startswith("I've exhausted my capability for T1 operations.")
-    assert "I've exhausted my capability for T1 operations." in r["reply"]
+    assert r["reply"].count("I've exhausted my capability for T1 operations.") == 1
     assert "T2 operations" not in r["reply"]
     assert len(r["proposals"]) == 1 and r["proposals"][0]["tool"] == "create_record"
     assert r["proposals"][0]["status"] == "PENDING"
@@ -97,7 +96,7 @@ async def test_fourth_t2_is_refused(h: Harness) -> None:
     sid = await h.session()
     r = await h.send(sid, directive(*(create(n) for n in "abcd")))
     assert statuses(r) == ["proposed"] * 3 + ["exhausted"]
-    assert r["reply"].startswith(exhausted_message(Tier.T2))
+    assert r["reply"].count(exhausted_message(Tier.T2)) == 1  # said once, not twice
     assert r["usage"]["T2"] == 3
     assert len(r["proposals"]) == 3
     stored = await h.rt.list_proposals("acme", sid, None)
@@ -110,7 +109,7 @@ async def test_second_t3_is_refused(h: Harness) -> None:
     sid = await h.session()
     r = await h.send(sid, directive(DELETE_HAIRCUT, 'delete_record {"name": "gamma"}'))
     assert statuses(r) == ["proposed", "exhausted"]
-    assert r["reply"].startswith(exhausted_message(Tier.T3))
+    assert r["reply"].count(exhausted_message(Tier.T3)) == 1
 
 
 async def test_counters_reset_per_message(h: Harness) -> None:

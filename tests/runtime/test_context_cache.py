@@ -30,7 +30,7 @@ async def test_turns_inside_the_ttl_use_the_cached_context(make_harness: MakeHar
     h.clock.advance(TTL_MS / 1000 - 0.5)
     r = await h.send(sid, "!tools list_records")  # a T1 read
     assert r["tool_calls"] == [{"tool": "list_records", "tier": "T1", "status": "ok"}]
-    assert '"alpha","price":99' in r["reply"]  # the tool reads live data ...
+    assert "alpha 99" in r["reply"]  # the tool reads live data ...
     assert "alpha ($30)" in h.model.last_system()  # ... the prompt is cached
 
 

@@ -201,7 +201,7 @@ async def test_concurrent_confirms_one_winner(make_harness: MakeHarness) -> None
     wins = [o for o in outcomes if isinstance(o, dict)]
     assert len(wins) == 1 and wins[0]["status"] == "EXECUTED"
     assert all(isinstance(o, InvalidTransition) for o in outcomes if o not in wins)
-    assert (await records_version(h.store, TENANT)) == 1  # the business change applied once
+    assert (await records_version(h.store, TENANT)) == 1  # the records change applied once
     assert list(h.store.applied) == [(TENANT, "records", p["proposal_id"])]
     assert (await h.records())["items"]["spa"]["price"] == 1.0
 

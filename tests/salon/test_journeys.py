@@ -19,6 +19,18 @@ def tools_of(r: dict[str, Any]) -> list[tuple[str, str, str]]:
     return [(c["tool"], c["tier"], c["status"]) for c in r["tool_calls"]]
 
 
+def readable(r: dict[str, Any]) -> str:
+    """The reply, which people read: sentences, never a JSON dump."""
+    reply: str = r["reply"]
+    assert '{"' not in reply and '":' not in reply and "[{" not in reply, reply
+    return reply
+
+
+def tomorrow_label() -> str:
+    day = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)
+    return f"Tomorrow ({day:%a} {day.day} {day:%b})"
+
+
 async def test_chatbot_booking_journey(h: Harness) -> None:
     info, created = await h.rt.create_session(TENANT, "chatbot", "dana")
     assert created and info["greeting"].startswith("Hi! I'm the assistant of Demo Salon")
@@ -26,7 +38,9 @@ async def test_chatbot_booking_journey(h: Harness) -> None:
 
     r = await h.send(sid, "Is there availability for a haircut tomorrow?")
     assert tools_of(r) == [("check_availability", "T1", "ok")]
-    assert '"free":["09:00"' in r["reply"]
+    assert readable(r) == (
+        f"{tomorrow_label()} is free at 9:00, 10:00, 11:00, 12:00, 13:00, 14:00, 15:00 and 16:00."
+    )
 
     r = await h.send(sid, "Please book a haircut tomorrow at 3pm")
     assert tools_of(r) == [
@@ -36,6 +50,8 @@ async def test_chatbot_booking_journey(h: Harness) -> None:
     [p] = r["proposals"]
     assert p["status"] == "PENDING" and p["expires_at"] is None
     assert "time=15:00" in p["preview"]
+    assert readable(r).endswith("Waiting for your confirmation.")
+    assert "Confirm button" not in r["reply"]  # neutral: API and CLI users have no button
 
     r = await h.send(sid, "yes please")  # a T3 is never soft-confirmed
     assert (await h.business())["appointments"] == []
@@ -46,7 +62,7 @@ async def test_chatbot_booking_journey(h: Harness) -> None:
     appt = {"id": "appt-1", "service": "haircut", "date": tomorrow, "time": "15:00"}
     assert (await h.business())["appointments"] == [appt | {"customer": "dana"}]
     r = await h.send(sid, "any availability tomorrow?")
-    assert '"15:00"' not in r["reply"]  # the slot is taken now
+    assert "15:00" not in readable(r) and "14:00" in r["reply"]  # the slot is taken now
 
 
 async def test_onboarding_journey(h: Harness) -> None:
@@ -78,7 +94,10 @@ async def test_onboarding_journey(h: Harness) -> None:
     assert doc["published"] is True
     r = await h.send(sid, "how is my setup progress?")
     assert tools_of(r) == [("get_profile", "T1", "ok")]
-    assert '"published":true' in r["reply"]
+    assert readable(r) == (
+        "Bella Hair Studio: open Mon-Sat 9:00-18:00; services: coloring, haircut, manicure, "
+        "massage; the site is published."
+    )
 
 
 async def test_onboarding_no_cancels_a_step(h: Harness) -> None:
@@ -109,7 +128,29 @@ async def test_admin_journey(h: Harness) -> None:
     assert sorted(services) == ["coloring", "manicure", "massage"]
     r = await h.send(sid, "list the services")
     assert tools_of(r) == [("list_services", "T1", "ok")]
-    assert "haircut" not in r["reply"]
+    assert readable(r) == (
+        "We offer a coloring ($80, 90 min), a manicure ($25, 45 min) and a massage ($60, 30 min)."
+    )
+
+
+async def test_a_taken_slot_is_said_plainly_with_the_nearest_free_ones(h: Harness) -> None:
+    first = await h.session("chatbot", subject="ann")
+    r = await h.send(first, "book a haircut tomorrow at 10")
+    assert tools_of(r)[-1] == ("book_appointment", "T3", "proposed")
+    assert (await h.rt.confirm(TENANT, r["proposals"][0]["proposal_id"]))["status"] == "EXECUTED"
+
+    second = await h.session("chatbot", subject="bob")
+    r = await h.send(second, "book a haircut tomorrow at 10")
+    assert tools_of(r) == [("check_availability", "T1", "ok")]  # no booking proposed
+    assert r["proposals"] == []
+    assert readable(r).endswith(
+        f"{tomorrow_label()} at 10:00 is already taken; the nearest free times are "
+        "9:00 and 11:00. Which one would you like?"
+    )
+    r = await h.send(second, "book a haircut tomorrow at 11")  # a free one is proposed
+    assert tools_of(r)[-1] == ("book_appointment", "T3", "proposed")
+    r = await h.send(second, "book a haircut tomorrow at 7")
+    assert "7:00 is not a time we offer; the nearest free times are 9:00 and 11:00" in r["reply"]
 
 
 # -- the scripted model itself ---------------------------------------------------------
@@ -143,6 +184,10 @@ ALL_TOOLS = {
             ],
         ),
         ("hours 10 to 4", [("set_hours", {"open": "10:00", "close": "16:00"})]),
+        (
+            "can I book a haircut tomorrow?",  # no time: the day's free slots first
+            [("check_availability", {"service": "haircut", "day": "tomorrow"})],
+        ),
         ("show my profile", [("get_profile", {})]),
         ("hello there", []),
     ],

@@ -47,3 +47,15 @@ async def refund_order(ctx: ToolContext, order_id: str, amount: float = 0.0) -> 
 async def cancel_order(ctx: ToolContext, order_id: str) -> dict[str, Any]:
     """Cancel an order. (No @tool: the config must give it a tier.)"""
     return {"order_id": order_id, "cancelled": True}
+
+
+@tool(tier="T1", description="Check the warehouse backend's stock level.")
+async def warehouse_stock(ctx: ToolContext, sku: str) -> dict[str, Any]:
+    """A tool whose backend is down: its exception quotes a secret, as real ones do."""
+    raise RuntimeError("backend down (Authorization: Bearer sk-live-4f9a8b7c6d5e4f3a2b1c)")
+
+
+@tool(tier="T3", description="Cancel a shipment with the carrier.")
+async def cancel_shipment(ctx: ToolContext, order_id: str) -> dict[str, Any]:
+    """An approved write whose backend is down (the message quotes a password)."""
+    raise RuntimeError("carrier down (https://ops:hunter2@carrier.example/api)")
