@@ -22,15 +22,9 @@ from runtime.config.settings import Settings, build_catalog
 from runtime.errors import Unavailable
 from runtime.inbound import Inbound
 from runtime.logs import REQUEST_ID
+from runtime.principals import TENANT_OWNER, Actor
 from runtime.sessions.session import create_session
-from runtime.shapes import (
-    AgentOut,
-    CloseOut,
-    ProposalOut,
-    SessionDetail,
-    SessionOut,
-    TurnOut,
-)
+from runtime.shapes import AgentOut, CloseOut, ProposalOut, SessionDetail, SessionOut, TurnOut
 from runtime.store.protocol import Store
 from runtime.streaming import TurnStream, start_turn
 
@@ -114,11 +108,15 @@ class RayBackend(BackendReads):
     ) -> None:
         await self.registry.mark_delivered(tenant_id, session_id, proposal_ids, at_ns)
 
-    async def confirm(self, tenant_id: str, proposal_id: str) -> ProposalOut:
-        return await self.registry.confirm(tenant_id, proposal_id)
+    async def confirm(
+        self, tenant_id: str, proposal_id: str, by: Actor = TENANT_OWNER
+    ) -> ProposalOut:
+        return await self.registry.confirm(tenant_id, proposal_id, by)
 
-    async def reject(self, tenant_id: str, proposal_id: str) -> ProposalOut:
-        return await self.registry.reject(tenant_id, proposal_id)
+    async def reject(
+        self, tenant_id: str, proposal_id: str, by: Actor = TENANT_OWNER
+    ) -> ProposalOut:
+        return await self.registry.reject(tenant_id, proposal_id, by)
 
     async def ready(self) -> bool:
         try:

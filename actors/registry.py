@@ -20,6 +20,7 @@ from runtime import logs, metrics, telemetry
 from runtime.config.settings import Settings, build_catalog
 from runtime.errors import Unavailable
 from runtime.inbound import Inbound
+from runtime.principals import TENANT_OWNER, Actor
 from runtime.proposals.book import ProposalBook
 from runtime.proposals.model import Proposal
 from runtime.shapes import ProposalOut
@@ -62,9 +63,14 @@ class ProposalRegistry:
         return await _reply(msg.request_id, self.book.on_user_message(msg, now), trace)
 
     async def confirm(
-        self, tenant_id: str, proposal_id: str, rid: str = "", trace: str = ""
+        self,
+        tenant_id: str,
+        proposal_id: str,
+        rid: str = "",
+        trace: str = "",
+        by: Actor = TENANT_OWNER,
     ) -> Reply[ProposalOut]:
-        return await _reply(rid, _public(self.book.confirm(tenant_id, proposal_id)), trace)
+        return await _reply(rid, _public(self.book.confirm(tenant_id, proposal_id, by), by), trace)
 
     async def mark_delivered(
         self,
@@ -80,9 +86,14 @@ class ProposalRegistry:
         )
 
     async def reject(
-        self, tenant_id: str, proposal_id: str, rid: str = "", trace: str = ""
+        self,
+        tenant_id: str,
+        proposal_id: str,
+        rid: str = "",
+        trace: str = "",
+        by: Actor = TENANT_OWNER,
     ) -> Reply[ProposalOut]:
-        return await _reply(rid, _public(self.book.reject(tenant_id, proposal_id)), trace)
+        return await _reply(rid, _public(self.book.reject(tenant_id, proposal_id, by), by), trace)
 
     async def metrics(self) -> bytes:
         return metrics.exposition()
@@ -106,8 +117,8 @@ async def _reply(rid: str, work: Awaitable[T], trace: str = "") -> Reply[T]:
         telemetry.detach(token)
 
 
-async def _public(decided: Awaitable[Proposal]) -> ProposalOut:
-    return (await decided).public()
+async def _public(decided: Awaitable[Proposal], viewer: Actor) -> ProposalOut:
+    return (await decided).public(viewer)
 
 
 async def ask(pending: Any) -> Any:
@@ -152,18 +163,18 @@ class RegistryPort:
         )
         unwrap(reply)
 
-    async def confirm(self, tenant_id: str, proposal_id: str) -> ProposalOut:
+    async def confirm(self, tenant_id: str, proposal_id: str, by: Actor) -> ProposalOut:
         reply: Reply[ProposalOut] = await ask(
             self.handle(tenant_id).confirm.remote(
-                tenant_id, proposal_id, logs.REQUEST_ID.get(), telemetry.carrier()
+                tenant_id, proposal_id, logs.REQUEST_ID.get(), telemetry.carrier(), by
             )
         )
         return unwrap(reply)
 
-    async def reject(self, tenant_id: str, proposal_id: str) -> ProposalOut:
+    async def reject(self, tenant_id: str, proposal_id: str, by: Actor) -> ProposalOut:
         reply: Reply[ProposalOut] = await ask(
             self.handle(tenant_id).reject.remote(
-                tenant_id, proposal_id, logs.REQUEST_ID.get(), telemetry.carrier()
+                tenant_id, proposal_id, logs.REQUEST_ID.get(), telemetry.carrier(), by
             )
         )
         return unwrap(reply)

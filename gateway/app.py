@@ -18,7 +18,7 @@ from .drain import Drain, sigterm_drains
 from .errors import install_error_handlers
 from .metrics import HttpMetrics
 from .middleware import GatewayMiddleware
-from .routes import agents, apidocs, ops, proposals, sessions, ui
+from .routes import agents, apidocs, keys, ops, proposals, sessions, ui
 
 _NO_OTEL: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
@@ -28,8 +28,11 @@ Hooks = Hook | Sequence[Hook] | None
 DESCRIPTION = """\
 Orchestra runs tool-using AI agents for many businesses (tenants).
 
-Every `/v1` call carries `Authorization: Bearer <tenant api key>`; a missing or
-unknown key is a 401, another tenant's resource is a 404. Errors are JSON:
+Every `/v1` call carries `Authorization: Bearer <key or session token>`: an
+owner or staff key of a tenant, or an end user's session token (one session).
+A missing, unknown, revoked or expired credential is a 401; another tenant's
+resource, or one outside a session token's session, is a 404; a proposal the
+caller may see but not approve is a 403. Errors are JSON:
 `{"error": {"type": "<snake_case>", "message": "..."}}`. Each response carries
 an `X-Request-ID` (the caller's, when it sends one).
 """
@@ -111,6 +114,7 @@ def create_app(
     app.include_router(agents.router)
     app.include_router(proposals.router)
     app.include_router(ops.router)
+    app.include_router(keys.router)
     app.include_router(ui.build_router())  # the web console at /ui (not in OpenAPI)
     app.include_router(apidocs.build_router())  # Swagger UI at /docs, offline
     app.add_middleware(

@@ -1,4 +1,4 @@
-"""The `orchestra` command line: serve, tenant add, hosts, chat."""
+"""The `orchestra` command line: serve, tenant (add, list, keys, revoke, rotate), hosts, chat."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import socket
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from runtime import OrchestraError, load_file
@@ -21,10 +21,13 @@ from runtime import OrchestraError, load_file
 from .chat import save_url
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
     from actors import EmbeddedValkey
-    from runtime import Settings
+    from runtime import Settings, Store
 
 DEMO_TENANT = "Demo Salon"
+ONCE = "orchestra: keep this key; it is shown only once (stored hashed)."
 RAY_ADDRESS_FILE = "ray_address"  # the Ray of the `orchestra serve` running here
 
 
@@ -251,16 +254,50 @@ def _child_pids(valkey: EmbeddedValkey | None) -> dict[str, int]:
     return found
 
 
-# -- tenant add -------------------------------------------------------------------
+# -- tenant add | list | keys | revoke | rotate ------------------------------------
 
 
 def _tenant_add(args: argparse.Namespace) -> int:
     return asyncio.run(_tenant_add_async(args))
 
 
-async def _tenant_add_async(args: argparse.Namespace) -> int:
+def _tenant_manage(args: argparse.Namespace) -> int:
+    return asyncio.run(_tenant_manage_async(args))
+
+
+async def _tenant_manage_async(args: argparse.Namespace) -> int:
+    """list: the tenants; keys: a tenant's live keys (no secrets); revoke, rotate: a key
+    (rotate prints the new key once). One JSON document on stdout."""
+    from runtime import active_keys, revoke_key, rotate_key
+
+    async with _store(args) as store:
+        out: Any
+        if args.tenant_command == "list":
+            out = [
+                {"tenant_id": t.tenant_id, "name": t.name, "created_at": t.created_at}
+                for t in await store.list_tenants()
+            ]
+        elif args.tenant_command == "keys":
+            out = [
+                {"key_id": k.key_id, "name": k.name, "role": k.role, "created_at": k.created_at}
+                for k in await active_keys(store, args.tenant_id)
+            ]
+        elif args.tenant_command == "revoke":
+            rec = await revoke_key(store, args.tenant_id, args.key_id)
+            out = {"key_id": rec.key_id, "revoked_at": rec.revoked_at}
+        else:
+            _, new, key = await rotate_key(store, args.tenant_id, args.key_id)
+            out = {"key_id": new.key_id, "name": new.name, "role": new.role, "api_key": key}
+            print(ONCE, file=sys.stderr)
+    print(json.dumps(out))
+    return 0
+
+
+@contextlib.asynccontextmanager
+async def _store(args: argparse.Namespace) -> AsyncIterator[Store]:
+    """The store of a running `orchestra serve` (or `--redis-url`), else the embedded
+    store's data directory opened directly."""
     from actors import EmbeddedValkey, connect_store
-    from runtime import add_tenant
 
     url = args.redis_url or os.environ.get("REDIS_URL", "")
     explicit = bool(url)
@@ -279,13 +316,20 @@ async def _tenant_add_async(args: argparse.Namespace) -> int:
         valkey = EmbeddedValkey(Path(args.data_dir) if args.data_dir else home() / "valkey")
         store = await connect_store(valkey.start())
     try:
-        rec, key = await add_tenant(store, args.name)
+        yield store
     finally:
         await store.close()
         if valkey is not None:
             valkey.stop()
+
+
+async def _tenant_add_async(args: argparse.Namespace) -> int:
+    from runtime import add_tenant
+
+    async with _store(args) as store:
+        rec, key = await add_tenant(store, args.name)
     print(json.dumps({"tenant_id": rec.tenant_id, "name": rec.name, "api_key": key}))
-    print("orchestra: keep this key; it is shown only once (stored hashed).", file=sys.stderr)
+    print(ONCE, file=sys.stderr)
     return 0
 
 
@@ -393,6 +437,22 @@ def parser() -> argparse.ArgumentParser:
     ta.add_argument("--redis-url")
     ta.add_argument("--data-dir")
     ta.set_defaults(func=_tenant_add)
+    for name, help_text, extra in [
+        ("list", "list the tenants", []),
+        ("keys", "list a tenant's live keys (no secrets)", ["tenant_id"]),
+        ("revoke", "revoke a key (refused by every gateway within 2 s)", ["tenant_id", "key_id"]),
+        (
+            "rotate",
+            "a new key for the same principal; the old one revoked",
+            ["tenant_id", "key_id"],
+        ),
+    ]:
+        tp = tsub.add_parser(name, help=help_text)
+        for arg in extra:
+            tp.add_argument(arg)
+        tp.add_argument("--redis-url")
+        tp.add_argument("--data-dir")
+        tp.set_defaults(func=_tenant_manage)
     h = sub.add_parser("hosts", help="list, add or remove session hosts of a running deployment")
     hsub = h.add_subparsers(dest="hosts_command", required=True)
     for name, what in (

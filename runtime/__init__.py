@@ -20,9 +20,11 @@ from runtime.shapes import (
     AuditEvent,
     ChatMessage,
     CloseOut,
+    KeyOut,
     ProposalOut,
     SessionDetail,
     SessionOut,
+    TokenOut,
     ToolCallOut,
     TurnDetail,
     TurnOut,
@@ -30,19 +32,23 @@ from runtime.shapes import (
     TurnSummary,
 )
 from runtime.store.data import Change, DataStore, StoreData, TenantData, TurnData
+from runtime.store.keys import MAX_TOKEN_TTL_S, active_keys, create_key, revoke_key, rotate_key
 from runtime.store.memory import MemoryStore
 from runtime.store.paging import MAX_PAGE
 from runtime.store.protocol import LedgerEntry, LedgerState, SessionRecord, Store, TenantRecord
 from runtime.store.tenants import add_tenant, hash_key
 
 from .agents import AgentCatalog, CanaryConfig, DeclaredAgent, load_class
+from .approval import ApprovalPolicy
 from .errors import (
     RETRY_AFTER_S,
     RETRY_NOT_READY_S,
+    AlreadyApproved,
     BadRequest,
     ConfigError,
     Conflict,
     ErrorClass,
+    Forbidden,
     InvalidTransition,
     ModelError,
     NotFound,
@@ -82,18 +88,24 @@ from .logs import event as log_event
 from .models.base import Model, ModelRequest, ModelResponse, Plan, StreamEvent, ToolOutcome
 from .models.scripted import ScriptedModel
 from .orchestrator import BaseOrchestrator
+from .principals import SYSTEM, Actor, Principal
 from .streaming import TurnStream
 from .tiers import Tier
 from .tools import NoArgs, Tool, ToolContext, ToolRegistry, function_tool, load_tool, tool
 
 __all__ = [
     "MAX_PAGE",
+    "MAX_TOKEN_TTL_S",
     "PRESETS",
     "REQUEST_ID",
     "RETRY_AFTER_S",
     "RETRY_NOT_READY_S",
+    "SYSTEM",
+    "Actor",
     "AgentCatalog",
     "AgentOut",
+    "AlreadyApproved",
+    "ApprovalPolicy",
     "AuditEvent",
     "Backend",
     "BadRequest",
@@ -111,8 +123,10 @@ __all__ = [
     "Emit",
     "ErrorClass",
     "ErrorEvent",
+    "Forbidden",
     "Inbound",
     "InvalidTransition",
+    "KeyOut",
     "LedgerEntry",
     "LedgerState",
     "LocalBackend",
@@ -127,6 +141,7 @@ __all__ = [
     "OrchestraError",
     "OrchestratorConfig",
     "Plan",
+    "Principal",
     "Proposal",
     "ProposalBook",
     "ProposalEvent",
@@ -149,6 +164,7 @@ __all__ = [
     "TenantRecord",
     "Tier",
     "TokenEvent",
+    "TokenOut",
     "TooLarge",
     "Tool",
     "ToolCallEvent",
@@ -171,12 +187,14 @@ __all__ = [
     "Unavailable",
     "Verdict",
     "WireError",
+    "active_keys",
     "add_tenant",
     "build_catalog",
     "build_model",
     "classify",
     "code_for_status",
     "configure_logging",
+    "create_key",
     "create_session",
     "error_from_wire",
     "error_to_wire",
@@ -192,6 +210,8 @@ __all__ = [
     "public_messages",
     "resolve_config",
     "retry_after_header",
+    "revoke_key",
+    "rotate_key",
     "tool",
     "with_mcp_tools",
 ]

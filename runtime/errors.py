@@ -8,13 +8,14 @@ applies, `retry_after` (seconds). This docstring is the only mapping table:
     ├── NotFound                 not_found              404  (absent *for this tenant*)
     ├── Conflict                 conflict               409
     │   ├── InvalidTransition    invalid_transition     409  (+ "status": current)
+    │   ├── AlreadyApproved      already_approved       409  (the same principal twice)
     │   └── SessionClosed        session_closed         409
     ├── BadRequest               bad_request            400
     │   └── RequestInvalid       validation_error       422  (+ "fields")
     ├── Unauthorized             unauthorized           401
     ├── TooLarge                 payload_too_large      413
-    ├── Forbidden                forbidden              403  ┐
-    ├── MethodNotAllowed         method_not_allowed     405  │ the HTTP layer's own
+    ├── Forbidden                forbidden              403  (may not approve; owner only)
+    ├── MethodNotAllowed         method_not_allowed     405  ┐ the HTTP layer's own
     ├── NotAcceptable            not_acceptable         406  │ refusals (no route...)
     ├── UnsupportedMediaType     unsupported_media_type 415  ┘
     ├── RateLimited              rate_limited           429  (Retry-After)
@@ -148,6 +149,12 @@ class InvalidTransition(Conflict):
         err = cls(str(wire.get("status", "")), str(wire.get("target", "")))
         err.args = (message,)
         return err
+
+
+class AlreadyApproved(Conflict):
+    """A second approval of one proposal by the same principal."""
+
+    code = "already_approved"
 
 
 class SessionClosed(Conflict):

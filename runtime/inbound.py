@@ -10,7 +10,9 @@ request id is the one the logs of every process it crosses print.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+
+from runtime.principals import TENANT_OWNER, Actor
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +25,8 @@ class Inbound:
     message_id: str = ""  # the client's id: a repeat returns the first result
     received_ns: int = 0  # wall-clock ns the gateway received it (soft-confirm order)
     request_id: str = ""  # the HTTP request's id, for the logs of every hop
+    # who sent it: its soft confirm counts only if the proposal's policy allows them
+    sender: Actor = field(default_factory=lambda: Actor(**TENANT_OWNER))
     # The proposals the client had shown when the user wrote it (API.md `seen`): they
     # count as delivered for this message.
     seen: tuple[str, ...] = ()

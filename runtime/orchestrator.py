@@ -30,6 +30,7 @@ from runtime.store.protocol import SessionRecord, Store
 from runtime.store.tenants import tenant_name
 
 from . import logs, metrics, redact, telemetry, turnlog
+from .approval import ApprovalPolicy
 from .breaker import OPEN_MESSAGE, CircuitBreaker
 from .errors import ToolValidationError, TurnAborted, classify
 from .events import Emit, ProposalEvent, TokenEvent, ToolCallEvent
@@ -47,6 +48,7 @@ from .models.base import (
     ToolUseBlock,
     collect,
 )
+from .principals import SYSTEM
 from .retry import RetryPolicy, retry
 from .sanitize import sanitize_for_prompt
 from .tiers import Tier, TierCounter, exhausted_message
@@ -233,12 +235,14 @@ class BaseOrchestrator(ABC):
         proposals: ProposalPort,
         emit: Emit | None,
     ) -> TurnResult:
-        text = msg.text
+        text, sender = msg.text, msg.sender
         started = time.perf_counter()
         now = self.clock()
         rec = state.record
-        turn = TurnScratch(state, TierCounter(self.config.recursion_budget), now, emit)
-        turn.audit.append(self._event(rec, "message", now, role="user", chars=len(text)))
+        turn = TurnScratch(
+            state, TierCounter(self.config.recursion_budget), now, emit, sender=sender
+        )
+        turn.audit.append(self._event(rec, "message", now, role="user", chars=len(text), by=sender))
         metrics.MESSAGES.labels(self.agent).inc()
 
         if state.pending_t2:  # T1-only sessions never touch the registry here
@@ -250,7 +254,7 @@ class BaseOrchestrator(ABC):
                 step["ms"], asked_ms = round(asked_ms, 3), 0.0  # the registry's call, once
                 turn.steps.append(step)
                 turn.proposals[p.proposal_id] = p
-                turn.send(ProposalEvent(p.public()))
+                turn.send(ProposalEvent(p.public(sender)))
                 if p.status is not ProposalStatus.PENDING:
                     state.pending_t2 = state.pending_t2 - {p.proposal_id}
                 if p.status is ProposalStatus.EXECUTED:
@@ -285,7 +289,7 @@ class BaseOrchestrator(ABC):
         final = " ".join([n for n in notices if n not in reply] + ([reply] if reply else []) + ask)
         new.append(Message("assistant", (TextBlock(final),), at=self.clock()))
         turn.audit.append(
-            self._event(rec, "message", self.clock(), role="assistant", chars=len(final))
+            self._event(rec, "message", self.clock(), role="assistant", chars=len(final), by=SYSTEM)
         )
         state.history.extend(new)  # a summary, if due, is made after the reply (SessionCore)
         usage = turn.counter.usage()
@@ -326,7 +330,8 @@ class BaseOrchestrator(ABC):
             new,
             turn.audit,
             created,
-            record,
+            sender=sender,
+            record=record,
         )
 
     def commit(self, result: TurnResult, at: float, shown_ns: int) -> TurnResult:
@@ -347,7 +352,7 @@ class BaseOrchestrator(ABC):
             [d for p in final.values() for d in p.depends_on],
             final,
         )
-        audit = [proposal_event(p, None, at) for p in final.values()]
+        audit = [proposal_event(p, None, at, p.requested_by) for p in final.values()]
         return replace(
             result,
             proposals=[final.get(p.proposal_id, p) for p in result.proposals],
@@ -591,6 +596,8 @@ class BaseOrchestrator(ABC):
             depends_on=tuple(turn.written),  # writes of one message run in order
             created_at=turn.now,
             updated_at=turn.now,
+            requested_by=turn.sender,
+            policy=self.approval_policy(tool),
         )
         turn.proposals[proposal.proposal_id] = proposal
         turn.written.append(proposal.proposal_id)
@@ -611,6 +618,12 @@ class BaseOrchestrator(ABC):
         )
         turn.steps.append(turnlog.proposal_step(turn.steps[-1]["at"], proposal, "proposed"))
         return block
+
+    def approval_policy(self, tool: Tool) -> ApprovalPolicy:
+        """Who may approve a call of `tool`: its own policy, else its tier's."""
+        if tool.approval is not None:
+            return tool.approval
+        return self.config.approval.T3 if tool.tier is Tier.T3 else self.config.approval.T2
 
     def _record(
         self,
@@ -652,6 +665,7 @@ class BaseOrchestrator(ABC):
                 tool=use.name,
                 tier=tier,
                 status=status,
+                by=turn.sender or SYSTEM,
                 **({"reason": reason} if reason else {}),
             )
         )
@@ -691,7 +705,11 @@ class BaseOrchestrator(ABC):
             turn.steps.append(turnlog.breaker_step(at, old.value, new.value))
             turn.audit.append(
                 self._event(
-                    turn.state.record, "breaker", at, **{"from": old.value, "to": new.value}
+                    turn.state.record,
+                    "breaker",
+                    at,
+                    by=SYSTEM,
+                    **{"from": old.value, "to": new.value},
                 )
             )
 

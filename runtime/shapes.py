@@ -71,6 +71,24 @@ class CloseOut(TypedDict):
     status: Literal["closed"]
 
 
+class PrincipalOut(TypedDict):
+    principal: str
+    role: str
+
+
+class ApprovalOut(TypedDict):
+    by: str
+    role: str
+    at: float
+
+
+class NeedsOut(TypedDict):
+    quorum: int
+    have: int
+    approvers: list[str]
+    self_approval: bool
+
+
 class ProposalOut(TypedDict):
     proposal_id: str
     session_id: str
@@ -90,6 +108,16 @@ class ProposalOut(TypedDict):
             )
         ),
     ]
+    requested_by: Annotated[
+        PrincipalOut | None,
+        Field(description="The principal whose message made it (null: made before principals)."),
+    ]
+    approvals: Annotated[list[ApprovalOut], Field(description="Its approvals so far, in order.")]
+    needs: Annotated[
+        NeedsOut,
+        Field(description="Its policy: the quorum, the approvals it has, who may approve."),
+    ]
+    can_approve: Annotated[bool, Field(description="Whether the caller may confirm it now.")]
     awaiting: NotRequired[
         Annotated[
             Literal["clear_answer"],
@@ -101,6 +129,23 @@ class ProposalOut(TypedDict):
             ),
         ]
     ]
+
+
+class KeyOut(TypedDict):
+    key_id: str
+    name: Annotated[str, Field(description="The principal the key belongs to.")]
+    role: Literal["owner", "staff"]
+    created_at: float
+    last_used_at: Annotated[
+        float | None, Field(description="When a gateway last looked the key up (null: never).")
+    ]
+
+
+class TokenOut(TypedDict):
+    token: Annotated[str, Field(description="The bearer token (shown once; never logged).")]
+    expires_at: float
+    agent: str
+    subject: str
 
 
 class ToolCallOut(TypedDict):

@@ -22,7 +22,12 @@ from runtime.config.settings import Settings
 from runtime.store.memory import MemoryStore
 from runtime.store.protocol import Store
 from runtime.store.tenants import add_tenant
-from salon.testing import SALON_LAB as LAB_AGENT
+from salon.testing import SALON_LAB
+
+# The suite's extra agents: the lab, and "desk" (the lab's salon tools under a
+# four-eyes policy for T3: two distinct staff members, not the requester).
+LAB_AGENT = SALON_LAB | {"desk": "salon.testing:SalonLab"}
+FOUR_EYES = {"approvers": ["staff"], "quorum": 2, "self_approval": False}
 
 StorePeers = Callable[[int], Awaitable[list[Store]]]
 
@@ -94,6 +99,7 @@ async def store_peers(store: Store, request: pytest.FixtureRequest) -> AsyncIter
 LAB_CONFIG = {
     "agents": {
         "lab": {"executor_timeout_ms": 400, "soft_confirm_window_ms": 1500},
+        "desk": {"approval": {"T3": FOUR_EYES}},
     }
 }
 

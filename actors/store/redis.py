@@ -16,6 +16,7 @@ import functools
 import inspect
 import os
 import random
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Literal, ParamSpec, TypeVar
 
@@ -30,7 +31,14 @@ from runtime.errors import NotOwner, Unavailable
 from runtime.proposals.model import Proposal, ProposalStatus
 from runtime.store import paging
 from runtime.store.data import Change
-from runtime.store.protocol import LedgerEntry, LedgerState, SessionRecord, TenantRecord
+from runtime.store.protocol import (
+    KeyRecord,
+    LedgerEntry,
+    LedgerState,
+    SessionRecord,
+    TenantRecord,
+    TokenRecord,
+)
 from runtime.turnlog import KEEP_TURNS
 
 from . import scripts
@@ -110,6 +118,54 @@ class RedisStore:
     async def tenant_by_key_hash(self, key_hash: str) -> TenantRecord | None:
         raw = await self._r.get(f"{self._prefix}:tenantkey:{_esc(key_hash)}")
         return None if raw is None else TenantRecord.model_validate_json(raw)
+
+    async def list_tenants(self) -> list[TenantRecord]:
+        keys = [k async for k in self._r.scan_iter(match=f"{self._prefix}:t:*:tenant", count=500)]
+        found = [
+            TenantRecord.model_validate_json(raw)
+            for raw in (await self._r.mget(keys) if keys else [])
+            if raw is not None
+        ]
+        return sorted(found, key=lambda t: (t.created_at, t.tenant_id))
+
+    # keys and session tokens
+    async def put_key(self, rec: KeyRecord) -> None:
+        raw = rec.model_dump_json()
+        async with self._r.pipeline(transaction=True) as pipe:
+            pipe.set(f"{self._prefix}:key:{_esc(rec.key_hash)}", raw)
+            pipe.hset(self._k(rec.tenant_id, "keys"), rec.key_id, raw)
+            await pipe.execute()
+
+    async def key_by_hash(self, key_hash: str) -> KeyRecord | None:
+        raw = await self._r.get(f"{self._prefix}:key:{_esc(key_hash)}")
+        return None if raw is None else KeyRecord.model_validate_json(raw)
+
+    async def list_keys(self, tenant_id: str) -> list[KeyRecord]:
+        found = [
+            KeyRecord.model_validate_json(raw)
+            for raw in (await self._r.hgetall(self._k(tenant_id, "keys"))).values()
+        ]
+        return sorted(found, key=lambda k: (k.created_at, k.key_id))
+
+    async def touch_key(self, tenant_id: str, key_id: str, at: float) -> None:
+        await self._r.hset(self._k(tenant_id, "keyused"), key_id, repr(at))
+
+    async def key_last_used(self, tenant_id: str) -> dict[str, float]:
+        raw = await self._r.hgetall(self._k(tenant_id, "keyused"))
+        return {_text(k): float(v) for k, v in raw.items()}
+
+    async def put_token(self, rec: TokenRecord) -> None:
+        ttl_ms = max(1, int((rec.expires_at - time.time()) * 1000))
+        await self._r.set(
+            f"{self._prefix}:tok:{_esc(rec.token_hash)}", rec.model_dump_json(), px=ttl_ms
+        )
+
+    async def token_by_hash(self, token_hash: str) -> TokenRecord | None:
+        raw = await self._r.get(f"{self._prefix}:tok:{_esc(token_hash)}")
+        return None if raw is None else TokenRecord.model_validate_json(raw)
+
+    async def delete_token(self, token_hash: str) -> bool:
+        return bool(await self._r.delete(f"{self._prefix}:tok:{_esc(token_hash)}"))
 
     # sessions and history
     async def create_session(self, rec: SessionRecord) -> tuple[SessionRecord, bool]:

@@ -8,9 +8,14 @@
 // header says whether the gateway answers: when it does not, "Disconnected -
 // retrying" until a heartbeat (GET /healthz) gets through again. Under each
 // reply, "Details" opens the turn inspector's timeline (inspector.js).
+//
+// Who is connected decides the layout (GET /v1/me): an owner or staff key sees
+// every session and an Inbox of what it may approve across sessions (owners
+// also the Keys panel); an end user's session token sees its one session, with
+// no session list and no agent picker.
 
 import { Api, ApiError, forgetKey, newId, saveKey, takeKey } from "./api.js";
-import { ProposalCard } from "./cards.js";
+import { ProposalCard, approvalText } from "./cards.js";
 import { el, setText } from "./dom.js";
 import { detailsNode } from "./inspector.js";
 import { markCurrent, renderAudit, renderPending, renderSessions, renderState } from "./panels.js";
@@ -18,7 +23,7 @@ import { TurnView, followLog, messageNode, toolCallNode } from "./turn.js";
 
 const POLL_MS = 2000; // proposal refresh while PENDING cards exist
 const HEARTBEAT_MS = 3000; // is the gateway there? (and how soon a return shows)
-const CONNECTED = "Connected with a tenant key.";
+const connected = () => `Connected as ${app.me?.principal ?? "?"} (${app.me?.role ?? "?"}).`;
 const DISCONNECTED = "Disconnected - retrying";
 const $ = (id) => document.getElementById(id);
 
@@ -44,6 +49,15 @@ const ui = {
   pending: $("pending"),
   state: $("state"),
   audit: $("audit"),
+  sessionsNav: $("sessions-nav"),
+  inboxPanel: $("inbox-panel"),
+  inbox: $("inbox"),
+  keysPanel: $("keys-panel"),
+  keyForm: $("key-form"),
+  keyName: $("key-name"),
+  keyRole: $("key-role"),
+  newKey: $("new-key"),
+  keys: $("keys"),
 };
 
 const app = {
@@ -54,6 +68,8 @@ const app = {
   nextCursor: null,
   stateTick: () => {},
   lastPoll: 0,
+  me: null,
+  lastInbox: 0,
   reachable: true,
 };
 
@@ -92,7 +108,7 @@ function setOnline(online) {
   if (online === app.reachable) return;
   app.reachable = online;
   if (!app.api) return;
-  setText(ui.who, online ? CONNECTED : DISCONNECTED);
+  setText(ui.who, online ? connected() : DISCONNECTED);
   ui.who.dataset.state = online ? "connected" : "disconnected";
   ui.send.disabled = !online || app.busy || app.session?.status !== "active";
   if (online) {
@@ -118,6 +134,8 @@ async function connect(key) {
   app.reachable = true;
   let agents;
   try {
+    app.me = await app.api.get("/v1/me");
+    if (app.me.role === "subject") return connectToken();
     agents = (await app.api.get("/v1/agents")).agents;
   } catch (err) {
     report(err, "reach the API");
@@ -128,13 +146,125 @@ async function connect(key) {
   ui.keybox.hidden = true;
   ui.console.hidden = false;
   ui.forget.hidden = false;
-  setText(ui.who, CONNECTED);
+  setText(ui.who, connected());
   ui.who.dataset.state = "connected";
   ui.agent.replaceChildren(...agents.map((a) => el("option", { value: a.name }, a.name)));
   if (agents.some((a) => a.name === "chatbot")) ui.agent.value = "chatbot";
   setSession(null);
+  ui.inboxPanel.hidden = false;
+  ui.keysPanel.hidden = app.me.role !== "owner";
   await loadSessions();
+  await loadInbox();
+  if (app.me.role === "owner") await loadKeys();
   ui.subject.focus();
+}
+
+/** A session token: its one session, no session list, no agent picker. */
+async function connectToken() {
+  const me = app.me;
+  clearError();
+  ui.keybox.hidden = true;
+  ui.console.hidden = false;
+  ui.forget.hidden = false;
+  ui.sessionsNav.hidden = true;
+  ui.openForm.hidden = true;
+  ui.console.classList.add("token-mode");
+  setText(ui.who, `Signed in as ${me.subject} (${me.agent}).`);
+  try {
+    const session = await app.api.send("POST", "/v1/sessions", { agent: me.agent, subject: me.subject });
+    await openSession(session);
+  } catch (err) {
+    report(err, "open your session");
+  }
+}
+
+// -- the inbox (what I may approve) and the keys (owners) --------------------------------
+
+async function loadInbox() {
+  if (!app.api || app.me?.role === "subject") return;
+  app.lastInbox = Date.now();
+  try {
+    const { proposals } = await app.api.get("/v1/proposals", { status: "PENDING", can_approve: "me" });
+    ui.inbox.replaceChildren(
+      ...(proposals.length ? proposals.map(inboxItem) : [el("li", { class: "empty" }, "Nothing to approve.")]),
+    );
+  } catch (err) {
+    report(err, "load the inbox");
+  }
+}
+
+function inboxItem(p) {
+  const approve = el("button", { type: "button", class: "primary" }, "Approve");
+  const reject = el("button", { type: "button" }, "Reject");
+  const open = el("button", { type: "button" }, "Go to session");
+  const note = el("p", { class: "note" });
+  const decide = async (verb) => {
+    approve.disabled = reject.disabled = true;
+    try {
+      const after = await app.api.send("POST", `/v1/proposals/${encodeURIComponent(p.proposal_id)}/${verb}`);
+      setText(note, `${after.status}. ${approvalText(after)}`);
+      upsertProposal(after);
+    } catch (err) {
+      setText(note, `Could not ${verb}: ${err.message}.`);
+    }
+    setTimeout(loadInbox, 1500);
+  };
+  approve.addEventListener("click", () => decide("confirm"));
+  reject.addEventListener("click", () => decide("reject"));
+  open.addEventListener("click", () => openSession({ session_id: p.session_id }));
+  return el(
+    "li",
+    { "data-proposal-id": p.proposal_id },
+    el("strong", {}, `${p.tool} `),
+    el("span", { class: `badge tier-${p.tier}` }, p.tier),
+    el("p", { class: "preview" }, p.preview),
+    el("p", { class: "approvals" }, approvalText(p)),
+    el("div", { class: "actions" }, approve, reject, open),
+    note,
+  );
+}
+
+async function loadKeys() {
+  try {
+    const { keys } = await app.api.get("/v1/keys");
+    ui.keys.replaceChildren(...keys.map(keyItem));
+  } catch (err) {
+    report(err, "list the keys");
+  }
+}
+
+function showNewKey(made) {
+  setText(ui.newKey, `New key for ${made.name} (${made.role}), shown once: ${made.key}`);
+  ui.newKey.hidden = false;
+}
+
+function keyItem(k) {
+  const revoke = el("button", { type: "button" }, "Revoke");
+  const rotate = el("button", { type: "button" }, "Rotate");
+  revoke.addEventListener("click", async () => {
+    try {
+      await app.api.send("DELETE", `/v1/keys/${encodeURIComponent(k.key_id)}`);
+      await loadKeys();
+    } catch (err) {
+      report(err, "revoke the key");
+    }
+  });
+  rotate.addEventListener("click", async () => {
+    try {
+      showNewKey(await app.api.send("POST", `/v1/keys/${encodeURIComponent(k.key_id)}/rotate`));
+      await loadKeys();
+    } catch (err) {
+      report(err, "rotate the key");
+    }
+  });
+  const used = k.last_used_at ? `last used ${new Date(k.last_used_at * 1000).toLocaleString()}` : "never used";
+  return el(
+    "li",
+    { "data-key-id": k.key_id },
+    el("strong", {}, k.name),
+    ` (${k.role}), ${used}`,
+    el("div", { class: "actions" }, rotate, revoke),
+  );
 }
 
 // -- sessions ---------------------------------------------------------------------------
@@ -402,6 +532,19 @@ ui.closeSession.addEventListener("click", async () => {
 
 ui.moreSessions.addEventListener("click", () => loadSessions(true));
 
+ui.keyForm.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const name = ui.keyName.value.trim();
+  if (!name) return;
+  try {
+    showNewKey(await app.api.send("POST", "/v1/keys", { name, role: ui.keyRole.value }));
+    ui.keyName.value = "";
+    await loadKeys();
+  } catch (err) {
+    report(err, "create a key");
+  }
+});
+
 ui.composer.addEventListener("submit", (event) => {
   event.preventDefault();
   send(ui.message.value);
@@ -422,6 +565,9 @@ setInterval(() => {
   const pending = [...app.cards.values()].some((card) => card.pending);
   if (app.api && !app.busy && pending && (due || Date.now() - app.lastPoll >= POLL_MS)) {
     refreshProposals(); // not mid-turn: the turn's own events place its cards
+  }
+  if (app.api && !app.busy && app.me && app.me.role !== "subject" && Date.now() - app.lastInbox >= POLL_MS) {
+    loadInbox();
   }
 }, 1000);
 

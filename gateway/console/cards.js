@@ -11,6 +11,8 @@
 // "clear_answer"`) it says "Waiting for a clear yes or no". A FAILED card gives the reason from its `result`, and says
 // when the outcome is unknown (the tool may have acted). Updates never move a
 // card back: a stale answer that says PENDING after EXECUTED is ignored.
+// Every card says who requested it, who approved it and what is still needed
+// ("1 of 2 approvals"); its buttons are off for a caller who may not approve.
 
 import { duration, el, setText, uid } from "./dom.js";
 
@@ -53,6 +55,24 @@ function hintOf(p) {
   return HINTS[p.status] || "";
 }
 
+function whoOf(actor) {
+  return actor ? `${actor.principal} (${actor.role})` : "unknown";
+}
+
+/** "Requested by ann (subject). Approved by bob (staff). 1 of 2 approvals." */
+export function approvalText(p) {
+  const parts = [`Requested by ${whoOf(p.requested_by)}.`];
+  const approvals = p.approvals || [];
+  if (approvals.length) parts.push(`Approved by ${approvals.map((a) => `${a.by} (${a.role})`).join(", ")}.`);
+  const needs = p.needs;
+  if (needs && (needs.quorum > 1 || approvals.length)) parts.push(`${needs.have} of ${needs.quorum} approvals.`);
+  if (needs && p.status === "PENDING") {
+    const others = needs.self_approval ? "" : ", not the requester";
+    parts.push(`Who may approve: ${needs.approvers.join(", ")}${others}.`);
+  }
+  return parts.join(" ");
+}
+
 function failureReason(result) {
   if (result && typeof result === "object" && typeof result.error === "string") return result.error;
   return result === null || result === undefined ? "no reason given" : JSON.stringify(result);
@@ -74,6 +94,7 @@ export class ProposalCard {
     this.countdownNode = el("span", { class: "countdown" });
     this.resultBox = el("div", { class: "result-box" });
     this.noteNode = el("p", { class: "note" });
+    this.whoNode = el("p", { class: "approvals" });
     this.node = el(
       "article",
       {
@@ -89,6 +110,7 @@ export class ProposalCard {
       ),
       el("p", { class: "preview" }, proposal.preview),
       el("p", { class: "status-line" }, "Status: ", this.statusNode),
+      this.whoNode,
       el("p", { class: "hint-line" }, this.hintNode, " ", this.countdownNode),
       this.resultBox,
       this.noteNode,
@@ -134,6 +156,7 @@ export class ProposalCard {
     this.node.dataset.status = p.status;
     this.node.dataset.awaiting = p.status === "PENDING" && p.awaiting ? p.awaiting : "";
     setText(this.hintNode, hintOf(p));
+    setText(this.whoNode, approvalText(p));
     this.resultBox.replaceChildren();
     if (p.status === "EXECUTED" && p.result !== null && p.result !== undefined) {
       this.resultBox.append(el("p", { class: "result-title" }, "Result:"), resultNode(p.result));
@@ -142,7 +165,7 @@ export class ProposalCard {
     }
     if (!this.pending) setText(this.countdownNode, "");
     if (this.confirmButton) {
-      this.setButtons(this.pending && !this.deciding);
+      this.setButtons(this.pending && !this.deciding && p.can_approve !== false);
       this.actionsNode.hidden = !this.pending; // a finished card has nothing to click
     }
     this.tick(Date.now() / 1000);
@@ -172,8 +195,9 @@ export class ProposalCard {
     this.setButtons(false);
     this.note(verb === "confirm" ? "Confirming..." : "Rejecting...");
     try {
-      this.update(await this.actions.decide(this.id, verb));
-      this.note("");
+      const after = await this.actions.decide(this.id, verb);
+      this.update(after);
+      this.note(after.status === "PENDING" ? "Approved: waiting for more approvals." : "");
     } catch (err) {
       if (err.status === 409 && err.error?.status) {
         this.note(`Already ${err.error.status}: ${err.message}.`);

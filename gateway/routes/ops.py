@@ -9,9 +9,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
-from runtime import RETRY_NOT_READY_S, Unavailable
+from runtime import RETRY_NOT_READY_S, NotFound, Unavailable
 
-from ..deps import Ctx, Tenant
+from ..deps import Caller, Ctx, check_session
 from ..errors import orchestra_error_response
 from ..metrics import CONTENT_TYPE, merge_expositions
 from ..responses import FastJSON
@@ -84,13 +84,18 @@ async def metrics(ctx: Ctx) -> Response:
     response_model=AuditList,
     tags=["audit"],
     summary="The tenant's audit events, oldest first",
+    description="A session token reads its own session's events only, with `session_id`.",
     responses=error_responses(404, *COMMON_ERRORS),
 )
 async def audit(
     ctx: Ctx,
-    tenant: Tenant,
+    caller: Caller,
     session_id: Annotated[
         str | None, Query(max_length=200, description="Only this session's events.")
     ] = None,
 ) -> Response:
-    return FastJSON({"events": await ctx.backend.audit(tenant, session_id or None)})
+    if caller.is_token:
+        if not session_id:
+            raise NotFound("a session token reads its own session's audit only")
+        await check_session(ctx, caller, session_id)
+    return FastJSON({"events": await ctx.backend.audit(caller.tenant_id, session_id or None)})

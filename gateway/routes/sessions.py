@@ -9,10 +9,10 @@ from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
-from runtime import MAX_PAGE, REQUEST_ID, BadRequest, Inbound, Settings
+from runtime import MAX_PAGE, REQUEST_ID, BadRequest, Inbound, NotFound, Settings
 
 from ..delivery import DeliveredJSON, Delivery
-from ..deps import Ctx, Tenant
+from ..deps import Caller, Ctx, Tenant, check_session
 from ..middleware import fresh_id
 from ..responses import FastJSON
 from ..schemas import (
@@ -109,8 +109,12 @@ def build_router(settings: Settings) -> APIRouter:
             extra={200: {"model": SessionOut, "description": "The existing active session."}},
         ),
     )
-    async def create_session(body: SessionCreate, ctx: Ctx, tenant: Tenant) -> Response:
-        session, created = await ctx.backend.create_session(tenant, body.agent, body.subject)
+    async def create_session(body: SessionCreate, ctx: Ctx, caller: Caller) -> Response:
+        if not caller.sees(body.agent, body.subject):  # a token opens its own session only
+            raise NotFound(f"no session of agent {body.agent} for this token")
+        session, created = await ctx.backend.create_session(
+            caller.tenant_id, body.agent, body.subject
+        )
         return FastJSON(session, status_code=201 if created else 200)
 
     @router.get(
@@ -150,8 +154,9 @@ def build_router(settings: Settings) -> APIRouter:
         summary="A session, with the last turn's tier usage and its breaker state",
         responses=error_responses(404, *COMMON_ERRORS),
     )
-    async def get_session(session_id: SessionId, ctx: Ctx, tenant: Tenant) -> Response:
-        return FastJSON(await ctx.backend.get_session(tenant, session_id))
+    async def get_session(session_id: SessionId, ctx: Ctx, caller: Caller) -> Response:
+        await check_session(ctx, caller, session_id)
+        return FastJSON(await ctx.backend.get_session(caller.tenant_id, session_id))
 
     @router.get(
         "/{session_id}/messages",
@@ -159,8 +164,10 @@ def build_router(settings: Settings) -> APIRouter:
         summary="The session's messages, in order",
         responses=error_responses(404, *COMMON_ERRORS),
     )
-    async def list_messages(session_id: SessionId, ctx: Ctx, tenant: Tenant) -> Response:
-        return FastJSON({"messages": await ctx.backend.list_messages(tenant, session_id)})
+    async def list_messages(session_id: SessionId, ctx: Ctx, caller: Caller) -> Response:
+        await check_session(ctx, caller, session_id)
+        messages = await ctx.backend.list_messages(caller.tenant_id, session_id)
+        return FastJSON({"messages": messages})
 
     @router.get(
         "/{session_id}/turns",
@@ -168,8 +175,9 @@ def build_router(settings: Settings) -> APIRouter:
         summary="The session's turns (the newest are kept), without their steps",
         responses=error_responses(404, *COMMON_ERRORS),
     )
-    async def list_turns(session_id: SessionId, ctx: Ctx, tenant: Tenant) -> Response:
-        return FastJSON({"turns": await ctx.backend.list_turns(tenant, session_id)})
+    async def list_turns(session_id: SessionId, ctx: Ctx, caller: Caller) -> Response:
+        await check_session(ctx, caller, session_id)  # scoped like the session
+        return FastJSON({"turns": await ctx.backend.list_turns(caller.tenant_id, session_id)})
 
     @router.get(
         "/{session_id}/turns/{n}",
@@ -181,8 +189,9 @@ def build_router(settings: Settings) -> APIRouter:
         ),
         responses=error_responses(404, *COMMON_ERRORS),
     )
-    async def get_turn(session_id: SessionId, n: TurnNumber, ctx: Ctx, tenant: Tenant) -> Response:
-        return FastJSON(await ctx.backend.get_turn(tenant, session_id, n))
+    async def get_turn(session_id: SessionId, n: TurnNumber, ctx: Ctx, caller: Caller) -> Response:
+        await check_session(ctx, caller, session_id)
+        return FastJSON(await ctx.backend.get_turn(caller.tenant_id, session_id, n))
 
     @router.delete(
         "/{session_id}",
@@ -190,8 +199,9 @@ def build_router(settings: Settings) -> APIRouter:
         summary="Close a session (later messages to it get 409)",
         responses=error_responses(404, *COMMON_ERRORS),
     )
-    async def close_session(session_id: SessionId, ctx: Ctx, tenant: Tenant) -> Response:
-        return FastJSON(await ctx.backend.close_session(tenant, session_id))
+    async def close_session(session_id: SessionId, ctx: Ctx, caller: Caller) -> Response:
+        await check_session(ctx, caller, session_id)
+        return FastJSON(await ctx.backend.close_session(caller.tenant_id, session_id))
 
     @router.post(
         "/{session_id}/messages",
@@ -206,13 +216,20 @@ def build_router(settings: Settings) -> APIRouter:
         ),
     )
     async def post_message(
-        session_id: SessionId, body: MessageIn, request: Request, ctx: Ctx, tenant: Tenant
+        session_id: SessionId, body: MessageIn, request: Request, ctx: Ctx, caller: Caller
     ) -> Response:
+        await check_session(ctx, caller, session_id)
         message_id = message_id_of(body.message_id, request.headers.get("idempotency-key"))
         msg = Inbound(
-            tenant, session_id, body.text, message_id, seen=tuple(body.seen), relay=True
+            caller.tenant_id,
+            session_id,
+            body.text,
+            message_id,
+            seen=tuple(body.seen),
+            relay=True,
+            sender=caller.actor(),
         ).received(REQUEST_ID.get())
-        deliver = Delivery(ctx.backend, tenant, session_id)
+        deliver = Delivery(ctx.backend, caller.tenant_id, session_id)
         if wants_event_stream(request.headers.get("accept")):
             return await stream_events(await ctx.backend.stream_message(msg), deliver)
         return DeliveredJSON(await ctx.backend.send_message(msg), deliver)

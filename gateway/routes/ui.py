@@ -10,6 +10,10 @@ Every response here carries a strict Content-Security-Policy (scripts, styles
 and connections from this origin only, no inline code, no framing), plus
 `nosniff` and `no-referrer`. The API key never travels to these routes: the
 banner link puts it in the URL fragment, which browsers do not send.
+
+`/ui/embed` is the customer-facing chat (docs/EMBED.md): it runs on a session
+token (in its fragment) and may be framed by any site, since the site that
+frames it is the one that minted the token; everything else stays unframeable.
 """
 
 from __future__ import annotations
@@ -39,6 +43,11 @@ CONTENT_TYPES = {
     ".png": "image/png",
 }
 INDEX = "index.html"
+EMBED = "embed.html"
+EMBED_HEADERS = {
+    **SECURITY_HEADERS,
+    "Content-Security-Policy": CSP.replace("frame-ancestors 'none'", "frame-ancestors *"),
+}
 
 
 class Asset:
@@ -63,10 +72,12 @@ def load_assets() -> dict[str, Asset]:
     return assets
 
 
-def serve_asset(asset: Asset | None, request: Request) -> Response:
+def serve_asset(
+    asset: Asset | None, request: Request, security: dict[str, str] = SECURITY_HEADERS
+) -> Response:
     if asset is None:
         return error_response(404, "no such console file", headers=SECURITY_HEADERS)
-    headers = {**SECURITY_HEADERS, "ETag": asset.etag, "Cache-Control": "no-cache"}
+    headers = {**security, "ETag": asset.etag, "Cache-Control": "no-cache"}
     if request.headers.get("if-none-match") == asset.etag:
         return Response(status_code=304, headers=headers)
     return Response(asset.body, media_type=asset.content_type, headers=headers)
@@ -87,6 +98,10 @@ def build_router() -> APIRouter:
     @router.get("/ui/")
     async def console_slash() -> Response:
         return RedirectResponse("/ui", status_code=307, headers=SECURITY_HEADERS)
+
+    @router.get("/ui/embed")
+    async def embed(request: Request) -> Response:
+        return serve_asset(assets.get(EMBED), request, EMBED_HEADERS)
 
     @router.get("/ui/{name:path}")
     async def console_file(name: str, request: Request) -> Response:

@@ -47,6 +47,8 @@ def build_tools(cfg: ConfigFile, mcp_infos: McpInfos) -> dict[str, list[Tool]]:
             from ..tools.http import http_tool  # an HTTP client: only when configured
 
             tools[name] = [http_tool(name, section)]
+        if section.approval is not None:
+            tools[name] = [replace(t, approval=section.approval) for t in tools[name]]
     for server, mcp in cfg.mcp.items():
         infos = mcp_infos.get(server)
         if infos is None:

@@ -19,6 +19,7 @@ from runtime.backends.protocol import pending_ids
 from runtime.backends.reads import BackendReads
 from runtime.inbound import Inbound
 from runtime.logs import REQUEST_ID
+from runtime.principals import TENANT_OWNER, Actor
 from runtime.proposals.book import ProposalBook
 from runtime.sessions.session import SessionPool
 from runtime.shapes import AgentOut, CloseOut, ProposalOut, SessionDetail, SessionOut, TurnOut
@@ -92,11 +93,15 @@ class LocalBackend(BackendReads):
     ) -> None:
         await self.book.mark_delivered(tenant_id, session_id, proposal_ids, at_ns)
 
-    async def confirm(self, tenant_id: str, proposal_id: str) -> ProposalOut:
-        return (await self.book.confirm(tenant_id, proposal_id)).public()
+    async def confirm(
+        self, tenant_id: str, proposal_id: str, by: Actor = TENANT_OWNER
+    ) -> ProposalOut:
+        return (await self.book.confirm(tenant_id, proposal_id, by)).public(by)
 
-    async def reject(self, tenant_id: str, proposal_id: str) -> ProposalOut:
-        return (await self.book.reject(tenant_id, proposal_id)).public()
+    async def reject(
+        self, tenant_id: str, proposal_id: str, by: Actor = TENANT_OWNER
+    ) -> ProposalOut:
+        return (await self.book.reject(tenant_id, proposal_id, by)).public(by)
 
     async def ready(self) -> bool:
         return await self.store.ping()

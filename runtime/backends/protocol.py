@@ -1,7 +1,11 @@
 """`Backend`: the one API the gateway calls, with an in-process and a Ray implementation.
 
 Every method takes the caller's tenant; anything of another tenant is
-`NotFound`. Results are plain JSON-able dicts in the API.md shapes.
+`NotFound`. Results are plain JSON-able dicts in the API.md shapes. Who the
+caller is (`Actor`) travels with what it decides: the sender of a message (its
+soft confirm counts only if the policy allows it), the approver of a confirm.
+What a session token may reach is the gateway's check (`session_party`,
+`proposal_party`).
 """
 
 from __future__ import annotations
@@ -9,15 +13,18 @@ from __future__ import annotations
 from typing import Literal, Protocol
 
 from runtime.inbound import Inbound
+from runtime.principals import TENANT_OWNER, Actor, KeyRole, Principal
 from runtime.proposals.model import ProposalStatus
 from runtime.shapes import (
     AgentOut,
     AuditEvent,
     ChatMessage,
     CloseOut,
+    KeyOut,
     ProposalOut,
     SessionDetail,
     SessionOut,
+    TokenOut,
     TurnDetail,
     TurnOut,
     TurnSummary,
@@ -26,8 +33,30 @@ from runtime.streaming import TurnStream
 
 
 class Backend(Protocol):
-    async def authenticate(self, api_key: str) -> str | None:
-        """The tenant id of a bearer key, or None."""
+    async def authenticate(self, api_key: str) -> Principal | None:
+        """The principal of a bearer key or session token; None: unknown, revoked, expired."""
+        ...
+
+    async def create_key(self, tenant_id: str, name: str, role: KeyRole) -> tuple[KeyOut, str]: ...
+    async def list_keys(self, tenant_id: str) -> list[KeyOut]: ...
+    async def revoke_key(self, tenant_id: str, key_id: str) -> str:
+        """Revoke a key; returns its hash (`NotFound` when no such live key)."""
+        ...
+
+    async def rotate_key(self, tenant_id: str, key_id: str) -> tuple[KeyOut, str, str]:
+        """The new key's listing, the new key, and the old key's hash."""
+        ...
+
+    async def mint_token(
+        self, tenant_id: str, agent: str, subject: str, ttl_s: float, minted_by: str
+    ) -> TokenOut: ...
+    async def revoke_token(self, tenant_id: str, token: str) -> bool: ...
+    async def session_party(self, tenant_id: str, session_id: str) -> tuple[str, str] | None:
+        """(agent, subject) of the tenant's session, or None."""
+        ...
+
+    async def proposal_party(self, tenant_id: str, proposal_id: str) -> tuple[str, str] | None:
+        """(agent, subject) of the tenant's proposal, or None."""
         ...
 
     async def create_session(
@@ -86,11 +115,22 @@ class Backend(Protocol):
         ...
 
     async def list_proposals(
-        self, tenant_id: str, session_id: str | None, status: ProposalStatus | None
+        self,
+        tenant_id: str,
+        session_id: str | None,
+        status: ProposalStatus | None,
+        viewer: Actor | None = None,
+        can_approve: bool = False,
     ) -> list[ProposalOut]: ...
-    async def get_proposal(self, tenant_id: str, proposal_id: str) -> ProposalOut: ...
-    async def confirm(self, tenant_id: str, proposal_id: str) -> ProposalOut: ...
-    async def reject(self, tenant_id: str, proposal_id: str) -> ProposalOut: ...
+    async def get_proposal(
+        self, tenant_id: str, proposal_id: str, viewer: Actor | None = None
+    ) -> ProposalOut: ...
+    async def confirm(
+        self, tenant_id: str, proposal_id: str, by: Actor = TENANT_OWNER
+    ) -> ProposalOut: ...
+    async def reject(
+        self, tenant_id: str, proposal_id: str, by: Actor = TENANT_OWNER
+    ) -> ProposalOut: ...
     async def audit(self, tenant_id: str, session_id: str | None) -> list[AuditEvent]: ...
     async def ready(self) -> bool: ...
     async def metrics_texts(self) -> list[bytes]:

@@ -34,6 +34,7 @@ from pydantic import (
 )
 
 from runtime.agents.canary import CanaryConfig
+from runtime.approval import ApprovalPolicy
 from runtime.errors import ConfigError
 from runtime.tiers import RecursionBudget, Tier
 
@@ -134,6 +135,16 @@ class AgentSection(_Section):
     breaker_threshold: int | None = Field(default=None, gt=0)
     breaker_reset_ms: int | None = Field(default=None, gt=0)
     max_model_attempts: int | None = Field(default=None, gt=0)
+    approval: dict[Tier, ApprovalPolicy] | None = None  # [agents.X.approval.T3]
+
+    @field_validator("approval")
+    @classmethod
+    def _write_tiers(
+        cls, value: dict[Tier, ApprovalPolicy] | None
+    ) -> dict[Tier, ApprovalPolicy] | None:
+        if value and Tier.T1 in value:
+            raise ValueError("T1 tools run at once: only T2 and T3 have an approval policy")
+        return value
 
     @property
     def declared(self) -> bool:
@@ -162,6 +173,7 @@ class PythonToolSection(_Section):
     description: str = ""
     retries: Retries = RETRIES
     max_result_bytes: MaxResultBytes = MAX_RESULT_BYTES
+    approval: ApprovalPolicy | None = None
 
 
 class HttpToolSection(_Section):
@@ -176,6 +188,7 @@ class HttpToolSection(_Section):
     retries: Retries = RETRIES
     max_result_bytes: MaxResultBytes = MAX_RESULT_BYTES
     headers: dict[str, str] = Field(default_factory=dict)  # values may be "env:VAR"
+    approval: ApprovalPolicy | None = None
 
     @field_validator("parameters")
     @classmethod

@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from runtime.approval import DEFAULT_POLICIES, NO_PRESET, TierPolicies
 from runtime.errors import ConfigError
 from runtime.tiers import RecursionBudget
 
@@ -37,14 +38,22 @@ class OrchestratorConfig(BaseModel):
     breaker_threshold: int = Field(default=3, gt=0)
     breaker_reset_ms: int = Field(default=60_000, gt=0)
     max_model_attempts: int = Field(default=4, gt=0)
+    # who may approve each write tier (`[agents.X.approval.T3]`); a tool's own wins
+    approval: TierPolicies = DEFAULT_POLICIES["admin"]
 
 
 PRESETS: dict[str, OrchestratorConfig] = {
     "onboarding": OrchestratorConfig(
-        max_history_messages=30, soft_confirm_window_ms=300_000, executor_timeout_ms=10_000
+        max_history_messages=30,
+        soft_confirm_window_ms=300_000,
+        executor_timeout_ms=10_000,
+        approval=DEFAULT_POLICIES["onboarding"],
     ),
     "chatbot": OrchestratorConfig(
-        max_history_messages=10, soft_confirm_window_ms=30_000, executor_timeout_ms=5_000
+        max_history_messages=10,
+        soft_confirm_window_ms=30_000,
+        executor_timeout_ms=5_000,
+        approval=DEFAULT_POLICIES["chatbot"],
     ),
     "admin": OrchestratorConfig(
         max_history_messages=20, soft_confirm_window_ms=120_000, executor_timeout_ms=5_000
@@ -88,6 +97,8 @@ def resolve_config(
     if preset is None:
         raise ConfigError(f"unknown preset {base!r}; expected one of {', '.join(PRESETS)}")
     data = preset.model_dump()
+    if agent not in PRESETS and base is None:  # no preset: the generic approval defaults
+        data["approval"] = NO_PRESET.model_dump()
     agents_section = (file_data or {}).get("agents", {})
     if isinstance(agents_section, Mapping):
         for scope in ("all", agent):

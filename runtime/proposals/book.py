@@ -18,12 +18,15 @@ from typing import Any
 
 from runtime import logs, metrics, telemetry
 from runtime.agents import AgentCatalog
-from runtime.errors import InvalidTransition, NotFound
+from runtime.approval import allows
+from runtime.errors import AlreadyApproved, Forbidden, InvalidTransition, NotFound
 from runtime.inbound import Inbound
+from runtime.principals import TENANT_OWNER, Actor
 from runtime.proposals.ledger import Outcome, dispatch
 from runtime.proposals.model import (
     Proposal,
     ProposalStatus,
+    approval_event,
     dependency_verdict,
     proposal_event,
     window_open,
@@ -81,11 +84,12 @@ class ProposalBook:
         by: str = "",
         kind: str = "",
         ledger: LedgerEntry | None = None,
+        actor: Actor | None = None,
     ) -> Proposal:
         new = p.transition(
             to, at=self.clock(), result=result, error=error, decided_by=by, error_kind=kind
         )
-        event = proposal_event(new, p.status, new.updated_at)
+        event = proposal_event(new, p.status, new.updated_at, actor)
         entries = {new.proposal_id: ledger} if ledger is not None else None
         await self.store.save_proposals([new], [event], entries)
         metrics.PROPOSAL_TRANSITIONS.labels(new.tier.value, to.value).inc()
@@ -115,9 +119,12 @@ class ProposalBook:
         proposal stays PENDING (its window still running from when it was shown)
         and is reported with `awaiting="clear_answer"`. A correction rejects it as
         superseded. A repeat of `message_id` (a retried turn) reports what it
-        decided the first time and decides nothing new on those.
+        decided the first time and decides nothing new on those. The message counts
+        (a yes, a no, a correction) only when its `sender` may approve the
+        proposal; otherwise the proposal stays PENDING for someone who may. A yes
+        below the quorum is recorded and the proposal stays PENDING.
         """
-        tenant_id, message_id = msg.tenant_id, msg.message_id
+        tenant_id, message_id, sender = msg.tenant_id, msg.message_id, msg.sender
         listed = await self.store.list_proposals(tenant_id, msg.session_id)
         verdict = classify(msg.text)
         changed = []
@@ -143,17 +150,24 @@ class ProposalBook:
                 ):
                     metrics.WINDOW_HITS.labels(p.tier.value, "unclear").inc()
                     p = p.model_copy(update={"awaiting": "clear_answer"})
+                elif verdict is not Verdict.CONSENT and not allows(p.policy, sender, p.subject):
+                    continue  # not theirs to refuse or correct: it waits for someone who may
+                elif verdict is Verdict.CONSENT and p.refusal(sender) is not None:
+                    continue  # not theirs to approve (or approved already): it waits
                 elif verdict is Verdict.REFUSAL:
                     p = await _decided(
-                        "reject", p, self._finish_dead(p, S.REJECTED, "rejected", message_id)
+                        "reject",
+                        p,
+                        self._finish_dead(p, S.REJECTED, "rejected", message_id, sender),
                     )
                 elif verdict is Verdict.CORRECTION:
                     p = await _decided(
-                        "supersede", p, self._finish_dead(p, S.REJECTED, "superseded", message_id)
+                        "supersede",
+                        p,
+                        self._finish_dead(p, S.REJECTED, "superseded", message_id, sender),
                     )
                 else:
-                    metrics.WINDOW_HITS.labels(p.tier.value, "success").inc()
-                    p = await _decided("soft_confirm", p, self._soft_confirm(p, message_id))
+                    p = await _decided("soft_confirm", p, self._approve(p, sender, message_id))
             changed.append(p)
         return changed
 
@@ -174,23 +188,48 @@ class ProposalBook:
                     continue
                 await self.store.save_proposals([p.model_copy(update={"delivered_ns": stamp})], [])
 
-    async def confirm(self, tenant_id: str, proposal_id: str) -> Proposal:
-        """An explicit confirm (the button): T2 or T3, PENDING only, runs once."""
+    async def confirm(self, tenant_id: str, proposal_id: str, by: Actor = TENANT_OWNER) -> Proposal:
+        """An explicit confirm (the button): T2 or T3, PENDING only. `by`'s yes is
+        recorded if the policy allows it (else `Forbidden`, or `AlreadyApproved`
+        for a second yes of one principal); the yes that reaches the quorum runs
+        it, once: decisions on one proposal are serialised here (its lock, in its
+        shard's single registry), so racing confirms cannot both reach it."""
         async with self._lock(proposal_id):
             p = await self._get(tenant_id, proposal_id)
             if p.status is not S.PENDING:
                 raise InvalidTransition(p.status.value, S.CONFIRMED.value)
+            why = p.refusal(by)
+            if why is not None:
+                code, message = why
+                raise AlreadyApproved(message) if code == "already_approved" else Forbidden(message)
             if not window_open(p, self.clock()):
                 await _decided("expire", p, self._finish_dead(p, S.EXPIRED, "expired"))
                 raise InvalidTransition(S.EXPIRED.value, S.CONFIRMED.value)
-            return await _decided("confirm", p, self._confirm(p))
+            return await _decided("confirm", p, self._approve(p, by))
 
-    async def reject(self, tenant_id: str, proposal_id: str) -> Proposal:
+    async def reject(self, tenant_id: str, proposal_id: str, by: Actor = TENANT_OWNER) -> Proposal:
+        """A no from anyone whose role may approve it (its requester included)."""
         async with self._lock(proposal_id):
             p = await self._get(tenant_id, proposal_id)
             if p.status is not S.PENDING:
                 raise InvalidTransition(p.status.value, S.REJECTED.value)
-            return await _decided("reject", p, self._finish_dead(p, S.REJECTED, "rejected"))
+            if not allows(p.policy, by, p.subject):
+                raise Forbidden(f"needs approval by {p.policy.who()}")
+            dead = self._finish_dead(p, S.REJECTED, "rejected", actor=by)
+            return await _decided("reject", p, dead)
+
+    async def _approve(self, p: Proposal, by: Actor, message_id: str = "") -> Proposal:
+        """Record `by`'s yes (the caller holds the lock and checked the policy): below
+        the quorum it is saved with an `approval` event and stays PENDING; the yes
+        that reaches it confirms and runs it."""
+        now = self.clock()
+        p = p.approved_by(by, now)
+        if not p.quorum_reached:
+            await self.store.save_proposals([p], [approval_event(p, by, now)])
+            return p
+        if p.tier is Tier.T2 and message_id:
+            metrics.WINDOW_HITS.labels(p.tier.value, "success").inc()
+        return await self._execute(await self._move(p, S.CONFIRMED, by=message_id, actor=by))
 
     async def expire_due(self, now: float | None = None) -> list[Proposal]:
         """The sweeper: expire PENDING proposals whose window has passed."""
@@ -245,17 +284,15 @@ class ProposalBook:
             await asyncio.sleep(interval_s)
 
     # -- internals ----------------------------------------------------------
-    async def _soft_confirm(self, p: Proposal, message_id: str) -> Proposal:
-        return await self._execute(await self._move(p, S.CONFIRMED, by=message_id))
-
-    async def _confirm(self, p: Proposal) -> Proposal:
-        return await self._execute(await self._move(p, S.CONFIRMED))
-
-    async def _finish_dead(self, p: Proposal, to: S, hit: str, by: str = "") -> Proposal:
+    async def _finish_dead(
+        self, p: Proposal, to: S, hit: str, by: str = "", actor: Actor | None = None
+    ) -> Proposal:
         if p.tier is Tier.T2 and to in (S.EXPIRED, S.REJECTED):
             metrics.WINDOW_HITS.labels(p.tier.value, hit).inc()
         kind = "superseded" if hit == "superseded" else ""
-        p = await self._move(p, to, error=None if to is not S.FAILED else hit, by=by, kind=kind)
+        p = await self._move(
+            p, to, error=None if to is not S.FAILED else hit, by=by, kind=kind, actor=actor
+        )
         await self._fail_dependents(p)
         return p
 

@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from runtime.approval import Approval, ApprovalPolicy, refusal
 from runtime.errors import BadRequest, InvalidTransition
+from runtime.principals import SYSTEM, Actor
 from runtime.tiers import Tier
 
 if TYPE_CHECKING:
@@ -88,6 +90,34 @@ class Proposal(BaseModel):
     # The user message that soft-confirmed, refused or expired it: a retry of that
     # message reports the same decision instead of deciding again.
     decided_by: str = ""
+    # Who: the principal whose message made it, the policy it was made under, and
+    # the yeses it has had so far (a quorum of them confirms it).
+    requested_by: Actor | None = None
+    policy: ApprovalPolicy = ApprovalPolicy()
+    approvals: tuple[Approval, ...] = ()
+
+    def refusal(self, who: Actor) -> tuple[str, str] | None:
+        """Why `who` may not approve this now (code, message), or None."""
+        return refusal(
+            self.policy,
+            who,
+            subject=self.subject,
+            requested_by=self.requested_by,
+            approvals=self.approvals,
+        )
+
+    def can_approve(self, who: Actor | None) -> bool:
+        return who is not None and self.status is ProposalStatus.PENDING and not self.refusal(who)
+
+    def approved_by(self, who: Actor, at: float) -> Proposal:
+        """The same proposal with `who`'s yes added (still PENDING)."""
+        yes = Approval(by=who["principal"], role=who["role"], at=at)
+        return self.model_copy(update={"approvals": (*self.approvals, yes), "updated_at": at})
+
+    @property
+    def quorum_reached(self) -> bool:
+        return len(self.approvals) >= self.policy.quorum
+
     # Not stored: set on the copy a turn reports when its message did not answer it
     # clearly (or it was never delivered): "clear_answer".
     awaiting: Literal["", "clear_answer"] = ""
@@ -133,8 +163,8 @@ class Proposal(BaseModel):
     def terminal(self) -> bool:
         return self.status in TERMINAL
 
-    def public(self) -> ProposalOut:
-        """The API.md shape."""
+    def public(self, viewer: Actor | None = None) -> ProposalOut:
+        """The API.md shape; `can_approve` says whether `viewer` may confirm it now."""
         out: ProposalOut = {
             "proposal_id": self.proposal_id,
             "session_id": self.session_id,
@@ -146,14 +176,26 @@ class Proposal(BaseModel):
             "created_at": self.created_at,
             "expires_at": self.expires_at,
             "result": self.result if self.error is None else self._failure(),
+            "requested_by": self.requested_by,
+            "approvals": [{"by": a.by, "role": a.role, "at": a.at} for a in self.approvals],
+            "needs": {
+                "quorum": self.policy.quorum,
+                "have": len(self.approvals),
+                "approvers": list(self.policy.approvers),
+                "self_approval": self.policy.self_approval,
+            },
+            "can_approve": self.can_approve(viewer),
         }
         if self.awaiting:
             out["awaiting"] = self.awaiting
         return out
 
 
-def proposal_event(p: Proposal, old: ProposalStatus | None, at: float) -> dict[str, Any]:
-    """The audit event of one transition (`old` None: the proposal was created)."""
+def proposal_event(
+    p: Proposal, old: ProposalStatus | None, at: float, by: Actor | None = None
+) -> dict[str, Any]:
+    """The audit event of one transition (`old` None: the proposal was created) made
+    by `by` (the system when no principal made it)."""
     return {
         "type": "proposal",
         "at": at,
@@ -165,6 +207,23 @@ def proposal_event(p: Proposal, old: ProposalStatus | None, at: float) -> dict[s
         "from": old.value if old else None,
         "to": p.status.value,
         **({"reason": p.error_kind or p.error} if _failed(p) and old is not None else {}),
+        "by": by or SYSTEM,
+    }
+
+
+def approval_event(p: Proposal, by: Actor, at: float) -> dict[str, Any]:
+    """The audit event of one approval that did not (yet) reach the quorum."""
+    return {
+        "type": "approval",
+        "at": at,
+        "tenant_id": p.tenant_id,
+        "session_id": p.session_id,
+        "proposal_id": p.proposal_id,
+        "tool": p.tool,
+        "tier": p.tier.value,
+        "have": len(p.approvals),
+        "quorum": p.policy.quorum,
+        "by": by,
     }
 
 

@@ -213,7 +213,7 @@ class SessionCore:
         for p in result.created:
             metrics.PROPOSAL_TRANSITIONS.labels(p.tier.value, p.status.value).inc()
             if emit is not None:  # created now, by the save: the client may see it
-                emit(ProposalEvent(p.public()))
+                emit(ProposalEvent(p.public(msg.sender)))
         return result
 
     def busy(self) -> bool:

@@ -14,6 +14,7 @@ from runtime.breaker import CircuitBreaker
 from runtime.events import Emit, TurnEvent
 from runtime.inbound import Inbound
 from runtime.models.base import Message
+from runtime.principals import Actor
 from runtime.proposals.model import Proposal
 from runtime.shapes import ToolCallOut, TurnOut
 from runtime.store.protocol import SessionRecord
@@ -76,12 +77,13 @@ class TurnResult:
     # The proposals this turn made: they come into existence with the turn's save
     # (a turn that is not saved proposed nothing), their window starting then.
     created: list[Proposal] = field(default_factory=list)
+    sender: Actor | None = None  # who sent the message (proposals' `can_approve` is theirs)
     record: dict[str, Any] | None = None  # the turn inspector's record (runtime.turnlog)
 
     def public(self) -> TurnOut:
         return {
             "reply": self.reply,
-            "proposals": [p.public() for p in self.proposals],
+            "proposals": [p.public(self.sender) for p in self.proposals],
             "tool_calls": self.tool_calls,
             "usage": self.usage,
         }
@@ -95,6 +97,7 @@ class TurnScratch:
     counter: TierCounter
     now: float
     emit: Emit | None = None  # a streaming client's sink, if any
+    sender: Actor | None = None  # who sent the message
     ctx: ToolContext | None = None  # what this turn's tools run with
     proposals: dict[str, Proposal] = field(default_factory=dict)
     written: list[str] = field(default_factory=list)  # proposals of this turn, in order

@@ -13,7 +13,14 @@ import orjson
 from runtime.errors import NotOwner
 from runtime.proposals.model import Proposal, ProposalStatus
 from runtime.store import paging
-from runtime.store.protocol import LedgerEntry, LedgerState, SessionRecord, TenantRecord
+from runtime.store.protocol import (
+    KeyRecord,
+    LedgerEntry,
+    LedgerState,
+    SessionRecord,
+    TenantRecord,
+    TokenRecord,
+)
 from runtime.turnlog import KEEP_TURNS
 
 from .data import Change
@@ -37,6 +44,9 @@ class MemoryStore:
         self.tenant_ids: dict[str, TenantRecord] = {}
         self.owners: dict[tuple[str, str], str] = {}
         self.live: dict[str, tuple[str, float]] = {}  # host -> (incarnation, expiry)
+        self.keys: dict[str, KeyRecord] = {}  # key hash -> record
+        self.key_used: dict[tuple[str, str], float] = {}
+        self.tokens: dict[str, TokenRecord] = {}  # token hash -> record
         self._lock = asyncio.Lock()
 
     async def put_tenant(self, tenant: TenantRecord) -> None:
@@ -48,6 +58,38 @@ class MemoryStore:
 
     async def tenant_by_key_hash(self, key_hash: str) -> TenantRecord | None:
         return self.tenants.get(key_hash)
+
+    async def list_tenants(self) -> list[TenantRecord]:
+        return sorted(self.tenant_ids.values(), key=lambda t: (t.created_at, t.tenant_id))
+
+    async def put_key(self, rec: KeyRecord) -> None:
+        self.keys[rec.key_hash] = rec
+
+    async def key_by_hash(self, key_hash: str) -> KeyRecord | None:
+        return self.keys.get(key_hash)
+
+    async def list_keys(self, tenant_id: str) -> list[KeyRecord]:
+        mine = [k for k in self.keys.values() if k.tenant_id == tenant_id]
+        return sorted(mine, key=lambda k: (k.created_at, k.key_id))
+
+    async def touch_key(self, tenant_id: str, key_id: str, at: float) -> None:
+        self.key_used[(tenant_id, key_id)] = at
+
+    async def key_last_used(self, tenant_id: str) -> dict[str, float]:
+        return {k: at for (t, k), at in self.key_used.items() if t == tenant_id}
+
+    async def put_token(self, rec: TokenRecord) -> None:
+        self.tokens[rec.token_hash] = rec
+
+    async def token_by_hash(self, token_hash: str) -> TokenRecord | None:
+        rec = self.tokens.get(token_hash)
+        if rec is not None and rec.expires_at <= time.time():
+            del self.tokens[token_hash]
+            return None
+        return rec
+
+    async def delete_token(self, token_hash: str) -> bool:
+        return self.tokens.pop(token_hash, None) is not None
 
     async def create_session(self, rec: SessionRecord) -> tuple[SessionRecord, bool]:
         slot = (rec.tenant_id, rec.agent, rec.subject)

@@ -51,6 +51,34 @@ class TenantRecord(BaseModel):
     created_at: float = 0.0
 
 
+class KeyRecord(BaseModel):
+    """One API key of a tenant, stored by the SHA-256 of the key (never the key)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key_id: str
+    tenant_id: str
+    name: str
+    role: Literal["owner", "staff"]
+    key_hash: str
+    created_at: float = 0.0
+    revoked_at: float | None = None
+
+
+class TokenRecord(BaseModel):
+    """An end-user session token, stored by the SHA-256 of the token until it expires."""
+
+    model_config = ConfigDict(frozen=True)
+
+    token_hash: str
+    tenant_id: str
+    agent: str
+    subject: str
+    expires_at: float
+    created_at: float = 0.0
+    minted_by: str = ""
+
+
 class LedgerState(StrEnum):
     DISPATCHING = "DISPATCHING"
     DONE = "DONE"
@@ -81,6 +109,29 @@ class Store(DataStore, Protocol):
     async def put_tenant(self, tenant: TenantRecord) -> None: ...
     async def tenant_by_key_hash(self, key_hash: str) -> TenantRecord | None: ...
     async def get_tenant(self, tenant_id: str) -> TenantRecord | None: ...
+    async def list_tenants(self) -> list[TenantRecord]: ...
+
+    # keys and session tokens (principals)
+    async def put_key(self, rec: KeyRecord) -> None:
+        """Store (or replace: a revocation) a key, by its hash and in its tenant's list."""
+        ...
+
+    async def key_by_hash(self, key_hash: str) -> KeyRecord | None: ...
+    async def list_keys(self, tenant_id: str) -> list[KeyRecord]:
+        """The tenant's keys, revoked ones included, oldest first."""
+        ...
+
+    async def touch_key(self, tenant_id: str, key_id: str, at: float) -> None:
+        """Remember when the key was last used (`key_last_used`)."""
+        ...
+
+    async def key_last_used(self, tenant_id: str) -> dict[str, float]: ...
+    async def put_token(self, rec: TokenRecord) -> None:
+        """Store a session token; the store forgets it once it expires."""
+        ...
+
+    async def token_by_hash(self, token_hash: str) -> TokenRecord | None: ...
+    async def delete_token(self, token_hash: str) -> bool: ...
 
     # sessions and history
     async def create_session(self, rec: SessionRecord) -> tuple[SessionRecord, bool]:

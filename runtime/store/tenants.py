@@ -1,13 +1,15 @@
-"""Tenant API keys: random bearer tokens, stored only as SHA-256 hashes."""
+"""Tenants: a name, an id, and the owner key they are created with (`runtime.store.keys`)."""
 
 from __future__ import annotations
 
-import hashlib
 import re
 import secrets
 import time
 
 from runtime.errors import BadRequest
+from runtime.store.keys import hash_key as hash_key  # re-exported: where callers found it
+from runtime.store.keys import new_key as new_key
+from runtime.store.keys import owner_record
 from runtime.store.protocol import Store, TenantRecord
 
 NAME_TTL_S = 60.0
@@ -28,14 +30,6 @@ async def tenant_name(store: Store, tenant_id: str) -> str:
     return name
 
 
-def hash_key(api_key: str) -> str:
-    return hashlib.sha256(api_key.encode()).hexdigest()
-
-
-def new_key() -> str:
-    return "orc_" + secrets.token_urlsafe(24)
-
-
 def tenant_id_for(name: str) -> str:
     slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:40]
     if not slug:
@@ -46,7 +40,7 @@ def tenant_id_for(name: str) -> str:
 async def add_tenant(
     store: Store, name: str, api_key: str | None = None
 ) -> tuple[TenantRecord, str]:
-    """Create a tenant; returns its record and its API key (shown once)."""
+    """Create a tenant; returns its record and its API key (shown once): an owner key."""
     key = api_key or new_key()
     rec = TenantRecord(
         tenant_id=tenant_id_for(name),
@@ -55,4 +49,5 @@ async def add_tenant(
         created_at=time.time(),
     )
     await store.put_tenant(rec)
+    await store.put_key(owner_record(rec))
     return rec, key

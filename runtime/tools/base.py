@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from runtime.store.data import TenantData
 
+from ..approval import ApprovalPolicy
 from ..errors import ToolValidationError
 from ..models.base import ToolSpec
 from ..tiers import Tier
@@ -93,6 +94,7 @@ class Tool:
     source: Source = "python"
     retries: int = DEFAULT_RETRIES
     max_result_bytes: int = DEFAULT_MAX_RESULT_BYTES
+    approval: ApprovalPolicy | None = None  # who may approve a call (else its agent's tier's)
     _spec: ToolSpec = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

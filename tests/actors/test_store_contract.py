@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -18,7 +19,15 @@ from runtime.errors import BadRequest, NotFound, NotOwner, ToolValidationError, 
 from runtime.inbound import Inbound
 from runtime.proposals.model import Proposal, ProposalStatus
 from runtime.store.data import StoreData, TurnData
-from runtime.store.protocol import LedgerEntry, LedgerState, SessionRecord, Store, TenantRecord
+from runtime.store.protocol import (
+    KeyRecord,
+    LedgerEntry,
+    LedgerState,
+    SessionRecord,
+    Store,
+    TenantRecord,
+    TokenRecord,
+)
 from runtime.tiers import Tier
 from runtime.turnlog import KEEP_TURNS
 from salon.testing import SALON_AGENTS, business, business_applied, business_version, business_write
@@ -70,6 +79,35 @@ async def test_tenants(store: Store) -> None:
     assert await store.tenant_by_key_hash("h1") == rec
     assert await store.tenant_by_key_hash("nope") is None
     assert await store.ping() is True
+    assert rec in await store.list_tenants()
+
+
+async def test_keys_and_session_tokens(store: Store) -> None:
+    k = KeyRecord(key_id="k1", tenant_id="t1", name="bob", role="staff", key_hash="kh1")
+    await store.put_key(k)
+    await store.put_key(k.model_copy(update={"key_id": "k2", "key_hash": "kh2", "created_at": 2}))
+    await store.put_key(k.model_copy(update={"key_id": "k3", "tenant_id": "t2", "key_hash": "kh3"}))
+    assert await store.key_by_hash("kh1") == k
+    assert [x.key_id for x in await store.list_keys("t1")] == ["k1", "k2"]  # oldest first
+    revoked = k.model_copy(update={"revoked_at": 9.0})
+    await store.put_key(revoked)  # a revocation replaces the record, by hash and in the list
+    assert await store.key_by_hash("kh1") == revoked
+    assert (await store.list_keys("t1"))[0] == revoked
+    await store.touch_key("t1", "k2", 7.5)
+    assert await store.key_last_used("t1") == {"k2": 7.5}
+    assert await store.key_last_used("t2") == {}
+    tok = TokenRecord(
+        token_hash="th", tenant_id="t1", agent="chatbot", subject="ann", expires_at=time.time() + 60
+    )
+    await store.put_token(tok)
+    assert await store.token_by_hash("th") == tok
+    assert await store.delete_token("th") is True
+    assert await store.token_by_hash("th") is None
+    assert await store.delete_token("th") is False
+    short = tok.model_copy(update={"token_hash": "th2", "expires_at": time.time() + 0.05})
+    await store.put_token(short)
+    await asyncio.sleep(0.15)
+    assert await store.token_by_hash("th2") is None  # forgotten once expired
 
 
 async def test_create_session_returns_existing(store: Store) -> None:

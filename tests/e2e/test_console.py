@@ -689,7 +689,7 @@ def test_a_gateway_that_does_not_answer_shows_disconnected_and_recovers(
     open_console(page, served)
     open_session(page, "chatbot", subject())
     header = page.get_by_role("banner")
-    expect(header).to_contain_text("Connected with a tenant key.")
+    expect(header).to_contain_text("Connected as owner (owner).")
     # the gateway goes away: every request is refused, as by a closed port
     page.route("**/*", lambda route: route.abort("connectionrefused"))
     expect(header).to_contain_text("Disconnected - retrying")  # the heartbeat saw it
@@ -703,7 +703,7 @@ def test_a_gateway_that_does_not_answer_shows_disconnected_and_recovers(
     expect(page.get_by_role("button", name="Send")).to_be_disabled()
     # it comes back
     page.unroute("**/*")
-    expect(header).to_contain_text("Connected with a tenant key.")
+    expect(header).to_contain_text("Connected as owner (owner).")
     expect(page.get_by_role("alert")).to_be_hidden()
     type_message(page, "what services do you have?")
     expect(page.get_by_role("log").locator(".turn .msg.assistant")).to_have_count(1)
@@ -734,3 +734,111 @@ def test_the_composer_is_pinned_on_a_narrow_screen(served: Served, browser: Brow
         expect(last).to_be_in_viewport()
     finally:
         context.close()
+
+
+# -- principals: the Inbox, a session token's console, the embeddable chat ---------------
+
+
+def _letters() -> str:
+    return "".join(chr(ord("a") + b % 26) for b in uuid.uuid4().bytes[:10])
+
+
+def test_staff_approves_an_admin_deletion_from_the_inbox(served: Served, watched: Watched) -> None:
+    name = _letters()
+    with served.client() as owner:
+        staff = owner.post("/v1/keys", json={"name": f"sam-{name}", "role": "staff"}).json()
+        sid = owner.post("/v1/sessions", json={"agent": "admin", "subject": subject()}).json()[
+            "session_id"
+        ]
+        owner.post(f"/v1/sessions/{sid}/messages", json={"text": f"create service {name} for $20"})
+        done = owner.post(f"/v1/sessions/{sid}/messages", json={"text": "yes"}).json()
+        assert done["proposals"][0]["status"] == "EXECUTED"
+        turn = owner.post(f"/v1/sessions/{sid}/messages", json={"text": f"delete service {name}"})
+        pid = turn.json()["proposals"][0]["proposal_id"]
+    page = watched.page
+    page.goto(f"{served.url}/ui#key={staff['key']}")
+    expect(page.get_by_text(f"Connected as sam-{name} (staff).")).to_be_visible()
+    expect(page.get_by_role("button", name="Create key")).to_be_hidden()  # owners only
+    inbox = page.get_by_role("region", name="Inbox")
+    item = inbox.locator(f"li[data-proposal-id='{pid}']")
+    expect(item).to_contain_text("delete_service")
+    expect(item).to_contain_text("Requested by owner (owner).")
+    item.get_by_role("button", name="Approve").click()
+    expect(item).to_contain_text("EXECUTED")
+    expect(item).to_contain_text(f"Approved by sam-{name} (staff).")
+    with served.client() as owner:
+        assert owner.get(f"/v1/proposals/{pid}").json()["status"] == "EXECUTED"
+        events = owner.get("/v1/audit", params={"session_id": sid}).json()["events"]
+        confirmed = [
+            e for e in events if e.get("proposal_id") == pid and e.get("to") == "CONFIRMED"
+        ]
+        assert [e["by"] for e in confirmed] == [{"principal": f"sam-{name}", "role": "staff"}]
+    expect(inbox.locator(f"li[data-proposal-id='{pid}']")).to_have_count(0, timeout=10_000)
+
+
+def test_an_owner_creates_rotates_and_revokes_keys_in_the_console(
+    served: Served, watched: Watched
+) -> None:
+    page = watched.page
+    open_console(page, served)
+    name = f"kim-{_letters()}"
+    page.get_by_label("Name").fill(name)
+    page.get_by_role("button", name="Create key").click()
+    shown = page.locator("#new-key")
+    expect(shown).to_contain_text(f"New key for {name} (staff), shown once: orc_")
+    first = shown.inner_text().rsplit(" ", 1)[1]
+    row = page.locator("#keys li", has_text=name)
+    row.get_by_role("button", name="Rotate").click()
+    expect(shown).not_to_contain_text(first)
+    second = shown.inner_text().rsplit(" ", 1)[1]
+    with served.client(first) as old, served.client(second) as new:
+        assert new.get("/v1/sessions").status_code == 200
+        assert old.get("/v1/sessions").status_code == 401
+        page.locator("#keys li", has_text=name).get_by_role("button", name="Revoke").click()
+        expect(page.locator("#keys li", has_text=name)).to_have_count(0)
+        assert new.get("/v1/sessions").status_code == 401
+
+
+def test_a_session_token_console_shows_its_one_session(served: Served, watched: Watched) -> None:
+    who = subject()
+    with served.client() as owner:
+        token = owner.post(
+            "/v1/session-tokens", json={"agent": "chatbot", "subject": who, "ttl_s": 600}
+        ).json()["token"]
+    page = watched.page
+    page.goto(f"{served.url}/ui#key={token}")
+    expect(page.get_by_text(f"chatbot session of {who} (active)")).to_be_visible()
+    expect(page.get_by_role("navigation", name="Sessions")).to_be_hidden()
+    expect(page.get_by_label("Agent")).to_be_hidden()
+    expect(page.get_by_role("region", name="Inbox")).to_be_hidden()
+    type_message(page, "book a haircut tomorrow at 14")
+    booking = card(page, "book_appointment")
+    expect(booking).to_contain_text(f"Requested by {who} (subject).")
+    booking.get_by_role("button", name="Confirm").click()
+    expect(status_of(booking)).to_have_text("EXECUTED")
+
+
+def test_the_embed_page_books_as_a_customer(served: Served, watched: Watched) -> None:
+    """A tenant backend mints a token with its key; the customer's browser chats with it."""
+    who = subject()
+    with served.client() as backend:
+        token = backend.post(
+            "/v1/session-tokens", json={"agent": "chatbot", "subject": who, "ttl_s": 600}
+        ).json()["token"]
+    page = watched.page
+    page.goto(f"{served.url}/ui/embed#token={token}")
+    expect(page.get_by_role("status")).to_have_text(f"Chatting as {who}.")
+    assert token not in page.url  # out of the address bar
+    page.get_by_label("Message").fill("book a haircut tomorrow at 16")
+    page.get_by_role("button", name="Send").click()
+    booking = page.get_by_role("article", name="book_appointment")
+    expect(booking).to_contain_text("haircut")
+    booking.get_by_role("button", name="Confirm").click()
+    expect(booking).to_contain_text("EXECUTED")
+    with served.client() as owner:
+        [session] = owner.get("/v1/sessions", params={"subject": who}).json()["sessions"]
+        [p] = owner.get("/v1/proposals", params={"session_id": session["session_id"]}).json()[
+            "proposals"
+        ]
+        assert p["status"] == "EXECUTED"
+        assert p["approvals"][0]["by"] == who and p["approvals"][0]["role"] == "subject"

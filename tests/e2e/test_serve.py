@@ -18,6 +18,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
@@ -79,6 +80,46 @@ def test_tenant_add_command_while_serving(served: Served) -> None:
         sid = a.post("/v1/sessions", json={"agent": "admin", "subject": "x"}).json()["session_id"]
         assert b.get(f"/v1/sessions/{sid}").status_code == 404
         assert b.post("/v1/sessions", json={"agent": "admin", "subject": "x"}).status_code == 201
+
+
+def _cli(served: Served, *args: str) -> Any:
+    env = {**os.environ}
+    env.pop("REDIS_URL", None)
+    env["ORCHESTRA_HOME"] = psutil.Process(served.proc.pid).environ()["ORCHESTRA_HOME"]
+    out = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "tenant", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=True,
+    )
+    return json.loads(out.stdout)
+
+
+def _refused_within(client: httpx.Client, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while client.get("/v1/sessions").status_code != 401:
+        assert time.monotonic() < deadline, "still accepted"
+        time.sleep(0.05)
+
+
+def test_tenant_list_keys_rotate_revoke_commands(served: Served) -> None:
+    tenants = _cli(served, "list")
+    demo = next(t for t in tenants if t["name"] == "Demo Salon")
+    keys = _cli(served, "keys", demo["tenant_id"])
+    assert ("owner", "owner") in [(k["name"], k["role"]) for k in keys]
+    assert served.key not in json.dumps(keys)
+    with served.client() as owner:
+        made = owner.post("/v1/keys", json={"name": "desk", "role": "staff"}).json()
+    assert made["key_id"] in {k["key_id"] for k in _cli(served, "keys", demo["tenant_id"])}
+    rotated = _cli(served, "rotate", demo["tenant_id"], made["key_id"])
+    assert rotated["name"] == "desk" and rotated["api_key"].startswith("orc_")
+    with served.client(made["key"]) as old, served.client(rotated["api_key"]) as new:
+        assert new.get("/v1/sessions").status_code == 200
+        _refused_within(old, 2.0)  # revoked by another process: the cache forgets it
+        _cli(served, "revoke", demo["tenant_id"], rotated["key_id"])
+        _refused_within(new, 2.0)
 
 
 def _host_processes(served: Served) -> list[psutil.Process]:

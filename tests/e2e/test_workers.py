@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -115,3 +116,42 @@ def test_terminal_chat_client(served2: Served) -> None:
     confirm = _chat(served2, f"/confirm {pid}\n/confirm {pid}\n")
     assert f"proposal {pid}: EXECUTED" in confirm
     assert "! the proposal is EXECUTED" in confirm
+
+
+async def test_a_revoked_key_is_refused_by_both_workers_within_two_seconds(
+    served2: Served,
+) -> None:
+    """Ten keep-alive connections spread over both gateway processes; each has used the
+    staff key (so each process caches it) when the owner revokes it through one of
+    them: within 2 s every connection gets 401."""
+    async with httpx.AsyncClient(
+        base_url=served2.url, headers={"Authorization": f"Bearer {served2.key}"}, timeout=30
+    ) as owner:
+        made = (await owner.post("/v1/keys", json={"name": "temp", "role": "staff"})).json()
+        clients = [
+            httpx.AsyncClient(
+                base_url=served2.url,
+                headers={"Authorization": f"Bearer {made['key']}"},
+                timeout=30,
+                limits=httpx.Limits(max_connections=1),
+            )
+            for _ in range(10)
+        ]
+        try:
+            warm = await asyncio.gather(*(c.get("/v1/sessions") for c in clients * 3))
+            assert {r.status_code for r in warm} == {200}
+            assert (await owner.delete(f"/v1/keys/{made['key_id']}")).status_code == 200
+            revoked_at = time.monotonic()
+            refused: set[int] = set()
+            while len(refused) < len(clients):
+                assert time.monotonic() - revoked_at < 2.0, f"{len(refused)} of 10 refuse it"
+                replies = await asyncio.gather(*(c.get("/v1/sessions") for c in clients))
+                # 429: this client's allowance of unknown keys is spent (refused too)
+                refused |= {i for i, r in enumerate(replies) if r.status_code in (401, 429)}
+                await asyncio.sleep(0.05)
+            # and it stays refused everywhere
+            again = await asyncio.gather(*(c.get("/v1/sessions") for c in clients))
+            assert {r.status_code for r in again} <= {401, 429}
+        finally:
+            for c in clients:
+                await c.aclose()

@@ -29,8 +29,8 @@ from runtime.config.settings import Settings
 from runtime.models.scripted import ScriptedModel
 from runtime.store.memory import MemoryStore
 from runtime.store.tenants import add_tenant
-from salon.testing import SALON_AGENTS, SALON_LAB
-from tests.conftest import LAB_CONFIG, Stack, make_stack
+from salon.testing import SALON_AGENTS
+from tests.conftest import LAB_AGENT, LAB_CONFIG, Stack, make_stack
 
 Hook = Callable[[], Awaitable[None]]
 
@@ -50,8 +50,10 @@ async def backend_factory(settings: Settings) -> BackendBundle:
         store,
         AgentCatalog(
             ScriptedModel(),
-            configs={"lab": resolve_config("lab", LAB_CONFIG, base="admin")},
-            extra=SALON_AGENTS | SALON_LAB,
+            configs={
+                name: resolve_config(name, LAB_CONFIG, base="admin") for name in ("lab", "desk")
+            },
+            extra=SALON_AGENTS | LAB_AGENT,
         ),
         sweep_interval_s=settings.sweep_interval_s,
     )

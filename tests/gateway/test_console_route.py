@@ -48,6 +48,21 @@ def test_ui_is_the_console_page_with_a_strict_csp(anon: httpx.Client) -> None:
         assert f">{label}</label>" in page
 
 
+def test_the_embed_page_may_be_framed_and_runs_no_inline_code(anon: httpx.Client) -> None:
+    """/ui/embed is the customer chat: any site may frame it (the one that minted its
+    token); its CSP is otherwise the console's. The console itself stays unframeable."""
+    r = anon.get("/ui/embed")
+    assert r.status_code == 200 and r.headers["content-type"] == "text/html; charset=utf-8"
+    assert r.headers["content-security-policy"] == STRICT_CSP.replace(
+        "frame-ancestors 'none'", "frame-ancestors *"
+    )
+    assert '<script type="module" src="/ui/embed.js"></script>' in r.text
+    assert "<style" not in r.text and " style=" not in r.text
+    assert re.search(r"\son[a-z]+=", r.text) is None
+    assert anon.get("/ui/embed.js").status_code == 200
+    assert "frame-ancestors 'none'" in anon.get("/ui").headers["content-security-policy"]
+
+
 def test_root_and_trailing_slash_redirect_to_ui(anon: httpx.Client) -> None:
     for path in ("/", "/ui/"):
         r = anon.get(path)
@@ -63,9 +78,9 @@ def test_every_module_and_stylesheet_is_served_with_its_type(anon: httpx.Client)
     assert css.status_code == 200
     assert css.headers["content-type"] == "text/css; charset=utf-8"
     assert_secure(css)
-    # app.js and everything it imports, transitively: a module left out of the
+    # app.js, embed.js and everything they import, transitively: a module left out of the
     # package (or misnamed) would break the page
-    todo, served = ["app.js"], set()
+    todo, served = ["app.js", "embed.js"], set()
     while todo:
         name = todo.pop()
         if name in served:

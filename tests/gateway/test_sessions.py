@@ -21,6 +21,10 @@ PROPOSAL_KEYS = {
     "created_at",
     "expires_at",
     "result",
+    "requested_by",
+    "approvals",
+    "needs",
+    "can_approve",
 }
 
 

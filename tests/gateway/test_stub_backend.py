@@ -15,6 +15,7 @@ import pytest
 from runtime.config.settings import Settings
 from runtime.errors import ConfigError, InvalidTransition, Unavailable
 from runtime.inbound import Inbound
+from runtime.principals import Actor, Principal, owner_of
 from runtime.proposals.model import ProposalStatus
 
 from .conftest import BackendBundle, LiveServer
@@ -55,9 +56,9 @@ class StubBackend:
         self.is_ready = True
         self.metrics_broken = False
 
-    async def authenticate(self, api_key: str) -> str | None:
+    async def authenticate(self, api_key: str) -> Principal | None:
         self.events.append("auth")
-        return "t-stub" if api_key == "stub-key" else None
+        return owner_of("t-stub") if api_key == "stub-key" else None
 
     async def create_session(
         self, tenant_id: str, agent: str, subject: str
@@ -82,17 +83,28 @@ class StubBackend:
         raise Unavailable("registry restarting", retry_after=0.1)
 
     async def list_proposals(
-        self, tenant_id: str, session_id: str | None, status: ProposalStatus | None
+        self,
+        tenant_id: str,
+        session_id: str | None,
+        status: ProposalStatus | None,
+        viewer: Actor | None = None,
+        can_approve: bool = False,
     ) -> list[dict[str, Any]]:
         return []
 
-    async def get_proposal(self, tenant_id: str, proposal_id: str) -> dict[str, Any]:
+    async def get_proposal(
+        self, tenant_id: str, proposal_id: str, viewer: Actor | None = None
+    ) -> dict[str, Any]:
         raise KeyError(proposal_id)
 
-    async def confirm(self, tenant_id: str, proposal_id: str) -> dict[str, Any]:
+    async def confirm(
+        self, tenant_id: str, proposal_id: str, by: Actor | None = None
+    ) -> dict[str, Any]:
         raise InvalidTransition("EXPIRED", "CONFIRMED")
 
-    async def reject(self, tenant_id: str, proposal_id: str) -> dict[str, Any]:
+    async def reject(
+        self, tenant_id: str, proposal_id: str, by: Actor | None = None
+    ) -> dict[str, Any]:
         raise ValueError("boom")
 
     async def audit(self, tenant_id: str, session_id: str | None) -> list[dict[str, Any]]:

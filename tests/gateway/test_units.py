@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -16,6 +17,7 @@ from runtime import StartEvent, TurnStream
 from runtime import metrics as runtime_metrics
 from runtime.config.settings import ENV_KEYS
 from runtime.errors import NotOwner, RateLimited, Unavailable
+from runtime.principals import Principal, owner_of
 from runtime.testing import FakeClock
 
 
@@ -53,36 +55,76 @@ def test_bearer_key_parsing() -> None:
 def test_key_cache_ttl_and_bound() -> None:
     clock = FakeClock()
     cache = KeyCache(ttl_s=30, negative_ttl_s=2, max_size=3, clock=clock)
-    cache.put("k1", "t1")
+    cache.put("k1", owner_of("t1"))
     cache.put("bad", None)
-    assert cache.get("k1") == (True, "t1")
+    assert cache.get("k1") == (True, owner_of("t1"))
     assert cache.get("bad") == (True, None)
     clock.now += 5
     assert cache.get("bad") == (False, None)  # negative answers expire sooner
-    assert cache.get("k1") == (True, "t1")
+    assert cache.get("k1") == (True, owner_of("t1"))
     clock.now += 30
     assert cache.get("k1") == (False, None)
     for i in range(10):
-        cache.put(f"k{i}", "t")
+        cache.put(f"k{i}", owner_of("t"))
     assert len(cache) == 3
+
+
+def test_known_keys_are_cached_for_at_most_a_second_by_default() -> None:
+    """Revocation reaches every gateway within 2 s: no gateway trusts its cache longer."""
+    clock = FakeClock()
+    cache = KeyCache(clock=clock)
+    cache.put("k1", owner_of("t1"))
+    clock.now += 0.9
+    assert cache.get("k1") == (True, owner_of("t1"))
+    clock.now += 0.2
+    assert cache.get("k1") == (False, None)
 
 
 def test_unknown_keys_never_evict_a_tenants_key() -> None:
     cache = KeyCache(max_size=3, max_unknown=3, clock=FakeClock())
     for i in range(3):
-        cache.put(f"real{i}", f"t{i}")
+        cache.put(f"real{i}", owner_of(f"t{i}"))
     for i in range(1000):
         cache.put(f"random{i}", None)
-    assert [cache.get(f"real{i}") for i in range(3)] == [(True, f"t{i}") for i in range(3)]
+    assert [cache.get(f"real{i}") for i in range(3)] == [
+        (True, owner_of(f"t{i}")) for i in range(3)
+    ]
     assert len(cache) == 6
+
+
+async def test_concurrent_misses_of_one_key_share_one_lookup() -> None:
+    asked: list[str] = []
+
+    async def resolve(key: str) -> Principal | None:
+        asked.append(key)
+        await asyncio.sleep(0.01)
+        return owner_of("t1")
+
+    auth = Authenticator(resolve)
+    found = await asyncio.gather(*(auth.tenant_for("good") for _ in range(20)))
+    assert found == ["t1"] * 20
+    assert asked == ["good"]
+
+
+async def test_an_expired_session_token_is_refused_while_cached() -> None:
+    now = [1000.0]
+    token = Principal("t1", "ann", "subject", agent="chatbot", subject="ann", expires_at=1001.0)
+
+    async def resolve(key: str) -> Principal | None:
+        return token
+
+    auth = Authenticator(resolve, wall_clock=lambda: now[0])
+    assert await auth.principal_for("ost_x") == token
+    now[0] = 1001.5
+    assert await auth.principal_for("ost_x") is None
 
 
 async def test_unknown_keys_cost_their_client_not_the_store() -> None:
     asked: list[str] = []
 
-    async def resolve(key: str) -> str | None:
+    async def resolve(key: str) -> Principal | None:
         asked.append(key)
-        return "t1" if key == "good" else None
+        return owner_of("t1") if key == "good" else None
 
     auth = Authenticator(resolve, unknown_limiter=RateLimiter(1, 2, clock=FakeClock()))
     assert await auth.tenant_for("good", "10.0.0.1") == "t1"

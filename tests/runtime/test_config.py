@@ -8,6 +8,7 @@ import pydantic
 import pytest
 
 from runtime.agents import AgentCatalog, load_class
+from runtime.approval import NO_PRESET
 from runtime.config.file import load_file
 from runtime.config.presets import PRESETS, OrchestratorConfig, resolve_all, resolve_config
 from runtime.config.settings import Settings
@@ -179,7 +180,10 @@ def test_empty_yaml_is_an_empty_mapping(tmp_path: Path) -> None:
 
 
 def test_unknown_agent_and_preset() -> None:
-    assert resolve_config("support", env=NO_ENV) == PRESETS["admin"]  # the default preset
+    # the default preset's fields, but the approval defaults of an agent with no preset
+    assert resolve_config("support", env=NO_ENV) == PRESETS["admin"].model_copy(
+        update={"approval": NO_PRESET}
+    )
     assert resolve_config("support", env=NO_ENV, base="chatbot") == PRESETS["chatbot"]
     with pytest.raises(ConfigError, match="unknown preset 'nope'"):
         resolve_config("support", env=NO_ENV, base="nope")
@@ -253,3 +257,26 @@ def test_a_bad_service_setting_names_its_key() -> None:
         Settings.from_env(config_data={"gateway": {"rate_limit_per_s": -1}})
     with pytest.raises(ConfigError, match=r"\[model\] kind"):
         Settings.from_env(config_data={"model": {"kind": "gpt"}})
+
+
+def test_approval_policy_defaults_and_overrides() -> None:
+    """API.md's defaults, a tier override from the file, and a tool's own policy."""
+    assert PRESETS["chatbot"].approval.T3.approvers == ("subject", "staff", "owner")
+    assert PRESETS["onboarding"].approval.T2.approvers == ("subject", "owner")
+    assert PRESETS["admin"].approval.T2.approvers == ("staff", "owner")
+    assert PRESETS["admin"].approval.T3.approvers == ("staff", "owner")
+    no_preset = resolve_config("support", env=NO_ENV).approval
+    assert no_preset.T2.approvers == ("subject", "staff", "owner")
+    assert no_preset.T3.approvers == ("staff", "owner")
+    declared = resolve_config("support", env=NO_ENV, base="chatbot").approval
+    assert declared == PRESETS["chatbot"].approval
+    data = {"agents": {"admin": {"approval": {"T3": {"quorum": 2, "self_approval": False}}}}}
+    t3 = resolve_config("admin", data, env=NO_ENV).approval.T3
+    assert (t3.approvers, t3.quorum, t3.self_approval) == (("staff", "owner"), 2, False)
+    with pytest.raises(ConfigError):
+        resolve_config(
+            "admin", {"agents": {"admin": {"approval": {"T3": {"quorum": 0}}}}}, env=NO_ENV
+        )
+    with pytest.raises(ConfigError):
+        bad = {"agents": {"admin": {"approval": {"T3": {"approvers": ["boss"]}}}}}
+        resolve_config("admin", bad, env=NO_ENV)

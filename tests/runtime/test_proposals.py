@@ -116,6 +116,15 @@ def test_proposal_is_frozen_and_public_shape() -> None:
         "created_at": T0,
         "expires_at": T0 + 10,
         "result": None,
+        "requested_by": None,
+        "approvals": [],
+        "needs": {
+            "quorum": 1,
+            "have": 0,
+            "approvers": ["subject", "staff", "owner"],
+            "self_approval": True,
+        },
+        "can_approve": False,
     }
     failed = p.transition(S.FAILED, at=T0, error="boom")
     assert failed.public()["result"] == {"error": "boom"}
