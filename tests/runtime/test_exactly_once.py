@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from runtime import metrics
-from runtime.errors import InvalidTransition
+from runtime.errors import Conflict, InvalidTransition, NotFound
 from runtime.proposals.model import Proposal, ProposalStatus
 from runtime.store.memory import MemoryStore
-from runtime.store.protocol import LedgerState
+from runtime.store.protocol import LedgerEntry, LedgerState
 from runtime.testing import records_version, records_write
 from runtime.testing.agents import EFFECTS
 
@@ -30,6 +30,103 @@ async def confirmed_with_ledger(h: Harness, pid: str) -> None:
 
 def counted(name: str, tool: str) -> float:
     return metrics.REGISTRY.get_sample_value(f"orchestra_{name}_total", {"tool": tool}) or 0.0
+
+
+# -- the ledger and recovery, over a T3 write of the test agents' records ---------------
+# (tests/salon/test_exactly_once_booking.py holds the same rules over the salon's booking)
+
+DELETE = '!tools delete_record {"name": "alpha"}'
+
+
+async def pending_t3(h: Harness) -> str:
+    sid = await h.session(subject="carol")
+    r = await h.send(sid, DELETE)
+    [p] = r["proposals"]
+    assert p["tool"] == "delete_record" and p["tier"] == "T3" and p["status"] == "PENDING"
+    return str(p["proposal_id"])
+
+
+async def test_confirm_twice_second_is_a_conflict_and_applies_once(h: Harness) -> None:
+    pid = await pending_t3(h)
+    first = await h.rt.confirm(TENANT, pid)
+    assert first["status"] == "EXECUTED" and first["result"] == {"deleted": "alpha"}
+    with pytest.raises(InvalidTransition) as info:
+        await h.rt.confirm(TENANT, pid)
+    assert isinstance(info.value, Conflict)  # the API maps Conflict to 409
+    assert (info.value.current, info.value.target) == ("EXECUTED", "CONFIRMED")
+    assert (await records_version(h.store, TENANT)) == 1
+    assert "alpha" not in (await h.records())["items"]
+    assert h.store.ledger[(TENANT, pid)].state is LedgerState.DONE
+    with pytest.raises(InvalidTransition):
+        await h.rt.reject(TENANT, pid)
+
+
+async def test_recover_dispatching_already_applied_does_not_apply_again(h: Harness) -> None:
+    pid = await pending_t3(h)
+    p = await h.proposal(pid)
+    await confirmed_with_ledger(h, pid)
+    applied = await records_write(h.store, TENANT, pid, "delete_record", dict(p.args))
+    assert (await records_version(h.store, TENANT)) == 1
+    [done] = await h.rt.book.recover()
+    assert done.proposal_id == pid and done.status is S.EXECUTED
+    assert done.result == applied
+    assert (await records_version(h.store, TENANT)) == 1  # no second application
+    assert h.store.ledger[(TENANT, pid)].state is LedgerState.DONE
+
+
+async def test_recover_dispatching_not_applied_applies_once(h: Harness) -> None:
+    pid = await pending_t3(h)
+    await confirmed_with_ledger(h, pid)
+    await h.rt.start()  # start() runs recovery
+    await h.rt.stop()
+    assert (await h.proposal(pid)).status is S.EXECUTED
+    assert (await records_version(h.store, TENANT)) == 1
+    assert "alpha" not in (await h.records())["items"]
+    assert await h.rt.book.recover() == []  # nothing left to do
+
+
+async def test_recover_ledger_done_finishes_without_reapplying(h: Harness) -> None:
+    pid = await pending_t3(h)
+    p = await h.proposal(pid)
+    await confirmed_with_ledger(h, pid)
+    result = await records_write(h.store, TENANT, pid, "delete_record", dict(p.args))
+    await h.store.ledger_put(TENANT, pid, LedgerEntry(state=LedgerState.DONE, result=result))
+    [done] = await h.rt.book.recover()
+    assert done.status is S.EXECUTED and done.result == result  # the journaled result
+    assert (await records_version(h.store, TENANT)) == 1
+
+
+async def test_recover_ledger_failed_marks_failed(h: Harness) -> None:
+    pid = await pending_t3(h)
+    await confirmed_with_ledger(h, pid)
+    await h.store.ledger_put(TENANT, pid, LedgerEntry(state=LedgerState.FAILED))
+    [failed] = await h.rt.book.recover()
+    assert failed.status is S.FAILED and failed.error == "execution failed earlier"
+    assert "alpha" in (await h.records())["items"]
+
+
+async def test_an_idempotent_redispatch_is_counted(h: Harness) -> None:
+    pid = await pending_t3(h)
+    await confirmed_with_ledger(h, pid)  # a crash in DISPATCHING
+    unknown = counted("outcome_unknown", "delete_record")
+    again = counted("redispatches", "delete_record")
+    [done] = await h.rt.book.recover()
+    assert done.status is S.EXECUTED
+    assert counted("redispatches", "delete_record") == again + 1
+    assert counted("outcome_unknown", "delete_record") == unknown
+    assert (await records_version(h.store, TENANT)) == 1
+
+
+async def test_confirming_unknown_or_finished_ids_keeps_no_locks(h: Harness) -> None:
+    for i in range(2000):
+        with pytest.raises(NotFound):
+            await h.rt.confirm(TENANT, f"p_unknown_{i}")
+    pid = await pending_t3(h)
+    await h.rt.confirm(TENANT, pid)
+    for _ in range(100):
+        with pytest.raises(InvalidTransition):
+            await h.rt.reject(TENANT, pid)
+    assert len(h.rt.book._locks) == 0
 
 
 async def test_a_cut_short_non_idempotent_call_is_counted_as_outcome_unknown(h: Harness) -> None:
