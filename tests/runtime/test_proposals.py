@@ -10,7 +10,8 @@ from typing import Any
 import pydantic
 import pytest
 
-from runtime.errors import BadRequest, InvalidTransition, NotFound
+from runtime.errors import BadRequest, InvalidTransition, NotFound, Unavailable
+from runtime.inbound import Inbound
 from runtime.models.base import ModelRequest, ModelResponse
 from runtime.models.scripted import ScriptedModel
 from runtime.proposals.consent import Verdict, classify
@@ -534,3 +535,127 @@ async def test_the_window_starts_when_the_reply_is_saved_not_when_the_turn_began
     assert (await h.proposal(p["proposal_id"])).status is S.PENDING
     h.model.inner = ScriptedModel()  # answer at once from here on
     assert [q["status"] for q in (await h.send(sid, "yes"))["proposals"]] == ["EXECUTED"]
+
+
+# -- a write runs only when a user message answered it (issue 15) --------------------------
+# (tests/salon/test_proposal_flows.py holds the same rules in the salon's journeys)
+
+RENAME = '!tools rename {"name": "Evil Corp"}'
+BLIND = "what is my setup progress?"  # neither a yes nor a no
+
+
+class FailNextSave(MemoryStore):
+    """A store blip: the next turn's save fails once."""
+
+    fail = False
+
+    async def save_turn(self, *args: Any, **kw: Any) -> None:
+        if self.fail:
+            self.fail = False
+            raise ConnectionError("store blip")
+        await super().save_turn(*args, **kw)
+
+
+class SlowSaves(MemoryStore):
+    """A MemoryStore whose turn saves take a while (a store under load)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.saving = asyncio.Event()
+
+    async def save_turn(self, *args: Any, **kwargs: Any) -> None:
+        self.saving.set()
+        await asyncio.sleep(0.2)
+        await super().save_turn(*args, **kwargs)
+
+
+async def test_a_retried_turn_does_not_confirm_what_its_failed_attempt_proposed(
+    make_harness: MakeHarness,
+) -> None:
+    store = FailNextSave()
+    h = make_harness(store=store)
+    sid = await h.session()
+    await h.send(sid, '!tools rename {"name": "Ann\'s Nails"}')
+    store.fail = True
+    text, mid = "!tools " + create("massage", 50), "m-retried"
+    with pytest.raises(Unavailable):
+        await h.rt.send_message(Inbound(TENANT, sid, text, mid))
+    r = await h.rt.send_message(Inbound(TENANT, sid, text, mid))  # the retry: the same turn
+    statuses = {p["tool"]: p["status"] for p in r["proposals"]}
+    assert statuses == {"rename": "EXECUTED", "create_record": "PENDING"}
+    assert "massage" not in (await h.records())["items"]
+    adds = [p for p in h.store.proposals.values() if p.tool == "create_record"]
+    assert len(adds) == 1  # the failed attempt's proposal never existed
+    assert (await h.records())["name"] == "Ann's Nails"
+
+
+async def test_a_retried_t3_turn_leaves_one_pending_t3(make_harness: MakeHarness) -> None:
+    store = FailNextSave()
+    h = make_harness(store=store)
+    sid = await h.session()
+    store.fail = True
+    text = '!tools delete_record {"name": "alpha"}'
+    with pytest.raises(Unavailable):
+        await h.rt.send_message(Inbound(TENANT, sid, text, "m-delete"))
+    r = await h.rt.send_message(Inbound(TENANT, sid, text, "m-delete"))
+    [t3] = r["proposals"]
+    pending = await h.rt.list_proposals(TENANT, sid, S.PENDING)
+    assert [p["proposal_id"] for p in pending] == [t3["proposal_id"]]
+
+
+async def test_a_message_sent_before_the_proposal_existed_does_not_confirm_it(
+    make_harness: MakeHarness,
+) -> None:
+    h = make_harness(inner=ScriptedModel(latency_s=0.05))
+    sid = await h.session()
+    first, second = await asyncio.gather(
+        h.send(sid, RENAME),
+        h.send(sid, BLIND),  # queued behind the first, blind to it
+    )
+    [proposed] = first["proposals"]
+    assert second["proposals"] == []
+    assert (await h.proposal(proposed["proposal_id"])).status is S.PENDING
+    assert (await h.records())["name"] != "Evil Corp"
+    third = await h.send(sid, "sounds good")  # sent after the reply that showed it
+    assert [p["status"] for p in third["proposals"]] == ["EXECUTED"]
+    assert (await h.records())["name"] == "Evil Corp"
+
+
+async def test_a_message_sent_while_the_proposing_turn_is_saved_does_not_confirm_it(
+    make_harness: MakeHarness,
+) -> None:
+    store = SlowSaves()
+    h = make_harness(store=store)
+    sid = await h.session()
+    first = asyncio.ensure_future(h.send(sid, RENAME))
+    await store.saving.wait()  # the proposal is stamped; its reply has not left
+    store.saving.clear()
+    second = await h.send(sid, BLIND)  # sent blind to it
+    [proposed] = (await first)["proposals"]
+    assert second["proposals"] == []
+    assert (await h.proposal(proposed["proposal_id"])).status is S.PENDING
+    third = await h.send(sid, "sounds good")  # sent after the reply that showed it
+    assert [p["status"] for p in third["proposals"]] == ["EXECUTED"]
+    assert (await h.records())["name"] == "Evil Corp"
+
+
+async def streamed_turn(h: Harness, sid: str, text: str) -> list[Any]:
+    return [e async for e in await h.rt.stream_message(Inbound(TENANT, sid, text))]
+
+
+async def test_a_proposal_event_shows_the_saved_proposal_and_only_that(
+    make_harness: MakeHarness,
+) -> None:
+    store = FailNextSave()
+    h = make_harness(store=store)
+    sid = await h.session()
+    store.fail = True  # the turn proposes, then its save fails: the draft is nobody's
+    failed = await streamed_turn(h, sid, RENAME)
+    assert [e.kind for e in failed if e.kind in ("proposal", "error")] == ["error"]
+    events = await streamed_turn(h, sid, RENAME)
+    [shown] = [e.data() for e in events if e.kind == "proposal"]
+    [saved] = next(e for e in events if e.kind == "done").data()["proposals"]
+    assert shown == saved  # with its window: it starts with the save
+    assert shown["expires_at"] is not None and shown["status"] == "PENDING"
+    kinds = [e.kind for e in events]
+    assert kinds.index("proposal") > kinds.index("tool_call")  # after the tool's end
