@@ -28,6 +28,7 @@ import math
 import random
 import re
 from collections.abc import AsyncIterator
+from functools import lru_cache
 
 from .base import (
     Message,
@@ -134,18 +135,25 @@ def _names(request: ModelRequest) -> set[str]:
     return {t.name for t in request.tools}
 
 
+@lru_cache(maxsize=8192)
+def _words(text: str) -> int:
+    """How many words `text` holds (cached: a history's texts recur in every request)."""
+    return len(text.split())
+
+
 def usage(request: ModelRequest, said: str) -> Usage:
     """Words as tokens: what the request holds in, what the answer says out."""
-    text_in = [request.system]
+    n = _words(request.system)
     for msg in request.messages:
         for block in msg.content:
             if isinstance(block, TextBlock):
-                text_in.append(block.text)
+                n += _words(block.text)
             elif isinstance(block, ToolResultBlock):
-                text_in.append(block.content)
+                n += _words(block.content)
             else:
-                text_in.append(block.name + " " + json.dumps(block.input))
-    return Usage(input_tokens=sum(len(t.split()) for t in text_in), output_tokens=len(said.split()))
+                n += len((block.name + " " + json.dumps(block.input)).split())
+    return Usage(input_tokens=n, output_tokens=len(said.split()))
+
 
 
 class ScriptedModel:
