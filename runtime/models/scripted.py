@@ -155,7 +155,6 @@ def usage(request: ModelRequest, said: str) -> Usage:
     return Usage(input_tokens=n, output_tokens=len(said.split()))
 
 
-
 class ScriptedModel:
     name = "scripted"
 
