@@ -34,7 +34,6 @@ import logging
 import os
 import time
 import uuid
-from typing import Any
 
 import ray
 
@@ -47,7 +46,7 @@ from runtime.sessions.session import SessionPool
 
 from .common import HOST_PREFIX, failed, host_name, open_store, registry_name
 from .lease import HostLease
-from .ops import Ack, Delivery, Op, Outcome, SendOp
+from .ops import Ack, Delivery, Op, OpOutcome, OpResult, SendOp
 from .outbox import Hold, Outbox
 from .registry import RegistryPort
 from .ring import Ring
@@ -218,14 +217,14 @@ class SessionHost:
                 raise Unavailable("this session host cannot reach the store")
             async with self.admission.admit():  # past its queue: 503, before anything ran
                 result = await self._result(op, box)
-            done(Outcome(op.op_id, True, result))
+            done(OpOutcome(op.op_id, True, result))
         except Exception as exc:
             ok, wire = failed(exc)
-            done(Outcome(op.op_id, ok, wire))
+            done(OpOutcome(op.op_id, ok, wire))
         finally:
             telemetry.detach(token)
 
-    async def _result(self, op: Op, box: Outbox) -> Any:
+    async def _result(self, op: Op, box: Outbox) -> OpResult:
         if isinstance(op, SendOp):
             emit = None
             if op.stream:
@@ -238,7 +237,7 @@ class SessionHost:
             return await self.pool.info(op.tenant_id, op.session_id, op.redirected)
         return await self.pool.close(op.tenant_id, op.session_id, op.redirected)
 
-    async def stats(self) -> dict[str, Any]:
+    async def stats(self) -> dict[str, object]:
         return {
             "label": self.label,
             "name": self.name,
@@ -265,7 +264,7 @@ class SessionHost:
             await asyncio.sleep(RETIRE_STEP_S)
         return len(self.pool.cores)
 
-    async def settings_payload(self) -> dict[str, Any]:
+    async def settings_payload(self) -> dict[str, object]:
         """The settings this host was made with (`orchestra hosts add` copies them)."""
         return self.settings.model_dump()
 
@@ -279,7 +278,7 @@ class SessionHost:
         self.admission.observe()
         return metrics.exposition()
 
-    async def spans(self) -> list[dict[str, Any]]:
+    async def spans(self) -> list[dict[str, object]]:
         """The spans this process kept (`telemetry_exporter = "memory"`: tests)."""
         flush_tracing()
         return finished_spans()

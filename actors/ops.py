@@ -4,7 +4,7 @@ The gateway sends *operations* (`SendOp`, `SessionOp`) to a session
 host in batches (`SessionHost.run`, answered with an `Ack` that carries the
 outcomes of ops that ended while it was held open) and collects the rest with
 long polls (`SessionHost.poll`): each answer is a `Delivery` holding the events
-of streaming turns and the `Outcome`s of finished operations, tagged with the
+of streaming turns and the `OpOutcome`s of finished operations, tagged with the
 op's id. An op's events always come before its outcome; deliveries carry a sequence
 number so the gateway applies them in the order the host made them. With
 tracing on, each op carries the W3C `traceparent` of the gateway's span
@@ -14,10 +14,12 @@ tracing on, each op carries the W3C `traceparent` of the gateway's span
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Literal
 
+from runtime.errors import WireError
 from runtime.events import TurnEvent
 from runtime.inbound import Inbound
+from runtime.shapes import CloseOut, SessionDetail, TurnOut
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +53,7 @@ class SessionOp:
 
 
 Op = SendOp | SessionOp
+OpResult = TurnOut | SessionDetail | CloseOut  # a send's, an info's, a close's
 
 
 def redirected(op: Op) -> Op:
@@ -59,12 +62,12 @@ def redirected(op: Op) -> Op:
 
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
+class OpOutcome:
     """How an op ended: `value` is its result (`ok`) or its wire error (runtime.errors)."""
 
     op_id: int
     ok: bool
-    value: Any
+    value: OpResult | WireError
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,15 +76,15 @@ class Ack:
     ended while the call was held open (every other outcome comes through `poll`)."""
 
     dispatched: int
-    outcomes: tuple[Outcome, ...] = ()
+    outcomes: tuple[OpOutcome, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
     seq: int  # per caller, from 0: the gateway applies deliveries in this order
     events: tuple[tuple[int, TurnEvent], ...] = ()
-    outcomes: tuple[Outcome, ...] = ()
-    extra: dict[str, Any] = field(default_factory=dict)
+    outcomes: tuple[OpOutcome, ...] = ()
+    extra: dict[str, object] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
         return bool(self.events or self.outcomes)

@@ -19,7 +19,7 @@ from collections import deque
 
 from runtime.events import TurnEvent
 
-from .ops import Delivery, Outcome
+from .ops import Delivery, OpOutcome
 
 TOKEN_FLUSH_S = 0.025
 
@@ -28,7 +28,7 @@ class Outbox:
     def __init__(self, token_flush_s: float = TOKEN_FLUSH_S) -> None:
         self.token_flush_s = token_flush_s
         self._events: list[tuple[int, TurnEvent]] = []
-        self._outcomes: list[Outcome] = []
+        self._outcomes: list[OpOutcome] = []
         self._first_event_at = 0.0
         self._waiters: deque[asyncio.Future[Delivery]] = deque()
         self._seq = 0
@@ -53,7 +53,7 @@ class Outbox:
             loop = asyncio.get_running_loop()
             self._timer = loop.call_later(self.token_flush_s, self._flush)
 
-    def outcome(self, outcome: Outcome) -> None:
+    def outcome(self, outcome: OpOutcome) -> None:
         self._started.discard(outcome.op_id)
         self._outcomes.append(outcome)
         self._schedule()
@@ -121,13 +121,13 @@ class Hold:
     def __init__(self, box: Outbox, count: int) -> None:
         self.box = box
         self.left = count
-        self.outcomes: list[Outcome] = []
+        self.outcomes: list[OpOutcome] = []
         self._open: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._closing = False
         if count <= 0:
             self._open.set_result(None)
 
-    def outcome(self, outcome: Outcome) -> None:
+    def outcome(self, outcome: OpOutcome) -> None:
         if self._open.done():
             self.box.outcome(outcome)
             return
@@ -143,7 +143,7 @@ class Hold:
         if not self._open.done():
             self._open.set_result(None)
 
-    async def wait(self, hold_s: float) -> tuple[Outcome, ...]:
+    async def wait(self, hold_s: float) -> tuple[OpOutcome, ...]:
         """The outcomes that ended within the hold (after it, the outbox takes them)."""
         if not self._open.done():
             timer = asyncio.get_running_loop().call_later(hold_s, self._close)

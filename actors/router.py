@@ -32,14 +32,21 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import ray
 from ray.exceptions import RayError
 
 from runtime import telemetry
 from runtime.config.settings import Settings
-from runtime.errors import NotOwner, Overloaded, Unavailable, error_from_wire, error_to_wire
+from runtime.errors import (
+    NotOwner,
+    Overloaded,
+    Unavailable,
+    WireError,
+    error_from_wire,
+    error_to_wire,
+)
 from runtime.events import TurnEvent
 from runtime.inbound import Inbound
 from runtime.logs import REQUEST_ID
@@ -47,7 +54,7 @@ from runtime.shapes import CloseOut, SessionDetail, TurnOut
 
 from .common import SESSION_PREFIX, host_name
 from .host import SessionHost
-from .ops import Ack, Delivery, Op, Outcome, SendOp, SessionOp
+from .ops import Ack, Delivery, Op, OpOutcome, OpResult, SendOp, SessionOp
 from .ring import Ring
 
 HOST_WATCH_S = 2.0
@@ -76,7 +83,7 @@ class Tracked:
 
 @dataclass
 class _Waiter:
-    outcome: asyncio.Future[Outcome]
+    outcome: asyncio.Future[OpOutcome]
     sink: Sink | None
 
 
@@ -106,10 +113,12 @@ class HostClient:
         self._poller: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def submit(self, make: MakeOp, redirected: bool, sink: Sink | None) -> asyncio.Future[Outcome]:
+    def submit(
+        self, make: MakeOp, redirected: bool, sink: Sink | None
+    ) -> asyncio.Future[OpOutcome]:
         loop = asyncio.get_running_loop()
         op_id, self._next_op = self._next_op, self._next_op + 1
-        fut: asyncio.Future[Outcome] = loop.create_future()
+        fut: asyncio.Future[OpOutcome] = loop.create_future()
         self._waiters[op_id] = _Waiter(fut, sink)
         if not self._queue and self._open:  # the first to wait: start its clock
             self._timer = loop.call_later(self.max_wait_s, self._send)
@@ -200,7 +209,7 @@ class HostClient:
         for op_id in op_ids:
             waiter = self._waiters.pop(op_id, None)
             if waiter is not None and not waiter.outcome.done():
-                waiter.outcome.set_result(Outcome(op_id, False, wire))
+                waiter.outcome.set_result(OpOutcome(op_id, False, wire))
 
 
 class SessionRouter:
@@ -307,7 +316,7 @@ class SessionRouter:
             get_if_exists=True,
         ).remote(self.settings.model_dump(), "dedicated", name)
 
-    async def call(self, session_id: str, make: MakeOp, forward: Tracked | None = None) -> Any:
+    async def call(self, session_id: str, make: MakeOp, forward: Tracked | None = None) -> OpResult:
         """Run one op where the session lives, following redirects; a streaming op
         whose events already went through `forward` is not sent again (the client
         would see its turn twice): it fails `Unavailable` instead."""
@@ -326,8 +335,8 @@ class SessionRouter:
             outcome = await client.submit(make, hop > 0, forward)
             if outcome.ok:
                 self._hint(session_id, name)
-                return outcome.value
-            error = error_from_wire(outcome.value)
+                return cast("OpResult", outcome.value)
+            error = error_from_wire(cast("WireError", outcome.value))
             if not isinstance(error, NotOwner):
                 if isinstance(error, Unavailable):
                     self._hints.pop(session_id, None)
@@ -356,16 +365,14 @@ class SessionRouter:
         delays = SEND_RETRY_DELAYS if msg.message_id else ()
         for delay in delays:
             try:
-                result: TurnOut = await self.call(msg.session_id, make, forward)
-                return result
+                return cast("TurnOut", await self.call(msg.session_id, make, forward))
             except Overloaded:
                 raise  # the host refused it before it ran: the client retries, not we
             except Unavailable:
                 if forward is not None and forward.streamed:
                     raise
                 await asyncio.sleep(delay)
-        result = await self.call(msg.session_id, make, forward)
-        return result
+        return cast("TurnOut", await self.call(msg.session_id, make, forward))
 
     async def info(self, tenant_id: str, session_id: str) -> SessionDetail:
         rid, trace = REQUEST_ID.get(), telemetry.carrier()
@@ -374,12 +381,12 @@ class SessionRouter:
             return SessionOp(op_id, rid, tenant_id, session_id, "info", redirected, trace)
 
         try:
-            result: SessionDetail = await self.call(session_id, make)
+            result = cast("SessionDetail", await self.call(session_id, make))
         except Overloaded:
             raise
         except Unavailable:  # reads are idempotent: one retry once the host is back
             await asyncio.sleep(0.5)
-            result = await self.call(session_id, make)
+            result = cast("SessionDetail", await self.call(session_id, make))
         return result
 
     async def close(self, tenant_id: str, session_id: str) -> CloseOut:
@@ -388,7 +395,7 @@ class SessionRouter:
         def make(op_id: int, redirected: bool) -> Op:
             return SessionOp(op_id, rid, tenant_id, session_id, "close", redirected, trace)
 
-        closed: CloseOut = await self.call(session_id, make)
+        closed = cast("CloseOut", await self.call(session_id, make))
         if self.settings.placement == "dedicated":
             client = self._clients.pop(self.actor_name(session_id), None)
             if client is not None:

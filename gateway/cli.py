@@ -13,7 +13,7 @@ import socket
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from runtime import OrchestraError, load_file
@@ -271,7 +271,7 @@ async def _tenant_manage_async(args: argparse.Namespace) -> int:
     from runtime import active_keys, revoke_key, rotate_key
 
     async with _store(args) as store:
-        out: Any
+        out: object
         if args.tenant_command == "list":
             out = [
                 {"tenant_id": t.tenant_id, "name": t.name, "created_at": t.created_at}

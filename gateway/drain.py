@@ -28,13 +28,12 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from types import FrameType
-from typing import Any
 
 from runtime import log_event
 
 CHECK_EVERY_S = 0.25
 
-Handler = Callable[[int, FrameType | None], Any]
+Handler = Callable[[int, FrameType | None], object]
 
 
 class Drain:

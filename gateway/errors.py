@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -35,7 +34,7 @@ _MAX_VALIDATION_ITEMS = 5
 _PRIVATE = ("owner", "target", "error_class")  # wire fields that stay inside the runtime
 
 
-def error_body(type_: str, message: str, **extra: Any) -> dict[str, Any]:
+def error_body(type_: str, message: str, **extra: object) -> dict[str, object]:
     return {"error": {"type": type_, "message": message, **extra}}
 
 
@@ -45,17 +44,17 @@ def error_response(
     *,
     type_: str | None = None,
     headers: Mapping[str, str] | None = None,
-    extra: Mapping[str, Any] | None = None,
+    extra: Mapping[str, object] | None = None,
 ) -> Response:
     """An error the HTTP layer itself answers (no such route, body too large...)."""
     kind = type_ or code_for_status(status)
     return FastJSON(error_body(kind, message, **(extra or {})), status_code=status, headers=headers)
 
 
-def public_error(wire: WireError) -> dict[str, Any]:
+def public_error(wire: WireError) -> dict[str, object]:
     """The API.md error object of a wire form: its private fields dropped, and
     `retry_after` in whole seconds, the number the `Retry-After` header says."""
-    body: dict[str, Any] = {k: v for k, v in wire.items() if k not in _PRIVATE}
+    body: dict[str, object] = {k: v for k, v in wire.items() if k not in _PRIVATE}
     if "retry_after" in wire:
         body["retry_after"] = int(retry_after_header(wire["retry_after"]))
     return body
@@ -75,7 +74,7 @@ def orchestra_error_response(exc: OrchestraError) -> Response:
     return wire_error_response(error_to_wire(exc), headers)
 
 
-def _loc(loc: Any) -> str:
+def _loc(loc: object) -> str:
     parts = [str(p) for p in loc] if isinstance(loc, list | tuple) else [str(loc)]
     return ".".join(parts) or "request"
 
@@ -107,7 +106,7 @@ def allowed_methods(request: Request) -> list[str]:
         request.app.state, "allow_table", None
     )
     if table is None:
-        paths: dict[str, dict[str, Any]] = request.app.openapi().get("paths", {})
+        paths: dict[str, dict[str, object]] = request.app.openapi().get("paths", {})
         table = [(_path_regex(t), {m.upper() for m in ops}) for t, ops in paths.items()]
         request.app.state.allow_table = table
     methods: set[str] = set()

@@ -35,6 +35,7 @@ from runtime.store.data import Change, DataStore, StoreData, TenantData, TurnDat
 from runtime.store.keys import MAX_TOKEN_TTL_S, active_keys, create_key, revoke_key, rotate_key
 from runtime.store.memory import MemoryStore
 from runtime.store.paging import MAX_PAGE
+from runtime.store.payloads import TurnWrite
 from runtime.store.protocol import LedgerEntry, LedgerState, SessionRecord, Store, TenantRecord
 from runtime.store.tenants import add_tenant, hash_key
 
@@ -183,6 +184,7 @@ __all__ = [
     "TurnStep",
     "TurnStream",
     "TurnSummary",
+    "TurnWrite",
     "Unauthorized",
     "Unavailable",
     "Verdict",

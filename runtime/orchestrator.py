@@ -26,6 +26,7 @@ from runtime.proposals.model import Proposal, ProposalStatus, check_dependencies
 from runtime.sessions.history import Compaction, History
 from runtime.sessions.state import ProposalPort, SessionState, TurnResult, TurnScratch
 from runtime.store.data import TenantData, TurnData
+from runtime.store.payloads import AuditRecord, SessionSnapshot, StepRecord
 from runtime.store.protocol import SessionRecord, Store
 from runtime.store.tenants import tenant_name
 
@@ -110,7 +111,7 @@ class BaseOrchestrator(ABC):
         short summary)."""
         return None
 
-    def gate(self, tool: str, args: dict[str, Any], done: list[ToolOutcome]) -> str | None:
+    def gate(self, tool: str, args: dict[str, object], done: list[ToolOutcome]) -> str | None:
         """Before the ScriptedModel's next planned call, given the results so far:
         None makes the call, a text is said instead and the plan stops."""
         return None
@@ -123,7 +124,7 @@ class BaseOrchestrator(ABC):
     def new_state(
         self,
         record: SessionRecord,
-        snapshot: dict[str, Any] | None = None,
+        snapshot: SessionSnapshot | None = None,
         messages: list[Message] | None = None,
     ) -> SessionState:
         breaker = CircuitBreaker(
@@ -209,8 +210,8 @@ class BaseOrchestrator(ABC):
             span.set_attribute(telemetry.BREAKER, state.breaker.current().value)
             span.set_attribute(telemetry.OUTCOME, "ok")
             steps = result.record["steps"] if result.record else []
-            tokens_in = sum(int(x.get("input_tokens", 0)) for x in steps)
-            tokens_out = sum(int(x.get("output_tokens", 0)) for x in steps)
+            tokens_in = sum(_count(x, "input_tokens") for x in steps)
+            tokens_out = sum(_count(x, "output_tokens") for x in steps)
             span.set_attribute(telemetry.INPUT_TOKENS, tokens_in)
             span.set_attribute(telemetry.OUTPUT_TOKENS, tokens_out)
             if telemetry.capture_content():
@@ -515,12 +516,10 @@ class BaseOrchestrator(ABC):
             attrs[telemetry.TOOL_ARGUMENTS] = telemetry.content(use.input)
         with telemetry.span(f"execute_tool {use.name}", attrs) as span:
             block = await self._call_untraced(turn, use, store)
-            step: dict[str, Any] = next(
-                (x for x in reversed(turn.steps) if x["kind"] == "tool"), {}
-            )
+            step: StepRecord = next((x for x in reversed(turn.steps) if x["kind"] == "tool"), {})
             span.set_attribute(telemetry.OUTCOME, str(step.get("status", "")))
             if "proposal_id" in step:
-                span.set_attribute(telemetry.PROPOSAL_ID, step["proposal_id"])
+                span.set_attribute(telemetry.PROPOSAL_ID, str(step["proposal_id"]))
                 span.set_attribute(telemetry.PROPOSAL_STATUS, "PENDING")
             span.set_attribute(telemetry.BREAKER, turn.state.breaker.current().value)
             if telemetry.capture_content():
@@ -579,7 +578,12 @@ class BaseOrchestrator(ABC):
         return self._record(turn, use, tool, status, content, is_error, ms=ms, reason=why)
 
     async def _propose(
-        self, turn: TurnScratch, use: ToolUseBlock, tool: Tool, args: dict[str, Any], preview: str
+        self,
+        turn: TurnScratch,
+        use: ToolUseBlock,
+        tool: Tool,
+        args: dict[str, object],
+        preview: str,
     ) -> ToolResultBlock:
         """A draft: it exists for nobody until the turn is saved (`commit`)."""
         rec = turn.state.record
@@ -616,7 +620,9 @@ class BaseOrchestrator(ABC):
             False,
             proposal_id=proposal.proposal_id,
         )
-        turn.steps.append(turnlog.proposal_step(turn.steps[-1]["at"], proposal, "proposed"))
+        turn.steps.append(
+            turnlog.proposal_step(turnlog.step_at(turn.steps[-1]), proposal, "proposed")
+        )
         return block
 
     def approval_policy(self, tool: Tool) -> ApprovalPolicy:
@@ -714,7 +720,7 @@ class BaseOrchestrator(ABC):
             )
 
     @staticmethod
-    def _event(rec: SessionRecord, kind: str, at: float, **extra: Any) -> dict[str, Any]:
+    def _event(rec: SessionRecord, kind: str, at: float, **extra: object) -> AuditRecord:
         return {
             "type": kind,
             "at": at,
@@ -722,6 +728,12 @@ class BaseOrchestrator(ABC):
             "tenant_id": rec.tenant_id,
             **extra,
         }
+
+
+def _count(step: StepRecord, field: str) -> int:
+    """A step's integer field (a model step's token counts), 0 where it has none."""
+    n = step.get(field, 0)
+    return n if isinstance(n, int) else 0
 
 
 def ask_again(p: Proposal) -> str:

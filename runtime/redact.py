@@ -20,7 +20,6 @@ from __future__ import annotations
 import re
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
 
 import orjson
 
@@ -67,7 +66,7 @@ def redact_text(text: str) -> str:
     return _SECRET_TEXT.sub(REDACTED, text)
 
 
-def redact(value: Any) -> Any:
+def redact(value: object) -> object:
     """`value` (JSON-like) with secrets replaced; other types become their `str`."""
     if isinstance(value, str):
         return redact_text(value)
@@ -82,7 +81,7 @@ def redact(value: Any) -> Any:
     return redact_text(str(value))
 
 
-def shown(value: Any, limit: int = DEFAULT_LIMIT) -> Any:
+def shown(value: object, limit: int = DEFAULT_LIMIT) -> object:
     """`value` redacted, and if its JSON is over `limit` characters, that JSON cut to
     `limit` characters with a note of the full size (a string, not the structure)."""
     if isinstance(value, str):
@@ -98,7 +97,7 @@ def shown(value: Any, limit: int = DEFAULT_LIMIT) -> Any:
     return _cut(text, len(text), limit)
 
 
-def shown_json(text: str, full: int | None = None, limit: int = DEFAULT_LIMIT) -> Any:
+def shown_json(text: str, full: int | None = None, limit: int = DEFAULT_LIMIT) -> object:
     """A value kept as its JSON `text` (cut from `full` characters when `full` is
     given), as `shown` would give it."""
     if full is None:
@@ -130,7 +129,7 @@ def _cut(text: str, full: int, limit: int) -> str:
     return f"{text[:limit]}... [{max(full, len(text)) - limit} more characters cut]"
 
 
-def shown_text(value: Any, limit: int = DEFAULT_LIMIT) -> str:
+def shown_text(value: object, limit: int = DEFAULT_LIMIT) -> str:
     """`shown(value)` as one string (a span attribute)."""
     out = shown(value, limit)
     return out if isinstance(out, str) else orjson.dumps(out).decode()

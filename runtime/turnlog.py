@@ -3,7 +3,7 @@
 The orchestrator appends a plain dict per step while the turn runs (a model
 call, a tool call, a proposal made or decided, a breaker change, the budget
 at the end) and `finish` turns them into one bounded record, saved with the
-turn in the same atomic write (`Store.save_turn(turn=...)`). A turn keeps
+turn in the same atomic write (`Store.save_turn`, as `TurnWrite.turn`). A turn keeps
 at most `MAX_STEPS` steps, and a session its last `KEEP_TURNS` turns.
 
 Recording must cost the turn next to nothing, so arguments, results and errors
@@ -15,13 +15,12 @@ value, a reader pays the redaction.
 
 from __future__ import annotations
 
-from typing import Any
-
 import orjson
 
 from runtime.proposals.model import Proposal, ProposalStatus
 
 from .redact import shown_json
+from .store.payloads import StepRecord, TurnRecord
 
 MAX_STEPS = 64  # per turn; later steps are counted, not kept
 KEEP_TURNS = 50  # per session, newest kept
@@ -29,22 +28,21 @@ SHOWN_CHARS = 1024  # of one argument set, result or error, as served
 KEPT_CHARS = SHOWN_CHARS + 512  # as kept (the slack: a secret across the cut is still seen)
 _VALUES = ("arguments", "result", "error")
 
-S = ProposalStatus
 
 # How the turn's first step, the registry's reading of the message, decided a T2.
 _DECISION = {
-    S.CONFIRMED: "soft_confirm",
-    S.EXECUTED: "soft_confirm",
-    S.FAILED: "soft_confirm",  # confirmed, then failed (or a dependency did)
-    S.REJECTED: "reject",
-    S.EXPIRED: "expire",
-    S.PENDING: "unclear",
+    ProposalStatus.CONFIRMED: "soft_confirm",
+    ProposalStatus.EXECUTED: "soft_confirm",
+    ProposalStatus.FAILED: "soft_confirm",  # confirmed, then failed (or a dependency did)
+    ProposalStatus.REJECTED: "reject",
+    ProposalStatus.EXPIRED: "expire",
+    ProposalStatus.PENDING: "unclear",
 }
 
 
 def model_step(
     at: float, ms: float, model: str, input_tokens: int, output_tokens: int, tool_calls: int
-) -> dict[str, Any]:
+) -> StepRecord:
     return {
         "kind": "model",
         "at": at,
@@ -57,7 +55,7 @@ def model_step(
     }
 
 
-def model_error_step(at: float, ms: float, model: str, error: str) -> dict[str, Any]:
+def model_error_step(at: float, ms: float, model: str, error: str) -> StepRecord:
     return {
         "kind": "model",
         "at": at,
@@ -75,16 +73,16 @@ def tool_step(
     tier: str,
     call_id: str,
     status: str,
-    arguments: Any,
+    arguments: object,
     output: str,
     is_error: bool,
     proposal_id: str | None = None,
     *,
     output_is_json: bool = False,
-) -> dict[str, Any]:
+) -> StepRecord:
     """`output` is the text the model was given: JSON when `output_is_json` (a
     tool's result), else a message."""
-    step: dict[str, Any] = {
+    step: StepRecord = {
         "kind": "tool",
         "at": at,
         "ms": round(ms, 3),
@@ -100,8 +98,8 @@ def tool_step(
     return step
 
 
-def proposal_step(at: float, p: Proposal, decision: str | None = None) -> dict[str, Any]:
-    step: dict[str, Any] = {
+def proposal_step(at: float, p: Proposal, decision: str | None = None) -> StepRecord:
+    step: StepRecord = {
         "kind": "proposal",
         "at": at,
         "ms": 0.0,
@@ -116,11 +114,11 @@ def proposal_step(at: float, p: Proposal, decision: str | None = None) -> dict[s
     return step
 
 
-def breaker_step(at: float, old: str, new: str) -> dict[str, Any]:
+def breaker_step(at: float, old: str, new: str) -> StepRecord:
     return {"kind": "breaker", "at": at, "ms": 0.0, "from": old, "to": new}
 
 
-def budget_step(at: float, used: dict[str, int], limits: dict[str, int]) -> dict[str, Any]:
+def budget_step(at: float, used: dict[str, int], limits: dict[str, int]) -> StepRecord:
     left = {tier: max(0, limits[tier] - n) for tier, n in used.items()}
     return {"kind": "budget", "at": at, "ms": 0.0, "used": dict(used), "left": left}
 
@@ -131,11 +129,11 @@ def finish(
     at: float,
     ms: float,
     agent: str,
-    steps: list[dict[str, Any]],
+    steps: list[StepRecord],
     breaker: str,
-) -> dict[str, Any]:
+) -> TurnRecord:
     """The turn's record (API.md "Agents and turns"): steps in time order, bounded."""
-    ordered = sorted(steps, key=lambda s: float(s["at"]))  # stable: ties keep their order
+    ordered = sorted(steps, key=step_at)  # stable: ties keep their order
     return {
         "n": n,
         "message_id": message_id,
@@ -148,23 +146,29 @@ def finish(
     }
 
 
-def summary(record: dict[str, Any]) -> dict[str, Any]:
+def step_at(step: StepRecord) -> float:
+    """When the step started (epoch seconds)."""
+    at = step["at"]
+    return float(at) if isinstance(at, int | float) else 0.0
+
+
+def summary(record: TurnRecord) -> dict[str, object]:
     """A turn as the list shows it: its record without the steps, and their count."""
-    out = {k: v for k, v in record.items() if k != "steps"}
+    out: dict[str, object] = {k: v for k, v in record.items() if k != "steps"}
     out["step_count"] = len(record.get("steps", ())) + int(record.get("steps_cut", 0))
     return out
 
 
-def _kept(field: str, value: Any, is_json: bool = False) -> dict[str, Any]:
+def _kept(field: str, value: object, is_json: bool = False) -> StepRecord:
     """`{field: its JSON text, cut to KEPT_CHARS}`, and `{field}_chars` (the full
     length) when it was cut."""
-    text = value if is_json else orjson.dumps(value, default=str).decode()
+    text = str(value) if is_json else orjson.dumps(value, default=str).decode()
     if len(text) <= KEPT_CHARS:
         return {field: text}
     return {field: text[:KEPT_CHARS], f"{field}_chars": len(text)}
 
 
-def public(record: dict[str, Any]) -> dict[str, Any]:
+def public(record: TurnRecord) -> dict[str, object]:
     """A kept record as API.md serves it: each argument set, result and error as a
     JSON value, redacted and capped to `SHOWN_CHARS` (a cut one as its cut text)."""
     steps = []
@@ -172,6 +176,8 @@ def public(record: dict[str, Any]) -> dict[str, Any]:
         out = {k: v for k, v in step.items() if not k.endswith("_chars")}
         for field in _VALUES:
             if field in step:
-                out[field] = shown_json(step[field], step.get(f"{field}_chars"), SHOWN_CHARS)
+                full = step.get(f"{field}_chars")
+                cut_from = full if isinstance(full, int) else None
+                out[field] = shown_json(str(step[field]), cut_from, SHOWN_CHARS)
         steps.append(out)
     return {**record, "steps": steps}

@@ -17,7 +17,7 @@ import inspect
 import os
 import random
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Literal, ParamSpec, TypeVar
 
 import orjson
@@ -31,6 +31,13 @@ from runtime.errors import NotOwner, Unavailable
 from runtime.proposals.model import Proposal, ProposalStatus
 from runtime.store import paging
 from runtime.store.data import Change
+from runtime.store.payloads import (
+    AuditRecord,
+    SessionSnapshot,
+    StoredMessage,
+    TurnRecord,
+    TurnWrite,
+)
 from runtime.store.protocol import (
     KeyRecord,
     LedgerEntry,
@@ -256,7 +263,7 @@ class RedisStore:
 
     async def load_session(
         self, tenant_id: str, session_id: str, last: int
-    ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    ) -> tuple[SessionSnapshot | None, list[StoredMessage]]:
         # one round trip, shared with whatever else this iteration asks (the record)
         wanted = [self._auto.submit("GET", self._k(tenant_id, "state", session_id))]
         if last:
@@ -267,19 +274,10 @@ class RedisStore:
         state = None if replies[0] is None else orjson.loads(replies[0])
         return state, [orjson.loads(m) for m in (replies[1] if last else [])]
 
-    async def save_turn(
-        self,
-        tenant_id: str,
-        session_id: str,
-        messages: list[dict[str, Any]],
-        state: dict[str, Any],
-        audit: list[dict[str, Any]],
-        *,
-        proposals: Sequence[Proposal] = (),
-        owner: str | None = None,
-        turn: dict[str, Any] | None = None,
-    ) -> None:
+    async def save_turn(self, write: TurnWrite, *, owner: str | None = None) -> None:
         """One atomic script, sharing its round trip with other sessions' turns."""
+        tenant_id, session_id, messages = write.tenant_id, write.session_id, write.messages
+        audit, proposals, turn = write.audit, write.proposals, write.turn
         audit_raw = [_dumps(e) for e in audit]
         per_session: dict[str, list[bytes]] = {}
         for event, raw in zip(audit, audit_raw, strict=True):
@@ -299,7 +297,7 @@ class RedisStore:
             *(self._k(tenant_id, "prop", p.proposal_id) for p in proposals),
             self._k(tenant_id, "turns", session_id),
         ]
-        args: list[Any] = [_dumps(state), len(messages), len(audit_raw), len(proposals)]
+        args: list[Any] = [_dumps(write.state), len(messages), len(audit_raw), len(proposals)]
         args.append(owner or "")
         args += [len(items) for items in per_session.values()]
         args += [_dumps(m) for m in messages]
@@ -341,16 +339,16 @@ class RedisStore:
         """The key of `host`'s liveness (its value: the live incarnation)."""
         return self._live_prefix() + host
 
-    async def list_messages(self, tenant_id: str, session_id: str) -> list[dict[str, Any]]:
+    async def list_messages(self, tenant_id: str, session_id: str) -> list[StoredMessage]:
         raw = await self._r.lrange(self._k(tenant_id, "hist", session_id), 0, -1)
         return [orjson.loads(m) for m in raw]
 
-    async def list_turns(self, tenant_id: str, session_id: str) -> list[dict[str, Any]]:
+    async def list_turns(self, tenant_id: str, session_id: str) -> list[TurnRecord]:
         raw = await self._r.lrange(self._k(tenant_id, "turns", session_id), 0, -1)
         return [orjson.loads(m) for m in raw]
 
     # audit
-    def _queue_audit(self, pipe: Pipeline, by_tenant: dict[str, list[dict[str, Any]]]) -> None:
+    def _queue_audit(self, pipe: Pipeline, by_tenant: Mapping[str, Sequence[AuditRecord]]) -> None:
         """Queue RPUSHes: the tenant's log and, for events with a session, its index."""
         for tenant_id, events in by_tenant.items():
             if not events:
@@ -365,16 +363,14 @@ class RedisStore:
             for sid, items in per_session.items():
                 pipe.rpush(self._k(tenant_id, "saudit", sid), *items)
 
-    async def append_audit(self, tenant_id: str, events: list[dict[str, Any]]) -> None:
+    async def append_audit(self, tenant_id: str, events: Sequence[AuditRecord]) -> None:
         if not events:
             return
         async with self._r.pipeline(transaction=True) as pipe:
             self._queue_audit(pipe, {tenant_id: events})
             await pipe.execute()
 
-    async def list_audit(
-        self, tenant_id: str, session_id: str | None = None
-    ) -> list[dict[str, Any]]:
+    async def list_audit(self, tenant_id: str, session_id: str | None = None) -> list[AuditRecord]:
         key = (
             self._k(tenant_id, "audit")
             if session_id is None
@@ -389,10 +385,10 @@ class RedisStore:
     async def save_proposals(
         self,
         proposals: list[Proposal],
-        audit: list[dict[str, Any]],
+        audit: Sequence[AuditRecord],
         ledger: dict[str, LedgerEntry] | None = None,
     ) -> None:
-        by_tenant: dict[str, list[dict[str, Any]]] = {}
+        by_tenant: dict[str, list[AuditRecord]] = {}
         for event in audit:
             by_tenant.setdefault(str(event["tenant_id"]), []).append(event)
         open_key = f"{self._prefix}:open"

@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any
 
 from runtime.config.file import AgentSection, ConfigFile, PythonToolSection
 from runtime.config.presets import AGENT_KEYS, PRESETS, OrchestratorConfig, resolve_config
@@ -25,7 +24,7 @@ from ..tools import Tool, load_tool
 from . import Clock, Factory, class_factory, load_class
 from .declared import DeclaredAgent, Rule, check_template
 
-McpInfos = Mapping[str, list[dict[str, Any]]]  # server -> its tools, as discovered
+McpInfos = Mapping[str, list[dict[str, object]]]  # server -> its tools, as discovered
 
 
 @dataclass(frozen=True)
@@ -61,7 +60,7 @@ def build_tools(cfg: ConfigFile, mcp_infos: McpInfos) -> dict[str, list[Tool]]:
 
 def deployment(
     cfg: ConfigFile,
-    file_data: Mapping[str, Any],
+    file_data: Mapping[str, object],
     env: Mapping[str, str] | None = None,
     extra: Mapping[str, str] | None = None,
     mcp_infos: McpInfos | None = None,

@@ -25,7 +25,6 @@ import re
 import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from runtime.config.presets import OrchestratorConfig
 
@@ -55,9 +54,9 @@ class Rule:
 
     pattern: re.Pattern[str]
     tool: str
-    args: Mapping[str, Any]
+    args: Mapping[str, object]
 
-    def plan(self, text: str, schema: Mapping[str, Any]) -> Plan | None:
+    def plan(self, text: str, schema: Mapping[str, object]) -> Plan | None:
         m = self.pattern.search(text)
         if m is None:
             return None

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -61,8 +60,8 @@ PRESETS: dict[str, OrchestratorConfig] = {
 }
 
 
-def _env_overrides(agent: str, env: Mapping[str, str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+def _env_overrides(agent: str, env: Mapping[str, str]) -> dict[str, object]:
+    out: dict[str, object] = {}
     for scope in ("ALL", agent.upper()):
         prefix = f"ORCHESTRA_{scope}__"
         for key, value in env.items():
@@ -70,17 +69,20 @@ def _env_overrides(agent: str, env: Mapping[str, str]) -> dict[str, Any]:
                 continue
             field = key[len(prefix) :].lower()
             if field.startswith("recursion_budget__"):
-                out.setdefault("recursion_budget", {})[field.split("__", 1)[1].upper()] = value
+                budget = out.setdefault("recursion_budget", {})
+                if isinstance(budget, dict):
+                    budget[field.split("__", 1)[1].upper()] = value
             else:
                 out[field] = value
     return out
 
 
-def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+def _merge(base: dict[str, object], over: Mapping[str, object]) -> dict[str, object]:
     merged = dict(base)
     for key, value in over.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
+        current = merged.get(key)
+        if isinstance(value, Mapping) and isinstance(current, dict):
+            merged[key] = _merge(current, value)
         else:
             merged[key] = value
     return merged
@@ -88,7 +90,7 @@ def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
 
 def resolve_config(
     agent: str,
-    file_data: Mapping[str, Any] | None = None,
+    file_data: Mapping[str, object] | None = None,
     env: Mapping[str, str] | None = None,
     base: str | None = None,
 ) -> OrchestratorConfig:
@@ -114,6 +116,6 @@ def resolve_config(
 
 
 def resolve_all(
-    file_data: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None
+    file_data: Mapping[str, object] | None = None, env: Mapping[str, str] | None = None
 ) -> dict[str, OrchestratorConfig]:
     return {name: resolve_config(name, file_data, env) for name in PRESETS}

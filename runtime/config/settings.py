@@ -35,9 +35,9 @@ class Settings(BaseModel):
     model_tokens_per_s: float = Field(default=0, ge=0)  # scripted: stream rate (0: at once)
     model_latency_sigma: float = Field(default=0.0, ge=0)  # scripted: lognormal spread
     model_seed: int = 7  # scripted: the delays' random seed (reproducible runs)
-    config_data: dict[str, Any] = Field(default_factory=dict)  # parsed config file
+    config_data: dict[str, object] = Field(default_factory=dict)  # parsed config file
     config_source: str = "the config"  # its path, for error messages
-    mcp_tools: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)  # discovered
+    mcp_tools: dict[str, list[dict[str, object]]] = Field(default_factory=dict)  # discovered
     extra_agents: dict[str, str] = Field(default_factory=dict)  # name -> "module:Class"
     max_message_bytes: int = Field(default=16 * 1024, gt=0)
     rate_limit_per_s: float = Field(default=200.0, gt=0)  # per tenant, per gateway process
@@ -70,7 +70,7 @@ class Settings(BaseModel):
         """Defaults <- the config file's sections <- the environment <- `overrides`
         (the command line's explicit flags; None means not given)."""
         file = dict(config_data or {})
-        data: dict[str, Any] = {"config_data": file}
+        data: dict[str, object] = {"config_data": file}
         for section, key, field in FILE_KEYS:
             table = file.get(section)
             if isinstance(table, Mapping) and key in table:

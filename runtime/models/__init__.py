@@ -6,7 +6,7 @@ while to import, and a process that runs the scripted model needs neither.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .base import (
     Block,
@@ -63,7 +63,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     if name == "AnthropicModel":
         from .anthropic import AnthropicModel
 

@@ -17,12 +17,13 @@ from __future__ import annotations
 import asyncio
 import random
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Generic, Literal, Protocol, Self, TypedDict, TypeVar, runtime_checkable
 
 from ..retry import OnRetry, RetryPolicy, Sleep, retry
+from ..store.payloads import BlockDict, StoredMessage
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +36,7 @@ class TextBlock:
 class ToolUseBlock:
     id: str
     name: str
-    input: dict[str, Any]
+    input: dict[str, object]
     type: Literal["tool_use"] = "tool_use"
 
 
@@ -79,7 +80,7 @@ class Message:
 class ToolSpec:
     name: str
     description: str
-    input_schema: dict[str, Any]
+    input_schema: dict[str, object]
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +89,7 @@ class Usage:
     output_tokens: int = 0
 
 
-Plan = list[tuple[str, dict[str, Any]]]
+Plan = list[tuple[str, dict[str, object]]]
 # An agent's script for the offline ScriptedModel: (user text, tool names) -> calls.
 Planner = Callable[[str, set[str]], Plan]
 
@@ -98,7 +99,7 @@ class ToolOutcome:
     """A tool call of this turn and its result, as the model saw them."""
 
     name: str
-    args: dict[str, Any]
+    args: dict[str, object]
     content: str
     is_error: bool = False
 
@@ -107,7 +108,7 @@ class ToolOutcome:
 Narrator = Callable[[ToolOutcome], str | None]
 # Before the next planned call (name, args, the outcomes so far): None makes it;
 # a text is said instead and the plan stops there.
-Gate = Callable[[str, dict[str, Any], list[ToolOutcome]], str | None]
+Gate = Callable[[str, dict[str, object], list[ToolOutcome]], str | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,7 +292,7 @@ def assistant_text(text: str, at: float = 0.0) -> Message:
     return Message(role="assistant", content=(TextBlock(text),), at=at)
 
 
-def block_to_dict(block: Block) -> dict[str, Any]:
+def block_to_dict(block: Block) -> BlockDict:
     if isinstance(block, TextBlock):
         return {"type": "text", "text": block.text}
     if isinstance(block, ToolUseBlock):
@@ -304,7 +305,7 @@ def block_to_dict(block: Block) -> dict[str, Any]:
     }
 
 
-def block_from_dict(data: dict[str, Any]) -> Block:
+def block_from_dict(data: Mapping[str, Any]) -> Block:
     kind = data.get("type")
     if kind == "text":
         return TextBlock(str(data["text"]))
@@ -317,11 +318,11 @@ def block_from_dict(data: dict[str, Any]) -> Block:
     raise ValueError(f"unknown block type {kind!r}")
 
 
-def message_to_dict(msg: Message) -> dict[str, Any]:
+def message_to_dict(msg: Message) -> StoredMessage:
     return {"role": msg.role, "at": msg.at, "content": [block_to_dict(b) for b in msg.content]}
 
 
-def message_from_dict(data: dict[str, Any]) -> Message:
+def message_from_dict(data: Mapping[str, Any]) -> Message:
     role = data["role"]
     if role not in ("user", "assistant"):
         raise ValueError(f"bad role {role!r}")

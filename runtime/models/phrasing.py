@@ -9,8 +9,6 @@ their count ("... (x10)").
 
 from __future__ import annotations
 
-from typing import Any
-
 import orjson
 
 from .base import ToolOutcome
@@ -25,7 +23,7 @@ def humane(name: str) -> str:
     return words[:1].upper() + words[1:]
 
 
-def _value(value: Any, depth: int = 0) -> str:
+def _value(value: object, depth: int = 0) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):
@@ -43,7 +41,7 @@ def _value(value: Any, depth: int = 0) -> str:
     return str(value)
 
 
-def _item(value: Any, depth: int) -> str:
+def _item(value: object, depth: int) -> str:
     """One element of a list: a record by its name or id, else its values."""
     if isinstance(value, dict):
         for key in ("name", "title", "id"):

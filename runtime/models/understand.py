@@ -247,7 +247,7 @@ def _coerce(value: Any, kinds: set[str]) -> Any:
     return value
 
 
-def coerce_args(args: Mapping[str, Any], schema: Mapping[str, Any]) -> dict[str, Any]:
+def coerce_args(args: Mapping[str, Any], schema: Mapping[str, Any]) -> dict[str, object]:
     """Template strings turned into the types the schema asks for ("20" -> 20.0)."""
     props = schema.get("properties", {})
     out = {}
@@ -259,12 +259,12 @@ def coerce_args(args: Mapping[str, Any], schema: Mapping[str, Any]) -> dict[str,
 
 def fill(
     text: str, schema: Mapping[str, Any], today: dt.date | None = None
-) -> tuple[dict[str, Any], tuple[str, ...]]:
+) -> tuple[dict[str, object], tuple[str, ...]]:
     """The arguments `text` gives for `schema`, and the required ones it does not."""
     props: Mapping[str, Any] = schema.get("properties", {}) or {}
     required = [r for r in schema.get("required", []) if isinstance(r, str)]
     rest = _Text(text)
-    args: dict[str, Any] = {}
+    args: dict[str, object] = {}
     # the most specific first: enums, dates and times, money, ids, then the rest
     order = sorted(props, key=lambda n: _priority(n, props[n]))
     for name in order:

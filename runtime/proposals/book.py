@@ -14,7 +14,6 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
-from typing import Any
 
 from runtime import logs, metrics, telemetry
 from runtime.agents import AgentCatalog
@@ -22,7 +21,7 @@ from runtime.approval import allows
 from runtime.errors import AlreadyApproved, Forbidden, InvalidTransition, NotFound
 from runtime.inbound import Inbound
 from runtime.principals import TENANT_OWNER, Actor
-from runtime.proposals.ledger import Outcome, dispatch
+from runtime.proposals.ledger import DispatchResult, dispatch
 from runtime.proposals.model import (
     Proposal,
     ProposalStatus,
@@ -39,8 +38,6 @@ from runtime.tools import ToolContext
 
 from .consent import Verdict, classify
 from .keyed_lock import KeyedLock
-
-S = ProposalStatus
 
 
 def _dependency_order(p: Proposal) -> tuple[float, int]:
@@ -78,8 +75,8 @@ class ProposalBook:
     async def _move(
         self,
         p: Proposal,
-        to: S,
-        result: Any = None,
+        to: ProposalStatus,
+        result: object = None,
         error: str | None = None,
         by: str = "",
         kind: str = "",
@@ -129,7 +126,7 @@ class ProposalBook:
         verdict = classify(msg.text)
         changed = []
         for p in sorted((p for p in listed if p.tier is Tier.T2), key=_dependency_order):
-            if p.status is not S.PENDING:
+            if p.status is not ProposalStatus.PENDING:
                 if message_id and p.decided_by == message_id:
                     changed.append(p)
                 continue
@@ -137,12 +134,14 @@ class ProposalBook:
                 continue
             async with self._lock(p.proposal_id):
                 p = await self._get(tenant_id, p.proposal_id)
-                if p.status is not S.PENDING:
+                if p.status is not ProposalStatus.PENDING:
                     changed.append(p)
                     continue
                 if not window_open(p, now):
                     p = await _decided(
-                        "expire", p, self._finish_dead(p, S.EXPIRED, "expired", message_id)
+                        "expire",
+                        p,
+                        self._end_unexecuted(p, ProposalStatus.EXPIRED, "expired", message_id),
                     )
                 elif (
                     not (p.delivered_before(msg.received_ns) or p.proposal_id in msg.seen)
@@ -158,13 +157,17 @@ class ProposalBook:
                     p = await _decided(
                         "reject",
                         p,
-                        self._finish_dead(p, S.REJECTED, "rejected", message_id, sender),
+                        self._end_unexecuted(
+                            p, ProposalStatus.REJECTED, "rejected", message_id, sender
+                        ),
                     )
                 elif verdict is Verdict.CORRECTION:
                     p = await _decided(
                         "supersede",
                         p,
-                        self._finish_dead(p, S.REJECTED, "superseded", message_id, sender),
+                        self._end_unexecuted(
+                            p, ProposalStatus.REJECTED, "superseded", message_id, sender
+                        ),
                     )
                 else:
                     p = await _decided("soft_confirm", p, self._approve(p, sender, message_id))
@@ -181,7 +184,11 @@ class ProposalBook:
         for pid in dict.fromkeys(proposal_ids):
             async with self._lock(pid):
                 p = await self.store.get_proposal(tenant_id, pid)
-                if p is None or p.session_id != session_id or p.status is not S.PENDING:
+                if (
+                    p is None
+                    or p.session_id != session_id
+                    or p.status is not ProposalStatus.PENDING
+                ):
                     continue
                 stamp = at_ns or p.shown_ns
                 if p.delivered_ns and p.delivered_ns <= stamp:
@@ -196,26 +203,30 @@ class ProposalBook:
         shard's single registry), so racing confirms cannot both reach it."""
         async with self._lock(proposal_id):
             p = await self._get(tenant_id, proposal_id)
-            if p.status is not S.PENDING:
-                raise InvalidTransition(p.status.value, S.CONFIRMED.value)
+            if p.status is not ProposalStatus.PENDING:
+                raise InvalidTransition(p.status.value, ProposalStatus.CONFIRMED.value)
             why = p.refusal(by)
             if why is not None:
                 code, message = why
                 raise AlreadyApproved(message) if code == "already_approved" else Forbidden(message)
             if not window_open(p, self.clock()):
-                await _decided("expire", p, self._finish_dead(p, S.EXPIRED, "expired"))
-                raise InvalidTransition(S.EXPIRED.value, S.CONFIRMED.value)
+                await _decided(
+                    "expire", p, self._end_unexecuted(p, ProposalStatus.EXPIRED, "expired")
+                )
+                raise InvalidTransition(
+                    ProposalStatus.EXPIRED.value, ProposalStatus.CONFIRMED.value
+                )
             return await _decided("confirm", p, self._approve(p, by))
 
     async def reject(self, tenant_id: str, proposal_id: str, by: Actor = TENANT_OWNER) -> Proposal:
         """A no from anyone whose role may approve it (its requester included)."""
         async with self._lock(proposal_id):
             p = await self._get(tenant_id, proposal_id)
-            if p.status is not S.PENDING:
-                raise InvalidTransition(p.status.value, S.REJECTED.value)
+            if p.status is not ProposalStatus.PENDING:
+                raise InvalidTransition(p.status.value, ProposalStatus.REJECTED.value)
             if not allows(p.policy, by, p.subject):
                 raise Forbidden(f"needs approval by {p.policy.who()}")
-            dead = self._finish_dead(p, S.REJECTED, "rejected", actor=by)
+            dead = self._end_unexecuted(p, ProposalStatus.REJECTED, "rejected", actor=by)
             return await _decided("reject", p, dead)
 
     async def _approve(self, p: Proposal, by: Actor, message_id: str = "") -> Proposal:
@@ -229,7 +240,9 @@ class ProposalBook:
             return p
         if p.tier is Tier.T2 and message_id:
             metrics.WINDOW_HITS.labels(p.tier.value, "success").inc()
-        return await self._execute(await self._move(p, S.CONFIRMED, by=message_id, actor=by))
+        return await self._execute(
+            await self._move(p, ProposalStatus.CONFIRMED, by=message_id, actor=by)
+        )
 
     async def expire_due(self, now: float | None = None) -> list[Proposal]:
         """The sweeper: expire PENDING proposals whose window has passed."""
@@ -237,11 +250,15 @@ class ProposalBook:
         expired = []
         due = sorted(await self.store.due_proposals(now), key=_dependency_order)
         for p in due:
-            if p.status is S.PENDING and not window_open(p, now) and self._owns(p.tenant_id):
+            if (
+                p.status is ProposalStatus.PENDING
+                and not window_open(p, now)
+                and self._owns(p.tenant_id)
+            ):
                 async with self._lock(p.proposal_id):
                     cur = await self._get(p.tenant_id, p.proposal_id)
-                    if cur.status is S.PENDING and not window_open(cur, now):
-                        dead = self._finish_dead(cur, S.EXPIRED, "expired")
+                    if cur.status is ProposalStatus.PENDING and not window_open(cur, now):
+                        dead = self._end_unexecuted(cur, ProposalStatus.EXPIRED, "expired")
                         expired.append(await _decided("expire", cur, dead))
         return expired
 
@@ -256,7 +273,7 @@ class ProposalBook:
                 continue
             async with self._lock(p.proposal_id):
                 cur = await self._get(p.tenant_id, p.proposal_id)
-                if cur.status is S.CONFIRMED:
+                if cur.status is ProposalStatus.CONFIRMED:
                     done.append(await self._execute(cur))
         return done
 
@@ -284,15 +301,22 @@ class ProposalBook:
             await asyncio.sleep(interval_s)
 
     # -- internals ----------------------------------------------------------
-    async def _finish_dead(
-        self, p: Proposal, to: S, hit: str, by: str = "", actor: Actor | None = None
+    async def _end_unexecuted(
+        self,
+        p: Proposal,
+        status: ProposalStatus,
+        reason: str,
+        message_id: str = "",
+        actor: Actor | None = None,
     ) -> Proposal:
-        if p.tier is Tier.T2 and to in (S.EXPIRED, S.REJECTED):
-            metrics.WINDOW_HITS.labels(p.tier.value, hit).inc()
-        kind = "superseded" if hit == "superseded" else ""
-        p = await self._move(
-            p, to, error=None if to is not S.FAILED else hit, by=by, kind=kind, actor=actor
-        )
+        """Move `p` to a terminal status without running it (`reason` labels the window
+        metric: expired, rejected or superseded; `message_id` and `actor` say who
+        decided) and fail what depends on it."""
+        if p.tier is Tier.T2 and status in (ProposalStatus.EXPIRED, ProposalStatus.REJECTED):
+            metrics.WINDOW_HITS.labels(p.tier.value, reason).inc()
+        kind = "superseded" if reason == "superseded" else ""
+        error = None if status is not ProposalStatus.FAILED else reason
+        p = await self._move(p, status, error=error, by=message_id, kind=kind, actor=actor)
         await self._fail_dependents(p)
         return p
 
@@ -301,13 +325,16 @@ class ProposalBook:
         # `dead` just before it died and would leave it CONFIRMED for good.
         # Locks are only ever taken dependency -> dependent, so no deadlock.
         for d in await self.store.list_proposals(dead.tenant_id, dead.session_id):
-            if dead.proposal_id in d.depends_on and d.status in (S.PENDING, S.CONFIRMED):
+            if dead.proposal_id in d.depends_on and d.status in (
+                ProposalStatus.PENDING,
+                ProposalStatus.CONFIRMED,
+            ):
                 async with self._lock(d.proposal_id):
                     cur = await self._get(d.tenant_id, d.proposal_id)
-                    if cur.status not in (S.PENDING, S.CONFIRMED):
+                    if cur.status not in (ProposalStatus.PENDING, ProposalStatus.CONFIRMED):
                         continue
                     reason = f"dependency {dead.proposal_id} is {dead.status.value}"
-                    p = await self._move(cur, S.FAILED, error=reason)
+                    p = await self._move(cur, ProposalStatus.FAILED, error=reason)
                     await self._fail_dependents(p)
 
     async def _execute(self, p: Proposal) -> Proposal:
@@ -317,8 +344,10 @@ class ProposalBook:
             if found is not None:
                 known[dep] = found
         verdict = dependency_verdict(p, known)
-        if verdict is S.FAILED:
-            failed = await self._move(p, S.FAILED, error="a dependency did not execute")
+        if verdict is ProposalStatus.FAILED:
+            failed = await self._move(
+                p, ProposalStatus.FAILED, error="a dependency did not execute"
+            )
             await self._fail_dependents(failed)
             return failed
         if verdict is None:
@@ -326,7 +355,9 @@ class ProposalBook:
         orch = self.catalog.get(p.agent, p.tenant_id)
         tool = orch.tools.get(p.tool)
         if tool is None:
-            return await self._finish(p, Outcome(False, error=f"tool {p.tool} no longer exists"))
+            return await self._finish(
+                p, DispatchResult(False, error=f"tool {p.tool} no longer exists")
+            )
         name = await tenant_name(self.store, p.tenant_id)
         ctx = ToolContext(
             tenant_id=p.tenant_id,
@@ -349,31 +380,35 @@ class ProposalBook:
             span.set_attribute("orchestra.dispatch.attempts", attempts)
             return done
 
-    async def _finish(self, p: Proposal, outcome: Outcome, attempts: int | None = 1) -> Proposal:
+    async def _finish(
+        self, p: Proposal, outcome: DispatchResult, attempts: int | None = 1
+    ) -> Proposal:
         """The final transition, journaled in the ledger in the same write (unless
         `attempts` is None: the outcome came from the ledger)."""
         at = self.clock()
         entry = None if attempts is None else outcome.entry(at, attempts)
         if outcome.executed:
-            done = await self._move(p, S.EXECUTED, result=outcome.result, ledger=entry)
+            done = await self._move(p, ProposalStatus.EXECUTED, result=outcome.result, ledger=entry)
             await self._run_dependents(done)
             return done
         failed = await self._move(
-            p, S.FAILED, error=outcome.error, kind=outcome.error_kind, ledger=entry
+            p, ProposalStatus.FAILED, error=outcome.error, kind=outcome.error_kind, ledger=entry
         )
         await self._fail_dependents(failed)
         return failed
 
     async def _run_dependents(self, done: Proposal) -> None:
-        for d in await self.store.list_proposals(done.tenant_id, done.session_id, S.CONFIRMED):
+        for d in await self.store.list_proposals(
+            done.tenant_id, done.session_id, ProposalStatus.CONFIRMED
+        ):
             if done.proposal_id in d.depends_on:  # awaited, not skipped (see above)
                 async with self._lock(d.proposal_id):
                     cur = await self._get(d.tenant_id, d.proposal_id)
-                    if cur.status is S.CONFIRMED:
+                    if cur.status is ProposalStatus.CONFIRMED:
                         await self._execute(cur)
 
 
-def _attributes(p: Proposal, decision: str) -> dict[str, Any]:
+def _attributes(p: Proposal, decision: str) -> dict[str, object]:
     return {
         telemetry.TENANT: p.tenant_id,
         telemetry.SESSION: p.session_id,

@@ -29,7 +29,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from runtime import logs, metrics, redact, telemetry
 from runtime.errors import ToolError, ToolOutcomeUnknown, ToolValidationError
@@ -41,9 +40,9 @@ OUTCOME_UNKNOWN = "outcome_unknown"
 
 
 @dataclass(frozen=True)
-class Outcome:
+class DispatchResult:
     executed: bool
-    result: Any = None
+    result: object = None
     error: str | None = None
     error_kind: str = ""
 
@@ -60,9 +59,9 @@ class Outcome:
         )
 
 
-def unknown(p: Proposal, why: str) -> Outcome:
+def unknown(p: Proposal, why: str) -> DispatchResult:
     metrics.OUTCOME_UNKNOWN.labels(p.tool).inc()
-    return Outcome(
+    return DispatchResult(
         False,
         error=f"{redact_urls(why)}; whether it took effect is unknown: check before retrying",
         error_kind=OUTCOME_UNKNOWN,
@@ -76,7 +75,7 @@ async def dispatch(
     p: Proposal,
     timeout_s: float,
     clock: Callable[[], float] = time.time,
-) -> tuple[Outcome, int, bool]:
+) -> tuple[DispatchResult, int, bool]:
     """Run `p`'s tool at most once (see the module docstring).
 
     Returns the outcome, the dispatch attempts so far, and whether the outcome is
@@ -85,16 +84,20 @@ async def dispatch(
     attempts = 1
     if prior is not None:
         if prior.state is LedgerState.DONE:
-            return Outcome(True, prior.result), prior.attempts, False
+            return DispatchResult(True, prior.result), prior.attempts, False
         if prior.state is LedgerState.FAILED:
             error = prior.error or "execution failed earlier"
-            return Outcome(False, error=error, error_kind=prior.error_kind), prior.attempts, False
+            return (
+                DispatchResult(False, error=error, error_kind=prior.error_kind),
+                prior.attempts,
+                False,
+            )
         if not tool.idempotent:  # DISPATCHING: cut short by a crash
             applied = None if tool.outcome is None else await tool.outcome(ctx)
             if applied is None:
                 return unknown(p, "its execution was interrupted"), prior.attempts, True
             if applied:
-                return Outcome(True, None), prior.attempts, True
+                return DispatchResult(True, None), prior.attempts, True
         attempts = prior.attempts + 1
         metrics.REDISPATCHES.labels(p.tool).inc()
         await store.ledger_put(
@@ -123,7 +126,7 @@ async def dispatch(
         return outcome, attempts, True
 
 
-async def _call(tool: Tool, ctx: ToolContext, p: Proposal, timeout_s: float) -> Outcome:
+async def _call(tool: Tool, ctx: ToolContext, p: Proposal, timeout_s: float) -> DispatchResult:
     """One dispatch: `run_tool` sends an idempotent tool's call again (same key)
     while `timeout_s` lasts; what is left unreadable is asked of `tool.outcome`,
     else it is `outcome_unknown`."""
@@ -131,7 +134,7 @@ async def _call(tool: Tool, ctx: ToolContext, p: Proposal, timeout_s: float) -> 
     try:
         args = tool.parse(p.args)
     except (ToolError, ValueError) as exc:  # arguments it refuses: it did not run
-        return Outcome(False, error=str(exc))
+        return DispatchResult(False, error=str(exc))
     try:
         result = await run_tool(tool, ctx, args, timeout_s)
     except (TimeoutError, ToolOutcomeUnknown) as exc:  # it may have taken effect
@@ -143,14 +146,14 @@ async def _call(tool: Tool, ctx: ToolContext, p: Proposal, timeout_s: float) -> 
         if applied is None:
             return unknown(p, why)
         if not applied:
-            return Outcome(False, error=f"{redact_urls(why)}; it did not run")
+            return DispatchResult(False, error=f"{redact_urls(why)}; it did not run")
         if tool.idempotent:  # it took effect: the same key returns its result
             try:
                 result = await tool.invoke(ctx, args)
             except Exception:
-                return Outcome(True, None)
-            return Outcome(True, cap_result(tool.name, result, tool.max_result_bytes))
-        return Outcome(True, None)
+                return DispatchResult(True, None)
+            return DispatchResult(True, cap_result(tool.name, result, tool.max_result_bytes))
+        return DispatchResult(True, None)
     except (ToolError, ValueError) as exc:  # the tool refused: it did not run
         if isinstance(exc, ToolError) and not isinstance(exc, ToolValidationError):
             logs.tool_failed(
@@ -162,7 +165,7 @@ async def _call(tool: Tool, ctx: ToolContext, p: Proposal, timeout_s: float) -> 
                 scrub=redact_urls,
                 proposal_id=p.proposal_id,
             )
-        return Outcome(False, error=redact.reason(exc, scrub=redact_urls))
+        return DispatchResult(False, error=redact.reason(exc, scrub=redact_urls))
     except Exception as exc:  # a bug or an outage in the tool: its short reason, logged once
         logs.tool_failed(
             exc,
@@ -173,9 +176,9 @@ async def _call(tool: Tool, ctx: ToolContext, p: Proposal, timeout_s: float) -> 
             scrub=redact_urls,
             proposal_id=p.proposal_id,
         )
-        return Outcome(
+        return DispatchResult(
             False, error=f"{type(exc).__name__}: {redact.reason(exc, scrub=redact_urls)}"
         )
     ms = (time.perf_counter() - t0) * 1000
     metrics.TOOL_DURATION.labels(p.tier.value, p.tool, "ok").observe(ms)
-    return Outcome(True, result)
+    return DispatchResult(True, result)

@@ -134,7 +134,7 @@ class Proposal(BaseModel):
     ) -> Proposal:
         if not can_transition(self.status, target):
             raise InvalidTransition(self.status.value, target.value)
-        update: dict[str, Any] = {"status": target, "updated_at": at}
+        update: dict[str, object] = {"status": target, "updated_at": at}
         if result is not None:
             update["result"] = result
         if error is not None:
@@ -193,7 +193,7 @@ class Proposal(BaseModel):
 
 def proposal_event(
     p: Proposal, old: ProposalStatus | None, at: float, by: Actor | None = None
-) -> dict[str, Any]:
+) -> dict[str, object]:
     """The audit event of one transition (`old` None: the proposal was created) made
     by `by` (the system when no principal made it)."""
     return {
@@ -211,7 +211,7 @@ def proposal_event(
     }
 
 
-def approval_event(p: Proposal, by: Actor, at: float) -> dict[str, Any]:
+def approval_event(p: Proposal, by: Actor, at: float) -> dict[str, object]:
     """The audit event of one approval that did not (yet) reach the quorum."""
     return {
         "type": "approval",

@@ -17,10 +17,9 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Collection, Coroutine
+from collections.abc import AsyncIterator, Callable, Collection, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
-from typing import Any
 
 from runtime import logs, metrics
 from runtime.agents import AgentCatalog
@@ -33,6 +32,7 @@ from runtime.orchestrator import BaseOrchestrator
 from runtime.sanitize import sanitize_for_prompt
 from runtime.shapes import ChatMessage, CloseOut, SessionDetail, SessionOut, TurnOut
 from runtime.store.data import StoreData
+from runtime.store.payloads import StoredMessage, TurnWrite
 from runtime.store.protocol import SessionRecord, Store
 from runtime.store.tenants import tenant_name
 
@@ -45,7 +45,7 @@ RECENT_RESULTS = 8  # retries come right after a failure: a short memory is enou
 _BACKGROUND: set[asyncio.Task[None]] = set()  # summaries landing (kept from GC)
 
 
-def _background(work: Coroutine[Any, Any, None]) -> None:
+def _background(work: Coroutine[object, object, None]) -> None:
     task = asyncio.ensure_future(work)
     _BACKGROUND.add(task)
     task.add_done_callback(_BACKGROUND.discard)
@@ -149,9 +149,8 @@ class SessionCore:
                 return
             rec = self.state.record
             try:
-                await store.save_turn(
-                    rec.tenant_id, rec.session_id, [], self.state.snapshot(), [], owner=owner
-                )
+                write = TurnWrite(rec.tenant_id, rec.session_id, self.state.snapshot())
+                await store.save_turn(write, owner=owner)
             except NotOwner:
                 self.broken = True  # another host owns it now: this memory is stale
             except Exception as exc:  # the next turn's save carries the summary
@@ -192,16 +191,16 @@ class SessionCore:
             while len(recent) > RECENT_RESULTS:
                 del recent[next(iter(recent))]
         try:
-            await store.save_turn(
+            write = TurnWrite(
                 rec.tenant_id,
                 rec.session_id,
-                [message_to_dict(m) for m in result.messages],
                 self.state.snapshot(),
-                result.audit,
+                messages=[message_to_dict(m) for m in result.messages],
+                audit=result.audit,
                 proposals=result.created,
-                owner=owner,
                 turn=result.record,
             )
+            await store.save_turn(write, owner=owner)
         except NotOwner:
             self.broken = True  # another host owns it now: this memory is stale
             raise
@@ -233,7 +232,7 @@ class SessionCore:
         }
 
 
-def public_messages(raw: list[dict[str, Any]]) -> list[ChatMessage]:
+def public_messages(raw: Sequence[StoredMessage]) -> list[ChatMessage]:
     """Stored model messages -> API messages (text only, tool exchanges left out)."""
     out: list[ChatMessage] = []
     for item in raw:

@@ -8,7 +8,7 @@ turn reaches the proposal registry.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 from runtime.breaker import CircuitBreaker
 from runtime.events import Emit, TurnEvent
@@ -17,6 +17,7 @@ from runtime.models.base import Message
 from runtime.principals import Actor
 from runtime.proposals.model import Proposal
 from runtime.shapes import ToolCallOut, TurnOut
+from runtime.store.payloads import AuditRecord, SessionSnapshot, StepRecord, TurnRecord
 from runtime.store.protocol import SessionRecord
 from runtime.tiers import Tier, TierCounter
 from runtime.tools import ToolContext
@@ -54,7 +55,7 @@ class SessionState:
     recent: dict[str, TurnOut] = field(default_factory=dict)
     turns: int = 0  # turns run so far: the next one is number turns + 1 (the inspector's n)
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self) -> SessionSnapshot:
         return {
             "summary": self.history.summary,
             "window": len(self.history.messages),  # a reload resumes the same window
@@ -73,12 +74,12 @@ class TurnResult:
     tool_calls: list[ToolCallOut]
     usage: dict[str, int]
     messages: list[Message]
-    audit: list[dict[str, Any]]
+    audit: list[AuditRecord]
     # The proposals this turn made: they come into existence with the turn's save
     # (a turn that is not saved proposed nothing), their window starting then.
     created: list[Proposal] = field(default_factory=list)
     sender: Actor | None = None  # who sent the message (proposals' `can_approve` is theirs)
-    record: dict[str, Any] | None = None  # the turn inspector's record (runtime.turnlog)
+    record: TurnRecord | None = None  # the turn inspector's record (runtime.turnlog)
 
     def public(self) -> TurnOut:
         return {
@@ -104,8 +105,8 @@ class TurnScratch:
     calls: list[ToolCallOut] = field(default_factory=list)
     exhausted: list[Tier] = field(default_factory=list)
     breaker_blocked: bool = False
-    audit: list[dict[str, Any]] = field(default_factory=list)
-    steps: list[dict[str, Any]] = field(default_factory=list)  # the inspector's (turnlog)
+    audit: list[AuditRecord] = field(default_factory=list)
+    steps: list[StepRecord] = field(default_factory=list)  # the inspector's (turnlog)
     # pending T2s this message did not answer clearly, and those it corrected
     awaiting: list[Proposal] = field(default_factory=list)
     superseded: list[Proposal] = field(default_factory=list)

@@ -6,7 +6,7 @@ import asyncio
 import copy
 import time
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Literal
 
 import orjson
 
@@ -24,6 +24,7 @@ from runtime.store.protocol import (
 from runtime.turnlog import KEEP_TURNS
 
 from .data import Change
+from .payloads import AuditRecord, SessionSnapshot, StoredMessage, TurnRecord, TurnWrite
 
 _OPEN = (ProposalStatus.PENDING, ProposalStatus.CONFIRMED)
 
@@ -33,14 +34,16 @@ class MemoryStore:
         self.tenants: dict[str, TenantRecord] = {}
         self.sessions: dict[tuple[str, str], SessionRecord] = {}
         self.active: dict[tuple[str, str, str], str] = {}
-        self.history: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        self.state: dict[tuple[str, str], dict[str, Any]] = {}
+        self.history: dict[tuple[str, str], list[StoredMessage]] = {}
+        self.state: dict[tuple[str, str], SessionSnapshot] = {}
         self.turns: dict[tuple[str, str], list[bytes]] = {}
-        self.audit: dict[str, list[dict[str, Any]]] = {}
+        self.audit: dict[str, list[AuditRecord]] = {}
         self.proposals: dict[tuple[str, str], Proposal] = {}
         self.ledger: dict[tuple[str, str], LedgerEntry] = {}
-        self.data: dict[tuple[str, str], tuple[int, Any]] = {}  # (tenant, name) -> (version, doc)
-        self.applied: dict[tuple[str, str, str], Any] = {}  # (tenant, name, key) -> result
+        self.data: dict[
+            tuple[str, str], tuple[int, object]
+        ] = {}  # (tenant, name) -> (version, doc)
+        self.applied: dict[tuple[str, str, str], object] = {}  # (tenant, name, key) -> result
         self.tenant_ids: dict[str, TenantRecord] = {}
         self.owners: dict[tuple[str, str], str] = {}
         self.live: dict[str, tuple[str, float]] = {}  # host -> (incarnation, expiry)
@@ -143,34 +146,25 @@ class MemoryStore:
 
     async def load_session(
         self, tenant_id: str, session_id: str, last: int
-    ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    ) -> tuple[SessionSnapshot | None, list[StoredMessage]]:
         key = (tenant_id, session_id)
         hist = self.history.get(key, [])
         return copy.deepcopy(self.state.get(key)), copy.deepcopy(hist[-last:] if last else [])
 
-    async def save_turn(
-        self,
-        tenant_id: str,
-        session_id: str,
-        messages: list[dict[str, Any]],
-        state: dict[str, Any],
-        audit: list[dict[str, Any]],
-        *,
-        proposals: Sequence[Proposal] = (),
-        owner: str | None = None,
-        turn: dict[str, Any] | None = None,
-    ) -> None:
-        key = (tenant_id, session_id)
+    async def save_turn(self, write: TurnWrite, *, owner: str | None = None) -> None:
+        key = (write.tenant_id, write.session_id)
         if owner is not None and self.owners.get(key) != owner:
             raise NotOwner(
-                f"session {session_id} is not owned by {owner}", self.owners.get(key, "")
+                f"session {write.session_id} is not owned by {owner}", self.owners.get(key, "")
             )
-        self.history.setdefault(key, []).extend(copy.deepcopy(messages))
-        self.state[key] = copy.deepcopy(state)
-        self.audit.setdefault(tenant_id, []).extend(copy.deepcopy(audit))
-        for p in proposals:
+        self.history.setdefault(key, []).extend(copy.deepcopy(list(write.messages)))
+        self.state[key] = copy.deepcopy(write.state)
+        self.audit.setdefault(write.tenant_id, []).extend(copy.deepcopy(list(write.audit)))
+        for p in write.proposals:
             self.proposals[(p.tenant_id, p.proposal_id)] = p
-        if turn is not None:  # kept as JSON, as the Redis store keeps it (and cheaper to copy)
+        if (
+            turn := write.turn
+        ) is not None:  # kept as JSON, as the Redis store keeps it (and cheaper to copy)
             kept = self.turns.setdefault(key, [])
             kept.append(orjson.dumps(turn))
             del kept[: max(0, len(kept) - KEEP_TURNS)]
@@ -201,25 +195,23 @@ class MemoryStore:
     async def heartbeat(self, host: str, incarnation: str, ttl_s: float) -> None:
         self.live[host] = (incarnation, time.monotonic() + ttl_s)
 
-    async def list_messages(self, tenant_id: str, session_id: str) -> list[dict[str, Any]]:
+    async def list_messages(self, tenant_id: str, session_id: str) -> list[StoredMessage]:
         return copy.deepcopy(self.history.get((tenant_id, session_id), []))
 
-    async def list_turns(self, tenant_id: str, session_id: str) -> list[dict[str, Any]]:
+    async def list_turns(self, tenant_id: str, session_id: str) -> list[TurnRecord]:
         return [orjson.loads(t) for t in self.turns.get((tenant_id, session_id), [])]
 
-    async def append_audit(self, tenant_id: str, events: list[dict[str, Any]]) -> None:
-        self.audit.setdefault(tenant_id, []).extend(copy.deepcopy(events))
+    async def append_audit(self, tenant_id: str, events: Sequence[AuditRecord]) -> None:
+        self.audit.setdefault(tenant_id, []).extend(copy.deepcopy(list(events)))
 
-    async def list_audit(
-        self, tenant_id: str, session_id: str | None = None
-    ) -> list[dict[str, Any]]:
+    async def list_audit(self, tenant_id: str, session_id: str | None = None) -> list[AuditRecord]:
         events = self.audit.get(tenant_id, [])
         return [copy.deepcopy(e) for e in events if session_id in (None, e.get("session_id"))]
 
     async def save_proposals(
         self,
         proposals: list[Proposal],
-        audit: list[dict[str, Any]],
+        audit: Sequence[AuditRecord],
         ledger: dict[str, LedgerEntry] | None = None,
     ) -> None:
         for pid, entry in (ledger or {}).items():
@@ -276,11 +268,11 @@ class MemoryStore:
         self.ledger[(tenant_id, proposal_id)] = entry
 
     # tenant data
-    async def data_read(self, tenant_id: str, name: str) -> tuple[int, Any]:
+    async def data_read(self, tenant_id: str, name: str) -> tuple[int, object]:
         version, doc = self.data.get((tenant_id, name), (0, None))
         return version, copy.deepcopy(doc)
 
-    async def data_update(self, tenant_id: str, name: str, key: str, change: Change) -> Any:
+    async def data_update(self, tenant_id: str, name: str, key: str, change: Change) -> object:
         async with self._lock:
             if (tenant_id, name, key) in self.applied:
                 return copy.deepcopy(self.applied[(tenant_id, name, key)])

@@ -17,6 +17,7 @@ from runtime.proposals.model import Proposal, ProposalStatus
 from runtime.shapes import SessionOut
 
 from .data import DataStore
+from .payloads import AuditRecord, SessionSnapshot, StoredMessage, TurnRecord, TurnWrite
 
 
 class SessionRecord(BaseModel):
@@ -164,22 +165,11 @@ class Store(DataStore, Protocol):
 
     async def load_session(
         self, tenant_id: str, session_id: str, last: int
-    ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    ) -> tuple[SessionSnapshot | None, list[StoredMessage]]:
         """The session's saved state and its newest `last` history messages."""
         ...
 
-    async def save_turn(
-        self,
-        tenant_id: str,
-        session_id: str,
-        messages: list[dict[str, Any]],
-        state: dict[str, Any],
-        audit: list[dict[str, Any]],
-        *,
-        proposals: Sequence[Proposal] = (),
-        owner: str | None = None,
-        turn: dict[str, Any] | None = None,
-    ) -> None:
+    async def save_turn(self, write: TurnWrite, *, owner: str | None = None) -> None:
         """Append a turn's messages, replace the state, append audit, create the
         turn's `proposals` and append its inspector record `turn` (keeping the
         session's newest `runtime.turnlog.KEEP_TURNS`): all at once, or nothing.
@@ -206,22 +196,22 @@ class Store(DataStore, Protocol):
         """`host` is alive as `incarnation` for `ttl_s` (its leases hold while it is)."""
         ...
 
-    async def list_messages(self, tenant_id: str, session_id: str) -> list[dict[str, Any]]: ...
-    async def list_turns(self, tenant_id: str, session_id: str) -> list[dict[str, Any]]:
-        """The session's kept turn records (`save_turn(turn=...)`), oldest first."""
+    async def list_messages(self, tenant_id: str, session_id: str) -> list[StoredMessage]: ...
+    async def list_turns(self, tenant_id: str, session_id: str) -> list[TurnRecord]:
+        """The session's kept turn records (`TurnWrite.turn`), oldest first."""
         ...
 
     # audit
-    async def append_audit(self, tenant_id: str, events: list[dict[str, Any]]) -> None: ...
+    async def append_audit(self, tenant_id: str, events: Sequence[AuditRecord]) -> None: ...
     async def list_audit(
         self, tenant_id: str, session_id: str | None = None
-    ) -> list[dict[str, Any]]: ...
+    ) -> list[AuditRecord]: ...
 
     # proposals
     async def save_proposals(
         self,
         proposals: list[Proposal],
-        audit: list[dict[str, Any]],
+        audit: Sequence[AuditRecord],
         ledger: dict[str, LedgerEntry] | None = None,
     ) -> None:
         """Store proposals, their audit events and (by proposal id) ledger entries:

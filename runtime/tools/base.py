@@ -72,7 +72,7 @@ def _deep_freeze(value: Any) -> Any:
     return value
 
 
-Args = dict[str, Any]
+Args = dict[str, object]
 Invoke = Callable[[ToolContext, Args], Awaitable[object]]  # its result, JSON-able
 Check = Callable[[Mapping[str, object]], Args]
 # Did the call with this context's idempotency key take effect? True, False, or
@@ -85,7 +85,7 @@ class Tool:
     name: str
     tier: Tier
     description: str
-    parameters: Mapping[str, Any]  # the JSON Schema of its arguments
+    parameters: Mapping[str, object]  # the JSON Schema of its arguments
     invoke: Invoke
     check: Check
     idempotent: bool = False

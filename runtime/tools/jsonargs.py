@@ -30,7 +30,7 @@ def plain(value: Any) -> Any:
     return value
 
 
-def json_checker(name: str, schema: Mapping[str, Any], where: str) -> Check:
+def json_checker(name: str, schema: Mapping[str, object], where: str) -> Check:
     """`check(raw) -> args` for `schema`; a schema that is not JSON Schema is a
     `ConfigError` naming `where` (the config key or server it came from)."""
     document = plain(schema)
@@ -41,9 +41,10 @@ def json_checker(name: str, schema: Mapping[str, Any], where: str) -> Check:
         raise ConfigError(f"{where}: not a valid JSON Schema: {exc.message}") from None
     validator = cls(document, format_checker=cls.FORMAT_CHECKER)
 
-    def check(raw: Mapping[str, Any]) -> Args:
-        args: Args = plain(raw)
-        error = best_match(validator.iter_errors(args))
+    def check(raw: Mapping[str, object]) -> Args:
+        as_json = plain(raw)
+        error = best_match(validator.iter_errors(as_json))
+        args: Args = as_json
         if error is not None:
             raise ToolValidationError(f"{name}: {_field(error)}: {error.message}")
         return args

@@ -41,7 +41,6 @@ import asyncio
 import hashlib
 import re
 from collections.abc import Mapping
-from typing import Any
 
 import mcp.types as types
 from mcp.shared.exceptions import MCPError
@@ -69,7 +68,7 @@ MAX_PAGES = 100
 _BAD_CHARS = re.compile(r"[^a-zA-Z0-9_-]")
 
 
-async def discover(name: str, section: McpSection) -> list[dict[str, Any]]:
+async def discover(name: str, section: McpSection) -> list[dict[str, object]]:
     """The server's tools as JSON-able dicts; `ConfigError` if it cannot be reached."""
     guard_library_logs()
     where = f"mcp.{name}"
@@ -95,13 +94,13 @@ async def discover(name: str, section: McpSection) -> list[dict[str, Any]]:
     return [_info(t) for t in found]
 
 
-def _info(tool: types.Tool) -> dict[str, Any]:
+def _info(tool: types.Tool) -> dict[str, object]:
     data = tool.model_dump(mode="json", by_alias=True, exclude_none=True)
     keep = ("name", "title", "description", "inputSchema", "annotations")
     return {k: data[k] for k in keep if k in data}
 
 
-def mcp_tools(name: str, section: McpSection, infos: list[dict[str, Any]]) -> list[Tool]:
+def mcp_tools(name: str, section: McpSection, infos: list[dict[str, object]]) -> list[Tool]:
     """The `Tool`s of server `name` from its discovered `infos` (no connection)."""
     where = f"mcp.{name}"
     offered = [str(info["name"]) for info in infos]
@@ -118,14 +117,18 @@ def mcp_tools(name: str, section: McpSection, infos: list[dict[str, Any]]) -> li
     built: list[Tool] = []
     for info in infos:
         tool = str(info["name"])
-        hints: Mapping[str, Any] = info.get("annotations") or {}
+        annotations = info.get("annotations")
+        hints: Mapping[str, object] = annotations if isinstance(annotations, Mapping) else {}
         tier = section.tiers.get(tool) or tier_from_hints(hints)
         idempotent = (
             section.idempotent is True
             or tool in listed_idempotent
             or hints.get("idempotentHint") is True
         )
-        schema: dict[str, Any] = dict(info.get("inputSchema") or {"type": "object"})
+        given = info.get("inputSchema")
+        schema: dict[str, object] = (
+            dict(given) if isinstance(given, Mapping) and given else {"type": "object"}
+        )
         qualified = names[tool]
         built.append(
             Tool(
@@ -145,7 +148,7 @@ def mcp_tools(name: str, section: McpSection, infos: list[dict[str, Any]]) -> li
     return built
 
 
-def tier_from_hints(hints: Mapping[str, Any]) -> Tier:
+def tier_from_hints(hints: Mapping[str, object]) -> Tier:
     if hints.get("readOnlyHint") is True:
         return Tier.T1
     if hints.get("destructiveHint") is True:

@@ -14,7 +14,7 @@ import ray
 
 from actors import RayBackend, kill_actors
 from actors.common import host_name
-from actors.ops import Ack, Outcome, SendOp
+from actors.ops import Ack, OpOutcome, SendOp
 from runtime.inbound import Inbound
 from runtime.store.tenants import add_tenant
 from tests.conftest import Stack, make_stack
@@ -48,7 +48,7 @@ def send(op_id: int, tenant: str, sid: str, text: str) -> SendOp:
     return SendOp(op_id, Inbound(tenant, sid, text))
 
 
-async def outcomes(host: Any, caller: str, n: int, acks: list[Ack]) -> list[Outcome]:
+async def outcomes(host: Any, caller: str, n: int, acks: list[Ack]) -> list[OpOutcome]:
     """The outcomes `run` answered with, then `caller`'s polls until `n` ops finished."""
     found = [o for ack in acks for o in ack.outcomes]
     while len(found) < n:

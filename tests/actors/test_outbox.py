@@ -6,13 +6,13 @@ from __future__ import annotations
 import asyncio
 import time
 
-from actors.ops import Outcome
+from actors.ops import OpOutcome
 from actors.outbox import Hold, Outbox
 from runtime.events import StartEvent, TokenEvent
 
 
 def later(seconds: float, hold: Hold, op_id: int) -> None:
-    asyncio.get_running_loop().call_later(seconds, hold.outcome, Outcome(op_id, True, op_id))
+    asyncio.get_running_loop().call_later(seconds, hold.outcome, OpOutcome(op_id, True, op_id))
 
 
 async def test_a_hold_answers_with_what_ended_together_and_leaves_the_rest_to_the_outbox() -> None:

@@ -15,7 +15,7 @@ import pytest
 import ray
 
 from actors import RayBackend, rendezvous
-from actors.ops import Ack, Delivery, Outcome, SendOp
+from actors.ops import Ack, Delivery, OpOutcome, SendOp
 from actors.outbox import Hold, Outbox
 from actors.router import HostClient, MakeOp, SessionRouter
 from runtime.config.settings import Settings
@@ -127,7 +127,7 @@ class BatchRecorder:
         hold = Hold(self.box, len(ops))
         for op in ops:
             asyncio.get_running_loop().call_later(
-                op.seconds, hold.outcome, Outcome(op.op_id, True, op.name)
+                op.seconds, hold.outcome, OpOutcome(op.op_id, True, op.name)
             )
         await asyncio.sleep(self.ack_s)
         return Ack(len(ops), await hold.wait(self.hold_s))
@@ -145,7 +145,7 @@ class BatchRecorder:
         return self.seqs
 
 
-async def value(fut: asyncio.Future[Outcome]) -> object:
+async def value(fut: asyncio.Future[OpOutcome]) -> object:
     return (await fut).value
 
 
@@ -240,10 +240,10 @@ class LeaseLoser:
                 self.box.event(op.op_id, TokenEvent("Hel" if self.owner else "Hello"))
             if self.owner:
                 lost = NotOwner("the lease was lost at save", self.owner)
-                self.box.outcome(Outcome(op.op_id, False, error_to_wire(lost)))
+                self.box.outcome(OpOutcome(op.op_id, False, error_to_wire(lost)))
             else:
                 reply = {"reply": "Hello", "proposals": [], "tool_calls": [], "usage": {}}
-                self.box.outcome(Outcome(op.op_id, True, reply))
+                self.box.outcome(OpOutcome(op.op_id, True, reply))
         return Ack(len(ops))
 
     async def poll(self, caller: str) -> Delivery:

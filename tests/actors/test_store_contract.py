@@ -19,6 +19,7 @@ from runtime.errors import BadRequest, NotFound, NotOwner, ToolValidationError, 
 from runtime.inbound import Inbound
 from runtime.proposals.model import Proposal, ProposalStatus
 from runtime.store.data import StoreData, TurnData
+from runtime.store.payloads import TurnWrite
 from runtime.store.protocol import (
     KeyRecord,
     LedgerEntry,
@@ -157,8 +158,8 @@ async def test_ids_with_separators_do_not_collide(store: Store) -> None:
     _, created_a = await store.create_session(sess("x", tenant="t", agent="a:b", subject="c"))
     _, created_b = await store.create_session(sess("y", tenant="t", agent="a", subject="b:c"))
     assert created_a and created_b
-    await store.save_turn("t:1", "s", [{"m": 1}], {}, [])
-    await store.save_turn("t", "1:s", [{"m": 2}], {}, [])
+    await store.save_turn(TurnWrite("t:1", "s", {}, [{"m": 1}]))
+    await store.save_turn(TurnWrite("t", "1:s", {}, [{"m": 2}]))
     assert await store.list_messages("t:1", "s") == [{"m": 1}]
     await store.save_proposals([prop("p|1", tenant="t|x")], [])
     assert [p.proposal_id for p in await store.open_proposals()] == ["p|1"]
@@ -276,7 +277,7 @@ async def test_save_turn_and_load_session(store: Store) -> None:
     assert await store.load_session("t1", "s1", last=5) == (None, [])
     for turn in range(4):
         msgs = [{"role": "user", "n": 2 * turn}, {"role": "assistant", "n": 2 * turn + 1}]
-        await store.save_turn("t1", "s1", msgs, {"turn": turn, "x": [1.5, None]}, [])
+        await store.save_turn(TurnWrite("t1", "s1", {"turn": turn, "x": [1.5, None]}, msgs))
     state, last3 = await store.load_session("t1", "s1", last=3)
     assert state == {"turn": 3, "x": [1.5, None]}
     assert [m["n"] for m in last3] == [5, 6, 7]
@@ -286,9 +287,9 @@ async def test_save_turn_and_load_session(store: Store) -> None:
 
 
 async def test_list_messages_order(store: Store) -> None:
-    await store.save_turn("t1", "s1", [{"n": 0}, {"n": 1}], {}, [])
-    await store.save_turn("t1", "s1", [], {"empty": True}, [])
-    await store.save_turn("t1", "s1", [{"n": 2, "text": "héllo ✓"}], {}, [])
+    await store.save_turn(TurnWrite("t1", "s1", {}, [{"n": 0}, {"n": 1}]))
+    await store.save_turn(TurnWrite("t1", "s1", {"empty": True}, []))
+    await store.save_turn(TurnWrite("t1", "s1", {}, [{"n": 2, "text": "héllo ✓"}]))
     assert await store.list_messages("t1", "s1") == [
         {"n": 0},
         {"n": 1},
@@ -299,7 +300,7 @@ async def test_list_messages_order(store: Store) -> None:
 
 async def test_audit_append_and_filter(store: Store) -> None:
     await store.append_audit("t1", [{"e": 1, "session_id": "s1"}, {"e": 2}])
-    await store.save_turn("t1", "s2", [], {}, [{"e": 3, "session_id": "s2"}])
+    await store.save_turn(TurnWrite("t1", "s2", {}, [], [{"e": 3, "session_id": "s2"}]))
     await store.save_proposals([], [{"e": 4, "tenant_id": "t1", "session_id": "s1"}])
     await store.append_audit("t2", [{"e": 5, "session_id": "s1"}])
     await store.append_audit("t1", [])
@@ -491,7 +492,7 @@ async def test_persistence_across_restart(tmp_path: Path) -> None:
         s = await connect_store(url)
         try:
             await s.create_session(sess("s1"))
-            await s.save_turn("t1", "s1", [{"n": 1}], {"k": "v"}, [{"session_id": "s1"}])
+            await s.save_turn(TurnWrite("t1", "s1", {"k": "v"}, [{"n": 1}], [{"session_id": "s1"}]))
             await s.save_proposals([prop("p1")], [])
             await business_write(s, "t1", "k1", "book_appointment", booking("12:00"))
         finally:
@@ -610,8 +611,10 @@ async def test_turn_records_are_saved_with_the_turn_and_bounded(store: Store) ->
     """The inspector's records ride in the turn's atomic save; the newest KEEP_TURNS stay,
     per session and tenant; a turn saved without one (a repeat) adds none."""
     for n in range(1, KEEP_TURNS + 3):
-        await store.save_turn("t1", "s1", [{"n": n}], {"turns": n}, [], turn={"n": n, "steps": []})
-    await store.save_turn("t1", "s1", [], {}, [])
+        await store.save_turn(
+            TurnWrite("t1", "s1", {"turns": n}, [{"n": n}], [], turn={"n": n, "steps": []})
+        )
+    await store.save_turn(TurnWrite("t1", "s1", {}, [], []))
     kept = await store.list_turns("t1", "s1")
     assert [t["n"] for t in kept] == list(range(3, KEEP_TURNS + 3))
     assert await store.list_turns("t2", "s1") == []
@@ -619,14 +622,14 @@ async def test_turn_records_are_saved_with_the_turn_and_bounded(store: Store) ->
     # fencing: a host that lost the session writes no record either
     await store.claim_session("t1", "s3", "h1|a")
     with pytest.raises(NotOwner):
-        await store.save_turn("t1", "s3", [], {}, [], owner="h2|b", turn={"n": 1})
+        await store.save_turn(TurnWrite("t1", "s3", {}, [], [], turn={"n": 1}), owner="h2|b")
     assert await store.list_turns("t1", "s3") == []
 
 
 async def test_save_turn_large_and_multi_session_audit(store: Store) -> None:
     msgs = [{"n": i} for i in range(1234)]  # more items than one RPUSH chunk of the script
     audit = [{"e": 1, "session_id": "s1"}, {"e": 2}, {"e": 3, "session_id": "s9"}]
-    await store.save_turn("t1", "s1", msgs, {"big": True}, audit)
+    await store.save_turn(TurnWrite("t1", "s1", {"big": True}, msgs, audit))
     assert await store.list_messages("t1", "s1") == msgs
     assert (await store.load_session("t1", "s1", 2)) == ({"big": True}, msgs[-2:])
     assert [e["e"] for e in await store.list_audit("t1")] == [1, 2, 3]
@@ -637,7 +640,9 @@ async def test_save_turn_large_and_multi_session_audit(store: Store) -> None:
 async def test_concurrent_turns_keep_each_session_intact(store: Store) -> None:
     async def session(sid: str) -> None:
         for turn in range(5):
-            await store.save_turn("t1", sid, [{"sid": sid, "n": turn}], {"turn": turn}, [])
+            await store.save_turn(
+                TurnWrite("t1", sid, {"turn": turn}, [{"sid": sid, "n": turn}], [])
+            )
             assert (await business_version(store, "t1")) == 0
 
     await asyncio.gather(*(session(f"s{i}") for i in range(40)))
@@ -659,7 +664,7 @@ async def own_redis_store(store_redis_url: str) -> AsyncIterator[RedisStore]:
 async def test_concurrent_turns_share_round_trips(own_redis_store: RedisStore) -> None:
     s = own_redis_store
     await asyncio.gather(
-        *(s.save_turn("t1", f"s{i}", [{"n": i}], {}, []) for i in range(50)),
+        *(s.save_turn(TurnWrite("t1", f"s{i}", {}, [{"n": i}], [])) for i in range(50)),
         *(s.data_read("t1", "business") for _ in range(50)),
     )
     assert s._auto.round_trips <= 3  # 100 commands queued in one iteration
@@ -673,8 +678,8 @@ async def test_one_failing_command_does_not_fail_its_neighbours(
     s = own_redis_store
     await s._r.set(s._k("t1", "hist", "bad"), "not a list")  # RPUSH onto it fails
     results = await asyncio.gather(
-        s.save_turn("t1", "good", [{"n": 1}], {"ok": 1}, []),
-        s.save_turn("t1", "bad", [{"n": 1}], {"ok": 1}, []),
+        s.save_turn(TurnWrite("t1", "good", {"ok": 1}, [{"n": 1}], [])),
+        s.save_turn(TurnWrite("t1", "bad", {"ok": 1}, [{"n": 1}], [])),
         s.data_read("t1", "business"),
         return_exceptions=True,
     )
@@ -687,9 +692,9 @@ async def test_one_failing_command_does_not_fail_its_neighbours(
 @pytest.mark.store
 async def test_save_turn_survives_a_script_cache_flush(own_redis_store: RedisStore) -> None:
     s = own_redis_store
-    await s.save_turn("t1", "s1", [{"n": 1}], {}, [])
+    await s.save_turn(TurnWrite("t1", "s1", {}, [{"n": 1}], []))
     await s._r.script_flush()  # what a restarted server without the script looks like
-    await s.save_turn("t1", "s1", [{"n": 2}], {}, [])
+    await s.save_turn(TurnWrite("t1", "s1", {}, [{"n": 2}], []))
     assert await s.list_messages("t1", "s1") == [{"n": 1}, {"n": 2}]
 
 

@@ -22,6 +22,7 @@ from runtime.models.anthropic import AnthropicModel
 from runtime.models.base import ModelRequest, ModelResponse, Usage
 from runtime.models.scripted import ScriptedModel
 from runtime.store.memory import MemoryStore
+from runtime.store.payloads import TurnWrite
 
 from .conftest import OTHER_TENANT, TENANT, MakeHarness, YieldingStore
 
@@ -77,10 +78,10 @@ async def test_transient_model_errors_are_retried(make_harness: MakeHarness) -> 
 
 
 class RefusingProposals(MemoryStore):
-    async def save_turn(self, *args: Any, proposals: Any = (), **kw: Any) -> None:
-        if proposals:
+    async def save_turn(self, write: TurnWrite, *, owner: str | None = None) -> None:
+        if write.proposals:
             raise ConnectionError("store unreachable")
-        await super().save_turn(*args, proposals=proposals, **kw)
+        await super().save_turn(write, owner=owner)
 
 
 async def test_a_proposal_that_cannot_be_stored_fails_its_turn(make_harness: MakeHarness) -> None:

@@ -22,7 +22,7 @@ import pytest
 from runtime import metrics
 from runtime.config.file import HttpToolSection, McpSection
 from runtime.models.base import ToolResultBlock
-from runtime.proposals.ledger import OUTCOME_UNKNOWN, Outcome, dispatch
+from runtime.proposals.ledger import OUTCOME_UNKNOWN, DispatchResult, dispatch
 from runtime.proposals.model import Proposal
 from runtime.store.memory import MemoryStore
 from runtime.store.protocol import LedgerState
@@ -78,7 +78,9 @@ def endpoint(url: str, **fields: Any) -> Tool:
     return http_tool("refund", HttpToolSection(kind="http", url=url, tier="T3", **fields))
 
 
-async def run(tool: Tool, timeout_s: float = 10.0, args: dict[str, Any] | None = None) -> Outcome:
+async def run(
+    tool: Tool, timeout_s: float = 10.0, args: dict[str, Any] | None = None
+) -> DispatchResult:
     store = MemoryStore()
     outcome, _, new = await dispatch(store, tool, ctx(), proposal(tool.name, args), timeout_s)
     assert new
