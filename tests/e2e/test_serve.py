@@ -293,6 +293,7 @@ def test_ready_file_names_the_url_key_and_processes(served: Served) -> None:
     assert {served.pids[r] for r in ("valkey", "ray_gcs", "raylet")} <= descendants
 
 
+@pytest.mark.timeout(300)  # five `orchestra hosts` processes, each joining Ray
 def test_hosts_command_finds_the_local_serve_and_scales_it(served: Served) -> None:
     """`orchestra hosts` with no address joins the Ray of the serve running here
     (loopback, token), adds a host the gateway then routes to, and removes it."""
