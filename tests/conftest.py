@@ -22,11 +22,12 @@ from runtime.config.settings import Settings
 from runtime.store.memory import MemoryStore
 from runtime.store.protocol import Store
 from runtime.store.tenants import add_tenant
-from salon.testing import SALON_LAB
 
-# The suite's extra agents: the lab, and "desk" (the lab's salon tools under a
-# four-eyes policy for T3: two distinct staff members, not the requester).
-LAB_AGENT = SALON_LAB | {"desk": "salon.testing:SalonLab"}
+# The suite's extra agents for the Ray stacks: the lab, and "desk" (the lab's
+# salon tools under a four-eyes policy for T3: two distinct staff members, not
+# the requester). Named by class path, so importing these fixtures (every test
+# package does) does not import the demo: tests/runtime never loads `salon`.
+LAB_AGENT = {"lab": "salon.testing:SalonLab", "desk": "salon.testing:SalonLab"}
 FOUR_EYES = {"approvers": ["staff"], "quorum": 2, "self_approval": False}
 
 StorePeers = Callable[[int], Awaitable[list[Store]]]

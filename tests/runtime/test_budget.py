@@ -16,10 +16,10 @@ def directive(*calls: str) -> str:
 
 
 def create(name: str, price: float = 1) -> str:
-    return "create_service " + json.dumps({"name": name, "price": price})
+    return "create_record " + json.dumps({"name": name, "price": price})
 
 
-DELETE_HAIRCUT = 'delete_service {"name": "haircut"}'
+DELETE_HAIRCUT = 'delete_record {"name": "alpha"}'
 
 
 def statuses(result: dict[str, object], tier: str | None = None) -> list[str]:
@@ -61,8 +61,8 @@ async def test_t1_t2_t3_in_one_message_all_succeed(h: Harness) -> None:
     r = await h.send(sid, directive("echo", create("yoga"), DELETE_HAIRCUT))
     assert r["tool_calls"] == [
         {"tool": "echo", "tier": "T1", "status": "ok"},
-        {"tool": "create_service", "tier": "T2", "status": "proposed"},
-        {"tool": "delete_service", "tier": "T3", "status": "proposed"},
+        {"tool": "create_record", "tier": "T2", "status": "proposed"},
+        {"tool": "delete_record", "tier": "T3", "status": "proposed"},
     ]
     assert r["usage"] == {"T1": 1, "T2": 1, "T3": 1}
     assert [(p["tier"], p["status"]) for p in r["proposals"]] == [
@@ -74,13 +74,13 @@ async def test_t1_t2_t3_in_one_message_all_succeed(h: Harness) -> None:
 
 async def test_t1_exhaustion_does_not_block_t2(h: Harness) -> None:
     sid = await h.session()
-    r = await h.send(sid, "!tools list_services*11; " + create("x"))
+    r = await h.send(sid, "!tools list_records*11; " + create("x"))
     assert statuses(r, "T1") == ["ok"] * 10 + ["exhausted"]
     assert statuses(r, "T2") == ["proposed"]
     assert r["usage"] == {"T1": 10, "T2": 1, "T3": 0}
     assert r["reply"].count("I've exhausted my capability for T1 operations.") == 1
     assert "T2 operations" not in r["reply"]
-    assert len(r["proposals"]) == 1 and r["proposals"][0]["tool"] == "create_service"
+    assert len(r["proposals"]) == 1 and r["proposals"][0]["tool"] == "create_record"
     assert r["proposals"][0]["status"] == "PENDING"
 
 
@@ -101,13 +101,13 @@ async def test_fourth_t2_is_refused(h: Harness) -> None:
     assert len(r["proposals"]) == 3
     stored = await h.rt.list_proposals("acme", sid, None)
     assert sorted(p["preview"] for p in stored) == sorted(
-        f"create_service(name={n}, price=1.0, duration_min=30)" for n in "abc"
+        f"create_record(name={n}, price=1.0)" for n in "abc"
     )
 
 
 async def test_second_t3_is_refused(h: Harness) -> None:
     sid = await h.session()
-    r = await h.send(sid, directive(DELETE_HAIRCUT, 'delete_service {"name": "manicure"}'))
+    r = await h.send(sid, directive(DELETE_HAIRCUT, 'delete_record {"name": "gamma"}'))
     assert statuses(r) == ["proposed", "exhausted"]
     assert r["reply"].count(exhausted_message(Tier.T3)) == 1
 

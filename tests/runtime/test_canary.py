@@ -11,27 +11,26 @@ from runtime.inbound import Inbound
 from runtime.models.scripted import ScriptedModel
 from runtime.store.memory import MemoryStore
 from runtime.store.tenants import add_tenant
-from salon import ChatbotOrchestrator
-from salon.testing import SALON_AGENTS, CanaryChatbot
+from runtime.testing import RECORDS_AGENTS, CanaryClerk, ClerkOrchestrator
 
-NEW = {"chatbot": "salon.testing:CanaryChatbot"}
+NEW = {"clerk": "runtime.testing.records:CanaryClerk"}
 TENANTS = [f"tenant-{i}" for i in range(400)]
 
 
 def in_canary(canary: CanaryConfig) -> set[str]:
-    return {t for t in TENANTS if canary.applies("chatbot", t)}
+    return {t for t in TENANTS if canary.applies("clerk", t)}
 
 
 def test_listed_tenants_and_only_listed_agents_switch() -> None:
     catalog = AgentCatalog(
-        ScriptedModel(), extra=SALON_AGENTS, canary=CanaryConfig(tenants=("pilot",), agents=NEW)
+        ScriptedModel(), extra=RECORDS_AGENTS, canary=CanaryConfig(tenants=("pilot",), agents=NEW)
     )
-    assert type(catalog.get("chatbot", "pilot")) is CanaryChatbot
-    assert type(catalog.get("chatbot", "other")) is ChatbotOrchestrator
-    assert type(catalog.get("chatbot")) is ChatbotOrchestrator
-    assert catalog.get("admin", "pilot").agent == "admin"
-    assert catalog.get("chatbot", "pilot").config == catalog.get("chatbot").config  # same preset
-    assert "chatbot@canary" not in catalog.names()
+    assert type(catalog.get("clerk", "pilot")) is CanaryClerk
+    assert type(catalog.get("clerk", "other")) is ClerkOrchestrator
+    assert type(catalog.get("clerk")) is ClerkOrchestrator
+    assert catalog.get("lab", "pilot").agent == "lab"
+    assert catalog.get("clerk", "pilot").config == catalog.get("clerk").config  # same preset
+    assert "clerk@canary" not in catalog.names()
 
 
 def test_percent_is_a_stable_growing_share_of_tenants() -> None:
@@ -49,31 +48,33 @@ def test_unknown_agent_or_class_is_a_config_error() -> None:
     with pytest.raises(ConfigError):
         AgentCatalog(
             ScriptedModel(),
-            extra=SALON_AGENTS,
-            canary=CanaryConfig(agents={"nope": NEW["chatbot"]}),
+            extra=RECORDS_AGENTS,
+            canary=CanaryConfig(agents={"nope": NEW["clerk"]}),
         )
     with pytest.raises(ConfigError):
         AgentCatalog(
             ScriptedModel(),
-            extra=SALON_AGENTS,
-            canary=CanaryConfig(agents={"chatbot": "no.such:Thing"}),
+            extra=RECORDS_AGENTS,
+            canary=CanaryConfig(agents={"clerk": "no.such:Thing"}),
         )
 
 
 async def test_rollback_applies_from_the_next_message() -> None:
     store = MemoryStore()
-    rt = LocalBackend(store, AgentCatalog(ScriptedModel(), extra=SALON_AGENTS))
+    rt = LocalBackend(store, AgentCatalog(ScriptedModel(), extra=RECORDS_AGENTS))
     t, _ = await add_tenant(store, "Pilot")
     rt.pool.catalog = AgentCatalog(
-        extra=SALON_AGENTS,
+        extra=RECORDS_AGENTS,
         model=ScriptedModel(),
         canary=CanaryConfig(tenants=(t.tenant_id,), agents=NEW),
     )
-    s, _ = await rt.create_session(t.tenant_id, "chatbot", "c")
+    s, _ = await rt.create_session(t.tenant_id, "clerk", "c")
     assert s["greeting"].startswith("[canary]")
-    await rt.send_message(Inbound(t.tenant_id, s["session_id"], "what services do you have?"))
-    assert type(rt.pool.cores[s["session_id"]].orch) is CanaryChatbot
-    rt.pool.catalog = AgentCatalog(ScriptedModel(), extra=SALON_AGENTS)  # rollback: the flag is off
-    r = await rt.send_message(Inbound(t.tenant_id, s["session_id"], "what services do you have?"))
-    assert r["tool_calls"] == [{"tool": "list_services", "tier": "T1", "status": "ok"}]
-    assert type(rt.pool.cores[s["session_id"]].orch) is ChatbotOrchestrator
+    await rt.send_message(Inbound(t.tenant_id, s["session_id"], "!tools list_records"))
+    assert type(rt.pool.cores[s["session_id"]].orch) is CanaryClerk
+    rt.pool.catalog = AgentCatalog(
+        ScriptedModel(), extra=RECORDS_AGENTS
+    )  # rollback: the flag is off
+    r = await rt.send_message(Inbound(t.tenant_id, s["session_id"], "!tools list_records"))
+    assert r["tool_calls"] == [{"tool": "list_records", "tier": "T1", "status": "ok"}]
+    assert type(rt.pool.cores[s["session_id"]].orch) is ClerkOrchestrator

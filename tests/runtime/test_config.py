@@ -14,9 +14,8 @@ from runtime.config.presets import PRESETS, OrchestratorConfig, resolve_all, res
 from runtime.config.settings import Settings
 from runtime.errors import BadRequest, ConfigError
 from runtime.models.scripted import ScriptedModel
+from runtime.testing import RECORDS_AGENTS, ClerkOrchestrator
 from runtime.tiers import RecursionBudget
-from salon import AdminOrchestrator
-from salon.testing import SALON_AGENTS
 
 NO_ENV: dict[str, str] = {}
 
@@ -189,16 +188,16 @@ def test_unknown_agent_and_preset() -> None:
     with pytest.raises(ConfigError, match="unknown preset 'nope'"):
         resolve_config("support", env=NO_ENV, base="nope")
     with pytest.raises(BadRequest, match="unknown agent"):
-        AgentCatalog(ScriptedModel(), extra=SALON_AGENTS).get("support")
+        AgentCatalog(ScriptedModel(), extra=RECORDS_AGENTS).get("support")
 
 
 def test_catalog_uses_given_config_and_presets() -> None:
     custom = OrchestratorConfig(max_history_messages=4)
-    catalog = AgentCatalog(ScriptedModel(), configs={"admin": custom}, extra=SALON_AGENTS)
-    assert catalog.get("admin").config is custom
-    assert catalog.get("admin") is catalog.get("admin")
-    assert catalog.get("chatbot").config.max_history_messages == 10
-    assert catalog.names() == ["onboarding", "chatbot", "admin"]
+    catalog = AgentCatalog(ScriptedModel(), configs={"clerk": custom}, extra=RECORDS_AGENTS)
+    assert catalog.get("clerk").config is custom
+    assert catalog.get("clerk") is catalog.get("clerk")
+    assert catalog.get("lab").config.max_history_messages == 20  # the default preset's
+    assert catalog.names() == ["lab", "clerk"]
 
 
 @pytest.mark.parametrize(
@@ -215,7 +214,7 @@ def test_load_class_errors(path: str) -> None:
 
 
 def test_load_class_ok() -> None:
-    assert load_class("salon.agents:AdminOrchestrator") is AdminOrchestrator
+    assert load_class("runtime.testing.records:ClerkOrchestrator") is ClerkOrchestrator
 
 
 def test_service_settings_from_file_env_and_flags(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -38,7 +38,7 @@ class InFlightStore(MemoryStore):
 
 
 def create(name: str) -> str:
-    return "create_service " + json.dumps({"name": name, "price": 1})
+    return "create_record " + json.dumps({"name": name, "price": 1})
 
 
 async def three_writes(h: Harness) -> list[str]:
@@ -74,7 +74,7 @@ async def test_dependency_executes_while_dependent_reads_it(make_harness: MakeHa
     assert first["status"] in ("CONFIRMED", "EXECUTED")
     assert (await h.proposal(p1)).status is S.EXECUTED
     assert (await h.proposal(p2)).status is S.EXECUTED
-    assert {"a", "b"} <= set((await h.business())["services"])
+    assert {"a", "b"} <= set((await h.records())["items"])
 
 
 async def test_recovered_dependent_of_a_dead_dependency_fails(h: Harness) -> None:
@@ -93,4 +93,4 @@ async def test_recovered_dependent_of_a_dead_dependency_fails(h: Harness) -> Non
     assert failed.proposal_id == p2 and failed.status is S.FAILED
     assert failed.error == "a dependency did not execute"
     assert (await h.proposal(p3)).status is S.FAILED  # the cascade goes on
-    assert "b" not in (await h.business())["services"]
+    assert "b" not in (await h.records())["items"]

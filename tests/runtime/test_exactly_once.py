@@ -13,39 +13,12 @@ from runtime.errors import Conflict, InvalidTransition, NotFound
 from runtime.proposals.model import Proposal, ProposalStatus
 from runtime.store.memory import MemoryStore
 from runtime.store.protocol import LedgerEntry, LedgerState
+from runtime.testing import records_version, records_write
 from runtime.testing.agents import EFFECTS
-from salon.testing import business_version, business_write
 
 from .conftest import TENANT, FakeClock, Harness, MakeHarness, lab_config
 
 S = ProposalStatus
-BOOK = "book a haircut tomorrow at 3pm"
-
-
-async def pending_booking(h: Harness) -> str:
-    sid = await h.session("chatbot", subject="carol")
-    r = await h.send(sid, BOOK)
-    assert [c["tool"] for c in r["tool_calls"]] == ["check_availability", "book_appointment"]
-    [p] = r["proposals"]
-    assert p["tier"] == "T3" and p["status"] == "PENDING"
-    return str(p["proposal_id"])
-
-
-async def test_confirm_twice_second_is_a_conflict_and_books_once(h: Harness) -> None:
-    pid = await pending_booking(h)
-    first = await h.rt.confirm(TENANT, pid)
-    assert first["status"] == "EXECUTED"
-    with pytest.raises(InvalidTransition) as info:
-        await h.rt.confirm(TENANT, pid)
-    assert isinstance(info.value, Conflict)  # the API maps Conflict to 409
-    assert (info.value.current, info.value.target) == ("EXECUTED", "CONFIRMED")
-    appts = (await h.business())["appointments"]
-    assert len(appts) == 1
-    assert appts[0]["service"] == "haircut" and appts[0]["time"] == "15:00"
-    assert appts[0]["customer"] == "carol"
-    assert h.store.ledger[(TENANT, pid)].state is LedgerState.DONE
-    with pytest.raises(InvalidTransition):
-        await h.rt.reject(TENANT, pid)
 
 
 async def confirmed_with_ledger(h: Harness, pid: str) -> None:
@@ -55,55 +28,105 @@ async def confirmed_with_ledger(h: Harness, pid: str) -> None:
     assert await h.store.ledger_claim(TENANT, pid, h.clock()) is None
 
 
+def counted(name: str, tool: str) -> float:
+    return metrics.REGISTRY.get_sample_value(f"orchestra_{name}_total", {"tool": tool}) or 0.0
+
+
+# -- the ledger and recovery, over a T3 write of the test agents' records ---------------
+# (tests/salon/test_exactly_once_booking.py holds the same rules over the salon's booking)
+
+DELETE = '!tools delete_record {"name": "alpha"}'
+
+
+async def pending_t3(h: Harness) -> str:
+    sid = await h.session(subject="carol")
+    r = await h.send(sid, DELETE)
+    [p] = r["proposals"]
+    assert p["tool"] == "delete_record" and p["tier"] == "T3" and p["status"] == "PENDING"
+    return str(p["proposal_id"])
+
+
+async def test_confirm_twice_second_is_a_conflict_and_applies_once(h: Harness) -> None:
+    pid = await pending_t3(h)
+    first = await h.rt.confirm(TENANT, pid)
+    assert first["status"] == "EXECUTED" and first["result"] == {"deleted": "alpha"}
+    with pytest.raises(InvalidTransition) as info:
+        await h.rt.confirm(TENANT, pid)
+    assert isinstance(info.value, Conflict)  # the API maps Conflict to 409
+    assert (info.value.current, info.value.target) == ("EXECUTED", "CONFIRMED")
+    assert (await records_version(h.store, TENANT)) == 1
+    assert "alpha" not in (await h.records())["items"]
+    assert h.store.ledger[(TENANT, pid)].state is LedgerState.DONE
+    with pytest.raises(InvalidTransition):
+        await h.rt.reject(TENANT, pid)
+
+
 async def test_recover_dispatching_already_applied_does_not_apply_again(h: Harness) -> None:
-    pid = await pending_booking(h)
+    pid = await pending_t3(h)
     p = await h.proposal(pid)
     await confirmed_with_ledger(h, pid)
-    args = p.args | {"customer": "carol"}
-    applied = await business_write(h.store, TENANT, pid, "book_appointment", args)
-    assert (await business_version(h.store, TENANT)) == 1
+    applied = await records_write(h.store, TENANT, pid, "delete_record", dict(p.args))
+    assert (await records_version(h.store, TENANT)) == 1
     [done] = await h.rt.book.recover()
     assert done.proposal_id == pid and done.status is S.EXECUTED
     assert done.result == applied
-    assert (await business_version(h.store, TENANT)) == 1  # no second application
-    assert len((await h.business())["appointments"]) == 1
+    assert (await records_version(h.store, TENANT)) == 1  # no second application
     assert h.store.ledger[(TENANT, pid)].state is LedgerState.DONE
 
 
 async def test_recover_dispatching_not_applied_applies_once(h: Harness) -> None:
-    pid = await pending_booking(h)
+    pid = await pending_t3(h)
     await confirmed_with_ledger(h, pid)
     await h.rt.start()  # start() runs recovery
     await h.rt.stop()
     assert (await h.proposal(pid)).status is S.EXECUTED
-    assert len((await h.business())["appointments"]) == 1
+    assert (await records_version(h.store, TENANT)) == 1
+    assert "alpha" not in (await h.records())["items"]
     assert await h.rt.book.recover() == []  # nothing left to do
 
 
 async def test_recover_ledger_done_finishes_without_reapplying(h: Harness) -> None:
-    pid = await pending_booking(h)
+    pid = await pending_t3(h)
     p = await h.proposal(pid)
     await confirmed_with_ledger(h, pid)
-    result = await business_write(
-        h.store, TENANT, pid, "book_appointment", p.args | {"customer": "c"}
-    )
+    result = await records_write(h.store, TENANT, pid, "delete_record", dict(p.args))
     await h.store.ledger_put(TENANT, pid, LedgerEntry(state=LedgerState.DONE, result=result))
     [done] = await h.rt.book.recover()
     assert done.status is S.EXECUTED and done.result == result  # the journaled result
-    assert (await business_version(h.store, TENANT)) == 1
+    assert (await records_version(h.store, TENANT)) == 1
 
 
 async def test_recover_ledger_failed_marks_failed(h: Harness) -> None:
-    pid = await pending_booking(h)
+    pid = await pending_t3(h)
     await confirmed_with_ledger(h, pid)
     await h.store.ledger_put(TENANT, pid, LedgerEntry(state=LedgerState.FAILED))
     [failed] = await h.rt.book.recover()
     assert failed.status is S.FAILED and failed.error == "execution failed earlier"
-    assert (await h.business())["appointments"] == []
+    assert "alpha" in (await h.records())["items"]
 
 
-def counted(name: str, tool: str) -> float:
-    return metrics.REGISTRY.get_sample_value(f"orchestra_{name}_total", {"tool": tool}) or 0.0
+async def test_an_idempotent_redispatch_is_counted(h: Harness) -> None:
+    pid = await pending_t3(h)
+    await confirmed_with_ledger(h, pid)  # a crash in DISPATCHING
+    unknown = counted("outcome_unknown", "delete_record")
+    again = counted("redispatches", "delete_record")
+    [done] = await h.rt.book.recover()
+    assert done.status is S.EXECUTED
+    assert counted("redispatches", "delete_record") == again + 1
+    assert counted("outcome_unknown", "delete_record") == unknown
+    assert (await records_version(h.store, TENANT)) == 1
+
+
+async def test_confirming_unknown_or_finished_ids_keeps_no_locks(h: Harness) -> None:
+    for i in range(2000):
+        with pytest.raises(NotFound):
+            await h.rt.confirm(TENANT, f"p_unknown_{i}")
+    pid = await pending_t3(h)
+    await h.rt.confirm(TENANT, pid)
+    for _ in range(100):
+        with pytest.raises(InvalidTransition):
+            await h.rt.reject(TENANT, pid)
+    assert len(h.rt.book._locks) == 0
 
 
 async def test_a_cut_short_non_idempotent_call_is_counted_as_outcome_unknown(h: Harness) -> None:
@@ -123,18 +146,6 @@ async def test_a_cut_short_non_idempotent_call_is_counted_as_outcome_unknown(h: 
     assert event["reason"] == "outcome_unknown"
 
 
-async def test_an_idempotent_redispatch_is_counted(h: Harness) -> None:
-    pid = await pending_booking(h)
-    await confirmed_with_ledger(h, pid)  # a crash in DISPATCHING
-    unknown = counted("outcome_unknown", "book_appointment")
-    again = counted("redispatches", "book_appointment")
-    [done] = await h.rt.book.recover()
-    assert done.status is S.EXECUTED
-    assert counted("redispatches", "book_appointment") == again + 1
-    assert counted("outcome_unknown", "book_appointment") == unknown
-    assert len((await h.business())["appointments"]) == 1
-
-
 async def test_timed_out_write_that_did_not_apply_is_failed(make_harness: MakeHarness) -> None:
     h = make_harness(configs={"lab": lab_config(executor_timeout_ms=50)})
     sid = await h.session()
@@ -146,7 +157,7 @@ async def test_timed_out_write_that_did_not_apply_is_failed(make_harness: MakeHa
     assert out["status"] == "FAILED"
     assert "timed out after 0.05s; it did not run" in out["result"]["error"]
     await asyncio.sleep(0.2)  # the cancelled write never lands later
-    assert "spa" not in (await h.business())["services"]
+    assert "spa" not in (await h.records())["items"]
     assert h.store.ledger[(TENANT, p["proposal_id"])].state is LedgerState.FAILED
 
 
@@ -156,22 +167,20 @@ async def test_timed_out_write_that_did_apply_is_executed(make_harness: MakeHarn
     r = await h.send(sid, '!tools slow_write {"name": "spa", "seconds": 0.1}')
     pid = r["proposals"][0]["proposal_id"]
     # The write landed (e.g. the tool hung after writing): same idempotency key.
-    first = await business_write(
-        h.store, TENANT, pid, "add_service", {"name": "spa", "price": 1.0, "duration_min": 10}
-    )
+    first = await records_write(h.store, TENANT, pid, "add_record", {"name": "spa", "price": 1.0})
     out = await h.rt.confirm(TENANT, pid)
     assert out["status"] == "EXECUTED"
     assert out["result"] == first
-    assert (await business_version(h.store, TENANT)) == 1
+    assert (await records_version(h.store, TENANT)) == 1
 
 
 async def test_failing_write_is_failed_with_reason(h: Harness) -> None:
     sid = await h.session()
-    r = await h.send(sid, '!tools create_service {"name": "haircut", "price": 5}')
+    r = await h.send(sid, '!tools create_record {"name": "alpha", "price": 5}')
     out = await h.rt.confirm(TENANT, r["proposals"][0]["proposal_id"])
     assert out["status"] == "FAILED"
-    assert out["result"] == {"error": "service 'haircut' already exists"}
-    assert (await h.business())["services"]["haircut"]["price"] == 30.0
+    assert out["result"] == {"error": "record 'alpha' already exists"}
+    assert (await h.records())["items"]["alpha"]["price"] == 30.0
 
 
 class BrokenWrites(MemoryStore):
@@ -182,7 +191,7 @@ class BrokenWrites(MemoryStore):
 async def test_unexpected_error_fails_the_proposal(make_harness: MakeHarness) -> None:
     h = make_harness(store=BrokenWrites())
     sid = await h.session()
-    r = await h.send(sid, '!tools create_service {"name": "spa", "price": 5}')
+    r = await h.send(sid, '!tools create_record {"name": "spa", "price": 5}')
     out = await h.rt.confirm(TENANT, r["proposals"][0]["proposal_id"])
     assert out["status"] == "FAILED"
     assert out["result"] == {"error": "RuntimeError: disk on fire"}
@@ -190,7 +199,7 @@ async def test_unexpected_error_fails_the_proposal(make_harness: MakeHarness) ->
 
 async def test_tool_that_no_longer_exists_fails(h: Harness) -> None:
     sid = await h.session()
-    r = await h.send(sid, '!tools create_service {"name": "spa", "price": 5}')
+    r = await h.send(sid, '!tools create_record {"name": "spa", "price": 5}')
     pid = r["proposals"][0]["proposal_id"]
     ghost = (await h.proposal(pid)).model_copy(update={"tool": "ghost_tool"})
     await h.store.save_proposals([ghost], [])
@@ -232,32 +241,18 @@ async def test_the_sweeper_finishes_a_proposal_left_confirmed(
 ) -> None:
     h = make_harness(store=LosesTheExecutedWrite())
     sid = await h.session()
-    r = await h.send(sid, '!tools create_service {"name": "spa", "price": 5}')
+    r = await h.send(sid, '!tools create_record {"name": "spa", "price": 5}')
     pid = r["proposals"][0]["proposal_id"]
     with pytest.raises(ConnectionError):
         await h.rt.confirm(TENANT, pid)
     assert (await h.proposal(pid)).status is S.CONFIRMED  # the write happened, though
-    assert (await business_version(h.store, TENANT)) == 1
+    assert (await records_version(h.store, TENANT)) == 1
     clock.advance(10)
     await h.rt.book.sweep()
     assert (await h.proposal(pid)).status is S.EXECUTED
-    assert (
-        await business_version(h.store, TENANT)
-    ) == 1  # through the same exactly-once path: once
+    assert (await records_version(h.store, TENANT)) == 1  # through the same exactly-once path: once
     with pytest.raises(InvalidTransition) as info:
         await h.rt.confirm(TENANT, pid)
     assert info.value.current == "EXECUTED"
     moves = [e["to"] for e in await h.rt.audit(TENANT, sid) if e.get("proposal_id") == pid]
     assert moves.count("EXECUTED") == 1
-
-
-async def test_confirming_unknown_or_finished_ids_keeps_no_locks(h: Harness) -> None:
-    for i in range(2000):
-        with pytest.raises(NotFound):
-            await h.rt.confirm(TENANT, f"p_unknown_{i}")
-    pid = await pending_booking(h)
-    await h.rt.confirm(TENANT, pid)
-    for _ in range(100):
-        with pytest.raises(InvalidTransition):
-            await h.rt.reject(TENANT, pid)
-    assert len(h.rt.book._locks) == 0

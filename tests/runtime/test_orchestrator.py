@@ -88,7 +88,7 @@ async def test_a_proposal_that_cannot_be_stored_fails_its_turn(make_harness: Mak
     h = make_harness(store=RefusingProposals())
     sid = await h.session()
     with pytest.raises(Unavailable, match="could not save the turn"):
-        await h.send(sid, '!tools create_service {"name": "x", "price": 1}')
+        await h.send(sid, '!tools create_record {"name": "x", "price": 1}')
     assert h.store.proposals == {}  # nothing was proposed, for anyone
     assert await h.rt.list_messages(TENANT, sid) == []
 

@@ -25,8 +25,8 @@ from runtime.proposals.model import (
     window_open,
 )
 from runtime.store.memory import MemoryStore
+from runtime.testing import records_version
 from runtime.tiers import Tier
-from salon.testing import business_version
 
 from .conftest import (
     OTHER_TENANT,
@@ -58,7 +58,7 @@ def proposal(status: S = S.PENDING, **kw: Any) -> Proposal:
         "tenant_id": TENANT,
         "session_id": "s1",
         "agent": "lab",
-        "tool": "create_service",
+        "tool": "create_record",
         "tier": Tier.T2,
         "status": status,
         "created_at": T0,
@@ -68,7 +68,7 @@ def proposal(status: S = S.PENDING, **kw: Any) -> Proposal:
 
 
 def create(name: str, price: float = 1) -> str:
-    return "create_service " + json.dumps({"name": name, "price": price})
+    return "create_record " + json.dumps({"name": name, "price": price})
 
 
 async def propose(h: Harness, sid: str, *calls: str, tenant: str = TENANT) -> list[dict[str, Any]]:
@@ -109,7 +109,7 @@ def test_proposal_is_frozen_and_public_shape() -> None:
     assert p.public() == {
         "proposal_id": "p1",
         "session_id": "s1",
-        "tool": "create_service",
+        "tool": "create_record",
         "tier": "T2",
         "status": "PENDING",
         "preview": "",
@@ -248,9 +248,9 @@ async def test_concurrent_confirms_one_winner(make_harness: MakeHarness) -> None
     wins = [o for o in outcomes if isinstance(o, dict)]
     assert len(wins) == 1 and wins[0]["status"] == "EXECUTED"
     assert all(isinstance(o, InvalidTransition) for o in outcomes if o not in wins)
-    assert (await business_version(h.store, TENANT)) == 1  # the business change applied once
-    assert list(h.store.applied) == [(TENANT, "business", p["proposal_id"])]
-    assert (await h.business())["services"]["spa"]["price"] == 1.0
+    assert (await records_version(h.store, TENANT)) == 1  # the records change applied once
+    assert list(h.store.applied) == [(TENANT, "records", p["proposal_id"])]
+    assert (await h.records())["items"]["spa"]["price"] == 1.0
 
 
 @pytest.mark.parametrize("confirm_first", [True, False])
@@ -259,7 +259,7 @@ async def test_concurrent_confirm_and_reject_one_winner(
 ) -> None:
     h = make_harness(store=YieldingStore())
     sid = await h.session()
-    [p] = await propose(h, sid, 'delete_service {"name": "manicure"}')
+    [p] = await propose(h, sid, 'delete_record {"name": "gamma"}')
     pid = p["proposal_id"]
     calls = [h.rt.confirm(TENANT, pid), h.rt.reject(TENANT, pid), h.rt.reject(TENANT, pid)]
     if not confirm_first:
@@ -271,7 +271,7 @@ async def test_concurrent_confirm_and_reject_one_winner(
     final = (await h.proposal(pid)).status
     assert final.value == winners[0]["status"]
     assert final is (S.EXECUTED if confirm_first else S.REJECTED)
-    assert ("manicure" in (await h.business())["services"]) is (not confirm_first)
+    assert ("gamma" in (await h.records())["items"]) is (not confirm_first)
 
 
 async def test_concurrent_confirm_and_expire_one_winner(make_harness: MakeHarness) -> None:
@@ -284,7 +284,7 @@ async def test_concurrent_confirm_and_expire_one_winner(make_harness: MakeHarnes
     )
     assert isinstance(outcomes[0], InvalidTransition)
     assert (await h.proposal(p["proposal_id"])).status is S.EXPIRED
-    assert "spa" not in (await h.business())["services"]
+    assert "spa" not in (await h.records())["items"]
 
 
 # -- depends_on ---------------------------------------------------------------------------------
@@ -303,10 +303,10 @@ async def test_dependent_waits_then_runs_after_its_dependency(h: Harness) -> Non
     first, second = await propose(h, sid, create("a"), create("b"))
     confirmed = await h.rt.confirm(TENANT, second["proposal_id"])
     assert confirmed["status"] == "CONFIRMED"  # waits for "a"
-    assert "b" not in (await h.business())["services"]
+    assert "b" not in (await h.records())["items"]
     await h.rt.confirm(TENANT, first["proposal_id"])
     assert (await h.proposal(second["proposal_id"])).status is S.EXECUTED
-    assert {"a", "b"} <= set((await h.business())["services"])
+    assert {"a", "b"} <= set((await h.records())["items"])
 
 
 @pytest.mark.parametrize("how", ["reject", "refusal", "expire_message", "sweeper"])
@@ -333,7 +333,7 @@ async def test_dead_first_write_fails_the_dependents(h: Harness, how: str) -> No
         p = await h.proposal(dep["proposal_id"])
         assert p.status is S.FAILED
         assert p.error is not None and "dependency" in p.error
-    assert not {"a", "b", "c"} & set((await h.business())["services"])
+    assert not {"a", "b", "c"} & set((await h.records())["items"])
 
 
 class DependentsFirstStore(MemoryStore):
@@ -390,8 +390,8 @@ async def test_next_message_inside_window_confirms_and_executes_t2(h: Harness) -
     r = await h.send(sid, "sounds good")
     [done] = [q for q in r["proposals"] if q["proposal_id"] == p["proposal_id"]]
     assert done["status"] == "EXECUTED"
-    assert done["result"] == {"name": "yoga", "price": 40.0, "duration_min": 30}
-    assert (await h.business())["services"]["yoga"]["price"] == 40.0
+    assert done["result"] == {"name": "yoga", "price": 40.0}
+    assert (await h.records())["items"]["yoga"]["price"] == 40.0
 
 
 @pytest.mark.parametrize("text", ["no", "cancel", "stop", "nope", "don't", "cancle", "nein"])
@@ -401,7 +401,7 @@ async def test_refusal_rejects(h: Harness, text: str) -> None:
     r = await h.send(sid, text)
     assert [q["status"] for q in r["proposals"]] == ["REJECTED"]
     assert (await h.proposal(p["proposal_id"])).status is S.REJECTED
-    assert "yoga" not in (await h.business())["services"]
+    assert "yoga" not in (await h.records())["items"]
 
 
 async def test_message_after_window_finds_it_expired(h: Harness) -> None:
@@ -410,7 +410,7 @@ async def test_message_after_window_finds_it_expired(h: Harness) -> None:
     h.clock.advance(120.5)
     r = await h.send(sid, "yes do it")
     assert [q["status"] for q in r["proposals"]] == ["EXPIRED"]
-    assert "yoga" not in (await h.business())["services"]
+    assert "yoga" not in (await h.records())["items"]
     with pytest.raises(InvalidTransition):
         await h.rt.confirm(TENANT, p["proposal_id"])
 
@@ -427,14 +427,14 @@ async def test_explicit_confirm_after_window_expires(h: Harness) -> None:
 
 async def test_sweeper_expires_due_t2_but_never_t3(h: Harness) -> None:
     sid = await h.session()
-    t2, t3 = await propose(h, sid, create("yoga"), 'delete_service {"name": "haircut"}')
+    t2, t3 = await propose(h, sid, create("yoga"), 'delete_record {"name": "alpha"}')
     assert await h.rt.book.expire_due() == []
     h.clock.advance(10_000)
     expired = await h.rt.book.expire_due()
     assert [p.proposal_id for p in expired] == [t2["proposal_id"]]
     # the T3 depended on the expired T2, so it failed rather than expired
     assert (await h.proposal(t3["proposal_id"])).status is S.FAILED
-    [lone] = await propose(h, sid, 'delete_service {"name": "manicure"}')
+    [lone] = await propose(h, sid, 'delete_record {"name": "gamma"}')
     h.clock.advance(10**6)
     assert await h.rt.book.expire_due() == []
     assert (await h.proposal(lone["proposal_id"])).status is S.PENDING
@@ -460,19 +460,19 @@ async def test_background_sweeper_runs(make_harness: MakeHarness) -> None:
 
 async def test_t3_is_never_soft_confirmed(h: Harness) -> None:
     sid = await h.session()
-    [p] = await propose(h, sid, 'delete_service {"name": "haircut"}')
+    [p] = await propose(h, sid, 'delete_record {"name": "alpha"}')
     for text in ["yes", "confirm", "yes, delete it, I confirm", "!tools echo"]:
         await h.send(sid, text)
     assert (await h.proposal(p["proposal_id"])).status is S.PENDING
-    assert "haircut" in (await h.business())["services"]
+    assert "alpha" in (await h.records())["items"]
     done = await h.rt.confirm(TENANT, p["proposal_id"])
-    assert done["status"] == "EXECUTED" and done["result"] == {"deleted": "haircut"}
-    assert "haircut" not in (await h.business())["services"]
+    assert done["status"] == "EXECUTED" and done["result"] == {"deleted": "alpha"}
+    assert "alpha" not in (await h.records())["items"]
 
 
 async def test_t3_is_not_rejected_by_a_refusal_either(h: Harness) -> None:
     sid = await h.session()
-    [p] = await propose(h, sid, 'delete_service {"name": "haircut"}')
+    [p] = await propose(h, sid, 'delete_record {"name": "alpha"}')
     await h.send(sid, "no")
     assert (await h.proposal(p["proposal_id"])).status is S.PENDING
     rejected = await h.rt.reject(TENANT, p["proposal_id"])
@@ -481,7 +481,7 @@ async def test_t3_is_not_rejected_by_a_refusal_either(h: Harness) -> None:
 
 async def test_the_model_cannot_confirm_anything(h: Harness) -> None:
     sid = await h.session()
-    [p] = await propose(h, sid, 'delete_service {"name": "haircut"}')
+    [p] = await propose(h, sid, 'delete_record {"name": "alpha"}')
     pid = p["proposal_id"]
     attempt = json.dumps({"proposal_id": pid})
     r = await h.send(sid, f"!tools confirm {attempt}; confirm_proposal {attempt}")
@@ -521,7 +521,7 @@ async def test_another_tenant_gets_not_found(h: Harness) -> None:
 async def test_list_proposals_filters(h: Harness) -> None:
     sid = await h.session()
     other = await h.session(subject="user-2")
-    a, _ = await propose(h, sid, create("a"), 'delete_service {"name": "haircut"}')
+    a, _ = await propose(h, sid, create("a"), 'delete_record {"name": "alpha"}')
     h.clock.advance(1)
     [c] = await propose(h, other, create("c"))
     await h.rt.reject(TENANT, a["proposal_id"])
@@ -544,125 +544,6 @@ async def test_proposal_audit_events(h: Harness) -> None:
         ("CONFIRMED", "EXECUTED"),
     ]
     assert {e["proposal_id"] for e in events} == {p["proposal_id"]}
-
-
-# -- a write runs only when a user message answered it (issue 15) --------------------------
-
-
-class FailNextSave(MemoryStore):
-    """A store blip: the next turn's save fails once."""
-
-    fail = False
-
-    async def save_turn(self, *args: Any, **kw: Any) -> None:
-        if self.fail:
-            self.fail = False
-            raise ConnectionError("store blip")
-        await super().save_turn(*args, **kw)
-
-
-async def test_a_retried_turn_does_not_confirm_what_its_failed_attempt_proposed(
-    make_harness: MakeHarness,
-) -> None:
-    store = FailNextSave()
-    h = make_harness(store=store)
-    sid = await h.session("onboarding")
-    await h.send(sid, "my business is called Ann's Nails")
-    store.fail = True
-    text, mid = "add service massage for 50 dollars", "m-retried"
-    with pytest.raises(Unavailable):
-        await h.rt.send_message(Inbound(TENANT, sid, text, mid))
-    r = await h.rt.send_message(Inbound(TENANT, sid, text, mid))  # the retry: the same turn
-    statuses = {p["tool"]: p["status"] for p in r["proposals"]}
-    assert statuses == {"set_business_profile": "EXECUTED", "add_service": "PENDING"}
-    assert "massage" not in (await h.business())["services"]
-    adds = [p for p in h.store.proposals.values() if p.tool == "add_service"]
-    assert len(adds) == 1  # the failed attempt's proposal never existed
-    assert (await h.business())["name"] == "Ann's Nails"
-
-
-async def test_a_retried_booking_leaves_one_pending_t3(make_harness: MakeHarness) -> None:
-    store = FailNextSave()
-    h = make_harness(store=store)
-    sid = await h.session("chatbot")
-    store.fail = True
-    with pytest.raises(Unavailable):
-        await h.rt.send_message(Inbound(TENANT, sid, "book a haircut tomorrow at 10", "m-book"))
-    r = await h.rt.send_message(Inbound(TENANT, sid, "book a haircut tomorrow at 10", "m-book"))
-    [booking] = r["proposals"]
-    pending = await h.rt.list_proposals(TENANT, sid, S.PENDING)
-    assert [p["proposal_id"] for p in pending] == [booking["proposal_id"]]
-
-
-async def test_a_message_sent_before_the_proposal_existed_does_not_confirm_it(
-    make_harness: MakeHarness,
-) -> None:
-    h = make_harness(inner=ScriptedModel(latency_s=0.05))
-    sid = await h.session("onboarding")
-    first, second = await asyncio.gather(
-        h.send(sid, "my business is called Evil Corp"),
-        h.send(sid, "what is my setup progress?"),  # queued behind the first, blind to it
-    )
-    [proposed] = first["proposals"]
-    assert second["proposals"] == []
-    assert (await h.proposal(proposed["proposal_id"])).status is S.PENDING
-    assert (await h.business())["name"] != "Evil Corp"
-    third = await h.send(sid, "sounds good")  # sent after the reply that showed it
-    assert [p["status"] for p in third["proposals"]] == ["EXECUTED"]
-    assert (await h.business())["name"] == "Evil Corp"
-
-
-class SlowSaves(MemoryStore):
-    """A MemoryStore whose turn saves take a while (a store under load)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.saving = asyncio.Event()
-
-    async def save_turn(self, *args: Any, **kwargs: Any) -> None:
-        self.saving.set()
-        await asyncio.sleep(0.2)
-        await super().save_turn(*args, **kwargs)
-
-
-async def test_a_message_sent_while_the_proposing_turn_is_saved_does_not_confirm_it(
-    make_harness: MakeHarness,
-) -> None:
-    store = SlowSaves()
-    h = make_harness(store=store)
-    sid = await h.session("onboarding")
-    first = asyncio.ensure_future(h.send(sid, "my business is called Evil Corp"))
-    await store.saving.wait()  # the proposal is stamped; its reply has not left
-    store.saving.clear()
-    second = await h.send(sid, "what is my setup progress?")  # sent blind to it
-    [proposed] = (await first)["proposals"]
-    assert second["proposals"] == []
-    assert (await h.proposal(proposed["proposal_id"])).status is S.PENDING
-    third = await h.send(sid, "sounds good")  # sent after the reply that showed it
-    assert [p["status"] for p in third["proposals"]] == ["EXECUTED"]
-    assert (await h.business())["name"] == "Evil Corp"
-
-
-async def streamed(h: Harness, sid: str, text: str) -> list[Any]:
-    return [e async for e in await h.rt.stream_message(Inbound(TENANT, sid, text))]
-
-
-async def test_a_proposal_event_shows_the_saved_proposal_and_only_that(
-    make_harness: MakeHarness,
-) -> None:
-    store = FailNextSave()
-    h = make_harness(store=store)
-    sid = await h.session("onboarding")
-    store.fail = True  # the turn proposes, then its save fails: the draft is nobody's
-    failed = await streamed(h, sid, "my business is called Evil Corp")
-    assert [e.kind for e in failed if e.kind in ("proposal", "error")] == ["error"]
-    events = await streamed(h, sid, "my business is called Evil Corp")
-    [shown] = [e.data() for e in events if e.kind == "proposal"]
-    [saved] = next(e for e in events if e.kind == "done").data()["proposals"]
-    assert shown == saved  # with its window: it starts with the save
-    assert shown["expires_at"] is not None and shown["status"] == "PENDING"
-    kinds = [e.kind for e in events]
-    assert kinds.index("proposal") > kinds.index("tool_call")  # after the tool's end
 
 
 class SlowTurnModel(ScriptedModel):
@@ -691,3 +572,127 @@ async def test_the_window_starts_when_the_reply_is_saved_not_when_the_turn_began
     assert (await h.proposal(p["proposal_id"])).status is S.PENDING
     h.model.inner = ScriptedModel()  # answer at once from here on
     assert [q["status"] for q in (await h.send(sid, "yes"))["proposals"]] == ["EXECUTED"]
+
+
+# -- a write runs only when a user message answered it (issue 15) --------------------------
+# (tests/salon/test_proposal_flows.py holds the same rules in the salon's journeys)
+
+RENAME = '!tools rename {"name": "Evil Corp"}'
+BLIND = "what is my setup progress?"  # neither a yes nor a no
+
+
+class FailNextSave(MemoryStore):
+    """A store blip: the next turn's save fails once."""
+
+    fail = False
+
+    async def save_turn(self, *args: Any, **kw: Any) -> None:
+        if self.fail:
+            self.fail = False
+            raise ConnectionError("store blip")
+        await super().save_turn(*args, **kw)
+
+
+class SlowSaves(MemoryStore):
+    """A MemoryStore whose turn saves take a while (a store under load)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.saving = asyncio.Event()
+
+    async def save_turn(self, *args: Any, **kwargs: Any) -> None:
+        self.saving.set()
+        await asyncio.sleep(0.2)
+        await super().save_turn(*args, **kwargs)
+
+
+async def test_a_retried_turn_does_not_confirm_what_its_failed_attempt_proposed(
+    make_harness: MakeHarness,
+) -> None:
+    store = FailNextSave()
+    h = make_harness(store=store)
+    sid = await h.session()
+    await h.send(sid, '!tools rename {"name": "Ann\'s Nails"}')
+    store.fail = True
+    text, mid = "!tools " + create("massage", 50), "m-retried"
+    with pytest.raises(Unavailable):
+        await h.rt.send_message(Inbound(TENANT, sid, text, mid))
+    r = await h.rt.send_message(Inbound(TENANT, sid, text, mid))  # the retry: the same turn
+    statuses = {p["tool"]: p["status"] for p in r["proposals"]}
+    assert statuses == {"rename": "EXECUTED", "create_record": "PENDING"}
+    assert "massage" not in (await h.records())["items"]
+    adds = [p for p in h.store.proposals.values() if p.tool == "create_record"]
+    assert len(adds) == 1  # the failed attempt's proposal never existed
+    assert (await h.records())["name"] == "Ann's Nails"
+
+
+async def test_a_retried_t3_turn_leaves_one_pending_t3(make_harness: MakeHarness) -> None:
+    store = FailNextSave()
+    h = make_harness(store=store)
+    sid = await h.session()
+    store.fail = True
+    text = '!tools delete_record {"name": "alpha"}'
+    with pytest.raises(Unavailable):
+        await h.rt.send_message(Inbound(TENANT, sid, text, "m-delete"))
+    r = await h.rt.send_message(Inbound(TENANT, sid, text, "m-delete"))
+    [t3] = r["proposals"]
+    pending = await h.rt.list_proposals(TENANT, sid, S.PENDING)
+    assert [p["proposal_id"] for p in pending] == [t3["proposal_id"]]
+
+
+async def test_a_message_sent_before_the_proposal_existed_does_not_confirm_it(
+    make_harness: MakeHarness,
+) -> None:
+    h = make_harness(inner=ScriptedModel(latency_s=0.05))
+    sid = await h.session()
+    first, second = await asyncio.gather(
+        h.send(sid, RENAME),
+        h.send(sid, BLIND),  # queued behind the first, blind to it
+    )
+    [proposed] = first["proposals"]
+    assert second["proposals"] == []
+    assert (await h.proposal(proposed["proposal_id"])).status is S.PENDING
+    assert (await h.records())["name"] != "Evil Corp"
+    third = await h.send(sid, "sounds good")  # sent after the reply that showed it
+    assert [p["status"] for p in third["proposals"]] == ["EXECUTED"]
+    assert (await h.records())["name"] == "Evil Corp"
+
+
+async def test_a_message_sent_while_the_proposing_turn_is_saved_does_not_confirm_it(
+    make_harness: MakeHarness,
+) -> None:
+    store = SlowSaves()
+    h = make_harness(store=store)
+    sid = await h.session()
+    first = asyncio.ensure_future(h.send(sid, RENAME))
+    await store.saving.wait()  # the proposal is stamped; its reply has not left
+    store.saving.clear()
+    second = await h.send(sid, BLIND)  # sent blind to it
+    [proposed] = (await first)["proposals"]
+    assert second["proposals"] == []
+    assert (await h.proposal(proposed["proposal_id"])).status is S.PENDING
+    third = await h.send(sid, "sounds good")  # sent after the reply that showed it
+    assert [p["status"] for p in third["proposals"]] == ["EXECUTED"]
+    assert (await h.records())["name"] == "Evil Corp"
+
+
+async def streamed_turn(h: Harness, sid: str, text: str) -> list[Any]:
+    return [e async for e in await h.rt.stream_message(Inbound(TENANT, sid, text))]
+
+
+async def test_a_proposal_event_shows_the_saved_proposal_and_only_that(
+    make_harness: MakeHarness,
+) -> None:
+    store = FailNextSave()
+    h = make_harness(store=store)
+    sid = await h.session()
+    store.fail = True  # the turn proposes, then its save fails: the draft is nobody's
+    failed = await streamed_turn(h, sid, RENAME)
+    assert [e.kind for e in failed if e.kind in ("proposal", "error")] == ["error"]
+    events = await streamed_turn(h, sid, RENAME)
+    [shown] = [e.data() for e in events if e.kind == "proposal"]
+    [saved] = next(e for e in events if e.kind == "done").data()["proposals"]
+    assert shown == saved  # with its window: it starts with the save
+    assert shown["expires_at"] is not None and shown["status"] == "PENDING"
+    kinds = [e.kind for e in events]
+    assert kinds.index("proposal") > kinds.index("tool_call")  # after the tool's end

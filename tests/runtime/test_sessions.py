@@ -18,7 +18,7 @@ from .conftest import OTHER_TENANT, TENANT, Harness, MakeHarness, TickingClock
 
 async def test_concurrent_creates_yield_one_session(h: Harness) -> None:
     results = await asyncio.gather(
-        *(h.rt.create_session(TENANT, "chatbot", "erin") for _ in range(50))
+        *(h.rt.create_session(TENANT, "clerk", "erin") for _ in range(50))
     )
     ids = {info["session_id"] for info, _ in results}
     assert len(ids) == 1
@@ -27,17 +27,17 @@ async def test_concurrent_creates_yield_one_session(h: Harness) -> None:
 
 
 async def test_sessions_are_keyed_by_tenant_agent_subject(h: Harness) -> None:
-    a, _ = await h.rt.create_session(TENANT, "chatbot", "erin")
-    again, created = await h.rt.create_session(TENANT, "chatbot", "erin")
+    a, _ = await h.rt.create_session(TENANT, "clerk", "erin")
+    again, created = await h.rt.create_session(TENANT, "clerk", "erin")
     assert again == a and created is False
     others = [
-        await h.rt.create_session(TENANT, "chatbot", "frank"),
-        await h.rt.create_session(TENANT, "admin", "erin"),
-        await h.rt.create_session(OTHER_TENANT, "chatbot", "erin"),
+        await h.rt.create_session(TENANT, "clerk", "frank"),
+        await h.rt.create_session(TENANT, "lab", "erin"),
+        await h.rt.create_session(OTHER_TENANT, "clerk", "erin"),
     ]
     assert len({a["session_id"], *(o["session_id"] for o, _ in others)}) == 4
     assert all(created for _, created in others)
-    assert a["status"] == "active" and a["agent"] == "chatbot" and a["subject"] == "erin"
+    assert a["status"] == "active" and a["agent"] == "clerk" and a["subject"] == "erin"
 
 
 async def test_unknown_agent_is_a_bad_request(h: Harness) -> None:
@@ -155,7 +155,7 @@ async def test_audit_events_in_order(h: Harness) -> None:
 async def test_audit_trail_of_a_soft_confirmed_write_is_causal(make_harness: MakeHarness) -> None:
     h = make_harness(clock=TickingClock())
     sid = await h.session()
-    await h.send(sid, '!tools create_service {"name": "yoga", "price": 9}')
+    await h.send(sid, '!tools create_record {"name": "yoga", "price": 9}')
     await h.send(sid, "ok")
     events = await h.rt.audit(TENANT, sid)
     shape = [(e["type"], e.get("role") or e.get("to")) for e in events]
@@ -233,7 +233,7 @@ async def test_ready_and_metrics(h: Harness) -> None:
 
 async def test_a_repeated_message_id_returns_the_first_result(h: Harness) -> None:
     sid = await h.session()
-    text = '!tools create_service {"name": "yoga", "price": 9}'
+    text = '!tools create_record {"name": "yoga", "price": 9}'
     results = await asyncio.gather(
         *(h.rt.send_message(Inbound(TENANT, sid, text, message_id="m-1")) for _ in range(5))
     )

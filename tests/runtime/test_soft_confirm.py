@@ -1,4 +1,6 @@
-"""The soft-confirm rule at work in a session (LocalBackend, ScriptedModel).
+"""The soft-confirm rule at work in a session (LocalBackend, ScriptedModel), over
+the lab agent's records (tests/salon/test_soft_confirm.py holds the same rules in
+the salon's onboarding, with its scripted re-proposal after a correction).
 
 Unclear holds the proposal PENDING and asks again naming it; a correction
 supersedes it and the agent proposes the corrected one; a proposal that was
@@ -15,18 +17,17 @@ import pytest
 
 from runtime import metrics
 from runtime.inbound import Inbound
-from runtime.proposals.model import ProposalStatus as S
 
 from .conftest import TENANT, Harness
 
-ADD = "add service massage for 50 dollars"
+ADD = '!tools create_record {"name": "massage", "price": 50}'
 
 
-async def onboarding(h: Harness) -> tuple[str, dict[str, Any]]:
-    sid = await h.session("onboarding")
+async def proposed(h: Harness) -> tuple[str, dict[str, Any]]:
+    sid = await h.session()
     r = await h.send(sid, ADD)
     [p] = r["proposals"]
-    assert p["status"] == "PENDING" and p["tool"] == "add_service"
+    assert p["status"] == "PENDING" and p["tool"] == "create_record"
     return sid, p
 
 
@@ -53,7 +54,7 @@ def hits(result: str) -> float:
     ],
 )
 async def test_unclear_holds_the_proposal_and_asks_again(h: Harness, text: str) -> None:
-    sid, p = await onboarding(h)
+    sid, p = await proposed(h)
     expires = p["expires_at"]
     before = hits("unclear")
     h.clock.advance(30)
@@ -63,58 +64,39 @@ async def test_unclear_holds_the_proposal_and_asks_again(h: Harness, text: str) 
     assert held["expires_at"] == expires  # the window runs from when it was shown
     assert r["reply"].endswith(f"Shall I go ahead with {p['preview']}? Reply yes or no.")
     assert hits("unclear") == before + 1
-    assert "massage" not in (await h.business())["services"]
+    assert "massage" not in (await h.records())["items"]
     # asked again, a clear yes confirms it
     r = await h.send(sid, "yes")
     [done] = [q for q in r["proposals"] if q["proposal_id"] == p["proposal_id"]]
     assert done["status"] == "EXECUTED" and "awaiting" not in done
-    assert (await h.business())["services"]["massage"]["price"] == 50.0
+    assert (await h.records())["items"]["massage"]["price"] == 50.0
 
 
 async def test_a_stored_proposal_never_carries_awaiting(h: Harness) -> None:
-    sid, p = await onboarding(h)
+    sid, p = await proposed(h)
     await h.send(sid, "hmm")
     assert (await h.proposal(p["proposal_id"])).awaiting == ""
     assert "awaiting" not in (await h.rt.get_proposal(TENANT, p["proposal_id"]))
 
 
-async def test_a_correction_supersedes_and_reproposes(h: Harness) -> None:
-    sid, p = await onboarding(h)
-    before = hits("superseded")
-    r = await h.send(sid, "change it to 60 dollars")
-    by_id = {q["proposal_id"]: q for q in r["proposals"]}
-    assert by_id.pop(p["proposal_id"])["status"] == "REJECTED"
-    [new] = by_id.values()
-    assert new["tool"] == "add_service" and new["status"] == "PENDING"
-    assert (await h.proposal(new["proposal_id"])).args["price"] == 60.0
-    assert hits("superseded") == before + 1
-    events = await h.rt.audit(TENANT, sid)
-    assert {"reason": "superseded", "to": "REJECTED"}.items() <= next(
-        e for e in events if e.get("proposal_id") == p["proposal_id"] and e["to"] == "REJECTED"
-    ).items()
-    await h.send(sid, "yes")
-    assert (await h.business())["services"]["massage"]["price"] == 60.0
-    assert (await h.proposal(p["proposal_id"])).status is S.REJECTED  # it never ran
-
-
 @pytest.mark.parametrize("text", ["too expensive", "oops"])
 async def test_corrections_without_a_new_value_reject(h: Harness, text: str) -> None:
-    sid, p = await onboarding(h)
+    sid, p = await proposed(h)
     r = await h.send(sid, text)
     [q] = [q for q in r["proposals"] if q["proposal_id"] == p["proposal_id"]]
     assert q["status"] == "REJECTED"
-    assert "massage" not in (await h.business())["services"]
+    assert "massage" not in (await h.records())["items"]
 
 
 async def test_an_undelivered_proposal_is_unclear_then_shown_again(h: Harness) -> None:
-    sid = await h.session("onboarding")
+    sid = await h.session()
     r = await h.rt.send_message(Inbound(TENANT, sid, ADD, relay=True))  # the client never got it
     [p] = r["proposals"]
     r = await h.rt.send_message(Inbound(TENANT, sid, "yes", relay=True))
     [q] = [q for q in r["proposals"] if q["proposal_id"] == p["proposal_id"]]
     assert q["status"] == "PENDING" and q["awaiting"] == "clear_answer"
     assert "Shall I go ahead with" in r["reply"]
-    assert "massage" not in (await h.business())["services"]
+    assert "massage" not in (await h.records())["items"]
     # this time the reply reached the client: the next yes confirms
     await h.rt.mark_delivered(TENANT, sid, [p["proposal_id"]], time.time_ns())
     r = await h.rt.send_message(Inbound(TENANT, sid, "yes", relay=True))
@@ -122,7 +104,7 @@ async def test_an_undelivered_proposal_is_unclear_then_shown_again(h: Harness) -
 
 
 async def test_seen_counts_as_delivered(h: Harness) -> None:
-    sid = await h.session("onboarding")
+    sid = await h.session()
     r = await h.rt.send_message(Inbound(TENANT, sid, ADD, relay=True))
     [p] = r["proposals"]
     r = await h.rt.send_message(Inbound(TENANT, sid, "yes", relay=True, seen=(p["proposal_id"],)))
@@ -130,7 +112,7 @@ async def test_seen_counts_as_delivered(h: Harness) -> None:
 
 
 async def test_seen_counts_for_its_message_only(h: Harness) -> None:
-    sid = await h.session("onboarding")
+    sid = await h.session()
     r = await h.rt.send_message(Inbound(TENANT, sid, ADD, relay=True))
     [p] = r["proposals"]
     r = await h.rt.send_message(Inbound(TENANT, sid, "hmm", relay=True, seen=(p["proposal_id"],)))
@@ -139,3 +121,17 @@ async def test_seen_counts_for_its_message_only(h: Harness) -> None:
     [q] = r["proposals"]
     assert q["status"] == "PENDING" and q["awaiting"] == "clear_answer"  # still not delivered
     assert (await h.proposal(p["proposal_id"])).delivered_ns == 0
+
+
+async def test_a_correction_supersedes_the_proposal(h: Harness) -> None:
+    sid, p = await proposed(h)
+    before = hits("superseded")
+    r = await h.send(sid, "change it to 60 dollars")
+    [q] = [q for q in r["proposals"] if q["proposal_id"] == p["proposal_id"]]
+    assert q["status"] == "REJECTED"
+    assert hits("superseded") == before + 1
+    events = await h.rt.audit(TENANT, sid)
+    assert {"reason": "superseded", "to": "REJECTED"}.items() <= next(
+        e for e in events if e.get("proposal_id") == p["proposal_id"] and e["to"] == "REJECTED"
+    ).items()
+    assert "massage" not in (await h.records())["items"]  # it never ran

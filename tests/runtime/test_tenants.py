@@ -16,9 +16,9 @@ from .conftest import Harness
 
 
 async def test_add_tenant_and_authenticate(h: Harness) -> None:
-    rec, key = await add_tenant(h.store, "  Bella's Salon  ")
-    assert rec.name == "Bella's Salon"
-    assert rec.tenant_id.startswith("bella-s-salon-")
+    rec, key = await add_tenant(h.store, "  Bella's Studio  ")
+    assert rec.name == "Bella's Studio"
+    assert rec.tenant_id.startswith("bella-s-studio-")
     assert key.startswith("orc_") and len(key) > 30
     who = await h.rt.authenticate(key)
     assert who is not None and (who.tenant_id, who.role, who.name) == (

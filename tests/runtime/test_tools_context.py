@@ -10,11 +10,20 @@ import pytest
 
 from runtime.errors import ToolValidationError
 from runtime.store.data import StoreData
+from runtime.testing.records import write_tool
 from runtime.tiers import Tier
 from runtime.tools import NoArgs, ToolContext, ToolRegistry, function_tool
-from salon.tools import ServiceArgs, write_tool
 
 from .conftest import TENANT, Harness
+
+
+class ServiceArgs(pydantic.BaseModel):
+    """A write's arguments with a default, as a plugin declares them."""
+
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+    name: str = pydantic.Field(min_length=1, max_length=60)
+    price: float = pydantic.Field(ge=0)
+    duration_min: int = pydantic.Field(default=30, gt=0, le=600)
 
 
 def make_ctx(**extra: Any) -> ToolContext:
@@ -65,7 +74,7 @@ def test_a_context_without_data_is_a_validation_error() -> None:
 
 
 async def test_writer_without_idempotency_key_refuses() -> None:
-    tool = write_tool("create_service")
+    tool = write_tool("create_record")
     with pytest.raises(ToolValidationError, match="needs a confirmed proposal"):
         await tool.invoke(make_ctx(), tool.parse({"name": "x", "price": 1}))
 
