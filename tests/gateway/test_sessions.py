@@ -25,6 +25,8 @@ PROPOSAL_KEYS = {
     "approvals",
     "needs",
     "can_approve",
+    "hint",
+    "final",
 }
 
 
