@@ -342,11 +342,14 @@ def _hosts(args: argparse.Namespace) -> int:
     if not address:
         say("no Ray to join: pass --ray-address (or set RAY_ADDRESS), or run orchestra serve here")
         return 2
-    if address.startswith(("127.0.0.1:", "localhost:")):
-        # The local serve's Ray, in Ray's single-machine mode (docs/DEPLOY.md): set
-        # before Ray is imported, which reads it then.
-        os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
-        os.environ.setdefault("RAY_AUTH_MODE", "token")
+    loopback = address.startswith(("127.0.0.1:", "localhost:"))
+    if loopback and os.environ.get("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER") != "0":
+        # The local serve's Ray, in Ray's single-machine mode with its token
+        # (docs/DEPLOY.md). Ray reads both when it is imported, and importing the
+        # gateway package imported it already: run this command again with them set.
+        env = {**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+        env.setdefault("RAY_AUTH_MODE", "token")
+        os.execve(sys.executable, [sys.executable, "-m", "gateway.cli", *sys.argv[1:]], env)
     from actors import add_hosts, connect_ray, list_hosts, remove_hosts
 
     connect_ray(args.namespace, address=address)
