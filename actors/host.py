@@ -135,7 +135,7 @@ class SessionHost:
             for caller, box in list(self._outboxes.items()):
                 if now - box.last_poll > OUTBOX_IDLE_S:
                     del self._outboxes[caller]
-            metrics.LIVE_SESSIONS.labels(self.label).set(len(self.pool.cores))
+            metrics.child(metrics.LIVE_SESSIONS, self.label).set(len(self.pool.cores))
             if self.pool.cores or any(b.pending() for b in self._outboxes.values()):
                 idle_since = now
             elif self.dedicated and now - idle_since >= self.settings.idle_evict_s:
@@ -273,8 +273,8 @@ class SessionHost:
 
     async def metrics(self) -> bytes:
         # gauges of the whole pool: computed when scraped, not on every batch
-        metrics.LIVE_SESSIONS.labels(self.label).set(len(self.pool.cores))
-        metrics.MAILBOX_DEPTH.labels(self.label).set(self.pool.queue_depth())
+        metrics.child(metrics.LIVE_SESSIONS, self.label).set(len(self.pool.cores))
+        metrics.child(metrics.MAILBOX_DEPTH, self.label).set(self.pool.queue_depth())
         self.admission.observe()
         return metrics.exposition()
 

@@ -93,6 +93,7 @@ class HttpMetrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self._counted: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         self.requests = Counter(
             "orchestra_http_requests",
             "HTTP requests handled by this gateway, by route template and status.",
@@ -113,8 +114,15 @@ class HttpMetrics:
         )
 
     def observe(self, method: str, route: str, status: int, ms: float) -> None:
-        self.requests.labels(method, route, str(status)).inc()
-        self.latency.labels(method, route).observe(ms)
+        # the children kept: `labels()` validates and locks on every request
+        counted = self._counted.get((method, route, status))
+        if counted is None:
+            counted = self._counted[(method, route, status)] = (
+                self.requests.labels(method, route, str(status)),
+                self.latency.labels(method, route),
+            )
+        counted[0].inc()
+        counted[1].observe(ms)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -30,7 +30,7 @@ class Admission:
     async def admit(self) -> AsyncIterator[None]:
         """Run the body once admitted; `Overloaded` at once when the queue is full."""
         if self._slots.locked() and self.waiting >= self.queued:
-            metrics.ADMISSION_REJECTED.labels(self.label).inc()
+            metrics.child(metrics.ADMISSION_REJECTED, self.label).inc()
             raise Overloaded(
                 f"this session host is at capacity ({self.running} running, "
                 f"{self.waiting} waiting); retry",
@@ -50,5 +50,5 @@ class Admission:
 
     def observe(self) -> None:
         """Set the gauges (when scraped, not on every operation)."""
-        metrics.ADMISSION_RUNNING.labels(self.label).set(self.active)
-        metrics.ADMISSION_QUEUE.labels(self.label).set(self.waiting)
+        metrics.child(metrics.ADMISSION_RUNNING, self.label).set(self.active)
+        metrics.child(metrics.ADMISSION_QUEUE, self.label).set(self.waiting)

@@ -37,6 +37,8 @@ class Inbound:
     def received(self, request_id: str = "") -> Inbound:
         """This message stamped with its arrival time (now, unless already stamped)
         and with `request_id` unless it carries one."""
+        if self.received_ns and (self.request_id or not request_id):
+            return self
         return replace(
             self,
             received_ns=self.received_ns or time.time_ns(),

@@ -8,7 +8,10 @@ result, error class, host index — never a session id or user text.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.metrics import MetricWrapperBase
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -113,6 +116,20 @@ ADMISSION_REJECTED = Counter(
     ["host"],
     registry=REGISTRY,
 )
+
+
+M = TypeVar("M", bound=MetricWrapperBase)
+_CHILDREN: dict[tuple[MetricWrapperBase, tuple[str, ...]], MetricWrapperBase] = {}
+
+
+def child(metric: M, *values: str) -> M:
+    """`metric.labels(*values)`, kept: the hot paths ask for the same few series on
+    every turn, and `labels()` validates and locks each time. Labels are bounded
+    (module docstring), and so is this cache."""
+    got = _CHILDREN.get((metric, values))
+    if got is None:
+        got = _CHILDREN[(metric, values)] = metric.labels(*values)
+    return got  # type: ignore[return-value]  # keyed by `metric`: its own child type
 
 
 def exposition() -> bytes:

@@ -244,7 +244,7 @@ class BaseOrchestrator(ABC):
             state, TierCounter(self.config.recursion_budget), now, emit, sender=sender
         )
         turn.audit.append(self._event(rec, "message", now, role="user", chars=len(text), by=sender))
-        metrics.MESSAGES.labels(self.agent).inc()
+        metrics.child(metrics.MESSAGES, self.agent).inc()
 
         if state.pending_t2:  # T1-only sessions never touch the registry here
             t0 = time.perf_counter()
@@ -310,8 +310,10 @@ class BaseOrchestrator(ABC):
             state.breaker.current().value,
         )
         for tier in Tier:
-            metrics.RECURSION_DEPTH.labels(self.agent, tier.value).observe(usage[tier.value])
-        metrics.CHAT_DURATION.labels(self.agent).observe((time.perf_counter() - started) * 1000)
+            depth = metrics.child(metrics.RECURSION_DEPTH, self.agent, tier.value)
+            depth.observe(usage[tier.value])
+        took = (time.perf_counter() - started) * 1000
+        metrics.child(metrics.CHAT_DURATION, self.agent).observe(took)
         logs.event(
             "turn",
             tenant_id=rec.tenant_id,
@@ -375,7 +377,7 @@ class BaseOrchestrator(ABC):
                 raise
             except Exception as exc:
                 cls = classify(exc)
-                metrics.ERRORS.labels(self.agent, cls.value).inc()
+                metrics.child(metrics.ERRORS, self.agent, cls.value).inc()
                 sorry = (
                     f"Sorry, I couldn't reach my language model ({cls.value}). Please try again."
                 )
@@ -434,7 +436,7 @@ class BaseOrchestrator(ABC):
                 raise
 
         def on_retry(exc: BaseException, attempt: int, delay: float) -> None:
-            metrics.RETRIES.labels(classify(exc).value).inc()
+            metrics.child(metrics.RETRIES, classify(exc).value).inc()
 
         t0, at = time.perf_counter(), self.clock()
         name = self.model.name
@@ -458,10 +460,10 @@ class BaseOrchestrator(ABC):
                 len(response.tool_uses),
             )
         )
-        metrics.MODEL_LATENCY.labels(name).observe(ms)
+        metrics.child(metrics.MODEL_LATENCY, name).observe(ms)
         if response.usage.input_tokens or response.usage.output_tokens:
-            metrics.MODEL_TOKENS.labels(name, "input").inc(response.usage.input_tokens)
-            metrics.MODEL_TOKENS.labels(name, "output").inc(response.usage.output_tokens)
+            metrics.child(metrics.MODEL_TOKENS, name, "input").inc(response.usage.input_tokens)
+            metrics.child(metrics.MODEL_TOKENS, name, "output").inc(response.usage.output_tokens)
         return response
 
     async def summarise(self, plan: Compaction) -> str:
@@ -469,7 +471,7 @@ class BaseOrchestrator(ABC):
         counted like a turn's, its failure counted by class (and raised)."""
 
         def on_retry(exc: BaseException, attempt: int, delay: float) -> None:
-            metrics.RETRIES.labels(classify(exc).value).inc()
+            metrics.child(metrics.RETRIES, classify(exc).value).inc()
 
         t0 = time.perf_counter()
         try:
@@ -477,13 +479,13 @@ class BaseOrchestrator(ABC):
                 lambda: self.model.complete(plan.request), self.retry_policy, on_retry=on_retry
             )
         except Exception as exc:
-            metrics.ERRORS.labels(self.agent, classify(exc).value).inc()
+            metrics.child(metrics.ERRORS, self.agent, classify(exc).value).inc()
             raise
         name = self.model.name
-        metrics.MODEL_LATENCY.labels(name).observe((time.perf_counter() - t0) * 1000)
+        metrics.child(metrics.MODEL_LATENCY, name).observe((time.perf_counter() - t0) * 1000)
         if response.usage.input_tokens or response.usage.output_tokens:
-            metrics.MODEL_TOKENS.labels(name, "input").inc(response.usage.input_tokens)
-            metrics.MODEL_TOKENS.labels(name, "output").inc(response.usage.output_tokens)
+            metrics.child(metrics.MODEL_TOKENS, name, "input").inc(response.usage.input_tokens)
+            metrics.child(metrics.MODEL_TOKENS, name, "output").inc(response.usage.output_tokens)
         return response.text
 
     async def _traced_model_call(
@@ -568,13 +570,13 @@ class BaseOrchestrator(ABC):
             why = redact.reason(exc, scrub=redact_urls)
             content = f"{tool.name} failed: {why}"
             breaker.record_failure()
-            metrics.ERRORS.labels(self.agent, classify(exc).value).inc()
+            metrics.child(metrics.ERRORS, self.agent, classify(exc).value).inc()
             rec = turn.state.record
             logs.tool_failed(
                 exc, tool.name, tool.tier.value, rec.tenant_id, rec.session_id, scrub=redact_urls
             )
         ms = (time.perf_counter() - t0) * 1000
-        metrics.TOOL_DURATION.labels(tool.tier.value, tool.name, status).observe(ms)
+        metrics.child(metrics.TOOL_DURATION, tool.tier.value, tool.name, status).observe(ms)
         return self._record(turn, use, tool, status, content, is_error, ms=ms, reason=why)
 
     async def _propose(
@@ -707,7 +709,7 @@ class BaseOrchestrator(ABC):
 
     def _drain_breaker(self, turn: TurnScratch) -> None:
         for old, new, at in turn.state.breaker.take_changes():
-            metrics.BREAKER_CHANGES.labels(new.value).inc()
+            metrics.child(metrics.BREAKER_CHANGES, new.value).inc()
             turn.steps.append(turnlog.breaker_step(at, old.value, new.value))
             turn.audit.append(
                 self._event(

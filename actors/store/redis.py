@@ -62,6 +62,8 @@ _SCAN_BATCH = 200  # session ids read from the index per round trip when listing
 
 
 def _esc(part: str) -> str:
+    if "%" not in part and ":" not in part and "|" not in part:
+        return part  # the common case, on every key of every turn
     return part.replace("%", "%25").replace(":", "%3A").replace("|", "%7C")
 
 

@@ -15,6 +15,7 @@ whoever already forwarded that text.
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -57,6 +58,7 @@ class Message:
     content: tuple[Block, ...]
     at: float = 0.0
     _tool_result: bool = field(init=False, repr=False, compare=False, default=False)
+    _words: int = field(init=False, repr=False, compare=False, default=-1)
 
     @property
     def text(self) -> str:
@@ -69,6 +71,22 @@ class Message:
     @property
     def is_tool_result(self) -> bool:
         return self._tool_result
+
+    def words(self) -> int:
+        """About how many words the message holds, a tool call counted as
+        `name {json}` (the ScriptedModel's tokens). Counted once: a history's
+        messages are in every request of the session."""
+        if self._words < 0:
+            n = 0
+            for b in self.content:
+                if isinstance(b, TextBlock):
+                    n += len(b.text.split())
+                elif isinstance(b, ToolResultBlock):
+                    n += len(b.content.split())
+                else:
+                    n += len((b.name + " " + json.dumps(b.input)).split())
+            object.__setattr__(self, "_words", n)
+        return self._words
 
     def __post_init__(self) -> None:
         # asked of every message on every turn (window cuts, transcripts): once here

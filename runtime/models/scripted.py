@@ -143,15 +143,7 @@ def _words(text: str) -> int:
 
 def usage(request: ModelRequest, said: str) -> Usage:
     """Words as tokens: what the request holds in, what the answer says out."""
-    n = _words(request.system)
-    for msg in request.messages:
-        for block in msg.content:
-            if isinstance(block, TextBlock):
-                n += _words(block.text)
-            elif isinstance(block, ToolResultBlock):
-                n += _words(block.content)
-            else:
-                n += len((block.name + " " + json.dumps(block.input)).split())
+    n = _words(request.system) + sum(msg.words() for msg in request.messages)
     return Usage(input_tokens=n, output_tokens=len(said.split()))
 
 

@@ -89,7 +89,7 @@ class ProposalBook:
         event = proposal_event(new, p.status, new.updated_at, actor)
         entries = {new.proposal_id: ledger} if ledger is not None else None
         await self.store.save_proposals([new], [event], entries)
-        metrics.PROPOSAL_TRANSITIONS.labels(new.tier.value, to.value).inc()
+        metrics.child(metrics.PROPOSAL_TRANSITIONS, new.tier.value, to.value).inc()
         logs.event(
             "proposal",
             tenant_id=new.tenant_id,
@@ -147,7 +147,7 @@ class ProposalBook:
                     not (p.delivered_before(msg.received_ns) or p.proposal_id in msg.seen)
                     or verdict is Verdict.UNCLEAR
                 ):
-                    metrics.WINDOW_HITS.labels(p.tier.value, "unclear").inc()
+                    metrics.child(metrics.WINDOW_HITS, p.tier.value, "unclear").inc()
                     p = p.model_copy(update={"awaiting": "clear_answer"})
                 elif verdict is not Verdict.CONSENT and not allows(p.policy, sender, p.subject):
                     continue  # not theirs to refuse or correct: it waits for someone who may
@@ -239,7 +239,7 @@ class ProposalBook:
             await self.store.save_proposals([p], [approval_event(p, by, now)])
             return p
         if p.tier is Tier.T2 and message_id:
-            metrics.WINDOW_HITS.labels(p.tier.value, "success").inc()
+            metrics.child(metrics.WINDOW_HITS, p.tier.value, "success").inc()
         return await self._execute(
             await self._move(p, ProposalStatus.CONFIRMED, by=message_id, actor=by)
         )
@@ -313,7 +313,7 @@ class ProposalBook:
         metric: expired, rejected or superseded; `message_id` and `actor` say who
         decided) and fail what depends on it."""
         if p.tier is Tier.T2 and status in (ProposalStatus.EXPIRED, ProposalStatus.REJECTED):
-            metrics.WINDOW_HITS.labels(p.tier.value, reason).inc()
+            metrics.child(metrics.WINDOW_HITS, p.tier.value, reason).inc()
         kind = "superseded" if reason == "superseded" else ""
         error = None if status is not ProposalStatus.FAILED else reason
         p = await self._move(p, status, error=error, by=message_id, kind=kind, actor=actor)

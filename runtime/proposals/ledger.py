@@ -60,7 +60,7 @@ class DispatchResult:
 
 
 def unknown(p: Proposal, why: str) -> DispatchResult:
-    metrics.OUTCOME_UNKNOWN.labels(p.tool).inc()
+    metrics.child(metrics.OUTCOME_UNKNOWN, p.tool).inc()
     return DispatchResult(
         False,
         error=f"{redact_urls(why)}; whether it took effect is unknown: check before retrying",
@@ -99,7 +99,7 @@ async def dispatch(
             if applied:
                 return DispatchResult(True, None), prior.attempts, True
         attempts = prior.attempts + 1
-        metrics.REDISPATCHES.labels(p.tool).inc()
+        metrics.child(metrics.REDISPATCHES, p.tool).inc()
         await store.ledger_put(
             p.tenant_id,
             p.proposal_id,
@@ -140,7 +140,7 @@ async def _call(tool: Tool, ctx: ToolContext, p: Proposal, timeout_s: float) -> 
     except (TimeoutError, ToolOutcomeUnknown) as exc:  # it may have taken effect
         ms = (time.perf_counter() - t0) * 1000
         status = "timeout" if isinstance(exc, TimeoutError) else "unknown"
-        metrics.TOOL_DURATION.labels(p.tier.value, p.tool, status).observe(ms)
+        metrics.child(metrics.TOOL_DURATION, p.tier.value, p.tool, status).observe(ms)
         why = str(exc) or f"timed out after {timeout_s:g}s"
         applied = None if tool.outcome is None else await tool.outcome(ctx)
         if applied is None:
@@ -180,5 +180,5 @@ async def _call(tool: Tool, ctx: ToolContext, p: Proposal, timeout_s: float) -> 
             False, error=f"{type(exc).__name__}: {redact.reason(exc, scrub=redact_urls)}"
         )
     ms = (time.perf_counter() - t0) * 1000
-    metrics.TOOL_DURATION.labels(p.tier.value, p.tool, "ok").observe(ms)
+    metrics.child(metrics.TOOL_DURATION, p.tier.value, p.tool, "ok").observe(ms)
     return DispatchResult(True, result)

@@ -210,7 +210,7 @@ class SessionCore:
         if result.created:
             self._shown = (stamped, time.time_ns())
         for p in result.created:
-            metrics.PROPOSAL_TRANSITIONS.labels(p.tier.value, p.status.value).inc()
+            metrics.child(metrics.PROPOSAL_TRANSITIONS, p.tier.value, p.status.value).inc()
             if emit is not None:  # created now, by the save: the client may see it
                 emit(ProposalEvent(p.public(msg.sender)))
         return result

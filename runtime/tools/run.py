@@ -113,7 +113,7 @@ async def run_tool(
         delay = min(policy.max_delay, hint) if hint is not None else policy.delay(sent)
         if sent > tool.retries or loop.time() + delay >= deadline:
             raise _given_up(tool, last, sent, maybe_ran, budget_s) from last
-        metrics.TOOL_RESENDS.labels(tool.name).inc()
+        metrics.child(metrics.TOOL_RESENDS, tool.name).inc()
         await sleep(delay)
 
 
