@@ -140,6 +140,6 @@ class BackendReads:
             await self.require_session(tenant_id, session_id)
         # A turn's own events are written when it ends, a proposal's when it moves:
         # order by time (stable) so the trail reads oldest first. The store keeps
-        # events as it got them: each is an AuditEvent (type, at, session_id...).
-        events = cast(list[AuditEvent], await self.store.list_audit(tenant_id, session_id))
-        return sorted(events, key=lambda e: float(e.get("at", 0.0)))
+        # events as it got them.
+        events = await self.store.list_audit(tenant_id, session_id)
+        return sorted(events, key=lambda e: e["at"])
