@@ -43,7 +43,7 @@ BlockDict = TextBlockDict | ToolUseBlockDict | ToolResultBlockDict
 class StoredMessage(TypedDict):
     """One history message as stored (`runtime.models.base.message_to_dict`)."""
 
-    role: str
+    role: Literal["user", "assistant"]
     at: NotRequired[float]
     content: list[BlockDict]
 
