@@ -518,7 +518,8 @@ class BaseOrchestrator(ABC):
             attrs[telemetry.TOOL_ARGUMENTS] = telemetry.content(use.input)
         with telemetry.span(f"execute_tool {use.name}", attrs) as span:
             block = await self._call_untraced(turn, use, store)
-            step: StepRecord = next((x for x in reversed(turn.steps) if x["kind"] == "tool"), {})
+            none: StepRecord = {}
+            step = next((x for x in reversed(turn.steps) if x["kind"] == "tool"), none)
             span.set_attribute(telemetry.OUTCOME, str(step.get("status", "")))
             if "proposal_id" in step:
                 span.set_attribute(telemetry.PROPOSAL_ID, str(step["proposal_id"]))
@@ -646,7 +647,7 @@ class BaseOrchestrator(ABC):
         proposal_id: str | None = None,
         reason: str = "",
     ) -> ToolResultBlock:
-        tier = tool.tier.value if tool else "T1"
+        tier = tool.tier if tool else Tier.T1
         at = self.clock()
         turn.steps.append(
             turnlog.tool_step(
@@ -663,10 +664,10 @@ class BaseOrchestrator(ABC):
                 output_is_json=status == "ok",  # a result: the JSON the model was given
             )
         )
-        turn.calls.append({"tool": use.name, "tier": tier, "status": status})
-        turn.send(ToolCallEvent.ended(use.name, tier, status))
+        turn.calls.append({"tool": use.name, "tier": tier.value, "status": status})
+        turn.send(ToolCallEvent.ended(use.name, tier.value, status))
         called = _event(turn.state.record, "tool_call", self.clock(), turn.sender or SYSTEM)
-        event: AuditEvent = {**called, "tool": use.name, "tier": tier, "status": status}
+        event: AuditEvent = {**called, "tool": use.name, "tier": tier.value, "status": status}
         if reason:
             event["reason"] = reason
         turn.audit.append(event)

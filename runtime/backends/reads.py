@@ -7,7 +7,7 @@ tokens, or read its sessions, history, proposals or audit.
 
 from __future__ import annotations
 
-from typing import Literal, cast
+from typing import Literal
 
 from runtime import turnlog
 from runtime.errors import NotFound
@@ -106,13 +106,13 @@ class BackendReads:
     async def list_turns(self, tenant_id: str, session_id: str) -> list[TurnSummary]:
         await self.require_session(tenant_id, session_id)
         kept = await self.store.list_turns(tenant_id, session_id)
-        return [cast(TurnSummary, turnlog.summary(t)) for t in kept]
+        return [turnlog.summary(t) for t in kept]
 
     async def get_turn(self, tenant_id: str, session_id: str, n: int) -> TurnDetail:
         await self.require_session(tenant_id, session_id)
         for t in await self.store.list_turns(tenant_id, session_id):
             if t.get("n") == n:
-                return cast(TurnDetail, turnlog.public(t))
+                return turnlog.public(t)
         raise NotFound(f"turn {n} of session {session_id} not found (or no longer kept)")
 
     async def list_proposals(

@@ -15,7 +15,7 @@ from typing import Literal, NotRequired, TypedDict
 
 from runtime.audit import AuditEvent
 from runtime.proposals.model import Proposal
-from runtime.shapes import TurnOut
+from runtime.shapes import TurnOut, TurnStep
 
 
 class TextBlockDict(TypedDict):
@@ -61,9 +61,14 @@ class SessionSnapshot(TypedDict, total=False):
     turns: int
 
 
-# One step of the turn inspector (runtime.turnlog): API.md's TurnStep fields, its
-# values kept as JSON text, with `{field}_chars` when one was cut.
-StepRecord = dict[str, object]
+class StepRecord(TurnStep, total=False):
+    """One step of the turn inspector as kept (`runtime.turnlog`): API.md's TurnStep,
+    its `arguments`, `result` and `error` kept as JSON text (cut), with
+    `{field}_chars` (the full length) when one was cut."""
+
+    arguments_chars: int
+    result_chars: int
+    error_chars: int
 
 
 class TurnRecord(TypedDict):
