@@ -57,7 +57,10 @@ AuditEvent = TypedDict(
         "reason": NotRequired[str],
         "proposal_id": NotRequired[str],
         "from": NotRequired[
-            Annotated[str | None, Field(description="null: the proposal was created.")]
+            Annotated[
+                str | None,
+                Field(description="The status or state before (null: the proposal was created)."),
+            ]
         ],
         "to": NotRequired[str],
         "have": NotRequired[Annotated[int, Field(description="Approvals so far.")]],
