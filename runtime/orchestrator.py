@@ -20,13 +20,14 @@ from typing import Any
 
 import orjson
 
+from runtime.audit import AuditEvent, EventType
 from runtime.config.presets import OrchestratorConfig
 from runtime.inbound import Inbound
 from runtime.proposals.model import Proposal, ProposalStatus, check_dependencies, proposal_event
 from runtime.sessions.history import Compaction, History
 from runtime.sessions.state import ProposalPort, SessionState, TurnResult, TurnScratch
 from runtime.store.data import TenantData, TurnData
-from runtime.store.payloads import AuditRecord, SessionSnapshot, StepRecord
+from runtime.store.payloads import SessionSnapshot, StepRecord
 from runtime.store.protocol import SessionRecord, Store
 from runtime.store.tenants import tenant_name
 
@@ -49,7 +50,7 @@ from .models.base import (
     ToolUseBlock,
     collect,
 )
-from .principals import SYSTEM
+from .principals import SYSTEM, Actor
 from .retry import RetryPolicy, retry
 from .sanitize import sanitize_for_prompt
 from .tiers import Tier, TierCounter, exhausted_message
@@ -243,7 +244,9 @@ class BaseOrchestrator(ABC):
         turn = TurnScratch(
             state, TierCounter(self.config.recursion_budget), now, emit, sender=sender
         )
-        turn.audit.append(self._event(rec, "message", now, role="user", chars=len(text), by=sender))
+        turn.audit.append(
+            {**_event(rec, "message", now, sender), "role": "user", "chars": len(text)}
+        )
         metrics.child(metrics.MESSAGES, self.agent).inc()
 
         if state.pending_t2:  # T1-only sessions never touch the registry here
@@ -289,9 +292,8 @@ class BaseOrchestrator(ABC):
         # each notice once: not again when the model already said it
         final = " ".join([n for n in notices if n not in reply] + ([reply] if reply else []) + ask)
         new.append(Message("assistant", (TextBlock(final),), at=self.clock()))
-        turn.audit.append(
-            self._event(rec, "message", self.clock(), role="assistant", chars=len(final), by=SYSTEM)
-        )
+        said = _event(rec, "message", self.clock(), SYSTEM)
+        turn.audit.append({**said, "role": "assistant", "chars": len(final)})
         state.history.extend(new)  # a summary, if due, is made after the reply (SessionCore)
         usage = turn.counter.usage()
         state.last_usage = usage
@@ -518,7 +520,8 @@ class BaseOrchestrator(ABC):
             attrs[telemetry.TOOL_ARGUMENTS] = telemetry.content(use.input)
         with telemetry.span(f"execute_tool {use.name}", attrs) as span:
             block = await self._call_untraced(turn, use, store)
-            step: StepRecord = next((x for x in reversed(turn.steps) if x["kind"] == "tool"), {})
+            none: StepRecord = {}
+            step = next((x for x in reversed(turn.steps) if x["kind"] == "tool"), none)
             span.set_attribute(telemetry.OUTCOME, str(step.get("status", "")))
             if "proposal_id" in step:
                 span.set_attribute(telemetry.PROPOSAL_ID, str(step["proposal_id"]))
@@ -646,7 +649,7 @@ class BaseOrchestrator(ABC):
         proposal_id: str | None = None,
         reason: str = "",
     ) -> ToolResultBlock:
-        tier = tool.tier.value if tool else "T1"
+        tier = tool.tier if tool else Tier.T1
         at = self.clock()
         turn.steps.append(
             turnlog.tool_step(
@@ -663,20 +666,13 @@ class BaseOrchestrator(ABC):
                 output_is_json=status == "ok",  # a result: the JSON the model was given
             )
         )
-        turn.calls.append({"tool": use.name, "tier": tier, "status": status})
-        turn.send(ToolCallEvent.ended(use.name, tier, status))
-        turn.audit.append(
-            self._event(
-                turn.state.record,
-                "tool_call",
-                self.clock(),
-                tool=use.name,
-                tier=tier,
-                status=status,
-                by=turn.sender or SYSTEM,
-                **({"reason": reason} if reason else {}),
-            )
-        )
+        turn.calls.append({"tool": use.name, "tier": tier.value, "status": status})
+        turn.send(ToolCallEvent.ended(use.name, tier.value, status))
+        called = _event(turn.state.record, "tool_call", self.clock(), turn.sender or SYSTEM)
+        event: AuditEvent = {**called, "tool": use.name, "tier": tier.value, "status": status}
+        if reason:
+            event["reason"] = reason
+        turn.audit.append(event)
         return ToolResultBlock(use.id, content, is_error)
 
     def revise(self, superseded: Proposal, text: str) -> Plan:
@@ -711,25 +707,19 @@ class BaseOrchestrator(ABC):
         for old, new, at in turn.state.breaker.take_changes():
             metrics.child(metrics.BREAKER_CHANGES, new.value).inc()
             turn.steps.append(turnlog.breaker_step(at, old.value, new.value))
-            turn.audit.append(
-                self._event(
-                    turn.state.record,
-                    "breaker",
-                    at,
-                    by=SYSTEM,
-                    **{"from": old.value, "to": new.value},
-                )
-            )
+            changed = _event(turn.state.record, "breaker", at, SYSTEM)
+            turn.audit.append({**changed, "from": old.value, "to": new.value})
 
-    @staticmethod
-    def _event(rec: SessionRecord, kind: str, at: float, **extra: object) -> AuditRecord:
-        return {
-            "type": kind,
-            "at": at,
-            "session_id": rec.session_id,
-            "tenant_id": rec.tenant_id,
-            **extra,
-        }
+
+def _event(rec: SessionRecord, kind: EventType, at: float, by: Actor) -> AuditEvent:
+    """What every audit event of the session has; its type adds its own fields."""
+    return {
+        "type": kind,
+        "at": at,
+        "session_id": rec.session_id,
+        "tenant_id": rec.tenant_id,
+        "by": by,
+    }
 
 
 def _count(step: StepRecord, field: str) -> int:

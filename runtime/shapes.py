@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, NotRequired
 
-from pydantic import ConfigDict, Field
+from pydantic import Field
 from typing_extensions import (
     TypedDict,  # pydantic reads it on Python 3.11 (typing.TypedDict: 3.12+)
 )
 
+# An audit event is made, kept and served as this one type (runtime/audit.py).
+from runtime.audit import AuditEvent as AuditEvent
 from runtime.proposals.model import ProposalStatus
 
 Tier = Literal["T1", "T2", "T3"]
@@ -166,26 +168,6 @@ class TurnOut(TypedDict):
     ]
     tool_calls: list[ToolCallOut]
     usage: Annotated[dict[str, int], Field(description='{"T1": n, "T2": n, "T3": n}')]
-
-
-# An audit event: `type`, `at`, `session_id` and the fields of its kind (`from`,
-# `to` and `proposal_id` for proposals; `tool`, `tier`, `status` for tool calls...).
-EVENT_TYPES = "`message`, `tool_call`, `proposal` or `breaker`."
-AuditEvent = TypedDict(
-    "AuditEvent",
-    {
-        "type": Annotated[
-            str, Field(description="`message`, `tool_call`, `proposal` or `breaker`.")
-        ],
-        "at": float,
-        "session_id": str,
-        "proposal_id": Annotated[str, Field(default=None)],
-        "from": Annotated[str | None, Field(default=None)],
-        "to": Annotated[str, Field(default=None)],
-    },
-    total=False,
-)
-setattr(AuditEvent, "__pydantic_config__", ConfigDict(extra="allow"))  # noqa: B010
 
 
 # The turn inspector (runtime/turnlog.py): one step of a turn. `kind` says which

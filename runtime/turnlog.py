@@ -15,18 +15,22 @@ value, a reader pays the redaction.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import orjson
 
 from runtime.proposals.model import Proposal, ProposalStatus
 
 from .redact import shown_json
+from .shapes import TurnDetail, TurnStep, TurnSummary
 from .store.payloads import StepRecord, TurnRecord
+from .tiers import Tier
 
 MAX_STEPS = 64  # per turn; later steps are counted, not kept
 KEEP_TURNS = 50  # per session, newest kept
 SHOWN_CHARS = 1024  # of one argument set, result or error, as served
 KEPT_CHARS = SHOWN_CHARS + 512  # as kept (the slack: a secret across the cut is still seen)
-_VALUES = ("arguments", "result", "error")
+Value = Literal["arguments", "result", "error"]  # a step's values, kept as JSON text
 
 
 # How the turn's first step, the registry's reading of the message, decided a T2.
@@ -56,21 +60,22 @@ def model_step(
 
 
 def model_error_step(at: float, ms: float, model: str, error: str) -> StepRecord:
-    return {
+    step: StepRecord = {
         "kind": "model",
         "at": at,
         "ms": round(ms, 3),
         "model": model,
         "status": "error",
-        **_kept("error", error),
     }
+    _keep(step, "error", error)
+    return step
 
 
 def tool_step(
     at: float,
     ms: float,
     tool: str,
-    tier: str,
+    tier: Tier,
     call_id: str,
     status: str,
     arguments: object,
@@ -87,12 +92,12 @@ def tool_step(
         "at": at,
         "ms": round(ms, 3),
         "tool": tool,
-        "tier": tier,
+        "tier": tier.value,
         "call_id": call_id,
         "status": status,
-        **_kept("arguments", arguments),
     }
-    step.update(_kept("error" if is_error else "result", output, output_is_json))
+    _keep(step, "arguments", arguments)
+    _keep(step, "error" if is_error else "result", output, output_is_json)
     if proposal_id is not None:
         step["proposal_id"] = proposal_id
     return step
@@ -110,7 +115,7 @@ def proposal_step(at: float, p: Proposal, decision: str | None = None) -> StepRe
         "decision": decision or _DECISION.get(p.status, "unclear"),
     }
     if p.result is not None:
-        step.update(_kept("result", p.result))
+        _keep(step, "result", p.result)
     return step
 
 
@@ -152,32 +157,60 @@ def step_at(step: StepRecord) -> float:
     return float(at) if isinstance(at, int | float) else 0.0
 
 
-def summary(record: TurnRecord) -> dict[str, object]:
+def summary(record: TurnRecord) -> TurnSummary:
     """A turn as the list shows it: its record without the steps, and their count."""
-    out: dict[str, object] = {k: v for k, v in record.items() if k != "steps"}
-    out["step_count"] = len(record.get("steps", ())) + int(record.get("steps_cut", 0))
-    return out
+    return {
+        "n": record["n"],
+        "message_id": record["message_id"],
+        "at": record["at"],
+        "ms": record["ms"],
+        "agent": record["agent"],
+        "breaker": record["breaker"],
+        "steps_cut": record["steps_cut"],
+        "step_count": len(record["steps"]) + record["steps_cut"],
+    }
 
 
-def _kept(field: str, value: object, is_json: bool = False) -> StepRecord:
-    """`{field: its JSON text, cut to KEPT_CHARS}`, and `{field}_chars` (the full
-    length) when it was cut."""
+def _keep(step: StepRecord, field: Value, value: object, is_json: bool = False) -> None:
+    """Set `step[field]` to the value's JSON text, cut to KEPT_CHARS, and
+    `{field}_chars` (the full length) when it was cut."""
     text = str(value) if is_json else orjson.dumps(value, default=str).decode()
+    step[field] = text[:KEPT_CHARS]
     if len(text) <= KEPT_CHARS:
-        return {field: text}
-    return {field: text[:KEPT_CHARS], f"{field}_chars": len(text)}
+        return
+    if field == "arguments":
+        step["arguments_chars"] = len(text)
+    elif field == "result":
+        step["result_chars"] = len(text)
+    else:
+        step["error_chars"] = len(text)
 
 
-def public(record: TurnRecord) -> dict[str, object]:
+def public(record: TurnRecord) -> TurnDetail:
     """A kept record as API.md serves it: each argument set, result and error as a
     JSON value, redacted and capped to `SHOWN_CHARS` (a cut one as its cut text)."""
-    steps = []
-    for step in record.get("steps", ()):
-        out = {k: v for k, v in step.items() if not k.endswith("_chars")}
-        for field in _VALUES:
-            if field in step:
-                full = step.get(f"{field}_chars")
-                cut_from = full if isinstance(full, int) else None
-                out[field] = shown_json(str(step[field]), cut_from, SHOWN_CHARS)
-        steps.append(out)
-    return {**record, "steps": steps}
+    return {
+        "n": record["n"],
+        "message_id": record["message_id"],
+        "at": record["at"],
+        "ms": record["ms"],
+        "agent": record["agent"],
+        "breaker": record["breaker"],
+        "steps": [_public_step(step) for step in record["steps"]],
+        "steps_cut": record["steps_cut"],
+    }
+
+
+def _public_step(step: StepRecord) -> TurnStep:
+    """One kept step as served: its values shown, the lengths they were cut from gone."""
+    out = step.copy()
+    arguments_chars = out.pop("arguments_chars", None)
+    result_chars = out.pop("result_chars", None)
+    error_chars = out.pop("error_chars", None)
+    if "arguments" in out:
+        out["arguments"] = shown_json(str(out["arguments"]), arguments_chars, SHOWN_CHARS)
+    if "result" in out:
+        out["result"] = shown_json(str(out["result"]), result_chars, SHOWN_CHARS)
+    if "error" in out:
+        out["error"] = shown_json(str(out["error"]), error_chars, SHOWN_CHARS)
+    return out

@@ -27,12 +27,12 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, WatchError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from runtime.audit import AuditEvent
 from runtime.errors import NotOwner, Unavailable
 from runtime.proposals.model import Proposal, ProposalStatus
 from runtime.store import paging
 from runtime.store.data import Change
 from runtime.store.payloads import (
-    AuditRecord,
     SessionSnapshot,
     StoredMessage,
     TurnRecord,
@@ -350,7 +350,7 @@ class RedisStore:
         return [orjson.loads(m) for m in raw]
 
     # audit
-    def _queue_audit(self, pipe: Pipeline, by_tenant: Mapping[str, Sequence[AuditRecord]]) -> None:
+    def _queue_audit(self, pipe: Pipeline, by_tenant: Mapping[str, Sequence[AuditEvent]]) -> None:
         """Queue RPUSHes: the tenant's log and, for events with a session, its index."""
         for tenant_id, events in by_tenant.items():
             if not events:
@@ -365,14 +365,14 @@ class RedisStore:
             for sid, items in per_session.items():
                 pipe.rpush(self._k(tenant_id, "saudit", sid), *items)
 
-    async def append_audit(self, tenant_id: str, events: Sequence[AuditRecord]) -> None:
+    async def append_audit(self, tenant_id: str, events: Sequence[AuditEvent]) -> None:
         if not events:
             return
         async with self._r.pipeline(transaction=True) as pipe:
             self._queue_audit(pipe, {tenant_id: events})
             await pipe.execute()
 
-    async def list_audit(self, tenant_id: str, session_id: str | None = None) -> list[AuditRecord]:
+    async def list_audit(self, tenant_id: str, session_id: str | None = None) -> list[AuditEvent]:
         key = (
             self._k(tenant_id, "audit")
             if session_id is None
@@ -387,10 +387,10 @@ class RedisStore:
     async def save_proposals(
         self,
         proposals: list[Proposal],
-        audit: Sequence[AuditRecord],
+        audit: Sequence[AuditEvent],
         ledger: dict[str, LedgerEntry] | None = None,
     ) -> None:
-        by_tenant: dict[str, list[AuditRecord]] = {}
+        by_tenant: dict[str, list[AuditEvent]] = {}
         for event in audit:
             by_tenant.setdefault(str(event["tenant_id"]), []).append(event)
         open_key = f"{self._prefix}:open"

@@ -7,7 +7,7 @@ tokens, or read its sessions, history, proposals or audit.
 
 from __future__ import annotations
 
-from typing import Literal, cast
+from typing import Literal
 
 from runtime import turnlog
 from runtime.errors import NotFound
@@ -106,13 +106,13 @@ class BackendReads:
     async def list_turns(self, tenant_id: str, session_id: str) -> list[TurnSummary]:
         await self.require_session(tenant_id, session_id)
         kept = await self.store.list_turns(tenant_id, session_id)
-        return [cast(TurnSummary, turnlog.summary(t)) for t in kept]
+        return [turnlog.summary(t) for t in kept]
 
     async def get_turn(self, tenant_id: str, session_id: str, n: int) -> TurnDetail:
         await self.require_session(tenant_id, session_id)
         for t in await self.store.list_turns(tenant_id, session_id):
             if t.get("n") == n:
-                return cast(TurnDetail, turnlog.public(t))
+                return turnlog.public(t)
         raise NotFound(f"turn {n} of session {session_id} not found (or no longer kept)")
 
     async def list_proposals(
@@ -140,6 +140,6 @@ class BackendReads:
             await self.require_session(tenant_id, session_id)
         # A turn's own events are written when it ends, a proposal's when it moves:
         # order by time (stable) so the trail reads oldest first. The store keeps
-        # events as it got them: each is an AuditEvent (type, at, session_id...).
-        events = cast(list[AuditEvent], await self.store.list_audit(tenant_id, session_id))
-        return sorted(events, key=lambda e: float(e.get("at", 0.0)))
+        # events as it got them.
+        events = await self.store.list_audit(tenant_id, session_id)
+        return sorted(events, key=lambda e: e["at"])

@@ -18,10 +18,10 @@ import asyncio
 import json
 import random
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Generic, Literal, Protocol, Self, TypedDict, TypeVar, runtime_checkable
+from typing import Generic, Literal, Protocol, Self, TypedDict, TypeVar, runtime_checkable
 
 from ..retry import OnRetry, RetryPolicy, Sleep, retry
 from ..store.payloads import BlockDict, StoredMessage
@@ -323,24 +323,25 @@ def block_to_dict(block: Block) -> BlockDict:
     }
 
 
-def block_from_dict(data: Mapping[str, Any]) -> Block:
-    kind = data.get("type")
-    if kind == "text":
+def block_from_dict(data: BlockDict) -> Block:
+    """A stored block read back (JSON, so its type is checked: unknown is a ValueError)."""
+    if data.get("type") not in ("text", "tool_use", "tool_result"):
+        raise ValueError(f"unknown block type {data.get('type')!r}")
+    if data["type"] == "text":
         return TextBlock(str(data["text"]))
-    if kind == "tool_use":
+    if data["type"] == "tool_use":
         return ToolUseBlock(str(data["id"]), str(data["name"]), dict(data["input"]))
-    if kind == "tool_result":
-        return ToolResultBlock(
-            str(data["tool_use_id"]), str(data["content"]), bool(data.get("is_error", False))
-        )
-    raise ValueError(f"unknown block type {kind!r}")
+    return ToolResultBlock(
+        str(data["tool_use_id"]), str(data["content"]), bool(data.get("is_error", False))
+    )
 
 
 def message_to_dict(msg: Message) -> StoredMessage:
     return {"role": msg.role, "at": msg.at, "content": [block_to_dict(b) for b in msg.content]}
 
 
-def message_from_dict(data: Mapping[str, Any]) -> Message:
+def message_from_dict(data: StoredMessage) -> Message:
+    """A stored message read back (JSON: its role is checked, not trusted)."""
     role = data["role"]
     if role not in ("user", "assistant"):
         raise ValueError(f"bad role {role!r}")

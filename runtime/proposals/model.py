@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from runtime.approval import Approval, ApprovalPolicy, refusal
+from runtime.audit import AuditEvent
 from runtime.errors import BadRequest, InvalidTransition
 from runtime.principals import SYSTEM, Actor
 from runtime.tiers import Tier
@@ -222,10 +223,10 @@ class Proposal(BaseModel):
 
 def proposal_event(
     p: Proposal, old: ProposalStatus | None, at: float, by: Actor | None = None
-) -> dict[str, object]:
+) -> AuditEvent:
     """The audit event of one transition (`old` None: the proposal was created) made
     by `by` (the system when no principal made it)."""
-    return {
+    event: AuditEvent = {
         "type": "proposal",
         "at": at,
         "tenant_id": p.tenant_id,
@@ -235,12 +236,14 @@ def proposal_event(
         "tier": p.tier.value,
         "from": old.value if old else None,
         "to": p.status.value,
-        **({"reason": p.error_kind or p.error} if _failed(p) and old is not None else {}),
         "by": by or SYSTEM,
     }
+    if old is not None and _failed(p):
+        event["reason"] = p.error_kind or p.error or ""
+    return event
 
 
-def approval_event(p: Proposal, by: Actor, at: float) -> dict[str, object]:
+def approval_event(p: Proposal, by: Actor, at: float) -> AuditEvent:
     """The audit event of one approval that did not (yet) reach the quorum."""
     return {
         "type": "approval",

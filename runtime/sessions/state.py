@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from runtime.audit import AuditEvent
 from runtime.breaker import CircuitBreaker
 from runtime.events import Emit, TurnEvent
 from runtime.inbound import Inbound
@@ -17,7 +18,7 @@ from runtime.models.base import Message
 from runtime.principals import Actor
 from runtime.proposals.model import Proposal
 from runtime.shapes import ToolCallOut, TurnOut
-from runtime.store.payloads import AuditRecord, SessionSnapshot, StepRecord, TurnRecord
+from runtime.store.payloads import SessionSnapshot, StepRecord, TurnRecord
 from runtime.store.protocol import SessionRecord
 from runtime.tiers import Tier, TierCounter
 from runtime.tools import ToolContext
@@ -74,7 +75,7 @@ class TurnResult:
     tool_calls: list[ToolCallOut]
     usage: dict[str, int]
     messages: list[Message]
-    audit: list[AuditRecord]
+    audit: list[AuditEvent]
     # The proposals this turn made: they come into existence with the turn's save
     # (a turn that is not saved proposed nothing), their window starting then.
     created: list[Proposal] = field(default_factory=list)
@@ -105,7 +106,7 @@ class TurnScratch:
     calls: list[ToolCallOut] = field(default_factory=list)
     exhausted: list[Tier] = field(default_factory=list)
     breaker_blocked: bool = False
-    audit: list[AuditRecord] = field(default_factory=list)
+    audit: list[AuditEvent] = field(default_factory=list)
     steps: list[StepRecord] = field(default_factory=list)  # the inspector's (turnlog)
     # pending T2s this message did not answer clearly, and those it corrected
     awaiting: list[Proposal] = field(default_factory=list)

@@ -10,6 +10,7 @@ from typing import Literal
 
 import orjson
 
+from runtime.audit import AuditEvent
 from runtime.errors import NotOwner
 from runtime.proposals.model import Proposal, ProposalStatus
 from runtime.store import paging
@@ -24,7 +25,7 @@ from runtime.store.protocol import (
 from runtime.turnlog import KEEP_TURNS
 
 from .data import Change
-from .payloads import AuditRecord, SessionSnapshot, StoredMessage, TurnRecord, TurnWrite
+from .payloads import SessionSnapshot, StoredMessage, TurnRecord, TurnWrite
 
 _OPEN = (ProposalStatus.PENDING, ProposalStatus.CONFIRMED)
 
@@ -37,7 +38,7 @@ class MemoryStore:
         self.history: dict[tuple[str, str], list[StoredMessage]] = {}
         self.state: dict[tuple[str, str], SessionSnapshot] = {}
         self.turns: dict[tuple[str, str], list[bytes]] = {}
-        self.audit: dict[str, list[AuditRecord]] = {}
+        self.audit: dict[str, list[AuditEvent]] = {}
         self.proposals: dict[tuple[str, str], Proposal] = {}
         self.ledger: dict[tuple[str, str], LedgerEntry] = {}
         self.data: dict[
@@ -201,17 +202,17 @@ class MemoryStore:
     async def list_turns(self, tenant_id: str, session_id: str) -> list[TurnRecord]:
         return [orjson.loads(t) for t in self.turns.get((tenant_id, session_id), [])]
 
-    async def append_audit(self, tenant_id: str, events: Sequence[AuditRecord]) -> None:
+    async def append_audit(self, tenant_id: str, events: Sequence[AuditEvent]) -> None:
         self.audit.setdefault(tenant_id, []).extend(copy.deepcopy(list(events)))
 
-    async def list_audit(self, tenant_id: str, session_id: str | None = None) -> list[AuditRecord]:
+    async def list_audit(self, tenant_id: str, session_id: str | None = None) -> list[AuditEvent]:
         events = self.audit.get(tenant_id, [])
         return [copy.deepcopy(e) for e in events if session_id in (None, e.get("session_id"))]
 
     async def save_proposals(
         self,
         proposals: list[Proposal],
-        audit: Sequence[AuditRecord],
+        audit: Sequence[AuditEvent],
         ledger: dict[str, LedgerEntry] | None = None,
     ) -> None:
         for pid, entry in (ledger or {}).items():

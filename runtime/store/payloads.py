@@ -2,7 +2,7 @@
 
 A turn is saved in one atomic write, `Store.save_turn(TurnWrite)`: the turn's
 messages (`StoredMessage`), the session's state (`SessionSnapshot`), its audit
-events (`AuditRecord`), the proposals it made and its inspector
+events (`runtime.audit.AuditEvent`), the proposals it made and its inspector
 record (`TurnRecord`). The stores keep these as JSON; what they read back is
 the same shape.
 """
@@ -13,8 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, NotRequired, TypedDict
 
+from runtime.audit import AuditEvent
 from runtime.proposals.model import Proposal
-from runtime.shapes import TurnOut
+from runtime.shapes import TurnOut, TurnStep
 
 
 class TextBlockDict(TypedDict):
@@ -42,7 +43,7 @@ BlockDict = TextBlockDict | ToolUseBlockDict | ToolResultBlockDict
 class StoredMessage(TypedDict):
     """One history message as stored (`runtime.models.base.message_to_dict`)."""
 
-    role: str
+    role: Literal["user", "assistant"]
     at: NotRequired[float]
     content: list[BlockDict]
 
@@ -60,9 +61,14 @@ class SessionSnapshot(TypedDict, total=False):
     turns: int
 
 
-# One step of the turn inspector (runtime.turnlog): API.md's TurnStep fields, its
-# values kept as JSON text, with `{field}_chars` when one was cut.
-StepRecord = dict[str, object]
+class StepRecord(TurnStep, total=False):
+    """One step of the turn inspector as kept (`runtime.turnlog`): API.md's TurnStep,
+    its `arguments`, `result` and `error` kept as JSON text (cut), with
+    `{field}_chars` (the full length) when one was cut."""
+
+    arguments_chars: int
+    result_chars: int
+    error_chars: int
 
 
 class TurnRecord(TypedDict):
@@ -79,12 +85,6 @@ class TurnRecord(TypedDict):
     steps_cut: int
 
 
-# An audit event as made (runtime.proposals.model.proposal_event, the orchestrator)
-# and kept: `type`, `at`, `tenant_id`, `session_id` and the fields of its kind;
-# served as `runtime.shapes.AuditEvent`.
-AuditRecord = dict[str, object]
-
-
 @dataclass(frozen=True, slots=True)
 class TurnWrite:
     """Everything one turn saves, in one atomic write (`Store.save_turn`)."""
@@ -93,13 +93,12 @@ class TurnWrite:
     session_id: str
     state: SessionSnapshot
     messages: Sequence[StoredMessage] = ()
-    audit: Sequence[AuditRecord] = ()
+    audit: Sequence[AuditEvent] = ()
     proposals: Sequence[Proposal] = ()  # created by this save: their windows start with it
     turn: TurnRecord | None = None  # the inspector's record, if the turn made one
 
 
 __all__ = [
-    "AuditRecord",
     "BlockDict",
     "SessionSnapshot",
     "StepRecord",

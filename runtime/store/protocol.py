@@ -13,11 +13,12 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
+from runtime.audit import AuditEvent
 from runtime.proposals.model import Proposal, ProposalStatus
 from runtime.shapes import SessionOut
 
 from .data import DataStore
-from .payloads import AuditRecord, SessionSnapshot, StoredMessage, TurnRecord, TurnWrite
+from .payloads import SessionSnapshot, StoredMessage, TurnRecord, TurnWrite
 
 
 class SessionRecord(BaseModel):
@@ -202,16 +203,16 @@ class Store(DataStore, Protocol):
         ...
 
     # audit
-    async def append_audit(self, tenant_id: str, events: Sequence[AuditRecord]) -> None: ...
+    async def append_audit(self, tenant_id: str, events: Sequence[AuditEvent]) -> None: ...
     async def list_audit(
         self, tenant_id: str, session_id: str | None = None
-    ) -> list[AuditRecord]: ...
+    ) -> list[AuditEvent]: ...
 
     # proposals
     async def save_proposals(
         self,
         proposals: list[Proposal],
-        audit: Sequence[AuditRecord],
+        audit: Sequence[AuditEvent],
         ledger: dict[str, LedgerEntry] | None = None,
     ) -> None:
         """Store proposals, their audit events and (by proposal id) ledger entries:
