@@ -16,7 +16,16 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from actors import annotate
-from runtime import Backend, Forbidden, NotFound, Principal, RateLimited, Settings, Unauthorized
+from runtime import (
+    Backend,
+    CanOut,
+    Forbidden,
+    NotFound,
+    Principal,
+    RateLimited,
+    Settings,
+    Unauthorized,
+)
 
 from .auth import Authenticator, RateLimiter, bearer_key
 from .drain import Drain
@@ -85,6 +94,13 @@ async def require_owner(caller: KeyHolder) -> Principal:
 
 
 Owner = Annotated[Principal, Depends(require_owner)]
+
+
+def abilities(caller: Principal) -> CanOut:
+    """What `caller` may reach, by the same rules as `require_key` and `require_owner`
+    (`GET /v1/me`'s `can`: a client lays itself out by it)."""
+    key = not caller.is_token
+    return {"list_sessions": key, "list_inbox": key, "manage_keys": key and caller.is_owner}
 
 
 async def require_tenant(caller: KeyHolder) -> str:

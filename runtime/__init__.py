@@ -18,6 +18,7 @@ from runtime.sessions.session import SessionPool, create_session, public_message
 from runtime.shapes import (
     AgentOut,
     AuditEvent,
+    CanOut,
     ChatMessage,
     CloseOut,
     KeyOut,
@@ -111,6 +112,7 @@ __all__ = [
     "Backend",
     "BadRequest",
     "BaseOrchestrator",
+    "CanOut",
     "CanaryConfig",
     "Change",
     "ChatMessage",

@@ -124,14 +124,25 @@ class ProposalOut(TypedDict):
         str,
         Field(description="The sentence a client shows for its state (empty: nothing to say)."),
     ]
+    approval_text: Annotated[
+        str,
+        Field(
+            description=(
+                "The sentence a client shows about who: who requested it, who approved it, "
+                'the approvals it has of how many ("1 of 2 approvals.") and, while PENDING, '
+                "who may still approve."
+            )
+        ),
+    ]
     final: Annotated[bool, Field(description="Its status is terminal: it never changes again.")]
     awaiting: NotRequired[
         Annotated[
             Literal["clear_answer"],
             Field(
                 description=(
-                    "In a turn's `proposals` only: the message did not answer this PENDING "
-                    "T2 clearly (or it had not been delivered); the reply asks again."
+                    "A message did not answer this PENDING T2 clearly (or it had not been "
+                    "delivered): it waits for a clear yes or no (the turn's reply asks "
+                    "again). In every view of it, until a yes is recorded or it is decided."
                 )
             ),
         ]
@@ -153,6 +164,23 @@ class TokenOut(TypedDict):
     expires_at: float
     agent: str
     subject: str
+
+
+class CanOut(TypedDict):
+    """What a caller may reach (`GET /v1/me`'s `can`), so a client lays itself out by
+    the server's rule, not by the role's name."""
+
+    list_sessions: Annotated[
+        bool,
+        Field(description="Every session of the tenant: the list, and opening any (keys)."),
+    ]
+    list_inbox: Annotated[
+        bool,
+        Field(description="The proposals across sessions, the inbox among them (keys)."),
+    ]
+    manage_keys: Annotated[
+        bool, Field(description="Make, list, rotate and revoke keys (owner keys).")
+    ]
 
 
 class ToolCallOut(TypedDict):

@@ -9,28 +9,28 @@
 // retrying" until a heartbeat (GET /healthz) gets through again. Under each
 // reply, "Details" opens the turn inspector's timeline (inspector.js).
 //
-// Who is connected decides the layout (GET /v1/me): an owner or staff key sees
-// every session and an Inbox of what it may approve across sessions (owners
-// also the Keys panel); an end user's session token sees its one session, with
-// no session list and no agent picker.
+// What the caller may use decides the layout (GET /v1/me's `can`): a caller who
+// may list sessions sees every session and the agent picker, one who may list
+// the inbox sees an Inbox of what it may approve across sessions, one who may
+// manage keys the Keys panel; a session token may do none of these and sees its
+// one session.
 //
-// What the views show lives in one state object (store.js), changed only
-// through its named updates. Nothing here decides what a proposal means: its
-// card shows the server's `hint`, `final` and `can_approve` (cards.js).
+// One state object (store.js), changed only through its named updates; one
+// render per view, run after each change (`store.subscribe`). The handlers
+// below call the API and update the state; they never touch the page. Nothing
+// here decides what a proposal means: its card shows the server's fields.
 
 import { Api, ApiError, forgetKey, newId, saveKey, takeKey } from "./api.js";
-import { ProposalCard, approvalText } from "./cards.js";
-import { el, setText } from "./dom.js";
-import { detailsNode } from "./inspector.js";
-import { markCurrent, renderAudit, renderPending, renderSessions, renderState } from "./panels.js";
+import { el, place, setText, show } from "./dom.js";
+import { AuditView, InboxView, KeysView, PendingView, SessionsView, StateView } from "./panels.js";
 import * as store from "./store.js";
-import { TurnView, followLog, messageNode, toolCallNode } from "./turn.js";
+import { TranscriptView } from "./turn.js";
 
 const POLL_MS = 2000; // proposal refresh while PENDING cards exist
 const HEARTBEAT_MS = 3000; // is the gateway there? (and how soon a return shows)
-const connected = () => `Connected as ${app.me?.principal ?? "?"} (${app.me?.role ?? "?"}).`;
 const DISCONNECTED = "Disconnected - retrying";
 const $ = (id) => document.getElementById(id);
+const state = store.state; // read here; changed only through store.*
 
 const ui = {
   alert: $("alert"),
@@ -65,56 +65,36 @@ const ui = {
   keys: $("keys"),
 };
 
-const app = store.state; // read here; changed only through store.*
+const can = (what) => Boolean(state.me?.can?.[what]);
+const tokenMode = () => Boolean(state.me) && !can("list_sessions");
 
 // -- errors and the key -------------------------------------------------------------
-
-function showError(message) {
-  setText(ui.alert, message);
-  ui.alert.hidden = false;
-}
-
-function clearError() {
-  setText(ui.alert, "");
-  ui.alert.hidden = true;
-}
 
 function report(err, what) {
   if (err.status === 401) return; // unauthorized() said it already
   if (err.status === 0) return; // the header says "Disconnected - retrying"
-  const retry = err.status === 429 || err.status === 503 ? " Retry in a moment." : "";
-  showError(`Could not ${what}: ${err.message}${err.status ? ` (HTTP ${err.status})` : ""}.${retry}`);
+  const retry = err.error?.retry_after !== undefined ? " Retry in a moment." : ""; // the server says
+  store.setAlert(`Could not ${what}: ${err.message}${err.status ? ` (HTTP ${err.status})` : ""}.${retry}`);
 }
 
 function unauthorized(err) {
   forgetKey();
-  store.setApi(null);
-  ui.console.hidden = true;
-  ui.forget.hidden = true;
-  setText(ui.who, "");
-  ui.keybox.hidden = false;
-  showError(`The API key was not accepted (401: ${err.message}). Enter a valid tenant API key.`);
-  ui.key.focus();
+  store.refused(`The API key was not accepted (401: ${err.message}). Enter a valid tenant API key.`);
 }
 
-/** The header's connection state; on a return, what was missed is fetched again. */
+/** The gateway answers again (or not); on a return, what was missed is fetched again. */
 function setOnline(online) {
-  if (online === app.reachable) return;
+  if (online === state.reachable) return;
   store.setReachable(online);
-  if (!app.api) return;
-  setText(ui.who, online ? connected() : DISCONNECTED);
-  ui.who.dataset.state = online ? "connected" : "disconnected";
-  ui.send.disabled = !online || app.busy || app.session?.status !== "active";
-  if (online) {
-    clearError();
-    loadSessions();
-    refreshProposals();
-    refreshSide();
-  }
+  if (!state.api || !online) return;
+  store.setAlert("");
+  loadSessions();
+  refreshProposals();
+  refreshSide();
 }
 
 async function heartbeat() {
-  if (!app.api) return;
+  if (!state.api) return;
   try {
     const response = await fetch("/healthz", { cache: "no-store" });
     setOnline(response.ok);
@@ -124,48 +104,31 @@ async function heartbeat() {
 }
 
 async function connect(key) {
-  store.setApi(new Api(key, unauthorized, () => setOnline(false)));
-  let agents;
+  const api = new Api(key, unauthorized, () => setOnline(false));
+  store.connecting(api);
+  let me;
+  let agents = [];
   try {
-    store.setMe(await app.api.get("/v1/me"));
-    if (app.me.role === "subject") return connectToken();
-    agents = (await app.api.get("/v1/agents")).agents;
+    me = await api.get("/v1/me");
+    if (me.can.list_sessions) agents = (await api.get("/v1/agents")).agents.map((a) => a.name);
   } catch (err) {
     report(err, "reach the API");
-    if (err.status !== 401) ui.keybox.hidden = false;
+    if (err.status !== 401) store.askForKey();
     return;
   }
-  clearError();
-  ui.keybox.hidden = true;
-  ui.console.hidden = false;
-  ui.forget.hidden = false;
-  setText(ui.who, connected());
-  ui.who.dataset.state = "connected";
-  ui.agent.replaceChildren(...agents.map((a) => el("option", { value: a.name }, a.name)));
-  if (agents.some((a) => a.name === "chatbot")) ui.agent.value = "chatbot";
-  setSession(null);
-  ui.inboxPanel.hidden = false;
-  ui.keysPanel.hidden = app.me.role !== "owner";
+  store.connected(me, agents);
+  if (!me.can.list_sessions) return openOwnSession();
   await loadSessions();
   await loadInbox();
-  if (app.me.role === "owner") await loadKeys();
-  ui.subject.focus();
+  await loadKeys();
+  store.focus("subject");
 }
 
-/** A session token: its one session, no session list, no agent picker. */
-async function connectToken() {
-  const me = app.me;
-  clearError();
-  ui.keybox.hidden = true;
-  ui.console.hidden = false;
-  ui.forget.hidden = false;
-  ui.sessionsNav.hidden = true;
-  ui.openForm.hidden = true;
-  ui.console.classList.add("token-mode");
-  setText(ui.who, `Signed in as ${me.subject} (${me.agent}).`);
+/** A session token: its one session (GET /v1/me names its agent and subject). */
+async function openOwnSession() {
   try {
-    const session = await app.api.send("POST", "/v1/sessions", { agent: me.agent, subject: me.subject });
-    await openSession(session);
+    const session = await state.api.send("POST", "/v1/sessions", { agent: state.me.agent, subject: state.me.subject });
+    await openSession(session.session_id);
   } catch (err) {
     report(err, "open your session");
   }
@@ -174,259 +137,140 @@ async function connectToken() {
 // -- the inbox (what I may approve) and the keys (owners) --------------------------------
 
 async function loadInbox() {
-  if (!app.api || app.me?.role === "subject") return;
+  if (!state.api || !can("list_inbox")) return;
   store.polled("inbox");
   try {
-    const { proposals } = await app.api.get("/v1/proposals", { status: "PENDING", can_approve: "me" });
-    ui.inbox.replaceChildren(
-      ...(proposals.length ? proposals.map(inboxItem) : [el("li", { class: "empty" }, "Nothing to approve.")]),
-    );
+    const { proposals } = await state.api.get("/v1/proposals", { status: "PENDING", can_approve: "me" });
+    store.inboxFetched(proposals);
   } catch (err) {
     report(err, "load the inbox");
   }
 }
 
-function inboxItem(p) {
-  const approve = el("button", { type: "button", class: "primary" }, "Approve");
-  const reject = el("button", { type: "button" }, "Reject");
-  const open = el("button", { type: "button" }, "Go to session");
-  const note = el("p", { class: "note" });
-  const decide = async (verb) => {
-    approve.disabled = reject.disabled = true;
-    try {
-      const after = await app.api.send("POST", `/v1/proposals/${encodeURIComponent(p.proposal_id)}/${verb}`);
-      setText(note, `${after.status}. ${approvalText(after)}`);
-      upsertProposal(after);
-    } catch (err) {
-      setText(note, `Could not ${verb}: ${err.message}.`);
-    }
-    setTimeout(loadInbox, 1500);
-  };
-  approve.addEventListener("click", () => decide("confirm"));
-  reject.addEventListener("click", () => decide("reject"));
-  open.addEventListener("click", () => openSession({ session_id: p.session_id }));
-  return el(
-    "li",
-    { "data-proposal-id": p.proposal_id },
-    el("strong", {}, `${p.tool} `),
-    el("span", { class: `badge tier-${p.tier}` }, p.tier),
-    el("p", { class: "preview" }, p.preview),
-    el("p", { class: "approvals" }, approvalText(p)),
-    el("div", { class: "actions" }, approve, reject, open),
-    note,
-  );
-}
-
 async function loadKeys() {
+  if (!can("manage_keys")) return;
   try {
-    const { keys } = await app.api.get("/v1/keys");
-    ui.keys.replaceChildren(...keys.map(keyItem));
+    store.keysFetched((await state.api.get("/v1/keys")).keys);
   } catch (err) {
     report(err, "list the keys");
   }
 }
 
-function showNewKey(made) {
-  setText(ui.newKey, `New key for ${made.name} (${made.role}), shown once: ${made.key}`);
-  ui.newKey.hidden = false;
-}
-
-function keyItem(k) {
-  const revoke = el("button", { type: "button" }, "Revoke");
-  const rotate = el("button", { type: "button" }, "Rotate");
-  revoke.addEventListener("click", async () => {
-    try {
-      await app.api.send("DELETE", `/v1/keys/${encodeURIComponent(k.key_id)}`);
-      await loadKeys();
-    } catch (err) {
-      report(err, "revoke the key");
-    }
-  });
-  rotate.addEventListener("click", async () => {
-    try {
-      showNewKey(await app.api.send("POST", `/v1/keys/${encodeURIComponent(k.key_id)}/rotate`));
-      await loadKeys();
-    } catch (err) {
-      report(err, "rotate the key");
-    }
-  });
-  const used = k.last_used_at ? `last used ${new Date(k.last_used_at * 1000).toLocaleString()}` : "never used";
-  return el(
-    "li",
-    { "data-key-id": k.key_id },
-    el("strong", {}, k.name),
-    ` (${k.role}), ${used}`,
-    el("div", { class: "actions" }, rotate, revoke),
-  );
+async function keyCall(method, path, body, what) {
+  try {
+    const made = await state.api.send(method, path, body);
+    if (made.key) store.keyMade(made);
+    await loadKeys();
+  } catch (err) {
+    report(err, what);
+  }
 }
 
 // -- sessions ---------------------------------------------------------------------------
 
 async function loadSessions(append = false) {
+  if (!state.api || !can("list_sessions")) return;
   try {
-    const page = await app.api.get("/v1/sessions", { limit: 20, cursor: append ? app.nextCursor : null });
-    renderSessions(ui.sessions, page.sessions, (s) => openSession(s), append);
-    store.setCursor(page.next_cursor);
-    ui.moreSessions.hidden = !page.next_cursor;
-    markCurrent(ui.sessions, app.session?.session_id);
+    const page = await state.api.get("/v1/sessions", { limit: 20, cursor: append ? state.sessions.next : null });
+    store.sessionsListed(page, append);
   } catch (err) {
     report(err, "list the sessions");
   }
 }
 
-function setSession(session) {
-  store.setSession(session);
-  ui.log.replaceChildren();
-  const active = session?.status === "active";
-  ui.message.disabled = !active;
-  ui.send.disabled = !active || app.busy;
-  ui.closeSession.hidden = !active;
-  setText(
-    ui.sessionLine,
-    session
-      ? `${session.agent} session of ${session.subject} (${session.status})`
-      : "Pick an agent and a subject, then Open.",
-  );
-  renderPending(ui.pending, [], showCard);
-  store.setStateTick(renderState(ui.state, null));
-  renderAudit(ui.audit, []);
-}
-
-async function openSession(session) {
-  const sid = session.session_id;
+async function openSession(sid) {
+  const id = encodeURIComponent(sid);
   try {
     const [detail, history, proposals, audit, turns] = await Promise.all([
-      app.api.get(`/v1/sessions/${encodeURIComponent(sid)}`),
-      app.api.get(`/v1/sessions/${encodeURIComponent(sid)}/messages`),
-      app.api.get("/v1/proposals", { session_id: sid }),
-      app.api.get("/v1/audit", { session_id: sid }),
-      app.api.get(`/v1/sessions/${encodeURIComponent(sid)}/turns`),
+      state.api.get(`/v1/sessions/${id}`),
+      state.api.get(`/v1/sessions/${id}/messages`),
+      state.api.get("/v1/proposals", { session_id: sid }),
+      state.api.get("/v1/audit", { session_id: sid }),
+      state.api.get(`/v1/sessions/${id}/turns`),
     ]);
-    clearError();
-    setSession(detail);
-    ui.agent.value = detail.agent;
-    ui.subject.value = detail.subject;
-    renderHistory(detail, history.messages, proposals.proposals, audit.events, turns.turns);
-    showState(detail);
-    renderAudit(ui.audit, audit.events);
-    renderPending(ui.pending, [...app.cards.values()], showCard);
-    markCurrent(ui.sessions, sid);
-    if (detail.status === "active") ui.message.focus();
+    store.setAlert("");
+    store.sessionOpened(detail, history.messages, proposals.proposals, audit.events, turns.turns);
   } catch (err) {
     report(err, "open the session");
   }
 }
 
-/** History as turns: each user message, then the replies, tool calls and proposals after it. */
-function renderHistory(session, messages, proposals, events, turns) {
-  const turnAt = new Map(turns.map((t) => [t.at, t.n])); // a turn starts with its message
-  let userAt = null;
-  if (session.greeting) ui.log.append(messageNode("assistant", session.agent, session.greeting));
-  const items = [
-    ...messages.map((m) => ({ at: m.at, kind: m.role === "user" ? "user" : "reply", m })),
-    ...events.filter((e) => e.type === "tool_call").map((e) => ({ at: e.at, kind: "tool", e })),
-    ...proposals.map((p) => ({ at: p.created_at, kind: "card", p })),
-  ].sort((a, b) => a.at - b.at);
-  let turn = null;
-  const flush = () => {
-    if (!turn) return;
-    const block = el("div", { class: "turn" }, ...turn.reply, ...turn.tool);
-    const n = turnAt.get(userAt);
-    if (n !== undefined) block.append(detailsNode(app.api, session.session_id, { n }));
-    ui.log.append(block);
-    for (const p of turn.card) addCard(p, block);
-    turn = null;
-  };
-  for (const item of items) {
-    if (item.kind === "user") {
-      flush();
-      ui.log.append(messageNode("user", `You (${session.subject})`, item.m.content));
-      userAt = item.m.at;
-      continue;
-    }
-    turn ??= { reply: [], tool: [], card: [] };
-    if (item.kind === "reply") turn.reply.push(messageNode("assistant", session.agent, item.m.content));
-    else if (item.kind === "tool") turn.tool.push(toolCallNode(item.e));
-    else turn.card.push(item.p);
-  }
-  flush();
-  followLog(ui.log);
-}
-
 // -- proposals --------------------------------------------------------------------------
 
-const cardActions = {
-  decide: (id, verb) => app.api.send("POST", `/v1/proposals/${encodeURIComponent(id)}/${verb}`),
-  refresh: () => refreshProposals(),
-  changed: () => {
-    renderPending(ui.pending, [...app.cards.values()], showCard);
-    refreshSide();
-  },
-};
-
-function addCard(proposal, container) {
-  const card = new ProposalCard(proposal, cardActions);
-  store.addCard(card);
-  container.append(card.node);
-  return card;
-}
-
-/** Show a proposal: update its card, or add one (to the turn that produced it). */
-function upsertProposal(proposal, turn = null) {
-  if (proposal.session_id && proposal.session_id !== app.session?.session_id) return;
-  const card = app.cards.get(proposal.proposal_id);
-  if (!card) {
-    addCard(proposal, turn ? turn.node : ui.log);
-    followLog(ui.log); // new content goes at the end
-  } else if (card.update(proposal) && turn) {
-    turn.transition(card.proposal);
-  }
-}
-
-function showCard(card) {
-  card.node.scrollIntoView({ block: "center" });
-  card.node.classList.add("flash");
-  setTimeout(() => card.node.classList.remove("flash"), 1200);
-}
-
 async function refreshProposals() {
-  const sid = app.session?.session_id;
+  const sid = state.session?.session_id;
   if (!sid) return;
   store.polled("proposals");
   try {
-    const { proposals } = await app.api.get("/v1/proposals", { session_id: sid });
-    if (app.session?.session_id !== sid) return;
-    let changed = false;
-    for (const p of proposals.slice().reverse()) {
-      const card = app.cards.get(p.proposal_id);
-      if (!card || card.update(p)) changed = true;
-      if (!card) upsertProposal(p);
-    }
-    renderPending(ui.pending, [...app.cards.values()], showCard);
-    if (changed) refreshSide();
+    const { proposals } = await state.api.get("/v1/proposals", { session_id: sid });
+    if (state.session?.session_id !== sid) return;
+    if (store.proposalsFetched(proposals)) refreshSide();
   } catch (err) {
     report(err, "refresh the proposals");
   }
 }
 
-// -- the session's state and audit ----------------------------------------------------------
-
-function showState(detail) {
-  store.setStateTick(renderState(ui.state, detail));
-  app.stateTick(Date.now() / 1000);
+async function decide(id, verb) {
+  const card = state.cards.get(id);
+  if (!card || card.deciding || card.proposal.status !== "PENDING") return;
+  store.deciding(id, verb); // before any await: a double click sends one request
+  try {
+    store.decided(id, await state.api.send("POST", `/v1/proposals/${encodeURIComponent(id)}/${verb}`));
+  } catch (err) {
+    if (err.error?.status) {
+      // a 409 carries what it became: say so, and fetch the whole of it
+      store.decided(id, { status: err.error.status }, `Already ${err.error.status}: ${err.message}.`);
+      refreshProposals();
+    } else {
+      store.decideFailed(id, `Could not ${verb}: ${err.message}.`);
+    }
+  }
+  refreshSide();
 }
 
+async function inboxDecide(id, verb) {
+  if (state.inbox.deciding.has(id)) return;
+  store.inboxDeciding(id);
+  try {
+    const after = await state.api.send("POST", `/v1/proposals/${encodeURIComponent(id)}/${verb}`);
+    store.inboxDecided(id, after, `${after.status}.`);
+    store.upsertProposal(after); // its card, when its session is open
+  } catch (err) {
+    store.inboxDecided(id, null, `Could not ${verb}: ${err.message}.`);
+  }
+  setTimeout(loadInbox, 1500);
+}
+
+async function openDetails(key, which) {
+  const entry = state.details.get(key);
+  if (entry?.loading || entry?.turn) return; // loading, or loaded: once
+  store.setDetails(key, { loading: true });
+  const base = `/v1/sessions/${encodeURIComponent(state.session.session_id)}/turns`;
+  try {
+    let n = which.n;
+    if (n === undefined) {
+      const { turns } = await state.api.get(base);
+      n = turns.find((t) => t.message_id === which.messageId)?.n;
+      if (n === undefined) throw new Error("this turn is no longer kept");
+    }
+    store.setDetails(key, { turn: await state.api.get(`${base}/${n}`) });
+  } catch (err) {
+    store.setDetails(key, { error: err.message }); // opening it again tries again
+  }
+}
+
+// -- the session's state and audit ----------------------------------------------------------
+
 async function refreshSide() {
-  const sid = app.session?.session_id;
+  const sid = state.session?.session_id;
   if (!sid) return;
   try {
     const [detail, audit] = await Promise.all([
-      app.api.get(`/v1/sessions/${encodeURIComponent(sid)}`),
-      app.api.get("/v1/audit", { session_id: sid }),
+      state.api.get(`/v1/sessions/${encodeURIComponent(sid)}`),
+      state.api.get("/v1/audit", { session_id: sid }),
     ]);
-    if (app.session?.session_id !== sid) return;
-    showState(detail);
-    renderAudit(ui.audit, audit.events);
+    if (state.session?.session_id !== sid) return;
+    store.sideFetched(detail, audit.events);
   } catch (err) {
     report(err, "refresh the session state");
   }
@@ -434,61 +278,155 @@ async function refreshSide() {
 
 // -- sending ------------------------------------------------------------------------------
 
-async function send(text) {
-  const session = app.session;
-  if (!session || app.busy || !text.trim()) return;
-  store.setBusy(true);
-  ui.send.disabled = true;
-  ui.message.value = "";
-  ui.log.append(messageNode("user", `You (${session.subject})`, text));
-  const turn = new TurnView(ui.log, session.agent);
+async function send() {
+  const session = state.session;
+  const text = state.draft;
+  if (!session || state.busy || !text.trim()) return;
+  // the pending proposals on screen: what this message answers (API.md `seen`)
+  const seen = [...state.cards.values()]
+    .filter((c) => c.proposal.status === "PENDING")
+    .map((c) => c.proposal.proposal_id)
+    .slice(-50);
+  const key = store.turnStarted(text);
   const messageId = newId();
   let finished = false;
   try {
-    // the pending proposals on screen: what this message answers (API.md `seen`)
-    const seen = [...app.cards.values()].filter((c) => c.pending).map((c) => c.id).slice(-50);
-    const last = await app.api.streamTurn(session.session_id, text, {
-      token: (d) => turn.token(String(d.text ?? "")),
-      tool_call: (d) => turn.toolCall(d),
-      proposal: (d) => upsertProposal(d, turn),
-      done: (d) => {
-        turn.done(d);
-        for (const p of d.proposals || []) upsertProposal(p, turn);
-      },
-      error: (d) => turn.error(`The turn failed: ${d.error?.message ?? "unknown error"}.`),
-    }, messageId, seen);
+    const on = {};
+    for (const event of ["token", "tool_call", "proposal", "done", "error"])
+      on[event] = (d) => store.turnEvent(key, event, d);
+    const last = await state.api.streamTurn(session.session_id, text, on, messageId, seen);
     finished = last === "done";
     if (last !== "done" && last !== "error") {
-      turn.error("The stream ended before the turn did; it completes on the server: reopen the session to see it.");
+      store.turnFailed(
+        key,
+        "The stream ended before the turn did; it completes on the server: reopen the session to see it.",
+      );
     }
-    clearError();
+    store.setAlert("");
   } catch (err) {
     if (!(err instanceof ApiError)) {
       // the stream broke mid-turn (the gateway went away): the turn goes on there
       setOnline(false);
-      turn.error("The connection was lost during the turn; it completes on the server: reopen the session to see it.");
+      store.turnFailed(
+        key,
+        "The connection was lost during the turn; it completes on the server: reopen the session to see it.",
+      );
     } else {
-      turn.error(`Not sent: ${err.message}${err.status ? ` (HTTP ${err.status})` : ""}.`);
+      store.turnFailed(key, `Not sent: ${err.message}${err.status ? ` (HTTP ${err.status})` : ""}.`);
     }
   } finally {
     store.setBusy(false);
-    ui.send.disabled = app.session?.status !== "active" || !app.reachable;
   }
-  if (finished) turn.append(detailsNode(app.api, session.session_id, { messageId }));
-  if (app.session === session) {
+  if (finished) store.turnFinished(key, messageId);
+  if (state.session?.session_id === session.session_id) {
     await refreshProposals();
     await refreshSide();
   }
 }
 
-// -- wiring ----------------------------------------------------------------------------------
+// -- the views ---------------------------------------------------------------------------------
+
+const actions = {
+  decide,
+  show: (id) => store.reveal(id, "center"),
+  openSession,
+  inboxDecide,
+  openDetails,
+  rotateKey: (id) => keyCall("POST", `/v1/keys/${encodeURIComponent(id)}/rotate`, undefined, "rotate the key"),
+  revokeKey: (id) => keyCall("DELETE", `/v1/keys/${encodeURIComponent(id)}`, undefined, "revoke the key"),
+};
+
+/** A field's value follows the state (only a change is written: typing is never undone). */
+function setValue(field, value) {
+  if (field.value !== value) field.value = value;
+}
+
+/** The header, the key box and the layout: who is connected, and which panels show. */
+function renderChrome(s) {
+  const inConsole = s.phase === "console";
+  setText(ui.alert, s.alert);
+  show(ui.alert, Boolean(s.alert));
+  show(ui.keybox, s.phase === "key");
+  show(ui.console, inConsole);
+  show(ui.forget, inConsole);
+  setValue(ui.key, s.keyInput);
+  let who = "";
+  if (inConsole && !s.reachable) who = DISCONNECTED;
+  else if (inConsole && tokenMode()) who = `Signed in as ${s.me.subject} (${s.me.agent}).`;
+  else if (inConsole) who = `Connected as ${s.me.principal} (${s.me.role}).`;
+  setText(ui.who, who);
+  const mark = inConsole ? (s.reachable ? "connected" : "disconnected") : "";
+  if (ui.who.dataset.state !== mark) ui.who.dataset.state = mark;
+  ui.console.classList.toggle("token-mode", tokenMode());
+  show(ui.sessionsNav, !tokenMode());
+  show(ui.openForm, !tokenMode());
+  show(ui.inboxPanel, can("list_inbox"));
+  show(ui.keysPanel, can("manage_keys"));
+  setValue(ui.keyName, s.keys.name);
+}
+
+/** The open form, the session's line and the composer. */
+function renderSessionBar(s) {
+  if (ui.agent.options.length !== s.agents.length || [...ui.agent.options].some((o, i) => o.value !== s.agents[i])) {
+    place(
+      ui.agent,
+      s.agents.map((name) => el("option", { value: name }, name)),
+    );
+  }
+  setValue(ui.agent, s.form.agent);
+  setValue(ui.subject, s.form.subject);
+  const session = s.session;
+  const active = session?.status === "active";
+  setText(
+    ui.sessionLine,
+    session
+      ? `${session.agent} session of ${session.subject} (${session.status})`
+      : "Pick an agent and a subject, then Open.",
+  );
+  show(ui.closeSession, active);
+  ui.message.disabled = !active;
+  ui.send.disabled = !active || s.busy || !s.reachable;
+  setValue(ui.message, s.draft);
+}
+
+/** A field asked for focus (once per request). */
+let focused = 0;
+function renderFocus(s) {
+  if (s.focus.seq === focused) return;
+  focused = s.focus.seq;
+  ui[s.focus.target]?.focus();
+}
+
+const views = [
+  renderChrome,
+  renderSessionBar,
+  new SessionsView(ui.sessions, ui.moreSessions, actions),
+  new TranscriptView(ui.log, actions),
+  new PendingView(ui.pending, actions),
+  new StateView(ui.state),
+  new AuditView(ui.audit),
+  new InboxView(ui.inbox, actions),
+  new KeysView(ui.keys, ui.newKey, actions),
+  renderFocus,
+];
+store.subscribe((s) => {
+  for (const view of views) view.render ? view.render(s) : view(s);
+});
+
+// -- wiring: events change the state (and call the API), never the page --------------------------
+
+ui.key.addEventListener("input", () => store.setKeyInput(ui.key.value));
+ui.message.addEventListener("input", () => store.setDraft(ui.message.value));
+ui.subject.addEventListener("input", () => store.setForm("subject", ui.subject.value));
+ui.agent.addEventListener("change", () => store.setForm("agent", ui.agent.value));
+ui.keyName.addEventListener("input", () => store.setKeyName(ui.keyName.value));
 
 ui.keyform.addEventListener("submit", (event) => {
   event.preventDefault();
-  const key = ui.key.value.trim();
+  const key = state.keyInput.trim();
   if (!key) return;
   saveKey(key);
-  ui.key.value = "";
+  store.setKeyInput("");
   connect(key);
 });
 
@@ -499,11 +437,11 @@ ui.forget.addEventListener("click", () => {
 
 ui.openForm.addEventListener("submit", async (event) => {
   event.preventDefault();
-  const subject = ui.subject.value.trim();
-  if (!app.api || !subject) return;
+  const subject = state.form.subject.trim();
+  if (!state.api || !subject) return;
   try {
-    const session = await app.api.send("POST", "/v1/sessions", { agent: ui.agent.value, subject });
-    await openSession(session);
+    const session = await state.api.send("POST", "/v1/sessions", { agent: state.form.agent, subject });
+    await openSession(session.session_id);
     await loadSessions();
   } catch (err) {
     report(err, "open a session");
@@ -511,11 +449,11 @@ ui.openForm.addEventListener("submit", async (event) => {
 });
 
 ui.closeSession.addEventListener("click", async () => {
-  const session = app.session;
+  const session = state.session;
   if (!session) return;
   try {
-    await app.api.send("DELETE", `/v1/sessions/${encodeURIComponent(session.session_id)}`);
-    await openSession(session);
+    await state.api.send("DELETE", `/v1/sessions/${encodeURIComponent(session.session_id)}`);
+    await openSession(session.session_id);
     await loadSessions();
   } catch (err) {
     report(err, "close the session");
@@ -524,47 +462,37 @@ ui.closeSession.addEventListener("click", async () => {
 
 ui.moreSessions.addEventListener("click", () => loadSessions(true));
 
-ui.keyForm.addEventListener("submit", async (event) => {
+ui.keyForm.addEventListener("submit", (event) => {
   event.preventDefault();
-  const name = ui.keyName.value.trim();
-  if (!name) return;
-  try {
-    showNewKey(await app.api.send("POST", "/v1/keys", { name, role: ui.keyRole.value }));
-    ui.keyName.value = "";
-    await loadKeys();
-  } catch (err) {
-    report(err, "create a key");
-  }
+  const name = state.keys.name.trim();
+  if (name) keyCall("POST", "/v1/keys", { name, role: ui.keyRole.value }, "create a key");
 });
 
 ui.composer.addEventListener("submit", (event) => {
   event.preventDefault();
-  send(ui.message.value);
+  send();
 });
 
 ui.message.addEventListener("keydown", (event) => {
   if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
     event.preventDefault();
-    send(ui.message.value);
+    send();
   }
 });
 
 setInterval(() => {
   const now = Date.now() / 1000;
-  let due = false;
-  for (const card of app.cards.values()) due = card.tick(now) || due;
-  app.stateTick(now);
-  const pending = [...app.cards.values()].some((card) => card.pending);
-  if (app.api && !app.busy && pending && (due || Date.now() - app.lastPoll >= POLL_MS)) {
+  store.tick(now);
+  const pending = [...state.cards.values()].map((c) => c.proposal).filter((p) => p.status === "PENDING" && !p.final);
+  const due = pending.some((p) => p.expires_at && p.expires_at <= now); // its window ran out
+  if (state.api && !state.busy && pending.length && (due || Date.now() - state.lastPoll >= POLL_MS)) {
     refreshProposals(); // not mid-turn: the turn's own events place its cards
   }
-  if (app.api && !app.busy && app.me && app.me.role !== "subject" && Date.now() - app.lastInbox >= POLL_MS) {
-    loadInbox();
-  }
+  if (state.api && !state.busy && Date.now() - state.lastInbox >= POLL_MS) loadInbox();
 }, 1000);
 
 setInterval(heartbeat, HEARTBEAT_MS);
 
 const key = takeKey();
 if (key) connect(key);
-else ui.keybox.hidden = false;
+else store.askForKey();

@@ -1,19 +1,18 @@
 // Proposal cards: one `article` per proposal, named after its tool.
 //
-// A card shows the tool, its tier, the preview, a status text (the proposal's
-// status, as the API spells it) and the server's `hint` for that state. A card
-// that is not `final` has Confirm and Reject buttons, enabled while the server
-// says `can_approve`, disabled on the first click (the server executes a
-// proposal once anyway: a second confirm is a 409 carrying the status, shown on
-// the card) and gone once the proposal is decided. After a click the card
-// scrolls into view, so its result shows. A PENDING card with an `expires_at`
-// counts down to it. A FAILED card gives the reason from its `result`. Updates
-// never move a card back: a `final` proposal ignores a later non-final view.
-// Every card says who requested it, who approved it and what is still needed
-// ("1 of 2 approvals"). No rule of the server is copied here: the server says
-// what the card shows.
+// A card is a view: built once per proposal, then drawn by `render(card, now)`
+// from its state in store.js (`{proposal, deciding, note}`). It shows the tool,
+// its tier, the preview, a status text (the proposal's status, as the API spells
+// it), the server's `hint` for that state and the server's `approval_text` (who
+// requested it, who approved it, "1 of 2 approvals", who may still approve). Its
+// Confirm and Reject buttons show while the proposal is PENDING and not `final`,
+// enabled while the server says `can_approve` and no decision is on its way (a
+// click calls `actions.decide`, which changes the state; the server executes a
+// proposal once anyway). A PENDING card with an `expires_at` counts down to it. A
+// FAILED card gives the reason from its `result`. No rule of the server is copied
+// here: the server says what the card shows.
 
-import { duration, el, setText, uid } from "./dom.js";
+import { duration, el, setText, show, uid } from "./dom.js";
 
 function resultNode(result) {
   if (result && typeof result === "object" && !Array.isArray(result)) {
@@ -26,24 +25,6 @@ function resultNode(result) {
   return el("pre", { class: "result" }, JSON.stringify(result));
 }
 
-function whoOf(actor) {
-  return actor ? `${actor.principal} (${actor.role})` : "unknown";
-}
-
-/** "Requested by ann (subject). Approved by bob (staff). 1 of 2 approvals." */
-export function approvalText(p) {
-  const parts = [`Requested by ${whoOf(p.requested_by)}.`];
-  const approvals = p.approvals || [];
-  if (approvals.length) parts.push(`Approved by ${approvals.map((a) => `${a.by} (${a.role})`).join(", ")}.`);
-  const needs = p.needs;
-  if (needs && (needs.quorum > 1 || approvals.length)) parts.push(`${needs.have} of ${needs.quorum} approvals.`);
-  if (needs && p.status === "PENDING") {
-    const others = needs.self_approval ? "" : ", not the requester";
-    parts.push(`Who may approve: ${needs.approvers.join(", ")}${others}.`);
-  }
-  return parts.join(" ");
-}
-
 function failureReason(result) {
   if (result && typeof result === "object" && typeof result.error === "string") return result.error;
   return result === null || result === undefined ? "no reason given" : JSON.stringify(result);
@@ -51,13 +32,11 @@ function failureReason(result) {
 
 export class ProposalCard {
   /**
-   * actions: {decide(id, "confirm"|"reject") -> Promise<proposal>,
-   *           refresh() -> void, changed() -> void}
+   * The card of `proposal` (its tool, tier, preview and dependencies never change),
+   * drawn at once. actions: {decide(id, "confirm"|"reject")}.
    */
   constructor(proposal, actions) {
-    this.proposal = proposal;
-    this.actions = actions;
-    this.deciding = false;
+    this.id = proposal.proposal_id;
     const titleId = uid("card-title");
     const tierId = uid("card-tier");
     this.statusNode = el("span", { role: "status", class: "status" });
@@ -66,6 +45,11 @@ export class ProposalCard {
     this.resultBox = el("div", { class: "result-box" });
     this.noteNode = el("p", { class: "note" });
     this.whoNode = el("p", { class: "approvals" });
+    this.confirmButton = el("button", { type: "button", class: "primary" }, "Confirm");
+    this.rejectButton = el("button", { type: "button" }, "Reject");
+    this.confirmButton.addEventListener("click", () => actions.decide(this.id, "confirm"));
+    this.rejectButton.addEventListener("click", () => actions.decide(this.id, "reject"));
+    this.actionsNode = el("div", { class: "actions" }, this.confirmButton, this.rejectButton);
     this.node = el(
       "article",
       {
@@ -83,111 +67,45 @@ export class ProposalCard {
       el("p", { class: "status-line" }, "Status: ", this.statusNode),
       this.whoNode,
       el("p", { class: "hint-line" }, this.hintNode, " ", this.countdownNode),
+      proposal.depends_on?.length
+        ? el("p", { class: "depends" }, `Runs after: ${proposal.depends_on.join(", ")}`)
+        : null,
+      this.actionsNode,
       this.resultBox,
       this.noteNode,
     );
-    if (proposal.depends_on?.length) {
-      this.node.insertBefore(
-        el("p", { class: "depends" }, `Runs after: ${proposal.depends_on.join(", ")}`),
-        this.resultBox,
-      );
-    }
-    if (!proposal.final) {
-      this.confirmButton = el("button", { type: "button", class: "primary" }, "Confirm");
-      this.rejectButton = el("button", { type: "button" }, "Reject");
-      this.confirmButton.addEventListener("click", () => this.decide("confirm"));
-      this.rejectButton.addEventListener("click", () => this.decide("reject"));
-      this.actionsNode = el("div", { class: "actions" }, this.confirmButton, this.rejectButton);
-      this.node.insertBefore(this.actionsNode, this.resultBox);
-    }
-    this.render();
+    this.shown = null; // the proposal whose result is drawn
+    this.render({ proposal, deciding: false, note: "" }, Date.now() / 1000);
   }
 
-  get id() {
-    return this.proposal.proposal_id;
-  }
-
-  get pending() {
-    return this.proposal.status === "PENDING";
-  }
-
-  /** Take a newer view of the proposal; returns whether its status changed. */
-  update(proposal) {
-    const before = this.proposal.status;
-    if (this.proposal.final && !proposal.final) return false; // a final proposal never goes back
-    const next = { ...this.proposal, ...proposal };
-    // `awaiting` comes only in a turn's view: a list's view of the same state keeps
-    // the turn's hint (a clear answer is still awaited).
-    if (this.proposal.awaiting && !proposal.awaiting && proposal.status === before) {
-      next.hint = this.proposal.hint;
-    }
-    this.proposal = next;
-    this.render();
-    return this.proposal.status !== before;
-  }
-
-  render() {
-    const p = this.proposal;
+  /** Draw the card's state at `now` (seconds). */
+  render({ proposal: p, deciding, note }, now) {
+    const pending = p.status === "PENDING";
     setText(this.statusNode, p.status);
-    this.statusNode.className = `status s-${p.status}`;
+    if (this.statusNode.className !== `status s-${p.status}`) this.statusNode.className = `status s-${p.status}`;
     this.node.dataset.status = p.status;
-    this.node.dataset.awaiting = p.status === "PENDING" && p.awaiting ? p.awaiting : "";
-    setText(this.hintNode, p.hint || "");
-    setText(this.whoNode, approvalText(p));
-    this.resultBox.replaceChildren();
-    if (p.status === "EXECUTED" && p.result !== null && p.result !== undefined) {
-      this.resultBox.append(el("p", { class: "result-title" }, "Result:"), resultNode(p.result));
-    } else if (p.status === "FAILED") {
-      this.resultBox.append(el("p", { class: "reason" }, `Reason: ${failureReason(p.result)}`));
+    this.node.dataset.awaiting = p.awaiting ?? "";
+    setText(this.hintNode, p.hint ?? "");
+    setText(this.whoNode, p.approval_text ?? "");
+    if (this.shown?.status !== p.status || this.shown?.result !== p.result) {
+      this.resultBox.replaceChildren();
+      if (p.status === "EXECUTED" && p.result !== null && p.result !== undefined) {
+        this.resultBox.append(el("p", { class: "result-title" }, "Result:"), resultNode(p.result));
+      } else if (p.status === "FAILED") {
+        this.resultBox.append(el("p", { class: "reason" }, `Reason: ${failureReason(p.result)}`));
+      }
     }
-    if (!this.pending) setText(this.countdownNode, "");
-    if (this.confirmButton) {
-      this.setButtons(this.pending && !this.deciding && p.can_approve !== false);
-      this.actionsNode.hidden = Boolean(p.final) || !this.pending; // a finished card has nothing to click
+    this.shown = p;
+    let countdown = "";
+    if (pending && !p.final && p.expires_at) {
+      const left = p.expires_at - now;
+      countdown = left > 0 ? `Expires in ${duration(left)}.` : "Expiring now.";
     }
-    this.tick(Date.now() / 1000);
-  }
-
-  setButtons(enabled) {
+    setText(this.countdownNode, countdown);
+    show(this.actionsNode, pending && !p.final); // a decided card has nothing to click
+    const enabled = pending && !deciding && p.can_approve !== false;
     this.confirmButton.disabled = !enabled;
     this.rejectButton.disabled = !enabled;
-  }
-
-  note(text) {
-    setText(this.noteNode, text);
-  }
-
-  /** Update the countdown; true when a PENDING window has run out (time to refresh). */
-  tick(now) {
-    const p = this.proposal;
-    if (p.final || !this.pending || !p.expires_at) return false;
-    const left = p.expires_at - now;
-    setText(this.countdownNode, left > 0 ? `Expires in ${duration(left)}.` : "Expiring now.");
-    return left <= 0;
-  }
-
-  async decide(verb) {
-    if (this.deciding || !this.pending) return;
-    this.deciding = true; // before any await: a double click sends one request
-    this.setButtons(false);
-    this.note(verb === "confirm" ? "Confirming..." : "Rejecting...");
-    try {
-      const after = await this.actions.decide(this.id, verb);
-      this.update(after);
-      this.note(after.status === "PENDING" ? "Approved: waiting for more approvals." : "");
-    } catch (err) {
-      if (err.status === 409 && err.error?.status) {
-        this.note(`Already ${err.error.status}: ${err.message}.`);
-        this.update({ status: err.error.status });
-        this.actions.refresh();
-      } else {
-        this.note(`Could not ${verb}: ${err.message}.`);
-        this.deciding = false;
-        if (this.pending) this.setButtons(true);
-      }
-    } finally {
-      this.actions.changed();
-      this.node.scrollIntoView?.({ block: "nearest" }); // the result, or the note
-    }
+    setText(this.noteNode, note);
   }
 }

@@ -25,9 +25,31 @@ function asNode(child) {
   return child instanceof Node ? child : document.createTextNode(String(child));
 }
 
-/** Replace a node's children with one text node. */
+/** Make a node's text `value` (its children one text node); unchanged text is left alone. */
 export function setText(node, value) {
-  node.textContent = String(value);
+  const text = String(value);
+  if (node.textContent !== text || node.childNodes.length > 1) node.textContent = text;
+}
+
+/** Show or hide a node (the `hidden` attribute), touching it only on a change. */
+export function show(node, visible) {
+  if (node.hidden === visible) node.hidden = !visible;
+}
+
+/**
+ * Make `parent`'s element children exactly `nodes`, in order, moving as little as
+ * possible: the children not in `nodes` leave first, then each node takes its place
+ * (a node already there stays put). A render step draws a list with it, keeping the
+ * nodes of items that did not change.
+ */
+export function place(parent, nodes) {
+  const keep = new Set(nodes);
+  for (const child of [...parent.children]) if (!keep.has(child)) child.remove();
+  let at = parent.firstElementChild;
+  for (const node of nodes) {
+    if (node === at) at = at.nextElementSibling;
+    else parent.insertBefore(node, at);
+  }
 }
 
 /** Seconds as "m:ss" (or "h:mm:ss"), for countdowns. */

@@ -6,9 +6,14 @@
 // the URL fragment: `/ui/embed#token=ost_...` (never sent to a server). The
 // page asks who it is (GET /v1/me), opens that one session, sends messages
 // and shows the proposals it may confirm. Everything it shows is text.
+//
+// As in the console: one state object, changed only by the updates below, and
+// one `render()` after each change; handlers call the API and update the state.
+// What an offer shows is the server's: its status, and Confirm and Cancel while
+// it `can_approve` and is not `final`.
 
 import { Api, newId } from "./api.js";
-import { el, setText } from "./dom.js";
+import { el, place, setText, show } from "./dom.js";
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -18,63 +23,143 @@ const ui = {
   message: $("embed-message"),
   send: $("embed-send"),
 };
-// The page's one state: set once by start(), read by the rest.
-const state = { api: null, session: null, offers: new Map() };
+
+const state = {
+  api: null,
+  session: null,
+  status: "Connecting...", // the line at the top
+  ready: false, // the composer may send
+  busy: false, // a message is on its way
+  draft: "", // the composer's text
+  log: [], // {key, role, text} bubbles and {key, id} offers, in order
+  offers: new Map(), // proposal_id -> {proposal, deciding, error}
+};
+
+// -- updates ---------------------------------------------------------------------------
+
+let queued = false;
+function changed() {
+  if (queued) return;
+  queued = true;
+  queueMicrotask(() => {
+    queued = false;
+    render();
+  });
+}
+
+let keys = 0;
+function entry(fields) {
+  keys += 1;
+  state.log.push({ key: `e${keys}`, ...fields });
+  changed();
+}
+
+function set(fields) {
+  Object.assign(state, fields);
+  changed();
+}
 
 function bubble(role, text) {
-  ui.log.append(el("p", { class: `bubble ${role}` }, text));
-  ui.log.lastElementChild.scrollIntoView?.({ block: "end" });
+  entry({ role, text });
 }
 
-function fail(message) {
-  setText(ui.status, message);
-  ui.message.disabled = true;
-  ui.send.disabled = true;
-}
-
+/** Show a proposal: a new offer, or a newer view of one (a final one never goes back). */
 function offer(p) {
   const known = state.offers.get(p.proposal_id);
-  if (known) {
-    known.update(p);
-    return;
+  if (!known) {
+    state.offers.set(p.proposal_id, { proposal: p, deciding: false, error: "" });
+    entry({ id: p.proposal_id });
+  } else if (!(known.proposal.final && !p.final)) {
+    known.proposal = p;
   }
+  changed();
+}
+
+function deciding(id, value, error = "") {
+  const known = state.offers.get(id);
+  known.deciding = value;
+  known.error = error;
+  changed();
+}
+
+// -- render ----------------------------------------------------------------------------
+
+const drawn = new Map(); // log entry key -> node
+let size = 0;
+let focused = false; // the composer took the focus once it could send
+
+function offerNode(id) {
+  const p = state.offers.get(id).proposal;
   const status = el("span", { class: "offer-status" });
   const confirm = el("button", { type: "button" }, "Confirm");
   const reject = el("button", { type: "button" }, "Cancel");
+  confirm.addEventListener("click", () => decide(id, "confirm"));
+  reject.addEventListener("click", () => decide(id, "reject"));
   const node = el(
     "article",
-    { class: "offer", "aria-label": p.tool, "data-proposal-id": p.proposal_id },
+    { class: "offer", "aria-label": p.tool, "data-proposal-id": id },
     el("p", {}, p.preview),
     el("p", {}, "Status: ", status),
     el("div", { class: "actions" }, confirm, reject),
   );
-  let shown = p;
-  const update = (q) => {
-    if (shown.final && !q.final) return; // a final proposal never goes back
-    shown = q;
-    setText(status, q.status === "PENDING" && !q.can_approve ? "PENDING (waiting for the business)" : q.status);
-    confirm.hidden = reject.hidden = !(q.can_approve && !q.final); // the server says who may
-  };
-  const decide = async (verb) => {
-    confirm.disabled = reject.disabled = true;
-    try {
-      update(await state.api.send("POST", `/v1/proposals/${encodeURIComponent(p.proposal_id)}/${verb}`));
-    } catch (err) {
-      setText(status, `${err.message}`);
-      confirm.disabled = reject.disabled = false;
-    }
-  };
-  confirm.addEventListener("click", () => decide("confirm"));
-  reject.addEventListener("click", () => decide("reject"));
-  state.offers.set(p.proposal_id, { update });
-  update(p);
-  ui.log.append(node);
+  return Object.assign(node, { status, confirm, reject });
 }
 
-async function send(text) {
-  if (!state.session || !text.trim()) return;
-  ui.message.value = "";
-  ui.send.disabled = true;
+function drawOffer(node, { proposal: q, deciding: busy, error }) {
+  const waiting = q.status === "PENDING" && !q.can_approve;
+  setText(node.status, error || (waiting ? "PENDING (waiting for the business)" : q.status));
+  const open = Boolean(q.can_approve && !q.final); // the server says who may
+  show(node.confirm, open);
+  show(node.reject, open);
+  node.confirm.disabled = node.reject.disabled = busy;
+}
+
+function render() {
+  setText(ui.status, state.status);
+  ui.message.disabled = !state.ready;
+  ui.send.disabled = !state.ready || state.busy;
+  if (ui.message.value !== state.draft) ui.message.value = state.draft;
+  if (state.ready && !focused) {
+    focused = true;
+    ui.message.focus();
+  }
+  const nodes = state.log.map((e) => {
+    let node = drawn.get(e.key);
+    if (!node) {
+      node = e.id ? offerNode(e.id) : el("p", { class: `bubble ${e.role}` }, e.text);
+      drawn.set(e.key, node);
+    }
+    if (e.id) drawOffer(node, state.offers.get(e.id));
+    return node;
+  });
+  place(ui.log, nodes);
+  if (nodes.length !== size) {
+    size = nodes.length;
+    ui.log.lastElementChild?.scrollIntoView?.({ block: "end" });
+  }
+}
+
+// -- handlers ------------------------------------------------------------------------------
+
+function fail(message) {
+  set({ status: message, ready: false });
+}
+
+async function decide(id, verb) {
+  if (state.offers.get(id).deciding) return;
+  deciding(id, true);
+  try {
+    offer(await state.api.send("POST", `/v1/proposals/${encodeURIComponent(id)}/${verb}`));
+    deciding(id, false);
+  } catch (err) {
+    deciding(id, false, err.message);
+  }
+}
+
+async function send() {
+  const text = state.draft;
+  if (!state.session || state.busy || !text.trim()) return;
+  set({ draft: "", busy: true });
   bubble("user", text);
   try {
     const turn = await state.api.send("POST", `/v1/sessions/${encodeURIComponent(state.session.session_id)}/messages`, {
@@ -86,7 +171,7 @@ async function send(text) {
   } catch (err) {
     bubble("assistant", `Not sent: ${err.message}`);
   } finally {
-    ui.send.disabled = false;
+    set({ busy: false });
   }
 }
 
@@ -94,29 +179,29 @@ async function start() {
   const token = new URLSearchParams(location.hash.slice(1)).get("token");
   history.replaceState(null, "", location.pathname + location.search); // out of the address bar
   if (!token) return fail("This chat needs a link from the business (it carries a session token).");
-  state.api = new Api(token, () => fail("This chat link has expired. Ask the business for a new one."));
+  const api = new Api(token, () => fail("This chat link has expired. Ask the business for a new one."));
+  set({ api });
   try {
-    const me = await state.api.get("/v1/me");
-    state.session = await state.api.send("POST", "/v1/sessions", { agent: me.agent, subject: me.subject });
+    const me = await api.get("/v1/me");
+    const session = await api.send("POST", "/v1/sessions", { agent: me.agent, subject: me.subject });
     const [history, proposals] = await Promise.all([
-      state.api.get(`/v1/sessions/${encodeURIComponent(state.session.session_id)}/messages`),
-      state.api.get("/v1/proposals", { session_id: state.session.session_id }),
+      api.get(`/v1/sessions/${encodeURIComponent(session.session_id)}/messages`),
+      api.get("/v1/proposals", { session_id: session.session_id }),
     ]);
-    if (state.session.greeting) bubble("assistant", state.session.greeting);
+    set({ session });
+    if (session.greeting) bubble("assistant", session.greeting);
     for (const m of history.messages) bubble(m.role === "user" ? "user" : "assistant", m.content);
     for (const p of proposals.proposals.slice().reverse()) offer(p);
-    setText(ui.status, `Chatting as ${me.subject}.`);
-    ui.message.disabled = false;
-    ui.send.disabled = false;
-    ui.message.focus();
+    set({ status: `Chatting as ${me.subject}.`, ready: true });
   } catch (err) {
     if (err.status !== 401) fail(`Could not start the chat: ${err.message}`);
   }
 }
 
+ui.message.addEventListener("input", () => set({ draft: ui.message.value }));
 ui.form.addEventListener("submit", (event) => {
   event.preventDefault();
-  send(ui.message.value);
+  send();
 });
 
 start();

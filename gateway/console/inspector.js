@@ -5,7 +5,8 @@
 // budget, each with its offset from the turn's start and its duration.
 //
 // The steps are fetched when the details are first opened, not before (a log
-// of many turns costs nothing until someone looks). A live turn knows only its
+// of many turns costs nothing until someone looks): app.js's `openDetails`, into
+// the state (store.js), which this view draws. A live turn knows only its
 // message id: the turn list gives its number.
 
 import { el } from "./dom.js";
@@ -77,36 +78,40 @@ export function timelineNode(turn) {
     "div",
     { class: "timeline-body" },
     el("p", { class: "turn-meta" }, `Turn ${turn.n} · ${ms(turn.ms)} · breaker ${turn.breaker}`),
-    el("ol", { class: "timeline", "aria-label": `Turn ${turn.n} steps` }, ...turn.steps.map((s) => stepNode(s, turn.at))),
+    el(
+      "ol",
+      { class: "timeline", "aria-label": `Turn ${turn.n} steps` },
+      ...turn.steps.map((s) => stepNode(s, turn.at)),
+    ),
     cut,
   );
 }
 
 /**
- * A collapsed "Details" for one turn. `which` is {n} or {messageId}; the steps
- * load on the first open.
+ * A collapsed "Details" for one turn (`which`: {n} or {messageId}), drawn by
+ * `render(entry)` from its state in store.js: nothing yet, `{loading}`, `{turn}`
+ * (the timeline) or `{error}`. Opening it calls `actions.openDetails(key, which)`,
+ * which loads the steps the first time (and again after an error).
  */
-export function detailsNode(api, sessionId, which) {
-  const node = el("details", { class: "turn-details" }, el("summary", {}, "Details"));
-  let loaded = false;
-  node.addEventListener("toggle", async () => {
-    if (!node.open || loaded) return;
-    loaded = true;
-    const body = el("p", { class: "loading" }, "Loading…");
-    node.append(body);
-    const base = `/v1/sessions/${encodeURIComponent(sessionId)}/turns`;
-    try {
-      let n = which.n;
-      if (n === undefined) {
-        const { turns } = await api.get(base);
-        n = turns.find((t) => t.message_id === which.messageId)?.n;
-        if (n === undefined) throw new Error("this turn is no longer kept");
-      }
-      body.replaceWith(timelineNode(await api.get(`${base}/${n}`)));
-    } catch (err) {
-      loaded = false; // opening it again tries again
-      body.replaceWith(el("p", { class: "turn-error" }, `No details: ${err.message}`));
-    }
-  });
-  return node;
+export class DetailsView {
+  constructor(key, which, actions) {
+    this.node = el("details", { class: "turn-details" }, el("summary", {}, "Details"));
+    this.node.addEventListener("toggle", () => {
+      if (this.node.open) actions.openDetails(key, which);
+    });
+    this.entry = undefined; // what is drawn
+    this.body = null;
+  }
+
+  render(entry) {
+    if (entry === this.entry) return;
+    this.entry = entry;
+    let body = null;
+    if (entry?.loading) body = el("p", { class: "loading" }, "Loading…");
+    else if (entry?.turn) body = timelineNode(entry.turn);
+    else if (entry?.error) body = el("p", { class: "turn-error" }, `No details: ${entry.error}`);
+    if (this.body) this.body.remove();
+    this.body = body;
+    if (body) this.node.append(body);
+  }
 }

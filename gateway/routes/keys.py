@@ -14,9 +14,9 @@ from pydantic import BaseModel, Field
 from starlette.responses import Response
 from typing_extensions import TypedDict
 
-from runtime import MAX_TOKEN_TTL_S, BadRequest, KeyOut, TokenOut, hash_key
+from runtime import MAX_TOKEN_TTL_S, BadRequest, CanOut, KeyOut, TokenOut, hash_key
 
-from ..deps import Caller, Ctx, KeyHolder, Owner
+from ..deps import Caller, Ctx, KeyHolder, Owner, abilities
 from ..responses import FastJSON
 from ..schemas import AGENT_DOC, COMMON_ERRORS, error_responses
 
@@ -67,6 +67,7 @@ class MeOut(TypedDict):
     agent: Annotated[str | None, Field(description="A session token's agent.")]
     subject: Annotated[str | None, Field(description="A session token's subject.")]
     expires_at: Annotated[float | None, Field(description="A session token's expiry.")]
+    can: Annotated[CanOut, Field(description="What the caller may reach.")]
 
 
 @router.get(
@@ -83,6 +84,7 @@ async def me(caller: Caller) -> Response:
             "agent": caller.agent or None,
             "subject": caller.subject or None,
             "expires_at": caller.expires_at,
+            "can": abilities(caller),
         }
     )
 

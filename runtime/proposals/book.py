@@ -114,7 +114,8 @@ class ProposalBook:
         and only one delivered before it may be confirmed or rejected by it: for
         one that never reached the client the message is unclear. An unclear
         proposal stays PENDING (its window still running from when it was shown)
-        and is reported with `awaiting="clear_answer"`. A correction rejects it as
+        and is saved and reported with `awaiting="clear_answer"` (until a yes is
+        recorded or its status changes). A correction rejects it as
         superseded. A repeat of `message_id` (a retried turn) reports what it
         decided the first time and decides nothing new on those. The message counts
         (a yes, a no, a correction) only when its `sender` may approve the
@@ -148,7 +149,9 @@ class ProposalBook:
                     or verdict is Verdict.UNCLEAR
                 ):
                     metrics.child(metrics.WINDOW_HITS, p.tier.value, "unclear").inc()
-                    p = p.model_copy(update={"awaiting": "clear_answer"})
+                    if not p.awaiting:  # stored, so that every view says so
+                        p = p.model_copy(update={"awaiting": "clear_answer"})
+                        await self.store.save_proposals([p], [])
                 elif verdict is not Verdict.CONSENT and not allows(p.policy, sender, p.subject):
                     continue  # not theirs to refuse or correct: it waits for someone who may
                 elif verdict is Verdict.CONSENT and p.refusal(sender) is not None:

@@ -134,20 +134,42 @@ class Proposal(BaseModel):
             return OUTCOME_UNKNOWN_HINT
         return _HINTS.get(self.status, "")
 
+    def approval_text(self) -> str:
+        """The sentence a client shows about who: who requested it, who approved it, how
+        many approvals it has of how many, and (while PENDING) who may still approve."""
+        by = self.requested_by
+        parts = [
+            f"Requested by {by['principal']} ({by['role']})." if by else "Requested by unknown."
+        ]
+        if self.approvals:
+            parts.append(f"Approved by {', '.join(f'{a.by} ({a.role})' for a in self.approvals)}.")
+        if self.policy.quorum > 1 or self.approvals:
+            parts.append(f"{len(self.approvals)} of {self.policy.quorum} approvals.")
+        if self.status is ProposalStatus.PENDING:
+            if self.approvals and not self.quorum_reached:
+                parts.append("Waiting for more approvals.")
+            others = "" if self.policy.self_approval else ", not the requester"
+            parts.append(f"Who may approve: {', '.join(self.policy.approvers)}{others}.")
+        return " ".join(parts)
+
     def can_approve(self, who: Actor | None) -> bool:
         return who is not None and self.status is ProposalStatus.PENDING and not self.refusal(who)
 
     def approved_by(self, who: Actor, at: float) -> Proposal:
-        """The same proposal with `who`'s yes added (still PENDING)."""
+        """The same proposal with `who`'s yes added (still PENDING): a yes is a clear
+        answer, so it no longer awaits one."""
         yes = Approval(by=who["principal"], role=who["role"], at=at)
-        return self.model_copy(update={"approvals": (*self.approvals, yes), "updated_at": at})
+        return self.model_copy(
+            update={"approvals": (*self.approvals, yes), "updated_at": at, "awaiting": ""}
+        )
 
     @property
     def quorum_reached(self) -> bool:
         return len(self.approvals) >= self.policy.quorum
 
-    # Not stored: set on the copy a turn reports when its message did not answer it
-    # clearly (or it was never delivered): "clear_answer".
+    # "clear_answer": a message did not answer it clearly (or it had not been
+    # delivered), so it waits for a clear yes or no. Stored (the registry saves it), so
+    # every view says so, until a yes is recorded or its status changes.
     awaiting: Literal["", "clear_answer"] = ""
 
     def transition(
@@ -162,7 +184,7 @@ class Proposal(BaseModel):
     ) -> Proposal:
         if not can_transition(self.status, target):
             raise InvalidTransition(self.status.value, target.value)
-        update: dict[str, object] = {"status": target, "updated_at": at}
+        update: dict[str, object] = {"status": target, "updated_at": at, "awaiting": ""}
         if result is not None:
             update["result"] = result
         if error is not None:
@@ -214,9 +236,10 @@ class Proposal(BaseModel):
             },
             "can_approve": self.can_approve(viewer),
             "hint": self.hint(),
+            "approval_text": self.approval_text(),
             "final": self.status in TERMINAL,
         }
-        if self.awaiting:
+        if self.awaiting and self.status is ProposalStatus.PENDING:
             out["awaiting"] = self.awaiting
         return out
 

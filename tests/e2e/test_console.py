@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import (
     Browser,
@@ -479,7 +480,8 @@ LIVE_CHUNKS = [  # one live turn, cut at awkward places (mid-field, between CR a
 
 LIVE_TURN_JS = """async (chunks) => {
   const { readEvents } = await import("/ui/sse.js");
-  const { TurnView } = await import("/ui/turn.js");
+  const { newTurn, applyTurnEvent } = await import("/ui/store.js");
+  const { TurnBlock } = await import("/ui/turn.js");
   const encoder = new TextEncoder();
   const body = new ReadableStream({
     start(controller) {
@@ -488,20 +490,19 @@ LIVE_TURN_JS = """async (chunks) => {
     },
   });
   const frames = [];
-  const turn = new TurnView(document.createElement("div"), "chatbot");
+  const turn = newTurn("chatbot");
+  const view = new TurnBlock("chatbot");
   for await (const f of readEvents(body)) {
     frames.push([f.id, f.event]);
-    const data = JSON.parse(f.data);
-    if (f.event === "token") turn.token(data.text);
-    else if (f.event === "tool_call") turn.toolCall(data);
-    else if (f.event === "done") turn.done(data);
+    applyTurnEvent(turn, f.event, JSON.parse(f.data));
+    view.render(turn);
   }
-  return { frames, items: [...turn.node.children].map((n) => [n.className, n.textContent]) };
+  return { frames, items: [...view.node.children].map((n) => [n.className, n.textContent]) };
 }"""
 
 
 def test_live_events_render_in_arrival_order(served: Served, watched: Watched) -> None:
-    """The page's SSE reader and turn view on a live-shaped stream (API.md): tokens
+    """The page's SSE reader, turn state and turn view on a live-shaped stream (API.md): tokens
     around a tool call, `started` then `ok` in place, frames cut anywhere, a
     multi-line `data`, a comment, and a frame the stream cut off (dropped)."""
     page = watched.page
@@ -849,3 +850,61 @@ def test_the_embed_page_books_as_a_customer(served: Served, watched: Watched) ->
         ]
         assert p["status"] == "EXECUTED"
         assert p["approvals"][0]["by"] == who and p["approvals"][0]["role"] == "subject"
+
+
+# -- one state, one render per view: what the server says is what a card shows ------------
+
+UPSERT_JS = """async (body) => {
+  const store = await import("/ui/store.js");  // the page's own state (one module instance)
+  store.upsertProposal(body);
+  await new Promise((drawn) => queueMicrotask(drawn));  // after the render it queued
+  const node = document.querySelector(`article[data-proposal-id="${body.proposal_id}"]`);
+  return [node.querySelector(".approvals").textContent, node.querySelector(".hint").textContent];
+}"""
+
+
+def test_a_card_draws_the_servers_approval_line_from_the_state(
+    lab_server: LiveServer, watched: Watched
+) -> None:
+    """A card's approval line is the server's `approval_text` as sent, and the card is
+    drawn again from the state whenever the state changes: a poll that brings another
+    principal's approval, or any update through store.js, with no handler drawing it."""
+    name = _letters()
+    with lab_server.client() as owner:
+        sam, kim = (
+            owner.post("/v1/keys", json={"name": f"{who}-{name}", "role": "staff"}).json()["key"]
+            for who in ("sam", "kim")
+        )
+        sid = owner.post("/v1/sessions", json={"agent": "admin", "subject": subject()}).json()[
+            "session_id"
+        ]
+        owner.post(f"/v1/sessions/{sid}/messages", json={"text": f"create service {name} for $20"})
+        done = owner.post(f"/v1/sessions/{sid}/messages", json={"text": "yes"}).json()
+        assert done["proposals"][0]["status"] == "EXECUTED"
+    page = watched.page
+    page.goto(f"{lab_server.base_url}/ui#key={sam}")
+    open_session(page, "desk", subject())  # desk: two staff members, not the requester
+    type_message(page, f'!tools delete_service {{"name": "{name}"}}')
+    deletion = card(page, "delete_service")
+    expect(status_of(deletion)).to_have_text("PENDING")
+    pid = deletion.get_attribute("data-proposal-id")
+    line = deletion.locator(".approvals")
+    with lab_server.client() as owner:
+        asked = owner.get(f"/v1/proposals/{pid}").json()
+    assert "0 of 2 approvals" in asked["approval_text"]
+    expect(line).to_have_text(asked["approval_text"])
+    expect(deletion.get_by_role("button", name="Confirm")).to_be_disabled()  # the requester's
+    # kim approves elsewhere: the page's poll puts it in the state, and the card follows
+    with httpx.Client(
+        base_url=lab_server.base_url, headers={"Authorization": f"Bearer {kim}"}
+    ) as other:
+        one = other.post(f"/v1/proposals/{pid}/confirm").json()
+    assert one["status"] == "PENDING" and f"Approved by kim-{name} (staff)" in one["approval_text"]
+    expect(line).to_have_text(one["approval_text"])
+    expect(status_of(deletion)).to_have_text("PENDING")
+    # whatever the state holds, the card shows: it has no words of its own
+    drawn = page.evaluate(
+        UPSERT_JS, {**one, "approval_text": "Set in the state.", "hint": "A hint, also."}
+    )
+    assert drawn == ["Set in the state.", "A hint, also."]
+    assert watched.dialogs == []

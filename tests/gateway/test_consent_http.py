@@ -131,6 +131,27 @@ def test_table_through_http(api: httpx.Client) -> None:
     assert wrong == []
 
 
+def test_every_view_says_a_clear_answer_is_awaited(api: httpx.Client) -> None:
+    """`awaiting` and its hint in the turn, the proposal and the session's list alike,
+    until a clear answer decides it."""
+    sid = new_session(api, "onboarding")["session_id"]
+    [p] = say(api, sid, "add service massage for 50 dollars")["proposals"]  # type: ignore[misc]
+    pid = p["proposal_id"]
+    assert "awaiting" not in p
+    turn = say(api, sid, "hmm, how much does it cost?")
+    [q] = [q for q in turn["proposals"] if q["proposal_id"] == pid]  # type: ignore[union-attr, index]
+    one = api.get(f"/v1/proposals/{pid}").json()
+    [listed] = api.get("/v1/proposals", params={"session_id": sid}).json()["proposals"]
+    for view in (q, one, listed):
+        assert view["status"] == "PENDING" and view["awaiting"] == "clear_answer"
+        assert view["hint"] == "Waiting for a clear yes or no. Confirm and Reject decide it now."
+    done = api.post(f"/v1/proposals/{pid}/confirm").json()
+    [listed] = api.get("/v1/proposals", params={"session_id": sid}).json()["proposals"]
+    for view in (done, listed):
+        assert view["status"] == "EXECUTED" and "awaiting" not in view
+        assert view["hint"] == "Done."
+
+
 def test_a_correction_reproposes_over_http(api: httpx.Client) -> None:
     sid = new_session(api, "onboarding")["session_id"]
     [p] = say(api, sid, "add service massage for 50 dollars")["proposals"]  # type: ignore[misc]

@@ -162,9 +162,19 @@ _TIER_LITERAL = re.compile(r"""["'`]T\d["'`]""")
 _STATUS_RANK = re.compile(r"\b(?:PENDING|CONFIRMED|REJECTED|EXPIRED|EXECUTED|FAILED)\s*:\s*\d")
 
 
+_ROLE_RULE = re.compile(r"""role\s*[!=]==?\s*["'`](?:owner|staff|subject)["'`]""")
+_HTTP_RULE = re.compile(r"status\s*[!=]==?\s*(?:429|503)\b")
+_AWAITING_RULE = re.compile(r"awaiting\s*&&|!\s*[\w.?]*awaiting\b")
+# Pieces of the approval line (`approval_text`) that a client would need the rule for.
+_APPROVAL_WORDS = ("not the requester", "Who may approve", "approvals.", "more approvals")
+
+
 def test_no_rule_of_the_server_is_copied_into_the_console() -> None:
-    """The server says what a client needs (`hint`, `final`, `can_approve`): no JS file
-    decides by tier, ranks statuses, or carries a hint text of its own."""
+    """The server says what a client needs (`hint`, `approval_text`, `final`,
+    `can_approve`, `awaiting`, `/v1/me`'s `can`, an error's `retry_after`): no JS file
+    decides by tier, ranks statuses, carries a hint text or approval wording of its own,
+    lays itself out by a role's name, keeps a turn's `awaiting` against a later view, or
+    knows which HTTP statuses may be retried."""
     hints = [Proposal(**body).hint() for body in _HINT_CASES]
     assert all(hints)
     for path in sorted(CONSOLE.glob("*.js")):
@@ -173,6 +183,11 @@ def test_no_rule_of_the_server_is_copied_into_the_console() -> None:
         assert _STATUS_RANK.search(code) is None, path.name
         for hint in hints:
             assert hint not in code, (path.name, hint)
+        assert _ROLE_RULE.search(code) is None, path.name
+        assert _HTTP_RULE.search(code) is None, path.name
+        assert _AWAITING_RULE.search(code) is None, path.name
+        for words in _APPROVAL_WORDS:
+            assert words not in code, (path.name, words)
 
 
 _BASE: dict[str, Any] = {

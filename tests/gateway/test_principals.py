@@ -130,6 +130,34 @@ def test_owner_manages_keys_staff_and_tokens_cannot(server: LiveServer, api: htt
     assert r.status_code == 409  # one principal, one role
 
 
+def test_me_says_what_the_caller_may_reach(server: LiveServer, api: httpx.Client) -> None:
+    """`GET /v1/me`'s `can` (a client lays itself out by it) is what the endpoints do."""
+    staff = new_key(api, "staff")
+    who = subject()
+    inbox = {"status": "PENDING", "can_approve": "me"}
+    with (
+        _client(server, staff["key"]) as bob,
+        _client(server, token(api, "chatbot", who)) as browser,
+    ):
+        for client, role, can in [
+            (api, "owner", {"list_sessions": True, "list_inbox": True, "manage_keys": True}),
+            (bob, "staff", {"list_sessions": True, "list_inbox": True, "manage_keys": False}),
+            (
+                browser,
+                "subject",
+                {"list_sessions": False, "list_inbox": False, "manage_keys": False},
+            ),
+        ]:
+            me = client.get("/v1/me").json()
+            assert me["role"] == role and me["can"] == can
+            assert (client.get("/v1/sessions").status_code == 200) is can["list_sessions"]
+            assert (client.get("/v1/proposals", params=inbox).status_code == 200) is can[
+                "list_inbox"
+            ]
+            assert (client.get("/v1/keys").status_code == 200) is can["manage_keys"]
+        assert browser.get("/v1/me").json()["subject"] == who
+
+
 def test_revoke_and_rotate(server: LiveServer, api: httpx.Client, api_b: httpx.Client) -> None:
     made = new_key(api, "staff")
     assert api_b.delete(f"/v1/keys/{made['key_id']}").status_code == 404  # another tenant's
@@ -262,6 +290,14 @@ def test_four_eyes_refund(server: LiveServer, api: httpx.Client, staff: list[htt
     assert p["status"] == "PENDING" and p["tier"] == "T3"
     assert p["needs"] == {"quorum": 2, "have": 0, "approvers": ["staff"], "self_approval": False}
     assert p["requested_by"]["role"] == "staff" and p["can_approve"] is False
+    asker = p["requested_by"]["principal"]
+    # the sentence a client shows about who: the server's, in every view of it
+    wanted = (
+        f"Requested by {asker} (staff). 0 of 2 approvals. "
+        "Who may approve: staff, not the requester."
+    )
+    assert p["approval_text"] == wanted
+    assert api.get(f"/v1/proposals/{pid}").json()["approval_text"] == wanted
 
     r = requester.post(f"/v1/proposals/{pid}/confirm")
     assert r.status_code == 403
@@ -276,6 +312,14 @@ def test_four_eyes_refund(server: LiveServer, api: httpx.Client, staff: list[htt
     one = r.json()
     assert one["status"] == "PENDING" and one["needs"]["have"] == 1
     assert [a["role"] for a in one["approvals"]] == ["staff"] and one["can_approve"] is False
+    first = one["approvals"][0]["by"]
+    wanted = (
+        f"Requested by {asker} (staff). Approved by {first} (staff). 1 of 2 approvals. "
+        "Waiting for more approvals. Who may approve: staff, not the requester."
+    )
+    assert one["approval_text"] == wanted
+    listed = api.get("/v1/proposals", params={"session_id": sid}).json()["proposals"]
+    assert [x["approval_text"] for x in listed if x["proposal_id"] == pid] == [wanted]
     r = second.post(f"/v1/proposals/{pid}/confirm")
     assert r.status_code == 409 and r.json()["error"]["type"] == "already_approved"
     inbox = third.get("/v1/proposals", params={"status": "PENDING", "can_approve": "me"})
@@ -289,6 +333,11 @@ def test_four_eyes_refund(server: LiveServer, api: httpx.Client, staff: list[htt
     r = third.post(f"/v1/proposals/{pid}/confirm")
     assert r.status_code == 200 and r.json()["status"] == "EXECUTED"
     assert len(r.json()["approvals"]) == 2
+    second_by = r.json()["approvals"][1]["by"]
+    assert r.json()["approval_text"] == (
+        f"Requested by {asker} (staff). Approved by {first} (staff), {second_by} (staff). "
+        "2 of 2 approvals."
+    )
     assert third.post(f"/v1/proposals/{pid}/confirm").status_code == 409
 
     events = [e for e in audit(api, sid) if e.get("proposal_id") == pid]

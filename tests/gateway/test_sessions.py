@@ -26,6 +26,7 @@ PROPOSAL_KEYS = {
     "needs",
     "can_approve",
     "hint",
+    "approval_text",
     "final",
 }
 

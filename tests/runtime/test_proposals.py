@@ -10,10 +10,12 @@ from typing import Any
 import pydantic
 import pytest
 
+from runtime.approval import Approval, ApprovalPolicy
 from runtime.errors import BadRequest, InvalidTransition, NotFound, Unavailable
 from runtime.inbound import Inbound
 from runtime.models.base import ModelRequest, ModelResponse
 from runtime.models.scripted import ScriptedModel
+from runtime.principals import Actor
 from runtime.proposals.consent import Verdict, classify
 from runtime.proposals.model import (
     TERMINAL,
@@ -129,6 +131,7 @@ def test_proposal_is_frozen_and_public_shape() -> None:
         "hint": (
             "A clear yes in your next message confirms it, a no drops it; or use Confirm or Reject."
         ),
+        "approval_text": "Requested by unknown. Who may approve: subject, staff, owner.",
         "final": False,
     }
     failed = p.transition(S.FAILED, at=T0, error="boom")
@@ -166,6 +169,67 @@ def test_each_state_has_the_hint_a_card_shows(fields: dict[str, Any], hint: str)
     out = p.public()
     assert out["hint"] == hint
     assert out["final"] == (p.status in {S.REJECTED, S.EXPIRED, S.EXECUTED, S.FAILED})
+
+
+# Who requested it, who approved it, how many of how many, who may still: the server
+# words it (a client shows `approval_text`), from the policy the proposal carries.
+FOUR_EYES = ApprovalPolicy(approvers=("staff",), quorum=2, self_approval=False)
+ANN: Actor = {"principal": "ann", "role": "staff"}
+APPROVAL_TEXTS = [
+    ({}, "Requested by unknown. Who may approve: subject, staff, owner."),
+    (
+        {"requested_by": ANN, "policy": ApprovalPolicy(approvers=("staff", "owner"))},
+        "Requested by ann (staff). Who may approve: staff, owner.",
+    ),
+    (
+        {"requested_by": ANN, "policy": FOUR_EYES},
+        "Requested by ann (staff). 0 of 2 approvals. Who may approve: staff, not the requester.",
+    ),
+    (
+        {
+            "requested_by": ANN,
+            "policy": FOUR_EYES,
+            "approvals": (Approval(by="bob", role="staff", at=T0),),
+        },
+        "Requested by ann (staff). Approved by bob (staff). 1 of 2 approvals. Waiting for more "
+        "approvals. Who may approve: staff, not the requester.",
+    ),
+    (
+        {
+            "status": S.EXECUTED,
+            "requested_by": ANN,
+            "policy": FOUR_EYES,
+            "approvals": (
+                Approval(by="bob", role="staff", at=T0),
+                Approval(by="cy", role="staff", at=T0),
+            ),
+        },
+        "Requested by ann (staff). Approved by bob (staff), cy (staff). 2 of 2 approvals.",
+    ),
+    (
+        {
+            "status": S.EXECUTED,
+            "requested_by": ANN,
+            "approvals": (Approval(by="ann", role="staff", at=T0),),
+        },
+        "Requested by ann (staff). Approved by ann (staff). 1 of 1 approvals.",
+    ),
+]
+
+
+@pytest.mark.parametrize(("fields", "text"), APPROVAL_TEXTS)
+def test_the_server_words_who_requested_approved_and_may_approve(
+    fields: dict[str, Any], text: str
+) -> None:
+    assert proposal(**fields).public()["approval_text"] == text
+
+
+def test_awaiting_shows_while_pending_and_ends_with_a_yes_or_a_decision() -> None:
+    held = proposal(awaiting="clear_answer")
+    assert held.public()["awaiting"] == "clear_answer"
+    assert held.approved_by(ANN, T0).awaiting == ""  # a yes is a clear answer
+    assert "awaiting" not in held.transition(S.REJECTED, at=T0).public()
+    assert held.transition(S.EXPIRED, at=T0).awaiting == ""
 
 
 @pytest.mark.parametrize(

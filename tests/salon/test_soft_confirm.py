@@ -71,9 +71,14 @@ async def test_unclear_holds_the_proposal_and_asks_again(h: Harness, text: str) 
     assert (await h.business())["services"]["massage"]["price"] == 50.0
 
 
-async def test_a_stored_proposal_never_carries_awaiting(h: Harness) -> None:
+async def test_a_stored_proposal_awaits_a_clear_answer_until_it_gets_one(h: Harness) -> None:
+    """Every view says it waits for a clear yes or no (a list's too), until it is decided."""
     sid, p = await onboarding(h)
     await h.send(sid, "hmm")
+    assert (await h.proposal(p["proposal_id"])).awaiting == "clear_answer"
+    stored = await h.rt.get_proposal(TENANT, p["proposal_id"])
+    assert stored["awaiting"] == "clear_answer" and stored["hint"].startswith("Waiting for a clear")
+    await h.send(sid, "yes")
     assert (await h.proposal(p["proposal_id"])).awaiting == ""
     assert "awaiting" not in (await h.rt.get_proposal(TENANT, p["proposal_id"]))
 
