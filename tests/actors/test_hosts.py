@@ -54,7 +54,7 @@ async def test_add_remove_and_refusals(one_host: Stack) -> None:
         assert (await new.settings_payload.remote()) == one_host.settings.model_dump()
 
         on_new = 0
-        for _ in range(40):  # router and host 0 take it in by themselves (2 s each)
+        for _ in range(120):  # router and host 0 take it in by themselves (2 s each)
             await send_all()
             on_new = (await new.stats.remote())["sessions"]
             if on_new:

@@ -604,9 +604,13 @@ def test_details_under_each_reply_show_the_turns_timeline(
             re.compile(r"budget used: T1 2, T2 0, T3 0; left: T1 \d+"),
         ]
     )
-    # reopened from the session list, the history keeps a Details per turn
-    page.get_by_role("button", name=re.compile(f"lab · {who}")).click()
+    # reopened from the session list, the history keeps a Details per turn (the old
+    # log stays until the session's history is in: wait for the new one, whose first
+    # Details is closed, before clicking)
+    with page.expect_response(re.compile(r"/turns$")):
+        page.get_by_role("button", name=re.compile(f"lab · {who}")).click()
     expect(details).to_have_count(2)
+    expect(details.first).not_to_have_attribute("open", "")
     details.last.locator("summary").click()
     expect(page.get_by_role("list", name="Turn 2 steps")).to_contain_text(
         re.compile(r"tool slow_effect T2 proposed.*proposal slow_effect \(T2\): proposed → PENDING")

@@ -99,7 +99,8 @@ class ScriptedServer:
 
     `answer()` picks the reply to a request from the next scripted one (None
     when the queue is empty); subclasses override it with the provider's rules.
-    `sent` lists the SSE events written so far, in order.
+    `sent` lists the SSE events written so far, in order (each is listed just
+    before its bytes are written, so a client never reads one not yet listed).
     """
 
     def __init__(self) -> None:
@@ -188,10 +189,10 @@ class ScriptedServer:
                         return
                     else:
                         data = item.encode()
+                        with fake._lock:  # before the bytes: a client may read them at once
+                            fake.sent.append(item)
                         self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
                         self.wfile.flush()
-                        with fake._lock:
-                            fake.sent.append(item)
                 self.wfile.write(b"0\r\n\r\n")
                 self.wfile.flush()
 
