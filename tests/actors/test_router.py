@@ -125,10 +125,10 @@ class BatchRecorder:
         self.batches.append([op.name for op in ops])
         self.seqs.append((seq, floor))
         hold = Hold(self.box, len(ops))
+        loop = asyncio.get_running_loop()
+        start = loop.time()  # ops of equal `seconds` end at the same instant: together
         for op in ops:
-            asyncio.get_running_loop().call_later(
-                op.seconds, hold.outcome, OpOutcome(op.op_id, True, op.name)
-            )
+            loop.call_at(start + op.seconds, hold.outcome, OpOutcome(op.op_id, True, op.name))
         await asyncio.sleep(self.ack_s)
         return Ack(len(ops), await hold.wait(self.hold_s))
 
