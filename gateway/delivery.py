@@ -79,6 +79,7 @@ class DeliveredJSON(FastJSON):
         await send(
             {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
         )
-        if not await client_gone(receive):
+        # only a reply that shows pending T2s asks whether its client is still there
+        if pending_ids(self.result) and not await client_gone(receive):
             await self.deliver(self.result)
         await send({"type": "http.response.body", "body": self.body})

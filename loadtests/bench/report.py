@@ -154,8 +154,8 @@ def latency_table(data: dict[str, Any]) -> list[str]:
     rows = [
         "",
         f"{'latency (ms over the scheduled time)':36} {'users':>6} {'ok/s':>6} {'p50':>7} "
-        f"{'p95':>7} {'p99':>7} {'tok p50':>8} {'tok p99':>8} {'errors':>7} {'cli %':>6} "
-        f"{'busy %':>7}",
+        f"{'p90':>7} {'p95':>7} {'p99':>7} {'tok p50':>8} {'tok p99':>8} {'errors':>7} "
+        f"{'cli %':>6} {'busy %':>7}",
     ]
     for r in runs:
         shown = r.get("added_ms") or r.get("ttft_overhead_ms") or {}
@@ -163,7 +163,8 @@ def latency_table(data: dict[str, Any]) -> list[str]:
         what = r["label"] + (" added" if r["mode"] == "json" else " TTFT over")
         rows.append(
             f"{what:36} {r['users']:6d} {r['ok_per_s']:6.0f} {shown.get('p50', 0):7.1f} "
-            f"{shown.get('p95', 0):7.1f} {shown.get('p99', 0):7.1f} "
+            f"{shown.get('p90', float('nan')):7.1f} {shown.get('p95', 0):7.1f} "
+            f"{shown.get('p99', 0):7.1f} "
             f"{tok.get('p50', float('nan')):8.1f} {tok.get('p99', float('nan')):8.1f} "
             f"{sum(r['errors'].values()):7d} {r['client']['cpu_pct']:6.0f} "
             f"{r['cpu']['machine_busy_pct']:7.0f}"
