@@ -1,8 +1,10 @@
 """Orchestra on a multi-node Ray cluster (`ray.cluster_utils.Cluster`: a head + 2 workers).
 
-The test session already owns a Ray, so each scenario runs in its own driver
-process (tests/support/cluster_scenarios.py) and reports what it observed;
-these tests assert on that.
+The test session already owns a Ray, so the scenarios run in driver processes
+of their own (tests/support/cluster_scenarios.py) and report what they observed;
+these tests assert on that. The scenarios that leave the cluster as they found it
+share one cluster (one driver, one after another); the one that kills a node and
+the one with a single worker have their own.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from typing import Any
 
 import pytest
 
-pytestmark = [pytest.mark.ray, pytest.mark.store, pytest.mark.cluster]
+# (the first test waits for the shared scenarios: several scenarios' worth of time)
+pytestmark = [pytest.mark.ray, pytest.mark.store, pytest.mark.cluster, pytest.mark.timeout(420)]
 
 
 def scenario(url: str, name: str, workers: int = 2) -> dict[str, Any]:
@@ -22,15 +25,24 @@ def scenario(url: str, name: str, workers: int = 2) -> dict[str, Any]:
         [sys.executable, "-m", "tests.support.cluster_scenarios", url, name, str(workers)],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=400,
     )
     assert out.returncode == 0, out.stderr[-3000:]
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
 
 
-def test_core_cases_pass_and_hosts_spread_over_nodes(store_redis_url: str) -> None:
-    r = scenario(store_redis_url, "core")
+SHARED = ("core", "two_gateways", "ring_moves", "loopback")
+
+
+@pytest.fixture(scope="module")
+def shared(store_redis_url: str) -> dict[str, dict[str, Any]]:
+    """The scenarios of SHARED, run in that order on one 3-node cluster."""
+    return scenario(store_redis_url, "+".join(SHARED))
+
+
+def test_core_cases_pass_and_hosts_spread_over_nodes(shared: dict[str, dict[str, Any]]) -> None:
+    r = shared["core"]
     assert r["nodes"] == 3
     # 4 hosts placed round-robin (softly) over head + 2 workers, each where it was
     # meant to go (with no resource request Ray put them on random nodes)
@@ -59,8 +71,8 @@ def test_removing_a_worker_node_mid_load_loses_nothing(store_redis_url: str) -> 
     assert r["services"] == sorted(f"svc{i}" for i in range(12))
 
 
-def test_two_gateway_processes_on_one_cluster(store_redis_url: str) -> None:
-    r = scenario(store_redis_url, "two_gateways")
+def test_two_gateway_processes_on_one_cluster(shared: dict[str, dict[str, Any]]) -> None:
+    r = shared["two_gateways"]
     assert r["codes"] == [0, 0]
     assert r["roles"] == ["user", "assistant"] * 20  # one turn at a time
     users = [u.removeprefix("!tools echo ") for u in r["users"]]
@@ -71,8 +83,8 @@ def test_two_gateway_processes_on_one_cluster(store_redis_url: str) -> None:
     assert r["appointments"] == 1
 
 
-def test_every_node_and_its_traffic_stay_on_loopback(store_redis_url: str) -> None:
-    r = scenario(store_redis_url, "loopback")
+def test_every_node_and_its_traffic_stay_on_loopback(shared: dict[str, dict[str, Any]]) -> None:
+    r = shared["loopback"]
     assert r["nodes"] == 3
     assert r["address"].startswith("127.0.0.1:") and r["gcs"] == r["address"]
     assert r["node_ips"] == ["127.0.0.1"] * 3
@@ -86,8 +98,8 @@ def test_every_node_and_its_traffic_stay_on_loopback(store_redis_url: str) -> No
     assert exposed == [], exposed
 
 
-def test_one_owner_per_session_while_the_ring_moves(store_redis_url: str) -> None:
-    r = scenario(store_redis_url, "ring_moves")
+def test_one_owner_per_session_while_the_ring_moves(shared: dict[str, dict[str, Any]]) -> None:
+    r = shared["ring_moves"]
     assert r["moved"] >= 1  # the two gateways disagreed about some sessions
     assert r["turns"] == [24] * 16  # every acknowledged message ran as one turn
     assert (r["missing"], r["duplicates"]) == (0, 0)  # stored once each, none lost

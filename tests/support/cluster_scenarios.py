@@ -422,21 +422,28 @@ async def run(url: str, scenario: str, cluster: Cluster, workers: int) -> dict[s
 
 
 def main() -> None:
-    url, scenario = sys.argv[1], sys.argv[2]
+    """`URL SCENARIO[+SCENARIO...] [WORKERS]`: the scenarios run one after another on
+    one cluster (each with its own namespace, its actors killed after it), and the
+    last line printed is the result: the one scenario's, or {name: result} for
+    several. A scenario that kills a node (`node_loss`) must come last."""
+    url, names = sys.argv[1], sys.argv[2].split("+")
     workers = int(sys.argv[3]) if len(sys.argv) > 3 else 2
     cluster = start_cluster(workers)
+    results: dict[str, dict[str, Any]] = {}
     try:
         ray.init(address=cluster.address, log_to_driver=False)
         deadline = time.monotonic() + 60  # every node registered and schedulable
         while ray.cluster_resources().get("CPU", 0) < workers + 1 and time.monotonic() < deadline:
             time.sleep(0.2)
         time.sleep(2.0)  # let every raylet's view of the cluster catch up (placement)
-        result = asyncio.run(run(url, scenario, cluster, workers))
-        result["nodes"] = len([n for n in ray.nodes() if n["Alive"]])
+        for name in names:
+            result = asyncio.run(run(url, name, cluster, workers))
+            result["nodes"] = len([n for n in ray.nodes() if n["Alive"]])
+            results[name] = result
     finally:
         ray.shutdown()
         cluster.shutdown()
-    print(json.dumps(result))
+    print(json.dumps(results[names[0]] if len(names) == 1 else results))
 
 
 if __name__ == "__main__":
