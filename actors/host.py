@@ -171,8 +171,8 @@ class SessionHost:
     async def run(self, caller: str, seq: int, ops: list[Op], floor: int | None = None) -> Ack:
         """Dispatch a batch after every earlier batch of `caller` has been dispatched;
         answers once the first of its ops has ended (with the outcomes that ended
-        by then), or after `run_hold_ms` at most (`Hold`): the rest come through
-        `poll`.
+        by then), or after `run_hold_ms` at most (`Hold`; not at all while this
+        caller's holds catch nothing, `Outbox.hold_s`): the rest come through `poll`.
 
         `floor` is the caller's lowest batch still unanswered: a new or restarted
         host adopts the caller there, so batches that overtook an earlier one on
@@ -199,7 +199,9 @@ class SessionHost:
             # by the timeout) must not send the counter back, or later batches stall
             self._next_seq[caller] = max(self._next_seq[caller], seq + 1)
             self._turn.notify_all()
-        return Ack(len(ops), await hold.wait(self.settings.run_hold_ms / 1000))
+        held = await hold.wait(box.hold_s(self.settings.run_hold_ms / 1000))
+        box.held(len(held))
+        return Ack(len(ops), held)
 
     async def poll(self, caller: str, wait_s: float = POLL_TIMEOUT_S) -> Delivery:
         """What `caller`'s ops produced since its last poll (waits until there is some)."""

@@ -22,6 +22,8 @@ from runtime.events import TurnEvent
 from .ops import Delivery, OpOutcome
 
 TOKEN_FLUSH_S = 0.025
+HOLD_MISSES = 3  # holds in a row that caught no outcome before `run` stops holding
+HOLD_PROBE_EVERY = 8  # then every 8th run still holds, to see if turns got quick again
 
 
 class Outbox:
@@ -37,6 +39,24 @@ class Outbox:
         self._scheduled = False
         self._timer: asyncio.TimerHandle | None = None
         self.last_poll = time.monotonic()
+        self._misses = 0  # this caller's runs in a row whose hold caught no outcome
+        self._runs = 0
+
+    def hold_s(self, hold_s: float) -> float:
+        """How long this caller's next `run` stays open (`Hold`): `hold_s` while holds
+        catch outcomes (turns that end within it, as at zero latency, where a held
+        `run` carries its replies back in one call); none once `HOLD_MISSES` holds
+        in a row caught nothing (turns that wait on a model or a tool, where holding
+        only keeps the caller's next batch waiting for this one's answer), except
+        every `HOLD_PROBE_EVERY`-th run, to notice when turns are quick again."""
+        self._runs += 1
+        if self._misses < HOLD_MISSES or self._runs % HOLD_PROBE_EVERY == 0:
+            return hold_s
+        return 0.0
+
+    def held(self, caught: int) -> None:
+        """A `run`'s hold ended having caught `caught` outcomes."""
+        self._misses = 0 if caught else self._misses + 1
 
     def event(self, op_id: int, event: TurnEvent) -> None:
         if not self._events:

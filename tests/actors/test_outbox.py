@@ -7,7 +7,7 @@ import asyncio
 import time
 
 from actors.ops import OpOutcome
-from actors.outbox import Hold, Outbox
+from actors.outbox import HOLD_MISSES, HOLD_PROBE_EVERY, Hold, Outbox
 from runtime.events import StartEvent, TokenEvent
 
 
@@ -41,6 +41,20 @@ async def test_a_hold_gives_up_after_its_time_and_answers_empty() -> None:
 
 async def test_a_hold_of_nothing_answers_at_once() -> None:
     assert await asyncio.wait_for(Hold(Outbox(), 0).wait(5.0), 0.5) == ()
+
+
+def test_a_caller_whose_holds_catch_nothing_is_answered_at_once_and_probed_now_and_then() -> None:
+    box = Outbox()
+    assert [box.hold_s(0.005) for _ in range(3)] == [0.005] * 3  # holds while they may pay
+    for _ in range(HOLD_MISSES):
+        box.held(0)  # turns that wait on a model: every hold ran out empty
+    holds = [box.hold_s(0.005) for _ in range(4 * HOLD_PROBE_EVERY)]
+    assert holds.count(0.005) == 4  # only the probes still hold
+    assert holds.count(0.0) == 4 * HOLD_PROBE_EVERY - 4
+    box.held(2)  # a probe caught outcomes (quick turns again): holding resumes at once
+    assert [box.hold_s(0.005) for _ in range(3)] == [0.005] * 3
+    box.held(0)  # one empty hold among caught ones does not stop it
+    assert box.hold_s(0.005) == 0.005
 
 
 async def test_a_streams_first_token_leaves_at_once_and_the_rest_wait_for_the_window() -> None:
