@@ -70,6 +70,12 @@ def connect_ray(namespace: str, address: str | None = None, **local: object) -> 
             }
             options.update(local)
             single_machine_ray()
+            # Ray starts its workers (the session hosts, the registry) at nice 15, so
+            # under contention they yield to the gateway that feeds them and to every
+            # other process: at 200 model-latency sessions that alone added 10-20 ms
+            # to the p90 (docs/BENCHMARKS.md). Same priority as the gateway, unless
+            # the operator says otherwise (Ray reads it when it starts its raylet).
+            os.environ.setdefault("RAY_worker_niceness", "0")
             # "local": a Ray of our own. With no address, ray.init joins the cluster
             # named in /tmp/ray/ray_current_cluster (the latest `ray start` on this
             # machine, anyone's) and then fails on the local-only options above.

@@ -293,6 +293,18 @@ def test_ready_file_names_the_url_key_and_processes(served: Served) -> None:
     assert {served.pids[r] for r in ("valkey", "ray_gcs", "raylet")} <= descendants
 
 
+def test_the_session_hosts_run_at_the_gateways_priority(served: Served) -> None:
+    """Ray starts its workers at nice 15 unless told otherwise; the local serve tells
+    it 0, so the hosts do not yield to every other process under contention."""
+    hosts = [
+        p
+        for p in psutil.Process(served.proc.pid).children(recursive=True)
+        if "SessionHost" in " ".join(p.cmdline())
+    ]
+    assert hosts, "no session host process found"
+    assert {p.nice() for p in hosts} == {psutil.Process(served.proc.pid).nice()}
+
+
 @pytest.mark.timeout(300)  # five `orchestra hosts` processes, each joining Ray
 def test_hosts_command_finds_the_local_serve_and_scales_it(served: Served) -> None:
     """`orchestra hosts` with no address joins the Ray of the serve running here
