@@ -5,7 +5,8 @@
 `POST /v1/sessions/{sid}/messages` with `{"text": "..."}` makes exactly one
 call to one async Ray actor and returns the JSON it answers. Nothing else:
 no auth, no store, no session logic. It runs the way `orchestra serve` runs
-its gateway: its own local Ray (`ray.init` with the same options as
+its gateway: its own local Ray (`ray.init` with the same options and the same
+worker priority, nice 0, as
 `actors.cluster.connect_ray`: no dashboard, no log forwarding, 100 MB object
 store), the actor created before the server starts, and
 `uvicorn.run(app, host, port, log_level="warning")` with uvicorn's default
@@ -109,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupt)
     os.environ.pop("RAY_ADDRESS", None)  # always a private, local Ray
+    os.environ.setdefault("RAY_worker_niceness", "0")  # its actors at nice 0, as the serve's
     ray.init(
         address="local",  # never the machine's latest `ray start` cluster (anyone's)
         namespace="bare-ceiling",
